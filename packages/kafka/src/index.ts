@@ -1,0 +1,4 @@
+export * from './types.ts';
+export * from './client.ts';
+export * from './topics.ts';
+export * from './consumer.ts';

@@ -1,0 +1,59 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+
+/** The project's topics (DESIGN §3). */
+export const topicNames = {
+  touchpoints: 'touchpoints.v1',
+  invalid: 'touchpoints.invalid.v1',
+  signals: 'signals.v1',
+  alerts: 'alerts.v1',
+  /** Poison records met by consumers (could not be decoded or processed). */
+  deadLetters: 'deadletters.v1',
+} as const;
+
+export interface TopicLayout {
+  /** Partitions of touchpoints.v1: the unit of processor/sink parallelism. */
+  touchpointPartitions: number;
+  /** Partitions of the other topics. */
+  otherPartitions: number;
+  replicationFactor: number;
+  /** min.insync.replicas: with acks=all, how many replicas must have a write before it is acknowledged. */
+  minInsyncReplicas: number;
+}
+
+export const defaultTopicLayout: TopicLayout = {
+  touchpointPartitions: 12,
+  otherPartitions: 6,
+  replicationFactor: 1,
+  minInsyncReplicas: 1,
+};
+
+export function topicSpecs(layout: TopicLayout = defaultTopicLayout): ITopicConfig[] {
+  const configEntries = [{ name: 'min.insync.replicas', value: String(layout.minInsyncReplicas) }];
+  const spec = (topic: string, numPartitions: number): ITopicConfig => ({
+    topic,
+    numPartitions,
+    replicationFactor: layout.replicationFactor,
+    configEntries,
+  });
+  return [
+    spec(topicNames.touchpoints, layout.touchpointPartitions),
+    spec(topicNames.invalid, layout.otherPartitions),
+    spec(topicNames.signals, layout.otherPartitions),
+    spec(topicNames.alerts, layout.otherPartitions),
+    spec(topicNames.deadLetters, layout.otherPartitions),
+  ];
+}
+
+/** Creates the missing topics; existing ones are left as they are (idempotent, safe from several processes). */
+export async function ensureTopics(admin: Admin, specs: ITopicConfig[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // Another process may have created them between list and create.
+    if (!/already exists/i.test(String((err as Error).message))) throw err;
+  }
+  return missing.map((s) => s.topic);
+}

@@ -1,0 +1,10 @@
+import { codecFor } from './avro.ts';
+import type { TouchpointEvent, Signal, Alert, DeadLetter } from './generated.ts';
+
+/** The codecs of the four contracts on Kafka (DESIGN §3). */
+export const codecs = {
+  touchpoint: codecFor<TouchpointEvent>('touchpoint.avsc'),
+  signal: codecFor<Signal>('signal.avsc'),
+  alert: codecFor<Alert>('alert.avsc'),
+  deadLetter: codecFor<DeadLetter>('dead-letter.avsc'),
+};

@@ -1,0 +1,4 @@
+export * from './generated.ts';
+export { codecFor, createCodec, SchemaError, rabinFingerprint, fingerprintOf, schemasDir, loadSchemaFile, type Codec } from './avro.ts';
+export * from './validation.ts';
+export { codecs } from './codecs.ts';
