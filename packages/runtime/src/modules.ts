@@ -82,6 +82,11 @@ export class ModuleRunner {
     }
   }
 
+  /** From now on the process reports not ready (so load balancers stop sending work) while it drains. */
+  beginDrain(): void {
+    this.draining = true;
+  }
+
   /** Stops in reverse order; every module gets its stop call even if an earlier one fails. */
   async stop(): Promise<void> {
     this.draining = true;

@@ -135,7 +135,11 @@ export function createTouchpointValidator(limits: TouchpointLimits = defaultTouc
         return { ok: false, errors: ['event: must be a JSON object'] };
       }
       if (!check(input)) {
-        return { ok: false, errors: [...new Set((check.errors ?? []).map(describe))] };
+        // For an anyOf (the timestamp), one message about the field beats one per alternative tried.
+        const all = check.errors ?? [];
+        const anyOfPaths = new Set(all.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+        const errors = all.filter((e) => e.keyword === 'anyOf' || !anyOfPaths.has(e.instancePath));
+        return { ok: false, errors: [...new Set(errors.map(describe))] };
       }
       const raw = input as Json;
       const errors: string[] = [];

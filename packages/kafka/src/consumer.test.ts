@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { codecs } from '@touchstream/schemas';
+import { routeResults } from './consumer.ts';
+import type { KafkaRecord } from './types.ts';
+
+const record = (offset: string): KafkaRecord => ({
+  topic: 'touchpoints.v1', partition: 2, offset, key: 'c-1', value: Buffer.from('garbage'), headers: {}, timestamp: '0',
+});
+
+describe('routeResults', () => {
+  it('produces ok outputs, dead-letters dlq records with their origin, and drops drops', () => {
+    const stats = { batches: 0, records: 0, ok: 0, dlq: 0, drop: 0, outputs: 0 };
+    const out = routeResults(
+      [record('10'), record('11'), record('12')],
+      [
+        { kind: 'ok', outputs: [{ topic: 'signals.v1', key: 'c-1', value: Buffer.from('s') }] },
+        { kind: 'dlq', reason: 'not Avro' },
+        { kind: 'drop', reason: 'erased customer' },
+      ],
+      { stage: 'processor', source: 'touchstream-processor', deadLetterTopic: 'deadletters.v1', nowMs: 1000 },
+      stats,
+    );
+    expect(out.map((o) => o.topic)).toEqual(['signals.v1', 'deadletters.v1']);
+    const dead = codecs.deadLetter.decode(out[1]!.value);
+    expect(dead).toMatchObject({ origin_topic: 'touchpoints.v1', origin_partition: 2, origin_offset: '11', reasons: ['not Avro'], stage: 'processor' });
+    expect(dead.payload.toString()).toBe('garbage');
+    expect(stats).toMatchObject({ ok: 1, dlq: 1, drop: 1 });
+  });
+
+  it('refuses a handler that lost track of records', () => {
+    expect(() => routeResults([record('1')], [], { stage: 's', source: 's', deadLetterTopic: 'd', nowMs: 0 })).toThrow(/0 results for 1 records/);
+  });
+});

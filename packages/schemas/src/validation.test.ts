@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { createTouchpointValidator, toEpochMicros, touchpointInputJsonSchema } from './index.ts';
+
+const now = Date.parse('2026-11-23T12:00:00Z');
+const validator = createTouchpointValidator();
+const base = {
+  customer_id: 'c-1',
+  occurred_at: '2026-11-23T11:59:00.123456Z',
+  channel: 'web',
+  touchpoint: 'checkout_page',
+  initiator: 'customer',
+};
+
+const errorsOf = (input: unknown) => {
+  const r = validator.validate(input, now);
+  return r.ok ? [] : r.errors;
+};
+
+describe('touchpoint validation', () => {
+  it('accepts a minimal event, assigns event_id and received_at, keeps microseconds', () => {
+    const r = validator.validate(base, now);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.event.event_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.event.received_at).toBe(now * 1000);
+    expect(r.event.occurred_at).toBe(Date.parse('2026-11-23T11:59:00.123Z') * 1000 + 456);
+    expect(r.event.journey).toBeNull();
+    expect(r.event.attributes).toEqual({});
+  });
+
+  it('keeps a client event_id (idempotency key)', () => {
+    const r = validator.validate({ ...base, event_id: 'client-1' }, now);
+    expect(r.ok && r.event.event_id).toBe('client-1');
+  });
+
+  it('names each missing, mistyped or unknown field', () => {
+    const { customer_id: _, ...missing } = base;
+    expect(errorsOf(missing)).toEqual(['customer_id: is required']);
+    expect(errorsOf({ ...base, duration_ms: 'long' })).toEqual(['duration_ms: must be integer']);
+    expect(errorsOf({ ...base, initiator: 'robot' })).toEqual(['initiator: must be one of customer, company']);
+    expect(errorsOf({ ...base, customerId: 'x' })).toEqual(['customerId: unknown field']);
+    expect(errorsOf({ ...base, survey: { kind: 'NPS' } })).toEqual(['survey.score: is required']);
+    expect(errorsOf([base])).toEqual(['event: must be a JSON object']);
+    expect(errorsOf(null)).toEqual(['event: must be a JSON object']);
+  });
+
+  it('rejects event times too far in the future but accepts old ones (backfill)', () => {
+    expect(errorsOf({ ...base, occurred_at: '2026-11-23T12:09:59Z' })).toEqual([]);
+    expect(errorsOf({ ...base, occurred_at: '2026-11-23T12:10:01Z' })[0]).toMatch(/in the future/);
+    expect(errorsOf({ ...base, occurred_at: '2025-01-01T00:00:00Z' })).toEqual([]);
+    expect(errorsOf({ ...base, occurred_at: 'yesterday' })[0]).toMatch(/ISO-8601/);
+    expect(errorsOf({ ...base, occurred_at: '2026-11-23T11:00:00' })[0]).toMatch(/time zone/);
+  });
+
+  it('checks survey scores per kind and sentiment bounds', () => {
+    expect(errorsOf({ ...base, survey: { kind: 'NPS', score: 10 } })).toEqual([]);
+    expect(errorsOf({ ...base, survey: { kind: 'NPS', score: 11 } })).toEqual(['survey.score: NPS scores are 0..10']);
+    expect(errorsOf({ ...base, survey: { kind: 'CSAT', score: 0 } })).toEqual(['survey.score: CSAT scores are 1..5']);
+    expect(errorsOf({ ...base, sentiment: -1.5 })).toEqual(['sentiment: must be between -1 and 1']);
+  });
+
+  it('bounds strings and attributes', () => {
+    expect(errorsOf({ ...base, customer_id: 'x'.repeat(257) })[0]).toMatch(/customer_id: must NOT have more than 256 characters/);
+    const attributes = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v']));
+    expect(errorsOf({ ...base, attributes })[0]).toMatch(/attributes: must NOT have more than 50 properties/);
+  });
+
+  it('parses epoch milliseconds and ISO offsets', () => {
+    expect(toEpochMicros(1_700_000_000_000)).toBe(1_700_000_000_000_000);
+    expect(toEpochMicros('2026-01-01T01:00:00+01:00')).toBe(Date.parse('2026-01-01T00:00:00Z') * 1000);
+    expect(toEpochMicros(Number.NaN)).toBeUndefined();
+  });
+
+  it('derives the HTTP JSON schema from the Avro schema', () => {
+    const schema = touchpointInputJsonSchema() as { required: string[]; properties: Record<string, unknown> };
+    expect(schema.required).toEqual(['customer_id', 'occurred_at', 'channel', 'touchpoint', 'initiator']);
+    expect(Object.keys(schema.properties)).not.toContain('received_at');
+    expect(Object.keys(schema.properties)).toContain('survey');
+  });
+});

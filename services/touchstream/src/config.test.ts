@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, targetsOf } from './config.ts';
+
+const full = {
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  REDIS_URL: 'redis://127.0.0.1:6380',
+  WRITE_KEYS: 'write-key-web=web',
+  READ_KEYS: 'read-key-analyst=analyst',
+};
+
+describe('config', () => {
+  it('applies defaults', () => {
+    const c = loadConfig(full);
+    expect(c.HTTP_PORT).toBe(8080);
+    expect(c.TOUCHPOINT_PARTITIONS).toBe(12);
+    expect(c.WRITE_KEYS).toEqual({ 'write-key-web': 'web' });
+    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query']);
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      loadConfig({ HTTP_PORT: 'eighty', TOUCHSTREAM_TARGET: 'ingest,nope', WRITE_KEYS: 'short=web' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/HTTP_PORT/);
+      expect(problems).toMatch(/TOUCHSTREAM_TARGET/);
+      expect(problems).toMatch(/shorter than 8/);
+    }
+  });
+
+  it('needs only what the chosen targets use', () => {
+    expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', TOUCHSTREAM_TARGET: 'processor' })).toThrow(/REDIS_URL/);
+    expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis://x:1', TOUCHSTREAM_TARGET: 'processor' })).not.toThrow();
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink' })).toThrow(/CLICKHOUSE_URL/);
+  });
+
+  it('keeps write and read keys apart', () => {
+    expect(() => loadConfig({ ...full, READ_KEYS: 'write-key-web=analyst' })).toThrow(/both a write key and a read key/);
+  });
+});

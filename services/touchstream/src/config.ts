@@ -1,0 +1,103 @@
+// The one configuration schema of the process: read from the environment once, validated at start with
+// every problem reported at once, then handed down as typed options (libraries never read process.env).
+import { z } from 'zod';
+
+const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** "key=name,key2=name2" → { key: name, key2: name2 } */
+const keyMap = (what: string) =>
+  z.string().transform((s, ctx) => {
+    const out: Record<string, string> = {};
+    for (const pair of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const i = pair.indexOf('=');
+      if (i <= 0 || i === pair.length - 1) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" is not KEY=${what} (use e.g. s3cr3t=${what === 'source' ? 'web' : 'analyst'})` });
+        continue;
+      }
+      const key = pair.slice(0, i);
+      if (key.length < 8) ctx.addIssue({ code: 'custom', message: `key for ${pair.slice(i + 1)} is shorter than 8 characters` });
+      out[key] = pair.slice(i + 1);
+    }
+    return out;
+  });
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+export const TARGETS = ['ingest', 'processor', 'sink', 'query'] as const;
+export type Target = (typeof TARGETS)[number];
+
+export const configShape = z.object({
+    TOUCHSTREAM_TARGET: csvList.default(['all']).pipe(
+      z.array(z.enum([...TARGETS, 'all'])).min(1, 'name at least one target'),
+    ),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    HTTP_PORT: int(8080),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    KAFKA_BROKERS: csvList.pipe(z.array(z.string().regex(/^[^:]+:\d+$/, 'must be host:port')).min(1)).optional(),
+    KAFKA_CLIENT_ID: z.string().default('touchstream'),
+    /** Consumer groups are <prefix>-processor and <prefix>-sink: several deployments can share one Kafka. */
+    KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('touchstream'),
+    TOUCHPOINT_PARTITIONS: int(12, 1),
+    TOPIC_PARTITIONS: int(6, 1),
+    TOPIC_REPLICATION_FACTOR: int(1, 1),
+    MIN_INSYNC_REPLICAS: int(1, 1),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://host:port').optional(),
+    CLICKHOUSE_URL: z.string().url().optional(),
+    CLICKHOUSE_PATH: z.string().default('.data/chdb'),
+    CLICKHOUSE_USER: z.string().optional(),
+    CLICKHOUSE_PASSWORD: z.string().optional(),
+    CLICKHOUSE_DATABASE: z.string().optional(),
+    WRITE_KEYS: keyMap('source').default({}),
+    READ_KEYS: keyMap('analyst').default({}),
+    ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    INGEST_MAX_EVENTS: int(1000, 1),
+    INGEST_MAX_BODY_BYTES: int(1024 * 1024, 1024),
+    INGEST_MAX_FUTURE_SKEW_MS: int(10 * 60 * 1000),
+    INGEST_SEND_TIMEOUT_MS: int(10_000, 100),
+    SCORE_HALF_LIFE_HOURS: z.coerce.number().positive().default(72),
+    SHUTDOWN_TIMEOUT_MS: int(30_000, 1000),
+});
+
+export const configSchema = configShape.superRefine((c, ctx) => {
+    const targets = new Set(c.TOUCHSTREAM_TARGET.includes('all') ? TARGETS : c.TOUCHSTREAM_TARGET);
+    const need = (what: keyof typeof c, because: string) =>
+      ctx.addIssue({ code: 'custom', path: [what], message: `is required ${because}` });
+    if (targets.size > 0 && !c.KAFKA_BROKERS) need('KAFKA_BROKERS', 'by every target (e.g. 127.0.0.1:9092)');
+    if ((targets.has('processor') || targets.has('query')) && !c.REDIS_URL) need('REDIS_URL', 'by processor and query (e.g. redis://127.0.0.1:6380)');
+    if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
+    if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
+    const shared = Object.keys(c.WRITE_KEYS).filter((k) => k in c.READ_KEYS);
+    if (shared.length) ctx.addIssue({ code: 'custom', path: ['READ_KEYS'], message: 'a key must not be both a write key and a read key' });
+    const splitAcrossProcesses = targets.size < TARGETS.length && (targets.has('sink') || targets.has('query'));
+    if (splitAcrossProcesses && !c.CLICKHOUSE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CLICKHOUSE_URL'],
+        message: 'is required when sink and query run in separate processes (embedded chDB is one process only)',
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Only the variables the schema knows; an empty value counts as unset.
+  const known = Object.fromEntries(Object.keys(configShape.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = configSchema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+export function targetsOf(config: Config): Set<Target> {
+  return new Set(config.TOUCHSTREAM_TARGET.includes('all') ? TARGETS : (config.TOUCHSTREAM_TARGET as Target[]));
+}

@@ -1,0 +1,85 @@
+// The process's one HTTP server: health, readiness, OpenAPI docs, and the routes the modules register.
+import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+
+export interface HttpServerOptions {
+  logLevel: string;
+  readiness: () => { ready: boolean; modules: Record<string, unknown> };
+  version: string;
+}
+
+const errorBody = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: opts.logLevel },
+    // Ingest answers 413 itself for bigger bodies; this is only the server-wide ceiling.
+    bodyLimit: 64 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  });
+
+  // One error handler: stable codes; 4xx say what is wrong, 5xx details stay in the log.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      return reply.status(status).send({ code: 'INTERNAL', message: `internal error; the server log has the details (request ${req.id})` });
+    }
+    const code = err.validation ? 'INVALID_REQUEST' : (err.code?.replace(/^FST_ERR_/, '') ?? 'BAD_REQUEST');
+    return reply.status(status).send({ code, message: err.message });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` }),
+  );
+
+  await app.register(cors, { origin: true, exposedHeaders: ['Retry-After'] });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'touchstream',
+        version: opts.version,
+        description:
+          'Real-time customer-journey analytics. Channels post touchpoints to `/v1/events` with a write key; analysts read KPIs, journeys and alerts with a read key. Authenticate with `Authorization: Bearer <key>`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+      tags: [
+        { name: 'ingest', description: 'Touchpoints in (write key)' },
+        { name: 'query', description: 'KPIs, journeys and alerts (read key)' },
+        { name: 'ops', description: 'Health and readiness' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/healthz', {
+    schema: {
+      tags: ['ops'], summary: 'Liveness: the process answers', security: [],
+      response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+    },
+  }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', {
+    schema: {
+      tags: ['ops'],
+      summary: 'Readiness: 200 when every module of this process runs and can work; 503 otherwise or while draining',
+      security: [],
+      response: {
+        200: { type: 'object', properties: { ready: { type: 'boolean' }, modules: { type: 'object', additionalProperties: true } } },
+        503: { type: 'object', properties: { ready: { type: 'boolean' }, modules: { type: 'object', additionalProperties: true } } },
+      },
+    },
+  }, async (_req, reply) => {
+    const r = opts.readiness();
+    return reply.status(r.ready ? 200 : 503).send(r);
+  });
+
+  app.addSchema({ $id: 'Error', ...errorBody });
+  return app;
+}
