@@ -1,0 +1,14 @@
+export { createClickHouse, type ClickHouseClient, type ClickHouseOptions, type EmbeddedClickHouseOptions, type ServerClickHouseOptions } from './client.ts';
+export { insertRows, insertStatement, jsonEachRowBody, assertDedupToken, type InsertRowsOptions } from './insert.ts';
+export {
+  migrate,
+  appliedMigrations,
+  loadMigrations,
+  splitStatements,
+  defaultMigrationsDir,
+  type Migration,
+  type MigrateOptions,
+  type MigrationLog,
+} from './migrate.ts';
+export { dateTime64FromMicros, microsFromDateTime64 } from './time.ts';
+export { tableNames } from './tables.ts';

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { codecs, createTouchpointValidator } from '@touchstream/schemas';
+import { parseEventsBody } from './body.ts';
+import { deadLetterMessage, prepareBatch } from './batch.ts';
+
+const nowMs = Date.parse('2026-01-31T10:00:00Z');
+const validator = createTouchpointValidator();
+const event = (fields: Record<string, unknown> = {}) => ({
+  customer_id: 'cust-1',
+  occurred_at: '2026-01-31T09:59:00.123456Z',
+  channel: 'ivr',
+  touchpoint: 'billing_inquiry_call',
+  initiator: 'customer',
+  ...fields,
+});
+
+function prepare(body: string, media: 'json' | 'ndjson' = 'json') {
+  const parsed = parseEventsBody(Buffer.from(body), media, { maxEvents: 100 });
+  if (parsed.kind !== 'items') throw new Error(`not items: ${parsed.kind}`);
+  return prepareBatch(parsed.items, { validator, source: 'web', contentType: `application/${media === 'json' ? 'json' : 'x-ndjson'}`, nowMs });
+}
+
+describe('prepareBatch', () => {
+  it('encodes valid events keyed by customer and dead-letters the rest keyed by source', () => {
+    const body = JSON.stringify([
+      event({ event_id: 'e-1' }),
+      event({ customer_id: undefined, initiator: 'robot' }),
+      event({ customer_id: 'cust-2' }),
+      'not an object',
+    ]);
+    const batch = prepare(body);
+
+    expect(batch.touchpoints.map((m) => m.key)).toEqual(['cust-1', 'cust-2']);
+    expect(batch.touchpoints[0]!.headers).toEqual({ source: 'web' });
+    const first = codecs.touchpoint.decode(batch.touchpoints[0]!.value);
+    expect(first).toMatchObject({ event_id: 'e-1', customer_id: 'cust-1', occurred_at: Date.parse('2026-01-31T09:59:00.123Z') * 1000 + 456, received_at: nowMs * 1000 });
+    // event_id is assigned when absent, and reported back in request order.
+    const second = codecs.touchpoint.decode(batch.touchpoints[1]!.value);
+    expect(second.event_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(batch.eventIds).toEqual(['e-1', second.event_id]);
+
+    expect(batch.rejected).toEqual([
+      { index: 1, errors: expect.arrayContaining(['customer_id: is required', 'initiator: must be one of customer, company']) },
+      { index: 3, errors: ['event: must be a JSON object'] },
+    ]);
+    expect(batch.deadLetters.map((m) => m.key)).toEqual(['web', 'web']);
+    const deadLetter = codecs.deadLetter.decode(batch.deadLetters[0]!.value);
+    expect(deadLetter).toMatchObject({
+      source: 'web',
+      stage: 'ingest',
+      content_type: 'application/json',
+      request_index: 1,
+      received_at: nowMs * 1000,
+      origin_topic: null,
+    });
+    expect(deadLetter.reasons).toEqual(batch.rejected[0]!.errors);
+    expect(JSON.parse(deadLetter.payload.toString())).toEqual(JSON.parse(body)[1]);
+    expect(batch.deadLetters[0]!.headers).toEqual({ stage: 'ingest', source: 'web' });
+  });
+
+  it('dead-letters malformed NDJSON lines with the line as payload', () => {
+    const batch = prepare(`${JSON.stringify(event())}\n{"customer_id": \n\n${JSON.stringify(event({ wait_ms: -1 }))}\n`, 'ndjson');
+    expect(batch.touchpoints).toHaveLength(1);
+    expect(batch.rejected.map((r) => r.index)).toEqual([1, 3]);
+    expect(batch.rejected[0]!.errors[0]).toMatch(/^line 2: invalid JSON/);
+    expect(batch.rejected[1]!.errors).toEqual(['wait_ms: must be >= 0']);
+    const deadLetter = codecs.deadLetter.decode(batch.deadLetters[0]!.value);
+    expect(deadLetter.payload.toString()).toBe('{"customer_id": ');
+    expect(deadLetter.content_type).toBe('application/x-ndjson');
+  });
+
+  it('rejects events whose clock is too far ahead', () => {
+    const batch = prepare(JSON.stringify(event({ occurred_at: nowMs + 60 * 60 * 1000 })));
+    expect(batch.touchpoints).toHaveLength(0);
+    expect(batch.rejected[0]!.errors[0]).toMatch(/in the future/);
+  });
+});
+
+describe('deadLetterMessage', () => {
+  it('round-trips through the dead-letter codec', () => {
+    const message = deadLetterMessage({
+      source: 'ivr',
+      reasons: ['the body is not valid JSON'],
+      payload: Buffer.from('{oops'),
+      contentType: 'application/json',
+      requestIndex: null,
+      receivedAtMs: nowMs,
+    });
+    expect(message.key).toBe('ivr');
+    expect(codecs.deadLetter.decode(message.value)).toMatchObject({
+      source: 'ivr',
+      stage: 'ingest',
+      payload: Buffer.from('{oops'),
+      reasons: ['the body is not valid JSON'],
+      request_index: null,
+      received_at: nowMs * 1000,
+    });
+  });
+});

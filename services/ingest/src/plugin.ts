@@ -1,0 +1,240 @@
+// POST /v1/events. Registered as an encapsulated plugin so its write-key check, content-type parsers, body limit
+// and `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes.
+import { createHash } from 'node:crypto';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { topicNames, type createIdempotentProducer, type LogSink } from '@touchstream/kafka';
+import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/schemas';
+import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
+import { deadLetterMessage, prepareBatch, type IngestMessage } from './batch.ts';
+import { humanBytes, ingestRouteSchema } from './schemas.ts';
+
+/** The process's idempotent kafkajs producer (created and connected by the composition root). */
+export type IngestProducer = ReturnType<typeof createIdempotentProducer>;
+
+export interface IngestLimits {
+  /** Most events in one request (JSON array items or NDJSON lines). Default 1000. */
+  maxEventsPerRequest: number;
+  /** Largest request body in bytes. Default 1 MiB. */
+  maxBodyBytes: number;
+  /** Bounds of one event (string lengths, attributes, clock skew). */
+  touchpoint: TouchpointLimits;
+  /** How long to wait for Kafka's acknowledgement before answering 503. Default 10 s. */
+  sendTimeoutMs: number;
+  /** Retry-After sent with 503. Default 5 s. */
+  retryAfterSeconds: number;
+}
+
+export interface IngestDeps {
+  producer: IngestProducer;
+  /** Write key (bearer token) → source name, e.g. `{ 's3cr3t-web-key': 'web' }`. */
+  writeKeys: Record<string, string>;
+  limits?: Partial<Omit<IngestLimits, 'touchpoint'>> & { touchpoint?: Partial<TouchpointLimits> };
+  topics?: { touchpoints: string; invalid: string };
+  /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
+  now?: () => number;
+  log: LogSink;
+}
+
+export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLimits {
+  return {
+    maxEventsPerRequest: limits.maxEventsPerRequest ?? 1000,
+    maxBodyBytes: limits.maxBodyBytes ?? 1024 * 1024,
+    touchpoint: { ...defaultTouchpointLimits, ...limits.touchpoint },
+    sendTimeoutMs: limits.sendTimeoutMs ?? 10_000,
+    retryAfterSeconds: limits.retryAfterSeconds ?? 5,
+  };
+}
+
+const AUTH_HINT = "send it as 'Authorization: Bearer <write key>'";
+
+/**
+ * Looks write keys up by their SHA-256 digest, so the time a lookup takes says nothing about how much of a
+ * guessed key was right.
+ */
+function writeKeyResolver(writeKeys: Record<string, string>): (presented: string) => string | undefined {
+  const digest = (key: string) => createHash('sha256').update(key).digest('base64');
+  const sourceByDigest = new Map(Object.entries(writeKeys).map(([key, source]) => [digest(key), source]));
+  return (presented) => sourceByDigest.get(digest(presented));
+}
+
+function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+class SendTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`Kafka did not acknowledge within ${timeoutMs} ms`);
+    this.name = 'SendTimeoutError';
+  }
+}
+
+export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
+  const limits = resolveIngestLimits(deps.limits);
+  const topics = deps.topics ?? { touchpoints: topicNames.touchpoints, invalid: topicNames.invalid };
+  const now = deps.now ?? Date.now;
+  const validator = createTouchpointValidator(limits.touchpoint);
+  const sourceOf = writeKeyResolver(deps.writeKeys);
+  const sourceByRequest = new WeakMap<FastifyRequest, string>();
+  const supported = Object.keys(acceptedMediaTypes);
+
+  /** Both topics' writes, acknowledged by all in-sync replicas, or a rejection after at most sendTimeoutMs. */
+  async function sendAcked(sends: Array<{ topic: string; messages: IngestMessage[] }>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SendTimeoutError(limits.sendTimeoutMs)), limits.sendTimeoutMs);
+    });
+    const acked = Promise.all(
+      sends
+        .filter((s) => s.messages.length > 0)
+        .map((s) => deps.producer.send({ topic: s.topic, acks: -1, timeout: limits.sendTimeoutMs, messages: s.messages })),
+    );
+    try {
+      // A send that loses the race still finishes (or fails) in the background; race() has handled its result.
+      await Promise.race([acked, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function kafkaUnavailable(reply: FastifyReply, err: unknown, events: number) {
+    const timedOut = err instanceof SendTimeoutError;
+    deps.log.warn({ err: (err as Error).message, events, timedOut }, 'ingest could not write to Kafka; answering 503');
+    const why = timedOut ? `Kafka did not acknowledge the events within ${limits.sendTimeoutMs} ms` : 'Kafka cannot take writes right now';
+    return reply
+      .code(503)
+      .header('retry-after', String(limits.retryAfterSeconds))
+      .send({
+        code: 'KAFKA_UNAVAILABLE',
+        message: `${why}; nothing from this request is confirmed. Retry after ${limits.retryAfterSeconds} s: events that carry their own event_id are counted once however often they are sent.`,
+      });
+  }
+
+  return async function ingestRoutes(app) {
+    app.addHook('onRequest', async (request, reply) => {
+      const header = request.headers.authorization;
+      const token = bearerToken(header);
+      if (!token) {
+        const message = header ? `the Authorization header is not a bearer token: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message });
+      }
+      const source = sourceOf(token);
+      if (!source) {
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Bearer error="invalid_token"')
+          .send({ code: 'UNAUTHORIZED', message: `unknown write key: use a write key issued for your source and ${AUTH_HINT}` });
+      }
+      sourceByRequest.set(request, source);
+    });
+
+    // Only our media types, read as raw bytes: we parse ourselves to report positions, keep each event's raw
+    // bytes for the dead-letter topic and read NDJSON line by line.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(supported, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_request, body, done) => {
+      done(null, body);
+    });
+
+    app.setErrorHandler((err: FastifyError, request, reply) => {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return reply.code(413).send({
+          code: 'BODY_TOO_LARGE',
+          message: `the body is larger than the limit of ${humanBytes(limits.maxBodyBytes)} (${limits.maxBodyBytes} bytes); split the events into smaller requests`,
+          limit: limits.maxBodyBytes,
+        });
+      }
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        const given = request.headers['content-type'];
+        return reply.code(415).send({
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `${given ? `content type '${given}' is not accepted` : 'the request has a body but no Content-Type'}; send application/json (one event or an array) or application/x-ndjson (one event per line)`,
+          supported,
+        });
+      }
+      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+      if (status < 500) {
+        return reply.code(status).send({ code: err.code?.replace(/^FST_ERR_/, '') ?? 'BAD_REQUEST', message: err.message });
+      }
+      request.log.error({ err }, 'ingest request failed');
+      return reply.code(500).send({ code: 'INTERNAL', message: `internal error; the server log has the details (request ${request.id})` });
+    });
+
+    app.post(
+      '/v1/events',
+      {
+        schema: ingestRouteSchema(limits),
+        bodyLimit: limits.maxBodyBytes,
+        // The body schema is for /docs only: each event is validated on its own below, so that one bad event
+        // is rejected with its reasons instead of failing the whole batch.
+        validatorCompiler: () => () => true,
+      },
+      async (request, reply) => {
+        const source = sourceByRequest.get(request)!;
+        const kind = mediaKindOf(request.headers['content-type']);
+        const body = request.body;
+        if (!kind || !Buffer.isBuffer(body) || body.length === 0) {
+          return reply.code(400).send({
+            code: 'EMPTY_BATCH',
+            message: 'the request has no body; send one event as a JSON object, a JSON array of events, or NDJSON',
+          });
+        }
+        const contentType = request.headers['content-type']!.split(';')[0]!.trim().toLowerCase();
+        const nowMs = now();
+        const parsed = parseEventsBody(body, kind, { maxEvents: limits.maxEventsPerRequest });
+
+        switch (parsed.kind) {
+          case 'empty':
+            return reply.code(400).send({ code: 'EMPTY_BATCH', message: 'the request contains no events' });
+          case 'too-many-events':
+            return reply.code(413).send({
+              code: 'TOO_MANY_EVENTS',
+              message: `the request has ${parsed.count} events; at most ${parsed.limit} are accepted per request, so split it`,
+              limit: parsed.limit,
+            });
+          case 'invalid-json': {
+            // V8 names the position in some messages only; say it once either way.
+            const where = parsed.position !== undefined && !parsed.message.includes('position') ? ` (at position ${parsed.position}, line ${parsed.line} column ${parsed.column})` : '';
+            const reason = `the body is not valid JSON${where}: ${parsed.message}`;
+            // Kept for inspection when Kafka takes it, but the answer is 400 either way: the client must fix the
+            // body, and a 503 would only make it retry something that cannot succeed.
+            try {
+              await sendAcked([
+                {
+                  topic: topics.invalid,
+                  messages: [deadLetterMessage({ source, reasons: [reason], payload: body, contentType, requestIndex: null, receivedAtMs: nowMs })],
+                },
+              ]);
+            } catch (err) {
+              deps.log.warn({ err: (err as Error).message, source }, 'could not dead-letter a body that is not JSON');
+            }
+            return reply.code(400).send({
+              code: 'INVALID_JSON',
+              message: reason,
+              ...(parsed.position !== undefined ? { position: parsed.position, line: parsed.line, column: parsed.column } : {}),
+            });
+          }
+          case 'items': {
+            const batch = prepareBatch(parsed.items, { validator, source, contentType, nowMs });
+            try {
+              await sendAcked([
+                { topic: topics.touchpoints, messages: batch.touchpoints },
+                { topic: topics.invalid, messages: batch.deadLetters },
+              ]);
+            } catch (err) {
+              return kafkaUnavailable(reply, err, parsed.items.length);
+            }
+            const result = { accepted: batch.touchpoints.length, rejected: batch.rejected, event_ids: batch.eventIds };
+            if (result.accepted === 0) {
+              return reply.code(400).send({
+                code: 'NO_VALID_EVENTS',
+                message: `none of the ${parsed.items.length} events is valid; see rejected`,
+                ...result,
+              });
+            }
+            return reply.code(202).send(result);
+          }
+        }
+      },
+    );
+  };
+}

@@ -1,0 +1,31 @@
+// Redis key contract (DESIGN §4). Every key of one customer carries the same hash tag `{<customer_id>}`, so
+// they all live in one Redis Cluster slot and one Lua script can update them atomically.
+
+/** Hash: counters, last channel/touchpoint, score, level, last alert, per-reason repeat-contact tracking. */
+export function customerStateKey(customerId: string): string {
+  return `ts:{${customerId}}:state`;
+}
+
+/** Sorted set: score = occurred_at (epoch micros), member = compact JSON of the touchpoint; capped. */
+export function customerTimelineKey(customerId: string): string {
+  return `ts:{${customerId}}:timeline`;
+}
+
+/** Hash: event_id → JSON of the outputs ({signals, alert}) the event produced the first time. */
+export function customerSeenKey(customerId: string): string {
+  return `ts:{${customerId}}:seen`;
+}
+
+/**
+ * Sorted set: event_id → processing time (epoch ms) of the entries in the `:seen` hash. The hash's own TTL
+ * never fires for a customer who stays active, so the processor trims `:seen` entries older than the
+ * dedup TTL through this index (Redis < 7.4 has no per-field expiry).
+ */
+export function customerSeenIndexKey(customerId: string): string {
+  return `ts:{${customerId}}:seen_at`;
+}
+
+/** All keys the processor keeps for a customer (e.g. to erase a customer's data). */
+export function customerKeys(customerId: string): string[] {
+  return [customerStateKey(customerId), customerTimelineKey(customerId), customerSeenKey(customerId), customerSeenIndexKey(customerId)];
+}

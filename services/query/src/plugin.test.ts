@@ -1,0 +1,134 @@
+// Parameter validation and authentication happen before any store is touched, so these tests hand the plugin
+// stores that fail loudly if they are ever reached.
+import Fastify from 'fastify';
+import swagger from '@fastify/swagger';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClickHouseClient } from '@touchstream/clickhouse';
+import type { Redis } from 'ioredis';
+import { queryPlugin } from './plugin.ts';
+import { kpiSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
+import { microsToIso, parseIsoToMicros } from './time.ts';
+
+const unreachable = new Proxy({}, {
+  get: (_t, prop) => {
+    if (prop === 'then') return undefined;
+    return () => { throw new Error(`store touched: ${String(prop)}`); };
+  },
+});
+
+const readKey = 'rk-analyst-1';
+const app = Fastify();
+beforeAll(async () => {
+  await app.register(swagger, { openapi: { info: { title: 'touchstream', version: 'test' } } });
+  await app.register(queryPlugin({
+    clickhouse: unreachable as ClickHouseClient,
+    redis: unreachable as Redis,
+    readKeys: { [readKey]: 'alice' },
+    halfLifeMs: 3_600_000,
+    now: () => Date.UTC(2024, 4, 1, 12),
+    log: app.log,
+  }));
+  await app.ready();
+});
+afterAll(() => app.close());
+
+const get = (url: string, key: string | null = readKey) =>
+  app.inject({ method: 'GET', url, headers: key === null ? {} : { authorization: `Bearer ${key}` } });
+
+describe('authentication', () => {
+  it.each(['/v1/kpis', '/v1/alerts', '/v1/customers/c1/journey'])('401 without a key on %s', async (url) => {
+    const res = await get(url, null);
+    expect(res.statusCode).toBe(401);
+    expect(res.json()).toEqual({ code: 'UNAUTHORIZED', message: expect.stringContaining('Bearer') });
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it('401 for a key that is not a read key (e.g. a write key)', async () => {
+    const res = await get('/v1/kpis', 'wk-web-source');
+    expect(res.statusCode).toBe(401);
+    expect(res.json().code).toBe('UNAUTHORIZED');
+  });
+
+  it('401 before validation: a bad parameter without a key is still 401', async () => {
+    const res = await get('/v1/kpis?interval=week', null);
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('401 for a non-bearer scheme', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/kpis', headers: { authorization: `Basic ${readKey}` } });
+    expect(res.statusCode).toBe(401);
+  });
+});
+
+describe('parameter validation', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['/v1/kpis?interval=week', /interval must be one of: minute, hour, day \(got "week"\)/],
+    ['/v1/kpis?by=agent_id', /by must be one of: channel, touchpoint, journey, stage, initiator \(got "agent_id"\)/],
+    ['/v1/kpis?from=yesterday', /from must be an ISO-8601 .*got "yesterday"/],
+    ['/v1/kpis?to=2024-02-30T00:00:00Z', /to must be an ISO-8601 .*got "2024-02-30T00:00:00Z"/],
+    ['/v1/kpis?from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z', /from must be before to/],
+    ['/v1/kpis?interval=minute&from=2024-01-01&to=2024-05-01', /spans \d+ minute buckets; at most 10080/],
+    ['/v1/alerts?level=urgent', /level must be one of: watch, at_risk, critical/],
+    ['/v1/alerts?limit=0', /limit must be >= 1/],
+    ['/v1/alerts?limit=many', /limit must be integer/],
+    ['/v1/alerts?from=2024-13-01', /from must be an ISO-8601/],
+    ['/v1/customers/c1/journey?limit=5000', /limit must be <= 1000/],
+    ['/v1/customers/c1/journey?before=last-week', /before must be an ISO-8601 .*got "last-week"/],
+  ];
+  it.each(cases)('%s → 400', async (url, reason) => {
+    const res = await get(url);
+    expect(res.statusCode, res.body).toBe(400);
+    const body = res.json();
+    expect(body.code).toBe('INVALID_PARAMETER');
+    expect(body.message).toMatch(reason);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents every route with tag, summary, parameters and responses', () => {
+    const doc = app.swagger() as { paths: Record<string, { get: { tags: string[]; summary: string; parameters: Array<{ name: string }>; responses: Record<string, unknown> } }> };
+    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/alerts', '/v1/customers/{customer_id}/journey', '/v1/kpis']);
+    for (const [route, { get }] of Object.entries(doc.paths)) {
+      expect(get.tags, route).toEqual(['query']);
+      expect(get.summary, route).toBeTruthy();
+      expect(Object.keys(get.responses), route).toEqual(expect.arrayContaining(['200', '400', '401']));
+    }
+    expect(doc.paths['/v1/kpis']!.get.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by']);
+  });
+});
+
+describe('time handling', () => {
+  it('parses ISO-8601 to epoch micros keeping sub-millisecond digits', () => {
+    expect(parseIsoToMicros('2024-05-01T12:00:00.123456Z')).toBe(Date.UTC(2024, 4, 1, 12) * 1000 + 123456);
+    expect(parseIsoToMicros('2024-05-01T14:00:00.5+02:00')).toBe(Date.UTC(2024, 4, 1, 12) * 1000 + 500000);
+    expect(parseIsoToMicros('2024-05-01')).toBe(Date.UTC(2024, 4, 1) * 1000);
+    expect(parseIsoToMicros('2024-05-01T12:00')).toBe(Date.UTC(2024, 4, 1, 12) * 1000);
+    for (const bad of ['', 'now', '2024-5-1', '2024-05-01T25:00:00Z', '2024-02-30', '1714564800']) {
+      expect(parseIsoToMicros(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('formats epoch micros with six fraction digits', () => {
+    expect(microsToIso(Date.UTC(2024, 4, 1, 12) * 1000 + 7)).toBe('2024-05-01T12:00:00.000007Z');
+    expect(microsToIso(Date.UTC(2024, 4, 1, 12) * 1000 + 123456)).toBe('2024-05-01T12:00:00.123456Z');
+  });
+
+  it('widens a range to whole buckets', () => {
+    const from = parseIsoToMicros('2024-05-01T12:34:56Z')!;
+    const to = parseIsoToMicros('2024-05-01T14:00:01Z')!;
+    const { alignedFrom, alignedTo } = alignRange(from, to, 'hour');
+    expect([microsToIso(alignedFrom), microsToIso(alignedTo)]).toEqual(['2024-05-01T12:00:00.000000Z', '2024-05-01T15:00:00.000000Z']);
+  });
+});
+
+describe('KPI SQL', () => {
+  it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
+    for (const interval of kpiIntervalNames) {
+      for (const by of [undefined, ...kpiDimensionNames]) {
+        const sql = kpiSql(interval, by);
+        expect(sql).toContain('{from_s:Int64}');
+        expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+      }
+    }
+  });
+});

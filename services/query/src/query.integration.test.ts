@@ -1,0 +1,404 @@
+// The query API against real engines: chDB in a temp directory with the project's migrations, and a private
+// redis-server on a free port. The fixture is small enough that every KPI below is worked out by hand.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse, dateTime64FromMicros, insertRows, migrate, type ClickHouseClient } from '@touchstream/clickhouse';
+import { customerStateKey } from '@touchstream/processor';
+import { createQueryModule } from './module.ts';
+import { queryPlugin } from './plugin.ts';
+import { parseIsoToMicros } from './time.ts';
+
+const readKey = 'rk-integration';
+const halfLifeMs = 60 * 60 * 1000;
+const at = (iso: string) => parseIsoToMicros(iso)!;
+const now = Date.UTC(2024, 4, 1, 12, 30); // the requests' "now": 2024-05-01T12:30Z
+
+// --- engines ---------------------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedisServer(): Promise<{ port: number; process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${output}`)));
+  });
+  return { port, process: child };
+}
+
+// --- fixture ---------------------------------------------------------------------------------------------------
+
+interface FixtureEvent {
+  event_id: string;
+  customer_id: string;
+  occurred_at: string;
+  channel: string;
+  touchpoint: string;
+  initiator?: 'customer' | 'company';
+  outcome?: string;
+  duration_ms?: number;
+  wait_ms?: number;
+  sentiment?: number;
+  survey?: [kind: 'NPS' | 'CSAT' | 'CES', score: number, comment?: string];
+  reason?: string;
+}
+
+// Two minutes, four customers. Survey/outcome/time figures are chosen so the expected KPIs are easy to check.
+const events: FixtureEvent[] = [
+  // minute 12:00
+  { event_id: 'e1', customer_id: 'c-a', occurred_at: '2024-05-01T12:00:05.000001Z', channel: 'phone', touchpoint: 'billing_call', outcome: 'resolved', duration_ms: 300_000, wait_ms: 60_000, survey: ['NPS', 10, 'great'], reason: 'billing_dispute', sentiment: 0.5 },
+  { event_id: 'e2', customer_id: 'c-b', occurred_at: '2024-05-01T12:00:10.500000Z', channel: 'phone', touchpoint: 'billing_call', outcome: 'abandoned', wait_ms: 120_000, survey: ['NPS', 9] },
+  { event_id: 'e3', customer_id: 'c-c', occurred_at: '2024-05-01T12:00:20Z', channel: 'web', touchpoint: 'checkout_page', outcome: 'completed', duration_ms: 1_000, survey: ['NPS', 3] },
+  { event_id: 'e4', customer_id: 'c-a', occurred_at: '2024-05-01T12:00:30Z', channel: 'email', touchpoint: 'invoice_email', initiator: 'company' },
+  // minute 12:01
+  { event_id: 'e5', customer_id: 'c-d', occurred_at: '2024-05-01T12:01:00.250000Z', channel: 'phone', touchpoint: 'support_call', outcome: 'escalated', duration_ms: 600_000, wait_ms: 30_000, survey: ['NPS', 7] },
+  { event_id: 'e6', customer_id: 'c-a', occurred_at: '2024-05-01T12:01:10Z', channel: 'web', touchpoint: 'checkout_page', outcome: 'abandoned', survey: ['CSAT', 5] },
+  { event_id: 'e7', customer_id: 'c-b', occurred_at: '2024-05-01T12:01:20Z', channel: 'chat', touchpoint: 'support_chat', outcome: 'resolved', duration_ms: 200_000, wait_ms: 0, survey: ['CSAT', 2], reason: 'billing_dispute' },
+  { event_id: 'e8', customer_id: 'c-c', occurred_at: '2024-05-01T12:01:40Z', channel: 'chat', touchpoint: 'support_chat', survey: ['CES', 6] },
+  { event_id: 'e9', customer_id: 'c-b', occurred_at: '2024-05-01T12:01:50.999999Z', channel: 'chat', touchpoint: 'support_chat', outcome: 'completed', survey: ['CES', 3] },
+];
+
+function touchpointRow(e: FixtureEvent, offset: number) {
+  const occurred = at(e.occurred_at);
+  return {
+    event_id: e.event_id,
+    customer_id: e.customer_id,
+    occurred_at: dateTime64FromMicros(occurred),
+    received_at: dateTime64FromMicros(occurred + 1_000),
+    channel: e.channel,
+    touchpoint: e.touchpoint,
+    initiator: e.initiator ?? 'customer',
+    journey: e.channel === 'email' ? '' : 'billing',
+    stage: 'support',
+    reason: e.reason ?? '',
+    outcome: e.outcome ?? '',
+    duration_ms: e.duration_ms ?? null,
+    wait_ms: e.wait_ms ?? null,
+    sentiment: e.sentiment ?? null,
+    survey_kind: e.survey?.[0] ?? '',
+    survey_score: e.survey?.[1] ?? null,
+    survey_comment: e.survey?.[2] ?? '',
+    agent_id: e.channel === 'phone' ? 'agent-9' : '',
+    session_id: '',
+    attributes: e.event_id === 'e1' ? { queue: 'billing' } : {},
+    kafka_partition: 0,
+    kafka_offset: offset,
+  };
+}
+
+const signals = [
+  { signal_id: 's1', customer_id: 'c-c', type: 'survey_detractor', weight: 2, event_id: 'e3', occurred_at: '2024-05-01T12:00:20Z', channel: 'web', touchpoint: 'checkout_page', explanation: 'NPS 3' },
+  { signal_id: 's3', customer_id: 'c-b', type: 'wait_over_sla', weight: 1, event_id: 'e2', occurred_at: '2024-05-01T12:00:10.500000Z', channel: 'phone', touchpoint: 'billing_call', explanation: 'waited 120 s' },
+  { signal_id: 's2', customer_id: 'c-b', type: 'survey_detractor', weight: 2, event_id: 'e7', occurred_at: '2024-05-01T12:01:20Z', channel: 'chat', touchpoint: 'support_chat', explanation: 'CSAT 2' },
+];
+
+const alerts = [
+  { alert_id: 'a3', customer_id: 'c-b', score: 1, score_before: 0, level: 'watch', triggered_by: 'e2', at: '2024-05-01T12:00:10.500000Z', signals: ['s3'] },
+  { alert_id: 'a2', customer_id: 'c-c', score: 2, score_before: 0, level: 'watch', triggered_by: 'e3', at: '2024-05-01T12:00:20Z', signals: ['s1'] },
+  { alert_id: 'a1', customer_id: 'c-b', score: 3, score_before: 1, level: 'at_risk', triggered_by: 'e7', at: '2024-05-01T12:01:20Z', signals: ['s3', 's2'] },
+];
+
+function signalRow(s: (typeof signals)[number]) {
+  return { ...s, occurred_at: dateTime64FromMicros(at(s.occurred_at)), journey: 'billing', stage: 'support', rules_version: 'r1' };
+}
+
+function alertRow(a: (typeof alerts)[number]) {
+  return {
+    ...a,
+    at: dateTime64FromMicros(at(a.at)),
+    rules_version: 'r1',
+    signals: a.signals.map((id) => {
+      const s = signals.find((x) => x.signal_id === id)!;
+      return { signal_id: s.signal_id, type: s.type, weight: s.weight, event_id: s.event_id, explanation: s.explanation };
+    }),
+  };
+}
+
+// --- setup -----------------------------------------------------------------------------------------------------
+
+let dir: string;
+let clickhouse: ClickHouseClient;
+let redisServer: { port: number; process: ChildProcess };
+let redis: Redis;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'touchstream-query-'));
+  clickhouse = createClickHouse({ path: path.join(dir, 'chdb') });
+  await migrate(clickhouse);
+  redisServer = await startRedisServer();
+  redis = new Redis({ host: '127.0.0.1', port: redisServer.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+
+  const batch = { table: 'touchpoints', rows: events.map((e, i) => touchpointRow(e, i)), dedupToken: 'touchpoints.v1:0:0-8' };
+  await insertRows(clickhouse, batch);
+  // The sink's retry of the same batch: stored and aggregated once, so the KPIs below must not change.
+  await insertRows(clickhouse, batch);
+  await insertRows(clickhouse, { table: 'signals', rows: signals.map(signalRow), dedupToken: 'signals.v1:0:0-2' });
+  await insertRows(clickhouse, { table: 'alerts', rows: alerts.map(alertRow), dedupToken: 'alerts.v1:0:0-2' });
+  // The same alert reaching ClickHouse in a second, differently-tokened insert (e.g. re-emitted after a processor
+  // restart): ReplacingMergeTree + FINAL must still show it once.
+  await insertRows(clickhouse, { table: 'alerts', rows: [alertRow(alerts[2]!)], dedupToken: 'alerts.v1:1:0-0' });
+  // A customer outside the KPI window whose one event was stored twice, in two inserts.
+  const old = touchpointRow({ event_id: 'old-1', customer_id: 'c-old', occurred_at: '2024-03-01T08:00:00Z', channel: 'store', touchpoint: 'store_visit' }, 100);
+  await insertRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:1:100-100' });
+  await insertRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:2:100-100' });
+
+  // Live state as the processor leaves it (DESIGN §4).
+  await redis.hset(customerStateKey('c-b'), {
+    events: '3',
+    first_occurred_at: String(at('2024-05-01T12:00:10.500000Z')),
+    last_occurred_at: String(at('2024-05-01T12:01:50.999999Z')),
+    last_event_id: 'e9',
+    last_channel: 'chat',
+    last_touchpoint: 'support_chat',
+    score: '4',
+    // Exactly one half-life before `now`, so the decayed score is 2.
+    score_at: String(now * 1000 - halfLifeMs * 1000),
+    level: 'at_risk',
+    last_alert_id: 'a1',
+    last_alert_at: String(at('2024-05-01T12:01:20Z')),
+    'reason:billing_dispute': '2',
+  });
+  // Processed by the processor but not yet in ClickHouse (sink lag).
+  await redis.hset(customerStateKey('c-live'), { events: '1', last_channel: 'app', last_touchpoint: 'login', score: '0', level: 'none' });
+
+  app = Fastify();
+  await app.register(queryPlugin({ clickhouse, redis, readKeys: { [readKey]: 'tester' }, halfLifeMs, now: () => now, log: app.log }));
+  await app.ready();
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await redis?.quit();
+  redisServer?.process.kill('SIGTERM');
+  await clickhouse?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const get = async (url: string) => {
+  const res = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${readKey}` } });
+  if (res.statusCode !== 200) return { status: res.statusCode, body: res.json() };
+  return { status: 200, body: res.json() };
+};
+
+const window = 'from=2024-05-01T12:00:00Z&to=2024-05-01T12:02:00Z';
+
+// --- /v1/kpis --------------------------------------------------------------------------------------------------
+
+describe('GET /v1/kpis', () => {
+  it('one hour bucket over the whole fixture', async () => {
+    const { status, body } = await get(`/v1/kpis?${window}&interval=hour`);
+    expect(status).toBe(200);
+    expect(body.from).toBe('2024-05-01T12:00:00.000000Z');
+    expect(body.to).toBe('2024-05-01T13:00:00.000000Z');
+    expect(body.by).toBeNull();
+    expect(body.buckets).toEqual([
+      {
+        bucket: '2024-05-01T12:00:00.000000Z',
+        events: 9,
+        unique_customers: 4,
+        // NPS: 10, 9 promoters; 3 detractor; 7 passive → (2 − 1) / 4 = 25
+        nps: 25,
+        nps_responses: 4,
+        // CSAT 5 and 2 → one of two satisfied; mean 3.5
+        csat: 50,
+        csat_responses: 2,
+        csat_mean: 3.5,
+        // CES 6 and 3
+        ces_mean: 4.5,
+        ces_responses: 2,
+        // durations 300000, 1000, 600000, 200000
+        avg_handling_ms: 275_250,
+        // waits 60000, 120000, 30000, 0
+        avg_wait_ms: 52_500,
+        p90_wait_ms: expect.any(Number),
+        sentiment_mean: 0.5,
+        // 7 events carry an outcome, 2 of them abandoned
+        outcomes: 7,
+        abandonment_rate: 0.285714,
+        // 3 signals over 9 events
+        signals: 3,
+        negative_signal_rate: 0.333333,
+      },
+    ]);
+  });
+
+  it('minute buckets', async () => {
+    const { body } = await get(`/v1/kpis?${window}&interval=minute`);
+    expect(body.buckets.map((b: Record<string, unknown>) => [b.bucket, b.events, b.unique_customers, b.nps, b.csat, b.ces_mean, b.avg_handling_ms, b.avg_wait_ms, b.abandonment_rate, b.negative_signal_rate])).toEqual([
+      // e1..e4: NPS 10, 9, 3 → (2 − 1) / 3; durations 300000, 1000; waits 60000, 120000; outcomes 3, 1 abandoned; s1, s3
+      ['2024-05-01T12:00:00.000000Z', 4, 3, 33.3333, null, null, 150_500, 90_000, 0.333333, 0.5],
+      // e5..e9: NPS 7 → 0; CSAT 5, 2; CES 6, 3; durations 600000, 200000; waits 30000, 0; outcomes 4, 1 abandoned; s2
+      ['2024-05-01T12:01:00.000000Z', 5, 4, 0, 50, 4.5, 400_000, 15_000, 0.25, 0.2],
+    ]);
+  });
+
+  it('by channel', async () => {
+    const { body } = await get(`/v1/kpis?${window}&interval=hour&by=channel`);
+    const byKey = Object.fromEntries(body.buckets.map((b: Record<string, unknown>) => [b.key, b]));
+    expect(Object.keys(byKey).sort()).toEqual(['chat', 'email', 'phone', 'web']);
+    expect(byKey.phone).toMatchObject({ events: 3, unique_customers: 3, nps: 66.6667, nps_responses: 3, abandonment_rate: 0.333333, signals: 1, negative_signal_rate: 0.333333, avg_handling_ms: 450_000 });
+    expect(byKey.web).toMatchObject({ events: 2, nps: -100, csat: 100, abandonment_rate: 0.5, signals: 1, negative_signal_rate: 0.5 });
+    expect(byKey.chat).toMatchObject({ events: 3, unique_customers: 2, nps: null, csat: 0, csat_mean: 2, ces_mean: 4.5, signals: 1 });
+    expect(byKey.email).toMatchObject({ events: 1, nps: null, csat: null, avg_wait_ms: null, abandonment_rate: null, signals: 0, negative_signal_rate: 0 });
+  });
+
+  it('by initiator has no signal figures (signals carry no initiator)', async () => {
+    const { body } = await get(`/v1/kpis?${window}&interval=day&by=initiator`);
+    expect(body.buckets.map((b: Record<string, unknown>) => [b.bucket, b.key, b.events, b.signals, b.negative_signal_rate])).toEqual([
+      ['2024-05-01T00:00:00.000000Z', 'company', 1, null, null],
+      ['2024-05-01T00:00:00.000000Z', 'customer', 8, null, null],
+    ]);
+  });
+
+  it('an empty range gives no buckets, and the default range is the last 24 h', async () => {
+    expect((await get('/v1/kpis?from=2024-04-01T00:00:00Z&to=2024-04-02T00:00:00Z')).body.buckets).toEqual([]);
+    const { body } = await get('/v1/kpis');
+    expect([body.from, body.to, body.interval]).toEqual(['2024-04-30T12:00:00.000000Z', '2024-05-01T13:00:00.000000Z', 'hour']);
+    expect(body.buckets).toHaveLength(1);
+  });
+});
+
+// --- /v1/customers/:id/journey ---------------------------------------------------------------------------------
+
+describe('GET /v1/customers/:customer_id/journey', () => {
+  it('combines the ClickHouse timeline with the live state from Redis', async () => {
+    const { status, body } = await get('/v1/customers/c-b/journey');
+    expect(status).toBe(200);
+    expect(body.customer_id).toBe('c-b');
+    expect(body.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['e9', 'e7', 'e2']);
+    expect(body.timeline[0]).toEqual({
+      event_id: 'e9', occurred_at: '2024-05-01T12:01:50.999999Z', received_at: '2024-05-01T12:01:51.000999Z',
+      channel: 'chat', touchpoint: 'support_chat', initiator: 'customer', journey: 'billing', stage: 'support',
+      reason: null, outcome: 'completed', duration_ms: null, wait_ms: null, sentiment: null,
+      survey: { kind: 'CES', score: 3, comment: null }, agent_id: null, session_id: null, attributes: {},
+    });
+    expect(body.live).toMatchObject({
+      events: 3, last_channel: 'chat', last_touchpoint: 'support_chat', last_event_id: 'e9', level: 'at_risk',
+      score_at_last_update: 4, score_at: '2024-05-01T11:30:00.000000Z', last_alert_id: 'a1',
+      last_alert_at: '2024-05-01T12:01:20.000000Z', first_occurred_at: '2024-05-01T12:00:10.500000Z',
+      reasons: { billing_dispute: 2 },
+    });
+    // Decayed over exactly one half-life.
+    expect(body.live.score).toBeCloseTo(2, 9);
+    expect(body.signals.map((s: { signal_id: string }) => s.signal_id)).toEqual(['s2', 's3']);
+    expect(body.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual(['a1', 'a3']);
+    expect(body.next_before).toBeNull();
+  });
+
+  it('keeps microseconds, surveys with comments and attributes', async () => {
+    const { body } = await get('/v1/customers/c-a/journey');
+    const e1 = body.timeline.find((t: { event_id: string }) => t.event_id === 'e1');
+    expect(e1).toMatchObject({ occurred_at: '2024-05-01T12:00:05.000001Z', survey: { kind: 'NPS', score: 10, comment: 'great' }, attributes: { queue: 'billing' }, agent_id: 'agent-9', duration_ms: 300_000, sentiment: 0.5 });
+    expect(body.live).toBeNull();
+  });
+
+  it('pages with limit and before', async () => {
+    const first = (await get('/v1/customers/c-b/journey?limit=2')).body;
+    expect(first.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['e9', 'e7']);
+    expect(first.next_before).toBe('2024-05-01T12:01:20.000000Z');
+    const second = (await get(`/v1/customers/c-b/journey?limit=2&before=${encodeURIComponent(first.next_before)}`)).body;
+    expect(second.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['e2']);
+    expect(second.next_before).toBeNull();
+    // Older than anything stored: an empty page, not a 404.
+    const beyond = await get('/v1/customers/c-old/journey?before=2024-01-01T00:00:00Z');
+    expect(beyond.status).toBe(200);
+    expect(beyond.body.timeline).toEqual([]);
+  });
+
+  it('shows an event stored twice only once', async () => {
+    const { body } = await get('/v1/customers/c-old/journey');
+    expect(body.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['old-1']);
+  });
+
+  it('answers from Redis alone while ClickHouse has nothing yet', async () => {
+    const { status, body } = await get('/v1/customers/c-live/journey');
+    expect(status).toBe(200);
+    expect(body.timeline).toEqual([]);
+    expect(body.live).toMatchObject({ events: 1, last_channel: 'app', score: 0, level: 'none', score_at: null });
+  });
+
+  it('404 when neither store knows the customer', async () => {
+    const { status, body } = await get('/v1/customers/nobody/journey');
+    expect(status).toBe(404);
+    expect(body).toEqual({ code: 'CUSTOMER_NOT_FOUND', message: expect.stringContaining('nobody') });
+  });
+
+  it('treats a customer id as data, not SQL', async () => {
+    const { status } = await get(`/v1/customers/${encodeURIComponent("x' OR 1=1 --")}/journey`);
+    expect(status).toBe(404);
+  });
+});
+
+// --- /v1/alerts ------------------------------------------------------------------------------------------------
+
+describe('GET /v1/alerts', () => {
+  it('newest first, each once, with its signals', async () => {
+    const { body } = await get(`/v1/alerts?${window}`);
+    expect(body.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual(['a1', 'a2', 'a3']);
+    expect(body.alerts[0]).toEqual({
+      alert_id: 'a1', customer_id: 'c-b', level: 'at_risk', score: 3, score_before: 1, at: '2024-05-01T12:01:20.000000Z',
+      triggered_by: 'e7', rules_version: 'r1',
+      signals: [
+        { signal_id: 's3', type: 'wait_over_sla', weight: 1, event_id: 'e2', explanation: 'waited 120 s' },
+        { signal_id: 's2', type: 'survey_detractor', weight: 2, event_id: 'e7', explanation: 'CSAT 2' },
+      ],
+    });
+  });
+
+  it('filters by level, customer and limit', async () => {
+    const ids = async (q: string) => (await get(`/v1/alerts?${window}&${q}`)).body.alerts.map((a: { alert_id: string }) => a.alert_id);
+    expect(await ids('level=at_risk')).toEqual(['a1']);
+    expect(await ids('level=watch')).toEqual(['a2', 'a3']);
+    expect(await ids('level=critical')).toEqual([]);
+    expect(await ids('customer_id=c-b')).toEqual(['a1', 'a3']);
+    expect(await ids('customer_id=c-b&level=watch')).toEqual(['a3']);
+    expect(await ids('limit=1')).toEqual(['a1']);
+    // `to` is exclusive.
+    expect((await get('/v1/alerts?from=2024-05-01T12:00:00Z&to=2024-05-01T12:01:20Z')).body.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual(['a2', 'a3']);
+  });
+});
+
+// --- the module ------------------------------------------------------------------------------------------------
+
+describe('createQueryModule', () => {
+  it('registers the routes during init and reports ready when both stores answer', async () => {
+    const http = Fastify();
+    const module = createQueryModule({ clickhouse, redis, readKeys: { [readKey]: 'tester' }, halfLifeMs, now: () => now, log: http.log });
+    expect([module.name, module.deps]).toEqual(['query', []]);
+    const instance = await module.init({ http, log: http.log });
+    await instance.start();
+    expect(instance.ready()).toEqual({ ready: true });
+    const res = await http.inject({ method: 'GET', url: `/v1/alerts?${window}&level=at_risk`, headers: { authorization: `Bearer ${readKey}` } });
+    expect(res.json().alerts).toHaveLength(1);
+    await instance.stop();
+    await http.close();
+  });
+});

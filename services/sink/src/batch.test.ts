@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { dedupTokenFor, rowsFor, storedKey, tableFor, withoutStored } from './batch.ts';
+import { alert, batchOf, encode, signal, touchpoint } from './fixtures.test-support.ts';
+
+describe('rowsFor', () => {
+  it('maps each record of a touchpoints batch to a row, in order, with one result per record', () => {
+    const batch = batchOf(
+      'touchpoints.v1',
+      [encode.touchpoint(touchpoint({ event_id: 'a' })), encode.touchpoint(touchpoint({ event_id: 'b', customer_id: 'cust-2' }))],
+      { partition: 3, firstOffset: 100 },
+    );
+    const plan = rowsFor(batch);
+    expect(plan.table).toBe('touchpoints');
+    expect(plan.results).toEqual([{ kind: 'ok' }, { kind: 'ok' }]);
+    expect(plan.rows.map((r) => [r.recordIndex, r.id, r.customerId, r.row.kafka_partition, r.row.kafka_offset])).toEqual([
+      [0, 'a', 'cust-1', 3, 100],
+      [1, 'b', 'cust-2', 3, 101],
+    ]);
+  });
+
+  it('routes signals and alerts to their tables', () => {
+    expect(rowsFor(batchOf('signals.v1', [encode.signal(signal())])).rows[0]).toMatchObject({ id: 'sig-1', row: { signal_id: 'sig-1' } });
+    expect(rowsFor(batchOf('alerts.v1', [encode.alert(alert())])).rows[0]).toMatchObject({ id: 'alert-1', row: { level: 'at_risk' } });
+    expect(tableFor('my-signals', { touchpoints: 'a', signals: 'my-signals', alerts: 'c' })).toBe('signals');
+    expect(() => tableFor('deadletters.v1')).toThrow(/does not store/);
+  });
+
+  it('dead-letters records that fail to decode or cannot be stored, and keeps the rest', () => {
+    const batch = batchOf('touchpoints.v1', [
+      Buffer.from('not avro at all'),
+      encode.touchpoint(touchpoint({ event_id: 'good' })),
+      null,
+      encode.signal(signal()), // a signal on the touchpoints topic
+      encode.touchpoint(touchpoint({ event_id: 'future', occurred_at: Date.UTC(2200, 0, 1) * 1000 })),
+    ]);
+    const plan = rowsFor(batch);
+    expect(plan.results.map((r) => r.kind)).toEqual(['dlq', 'ok', 'dlq', 'dlq', 'dlq']);
+    expect(plan.results[0]).toMatchObject({ reason: expect.stringMatching(/^touchpoints record cannot be decoded: SchemaError/) });
+    expect(plan.results[2]).toEqual({ kind: 'dlq', reason: 'record has no value' });
+    expect(plan.results[4]).toMatchObject({ reason: expect.stringMatching(/cannot be stored: .*occurred_at/) });
+    expect(plan.rows.map((r) => [r.recordIndex, r.id])).toEqual([[1, 'good']]);
+  });
+
+  it('drops a repeated id within the batch so it is inserted once', () => {
+    const e = encode.touchpoint(touchpoint({ event_id: 'dup' }));
+    const plan = rowsFor(batchOf('touchpoints.v1', [e, e]));
+    expect(plan.rows).toHaveLength(1);
+    expect(plan.results[1]).toEqual({ kind: 'drop', reason: 'duplicate event_id dup earlier in the same batch' });
+  });
+});
+
+describe('withoutStored', () => {
+  it('turns records whose (customer, id) is stored into drops and keeps the others', () => {
+    const plan = rowsFor(
+      batchOf('signals.v1', [
+        encode.signal(signal({ signal_id: 's1' })),
+        encode.signal(signal({ signal_id: 's2' })),
+        encode.signal(signal({ signal_id: 's1', customer_id: 'other' })),
+      ]),
+    );
+    const pruned = withoutStored(plan, new Set([storedKey('cust-1', 's1')]));
+    expect(pruned.rows.map((r) => r.recordIndex)).toEqual([1, 2]);
+    expect(pruned.results).toEqual([{ kind: 'drop', reason: 'signal_id s1 already stored' }, { kind: 'ok' }, { kind: 'ok' }]);
+    expect(pruned.dedupToken).toBe(plan.dedupToken);
+  });
+});
+
+describe('dedupTokenFor', () => {
+  const values = [encode.touchpoint(touchpoint({ event_id: 'a' })), encode.touchpoint(touchpoint({ event_id: 'b' }))];
+
+  it('is <topic>:<partition>:<first>-<last>:<content hash>, the same for a verbatim retry', () => {
+    const token = dedupTokenFor(batchOf('touchpoints.v1', values, { partition: 7, firstOffset: 40 }));
+    expect(token).toMatch(/^touchpoints\.v1:7:40-41:[0-9a-f]{16}$/);
+    expect(dedupTokenFor(batchOf('touchpoints.v1', values, { partition: 7, firstOffset: 40 }))).toBe(token);
+  });
+
+  it('differs for other records at the same offsets (e.g. a recreated topic)', () => {
+    const a = dedupTokenFor(batchOf('touchpoints.v1', values, { firstOffset: 0 }));
+    const b = dedupTokenFor(batchOf('touchpoints.v1', [values[1]!, values[0]!], { firstOffset: 0 }));
+    expect(a).not.toBe(b);
+  });
+
+  it('passes the token check of insertRows', () => {
+    expect(dedupTokenFor(batchOf('touchpoints.v1', values))).toMatch(/^[A-Za-z0-9._:-]+$/);
+  });
+});

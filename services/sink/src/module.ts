@@ -1,0 +1,104 @@
+// The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
+import { insertRows, migrate, type ClickHouseClient } from '@touchstream/clickhouse';
+import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
+import type { Module, ModuleInstance } from '@touchstream/runtime';
+import { defaultSinkTopics, findStored, rowsFor, withoutStored, type SinkTopics } from './batch.ts';
+
+export interface SinkDeps {
+  /** kafkajs's Kafka (typed through the wrapper, which owns the kafkajs dependency). */
+  kafka: BatchConsumerOptions['kafka'];
+  /** The process's idempotent producer (dead letters). */
+  producer: BatchConsumerOptions['producer'];
+  clickhouse: ClickHouseClient;
+  /** Defaults to `touchstream-sink`. */
+  groupId?: string;
+  log: LogSink;
+  /** Defaults to touchpoints.v1, signals.v1 and alerts.v1. */
+  topics?: Partial<SinkTopics>;
+  /** Records per insert at most (the consumer splits larger fetches); defaults to the consumer's 1000. */
+  maxRecordsPerBatch?: number;
+  partitionsConsumedConcurrently?: number;
+}
+
+/** Whether ClickHouse answered the sink's last call; part of readiness. */
+export interface ClickHouseHealth {
+  ok: boolean;
+  error?: string;
+}
+
+/** The per-batch work, without Kafka: plan, drop what is stored, insert, report. */
+export function createSinkBatchHandler(opts: {
+  clickhouse: ClickHouseClient;
+  topics?: SinkTopics;
+  /** Called after every ClickHouse call with its outcome. */
+  onClickHouse?: (health: ClickHouseHealth) => void;
+}): BatchHandler {
+  const topics = opts.topics ?? defaultSinkTopics;
+  const report = opts.onClickHouse ?? (() => {});
+  return async (batch) => {
+    const planned = rowsFor(batch, topics);
+    if (planned.rows.length === 0) return planned.results;
+    try {
+      const plan = withoutStored(planned, await findStored(opts.clickhouse, planned.table, planned.rows));
+      await insertRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
+      report({ ok: true });
+      return plan.results;
+    } catch (err) {
+      report({ ok: false, error: err instanceof Error ? err.message : String(err) });
+      // Thrown: the consumer retries the whole batch; nothing of it is committed meanwhile.
+      throw err;
+    }
+  };
+}
+
+export function createSinkModule(deps: SinkDeps): Module {
+  const groupId = deps.groupId ?? 'touchstream-sink';
+  const topics: SinkTopics = { ...defaultSinkTopics, ...deps.topics };
+  return {
+    name: 'sink',
+    deps: [],
+    async init(): Promise<ModuleInstance> {
+      let clickhouse: ClickHouseHealth = { ok: true };
+      let consumer: BatchConsumer | undefined;
+      const handleBatch = createSinkBatchHandler({
+        clickhouse: deps.clickhouse,
+        topics,
+        onClickHouse: (health) => {
+          if (!health.ok && clickhouse.ok) deps.log.error({ err: health.error }, 'sink: ClickHouse insert failed; the batch is retried');
+          if (health.ok && !clickhouse.ok) deps.log.info({}, 'sink: ClickHouse answers again');
+          clickhouse = health;
+        },
+      });
+      return {
+        async start() {
+          // Before the consumer starts, so every table and view exists by the first insert. A no-op when the
+          // process has migrated already; needed when the sink runs on its own.
+          const applied = await migrate(deps.clickhouse, { log: deps.log });
+          if (applied.length) deps.log.info({ applied }, 'sink: ClickHouse migrations applied');
+          consumer = await runBatchConsumer({
+            kafka: deps.kafka,
+            groupId,
+            topics: [topics.touchpoints, topics.signals, topics.alerts],
+            producer: deps.producer,
+            deadLetterTopic: topicNames.deadLetters,
+            stage: 'sink',
+            handleBatch,
+            log: deps.log,
+            maxRecordsPerBatch: deps.maxRecordsPerBatch,
+            partitionsConsumedConcurrently: deps.partitionsConsumedConcurrently,
+          });
+        },
+        async stop() {
+          await consumer?.stop();
+        },
+        ready() {
+          if (!consumer) return { ready: false, reason: 'sink consumer not started' };
+          const c = consumer.ready();
+          if (!c.ready) return c;
+          if (!clickhouse.ok) return { ready: false, reason: `last ClickHouse call failed: ${clickhouse.error}` };
+          return { ready: true };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { alertRow, signalRow, touchpointRow, UnstorableRecordError } from './rows.ts';
+import { alert, signal, touchpoint } from './fixtures.test-support.ts';
+
+describe('touchpointRow', () => {
+  it('flattens the survey, blanks absent dimensions, keeps absent measures null and the Kafka origin', () => {
+    const row = touchpointRow(
+      touchpoint({
+        journey: 'purchase',
+        outcome: 'completed',
+        wait_ms: 1200,
+        survey: { kind: 'NPS', score: 3, comment: null },
+        attributes: { campaign: 'spring' },
+      }),
+      { partition: 4, offset: '981' },
+    );
+    expect(row).toEqual({
+      event_id: 'evt-1',
+      customer_id: 'cust-1',
+      occurred_at: '2025-03-01 10:15:00.123456',
+      received_at: '2025-03-01 10:15:00.124456',
+      channel: 'web',
+      touchpoint: 'checkout_page',
+      initiator: 'customer',
+      journey: 'purchase',
+      stage: '',
+      reason: '',
+      outcome: 'completed',
+      duration_ms: null,
+      wait_ms: 1200,
+      sentiment: null,
+      survey_kind: 'NPS',
+      survey_score: 3,
+      survey_comment: '',
+      agent_id: '',
+      session_id: '',
+      attributes: { campaign: 'spring' },
+      kafka_partition: 4,
+      kafka_offset: 981,
+    });
+  });
+
+  it('defaults the origin for rows that did not come from Kafka (demo, tests)', () => {
+    expect(touchpointRow(touchpoint())).toMatchObject({ kafka_partition: 0, kafka_offset: 0 });
+  });
+
+  it('refuses what ClickHouse cannot hold instead of failing the whole insert', () => {
+    expect(() => touchpointRow(touchpoint({ occurred_at: -5 }))).toThrow(UnstorableRecordError);
+    expect(() => touchpointRow(touchpoint({ occurred_at: Date.UTC(2200, 0, 1) * 1000 }))).toThrow(UnstorableRecordError);
+    expect(() => touchpointRow(touchpoint({ survey: { kind: 'NPS', score: 40_000, comment: null } }))).toThrow(UnstorableRecordError);
+    expect(() => touchpointRow(touchpoint({ duration_ms: 1.5 }))).toThrow(UnstorableRecordError);
+  });
+
+  it('stores a non-finite sentiment as absent', () => {
+    expect(touchpointRow(touchpoint({ sentiment: Number.NaN })).sentiment).toBeNull();
+  });
+});
+
+describe('signalRow and alertRow', () => {
+  it('map every field', () => {
+    expect(signalRow(signal(), { partition: 1, offset: 7 })).toEqual({
+      signal_id: 'sig-1',
+      customer_id: 'cust-1',
+      type: 'survey_detractor',
+      weight: 2,
+      event_id: 'evt-1',
+      occurred_at: '2025-03-01 10:15:00.123456',
+      channel: 'web',
+      touchpoint: '',
+      journey: '',
+      stage: '',
+      explanation: 'NPS 3',
+      rules_version: '',
+      kafka_partition: 1,
+      kafka_offset: 7,
+    });
+    expect(alertRow(alert(), { partition: 2, offset: '3' })).toEqual({
+      alert_id: 'alert-1',
+      customer_id: 'cust-1',
+      score: 4.5,
+      score_before: 2,
+      level: 'at_risk',
+      signals: [{ signal_id: 'sig-1', type: 'survey_detractor', weight: 2, event_id: 'evt-1', explanation: 'NPS 3' }],
+      triggered_by: 'evt-1',
+      at: '2025-03-01 10:15:00.123456',
+      rules_version: 'r1',
+      kafka_partition: 2,
+      kafka_offset: 3,
+    });
+  });
+
+  it('refuse non-finite weights and scores', () => {
+    expect(() => signalRow(signal({ weight: Number.POSITIVE_INFINITY }))).toThrow(UnstorableRecordError);
+    expect(() => alertRow(alert({ score: Number.NaN }))).toThrow(UnstorableRecordError);
+  });
+});

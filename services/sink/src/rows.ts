@@ -1,0 +1,188 @@
+// Contract records → ClickHouse rows (columns as created by packages/clickhouse/migrations). Absent optional
+// dimensions become '' so they can be grouping keys; absent measures stay null so averages skip them.
+import type { Alert, Signal, TouchpointEvent } from '@touchstream/schemas';
+import { dateTime64FromMicros } from '@touchstream/clickhouse';
+
+/** Where a record was read from; kept on every row to trace it back to Kafka. */
+export interface KafkaOrigin {
+  partition: number;
+  offset: string | number;
+}
+
+export interface TouchpointRow {
+  event_id: string;
+  customer_id: string;
+  occurred_at: string;
+  received_at: string;
+  channel: string;
+  touchpoint: string;
+  initiator: string;
+  journey: string;
+  stage: string;
+  reason: string;
+  outcome: string;
+  duration_ms: number | null;
+  wait_ms: number | null;
+  sentiment: number | null;
+  survey_kind: string;
+  survey_score: number | null;
+  survey_comment: string;
+  agent_id: string;
+  session_id: string;
+  attributes: Record<string, string>;
+  kafka_partition: number;
+  kafka_offset: number;
+}
+
+export interface SignalRow {
+  signal_id: string;
+  customer_id: string;
+  type: string;
+  weight: number;
+  event_id: string;
+  occurred_at: string;
+  channel: string;
+  touchpoint: string;
+  journey: string;
+  stage: string;
+  explanation: string;
+  rules_version: string;
+  kafka_partition: number;
+  kafka_offset: number;
+}
+
+export interface AlertSignalRow {
+  signal_id: string;
+  type: string;
+  weight: number;
+  event_id: string;
+  explanation: string;
+}
+
+export interface AlertRow {
+  alert_id: string;
+  customer_id: string;
+  score: number;
+  score_before: number;
+  level: string;
+  signals: AlertSignalRow[];
+  triggered_by: string;
+  at: string;
+  rules_version: string;
+  kafka_partition: number;
+  kafka_offset: number;
+}
+
+/** A record ClickHouse cannot hold as it is; it goes to the dead-letter topic instead of blocking its partition. */
+export class UnstorableRecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnstorableRecordError';
+  }
+}
+
+// The 1-minute buckets are DateTime (1970 … 2106); an event time outside would land in a clamped bucket.
+const earliestMicros = 0;
+const latestMicros = Date.UTC(2106, 0, 1) * 1000;
+
+function eventTime(field: string, micros: number): string {
+  if (!Number.isSafeInteger(micros) || micros < earliestMicros || micros >= latestMicros) {
+    throw new UnstorableRecordError(`${field} ${micros} is outside 1970-01-01 … 2106-01-01 (epoch microseconds)`);
+  }
+  return dateTime64FromMicros(micros);
+}
+
+function int64OrNull(field: string, value: number | null): number | null {
+  if (value === null) return null;
+  if (!Number.isSafeInteger(value)) throw new UnstorableRecordError(`${field} ${value} is not an integer`);
+  return value;
+}
+
+function finiteOrNull(value: number | null): number | null {
+  return value === null || !Number.isFinite(value) ? null : value;
+}
+
+function finite(field: string, value: number): number {
+  if (!Number.isFinite(value)) throw new UnstorableRecordError(`${field} ${value} is not a finite number`);
+  return value;
+}
+
+function kafkaOffset(origin: KafkaOrigin): number {
+  const offset = Number(origin.offset);
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new UnstorableRecordError(`Kafka offset ${origin.offset} is not representable`);
+  return offset;
+}
+
+const noOrigin: KafkaOrigin = { partition: 0, offset: 0 };
+
+export function touchpointRow(event: TouchpointEvent, origin: KafkaOrigin = noOrigin): TouchpointRow {
+  const surveyScore = event.survey?.score ?? null;
+  if (surveyScore !== null && (!Number.isInteger(surveyScore) || surveyScore < -32768 || surveyScore > 32767)) {
+    throw new UnstorableRecordError(`survey score ${surveyScore} does not fit Int16`);
+  }
+  return {
+    event_id: event.event_id,
+    customer_id: event.customer_id,
+    occurred_at: eventTime('occurred_at', event.occurred_at),
+    received_at: eventTime('received_at', event.received_at),
+    channel: event.channel,
+    touchpoint: event.touchpoint,
+    initiator: event.initiator,
+    journey: event.journey ?? '',
+    stage: event.stage ?? '',
+    reason: event.reason ?? '',
+    outcome: event.outcome ?? '',
+    duration_ms: int64OrNull('duration_ms', event.duration_ms),
+    wait_ms: int64OrNull('wait_ms', event.wait_ms),
+    sentiment: finiteOrNull(event.sentiment),
+    survey_kind: event.survey?.kind ?? '',
+    survey_score: surveyScore,
+    survey_comment: event.survey?.comment ?? '',
+    agent_id: event.agent_id ?? '',
+    session_id: event.session_id ?? '',
+    attributes: event.attributes,
+    kafka_partition: origin.partition,
+    kafka_offset: kafkaOffset(origin),
+  };
+}
+
+export function signalRow(signal: Signal, origin: KafkaOrigin = noOrigin): SignalRow {
+  return {
+    signal_id: signal.signal_id,
+    customer_id: signal.customer_id,
+    type: signal.type,
+    weight: finite('weight', signal.weight),
+    event_id: signal.event_id,
+    occurred_at: eventTime('occurred_at', signal.occurred_at),
+    channel: signal.channel ?? '',
+    touchpoint: signal.touchpoint ?? '',
+    journey: signal.journey ?? '',
+    stage: signal.stage ?? '',
+    explanation: signal.explanation,
+    rules_version: signal.rules_version ?? '',
+    kafka_partition: origin.partition,
+    kafka_offset: kafkaOffset(origin),
+  };
+}
+
+export function alertRow(alert: Alert, origin: KafkaOrigin = noOrigin): AlertRow {
+  return {
+    alert_id: alert.alert_id,
+    customer_id: alert.customer_id,
+    score: finite('score', alert.score),
+    score_before: finite('score_before', alert.score_before),
+    level: alert.level,
+    signals: alert.signals.map((s) => ({
+      signal_id: s.signal_id,
+      type: s.type,
+      weight: finite('signals.weight', s.weight),
+      event_id: s.event_id,
+      explanation: s.explanation,
+    })),
+    triggered_by: alert.triggered_by,
+    at: eventTime('at', alert.at),
+    rules_version: alert.rules_version ?? '',
+    kafka_partition: origin.partition,
+    kafka_offset: kafkaOffset(origin),
+  };
+}
