@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type LogEntry, type Producer } from 'kafkajs';
 
 export interface LogSink {
   error(obj: object, msg?: string): void;
@@ -21,8 +21,9 @@ function kafkaLogCreator(log?: LogSink) {
     if (!log) return;
     const { message, ...rest } = entry;
     const fields = { component: 'kafkajs', ...rest };
-    if (level === logLevel.ERROR) log.error(fields, message);
-    else if (level === logLevel.WARN) log.warn(fields, message);
+    // kafkajs logs retriable broker answers (coordinator loading, leader moving) as errors and then
+    // retries them; what it finally gives up on reaches our code as a thrown error, logged there.
+    if (level === logLevel.ERROR || level === logLevel.WARN) log.warn(fields, message);
     else if (level === logLevel.INFO) log.debug(fields, message);
   };
 }
@@ -46,6 +47,10 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    // The murmur2 partitioner of the Java client: the same customer lands on the same partition whichever
+    // client produced it.
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // Retries stay unlimited (kafkajs' idempotent default, so no duplicate on retry); callers bound how
+    // long they wait (ingest answers 503 after INGEST_SEND_TIMEOUT_MS).
   });
 }

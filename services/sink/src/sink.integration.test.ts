@@ -100,7 +100,8 @@ describe('sink module', () => {
         try {
           const [committed] = await admin.fetchOffsets({ groupId: `sink-test-${runId}`, topics: [topics.touchpoints, topics.signals] });
           const ends = await admin.fetchTopicOffsets(topics.touchpoints);
-          return ends.every((e) => committed!.partitions.find((p) => p.partition === e.partition)?.offset === e.offset);
+          // A partition that never got a record (the customers may all hash to one) has nothing to commit.
+          return ends.every((e) => e.offset === '0' || committed!.partitions.find((p) => p.partition === e.partition)?.offset === e.offset);
         } finally {
           await admin.disconnect();
         }

@@ -66,7 +66,8 @@ program
     onShutdown(60_000, async () => demo?.stop(), async () => app?.stop(), () => stack.stop());
     try {
       const config = loadConfig({
-        LOG_LEVEL: 'warn',
+        // The banner is the interface of `up`; engine noise stays in the logs unless asked for.
+        LOG_LEVEL: 'error',
         WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
         READ_KEYS: `${DEMO_READ_KEY}=analyst`,
         ...process.env,
