@@ -1,6 +1,6 @@
 // Starts one real stack for the whole test run (Kafka in KRaft mode and a private redis-server), unless
 // KAFKA_BROKERS / REDIS_URL point at existing ones, and hands the endpoints to the tests.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -15,9 +15,11 @@ declare module 'vitest' {
 }
 
 let stack: Stack | undefined;
+let stackDir: string | undefined;
 
 export async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'touchstream-test-'));
+  stackDir = dir;
   const started = Date.now();
   stack = await startStack({
     dir,
@@ -36,4 +38,6 @@ export async function setup(project: TestProject) {
 
 export async function teardown() {
   await stack?.stop();
+  // TOUCHSTREAM_KEEP_TEST_STACK=1 keeps the engines' data and logs for inspection.
+  if (stackDir && !process.env.TOUCHSTREAM_KEEP_TEST_STACK) rmSync(stackDir, { recursive: true, force: true });
 }
