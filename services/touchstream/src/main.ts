@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, TARGETS } from './config.ts';
 import { startApp, VERSION, type RunningApp } from './app.ts';
 import { startDemoTraffic } from './demo.ts';
+import { deadLettersCommand } from './deadletters-cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEMO_WRITE_KEY = 'demo-write-key';
@@ -157,5 +158,7 @@ program
     await demo.done;
     process.stdout.write('\n');
   });
+
+program.addCommand(deadLettersCommand());
 
 await program.parseAsync(process.argv);
