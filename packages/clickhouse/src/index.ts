@@ -12,3 +12,4 @@ export {
 } from './migrate.ts';
 export { dateTime64FromMicros, microsFromDateTime64 } from './time.ts';
 export { tableNames } from './tables.ts';
+export type { SignalColumns, TouchpointColumns } from './columns.ts';

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePorts } from './ports.ts';
-import { EXITED, ManagedProcess, orExit, sleep, tail, type Log, type ServiceHandle, type StopOptions } from './process.ts';
+import { ManagedProcess, tail, type Log, type ServiceHandle } from './process.ts';
+import { serviceDirs, startService, waitUntilReady } from './service.ts';
 
 export interface KafkaService extends ServiceHandle {
   readonly brokers: string[];
@@ -159,7 +160,6 @@ export async function waitForKafka(
   opts: { timeoutMs?: number; proc?: ManagedProcess; logFile?: string } = {},
 ): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-  const deadline = Date.now() + timeoutMs;
   const kafka = new Kafka({
     clientId: 'touchstream-stack',
     brokers,
@@ -168,47 +168,33 @@ export async function waitForKafka(
     requestTimeout: 5000,
     retry: { retries: 0 },
   });
-  const where = opts.logFile ? `; see ${opts.logFile}` : '';
-  // The broker we started exiting ends the wait at once, even in the middle of an attempt.
-  const exited = opts.proc?.waitExit();
-  let lastError = 'no answer';
-  while (Date.now() < deadline && opts.proc?.running !== false) {
-    const admin = kafka.admin();
-    const attempt = async () => {
-      await admin.connect();
-      return admin.describeCluster();
-    };
-    try {
-      const cluster = await orExit(attempt(), exited);
-      if (cluster !== EXITED) {
-        if (cluster.brokers.length > 0) return;
-        lastError = 'no broker registered yet';
-      }
-    } catch (err) {
-      lastError = (err as Error).message;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-    await orExit(sleep(250), exited);
-  }
-  if (opts.proc && !opts.proc.running) {
-    throw new Error(`kafka: the broker exited during startup${where}\n${opts.logFile ? tail(opts.logFile) : ''}`);
-  }
-  throw new Error(
-    `kafka: ${brokers.join(',')} did not become ready within ${timeoutMs / 1000} s (last error: ${lastError})${where}` +
-      (opts.logFile ? `\n${tail(opts.logFile)}` : ''),
-  );
+  return waitUntilReady({
+    timeoutMs,
+    intervalMs: 250,
+    proc: opts.proc,
+    logFile: opts.logFile,
+    attempt: () => {
+      const admin = kafka.admin();
+      return {
+        check: async () => {
+          await admin.connect();
+          const cluster = await admin.describeCluster();
+          return cluster.brokers.length > 0 ? undefined : 'no broker registered yet';
+        },
+        close: () => admin.disconnect().catch(() => undefined),
+      };
+    },
+    exitedMessage: 'kafka: the broker exited',
+    timeoutMessage: `kafka: ${brokers.join(',')} did not become ready`,
+  });
 }
 
 /** Starts a single-node KRaft Kafka (formatting its storage the first time) and waits until it serves. */
 export async function startKafka(opts: KafkaOptions): Promise<KafkaService> {
   const log = opts.log;
-  const dir = path.resolve(opts.dir);
-  const stateDir = path.join(dir, 'kafka');
+  const { stateDir, logFile } = serviceDirs(opts.dir, 'kafka');
   const dataDir = path.join(stateDir, 'data');
   const propsFile = path.join(stateDir, 'server.properties');
-  const logFile = path.join(dir, 'kafka.log');
-  fs.mkdirSync(stateDir, { recursive: true });
 
   const libDir = opts.libDir ?? (await ensureKafkaJars(repoRoot, log));
   const heapMb = opts.heapMb ?? 512;
@@ -257,39 +243,6 @@ export async function startKafka(opts: KafkaOptions): Promise<KafkaService> {
   const brokers = [`127.0.0.1:${port}`];
   const readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
 
-  const start = async () => {
-    if (proc.running) return;
-    const started = Date.now();
-    proc.start();
-    try {
-      await waitForKafka(brokers, { timeoutMs: readyTimeoutMs, proc, logFile });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
-    proc.markReady();
-    log?.(`kafka: ready on ${brokers[0]} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${proc.pid})`);
-  };
-  const stop = (o?: StopOptions) => proc.stop(o);
-
-  await start();
-  return {
-    name: 'kafka',
-    logFile,
-    brokers,
-    port,
-    controllerPort,
-    get pid() {
-      return proc.pid;
-    },
-    get running() {
-      return proc.running;
-    },
-    start,
-    stop,
-    restart: async () => {
-      await stop();
-      await start();
-    },
-  };
+  const waitReady = () => waitForKafka(brokers, { timeoutMs: readyTimeoutMs, proc, logFile });
+  return startService(proc, brokers[0]!, waitReady, { brokers, port, controllerPort });
 }

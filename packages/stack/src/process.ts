@@ -146,7 +146,7 @@ export class ManagedProcess {
   /** Set once the service answered; an exit before that is reported by the readiness wait instead. */
   private ready = false;
 
-  constructor(private readonly spec: ProcessSpec) {}
+  constructor(readonly spec: ProcessSpec) {}
 
   get pid(): number | undefined {
     return this.child?.pid;

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
-import { assertNoLeftover, EXITED, ManagedProcess, orExit, sleep, tail, type Log, type ServiceHandle, type StopOptions } from './process.ts';
+import { assertNoLeftover, ManagedProcess, type Log, type ServiceHandle } from './process.ts';
+import { serviceDirs, startService, waitUntilReady } from './service.ts';
 
 export interface RedisService extends ServiceHandle {
   readonly url: string;
@@ -30,57 +31,44 @@ export async function waitForRedis(
   opts: { timeoutMs?: number; proc?: ManagedProcess; logFile?: string } = {},
 ): Promise<void> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
-  const deadline = Date.now() + timeoutMs;
-  const where = opts.logFile ? `; see ${opts.logFile}` : '';
-  // The server we started exiting ends the wait at once, even in the middle of an attempt.
-  const exited = opts.proc?.waitExit();
-  let lastError = 'no answer';
-  while (Date.now() < deadline && opts.proc?.running !== false) {
-    // One attempt per client, no reconnects or offline queue: the loop does the retrying. No ready check
-    // and a command timeout: a port that accepts connections but does not speak Redis fails the attempt.
-    const client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: 1000,
-      commandTimeout: 1000,
-      enableReadyCheck: false,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => undefined);
-    const attempt = async () => {
-      await client.connect();
-      return client.ping();
-    };
-    try {
-      const answer = await orExit(attempt(), exited);
-      if (answer === 'PONG') return;
-      if (answer !== EXITED) lastError = `PING answered ${answer}`;
-    } catch (err) {
-      lastError = (err as Error).message;
-    } finally {
-      client.disconnect();
-    }
-    await orExit(sleep(100), exited);
-  }
-  if (opts.proc && !opts.proc.running) {
-    throw new Error(`redis: redis-server exited during startup${where}\n${opts.logFile ? tail(opts.logFile) : ''}`);
-  }
-  throw new Error(
-    `redis: ${url} did not answer PING within ${timeoutMs / 1000} s (last error: ${lastError})${where}` +
-      (opts.logFile ? `\n${tail(opts.logFile)}` : ''),
-  );
+  return waitUntilReady({
+    timeoutMs,
+    intervalMs: 100,
+    proc: opts.proc,
+    logFile: opts.logFile,
+    attempt: () => {
+      // One attempt per client, no reconnects or offline queue: the loop does the retrying. No ready check
+      // and a command timeout: a port that accepts connections but does not speak Redis fails the attempt.
+      const client = new Redis(url, {
+        lazyConnect: true,
+        connectTimeout: 1000,
+        commandTimeout: 1000,
+        enableReadyCheck: false,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        retryStrategy: () => null,
+      });
+      client.on('error', () => undefined);
+      return {
+        check: async () => {
+          await client.connect();
+          const answer = await client.ping();
+          return answer === 'PONG' ? undefined : `PING answered ${answer}`;
+        },
+        close: () => client.disconnect(),
+      };
+    },
+    exitedMessage: 'redis: redis-server exited',
+    timeoutMessage: `redis: ${url} did not answer PING`,
+  });
 }
 
 /** Starts redis-server (append-only, fsync every second, no RDB snapshots) and waits for PONG. */
 export async function startRedis(opts: RedisOptions): Promise<RedisService> {
   const log = opts.log;
-  const dir = path.resolve(opts.dir);
-  const dataDir = path.join(dir, 'redis');
-  const logFile = path.join(dir, 'redis.log');
+  const { stateDir: dataDir, logFile } = serviceDirs(opts.dir, 'redis');
   const portFile = path.join(dataDir, 'port');
   const pidFile = path.join(dataDir, 'redis.pid');
-  fs.mkdirSync(dataDir, { recursive: true });
   // redis-server rewrites its command line to `redis-server 127.0.0.1:<port>`. Checked before the port
   // is chosen: a leftover server would hold the previous one.
   assertNoLeftover('redis', pidFile, 'redis-server');
@@ -115,38 +103,6 @@ export async function startRedis(opts: RedisOptions): Promise<RedisService> {
   });
   const readyTimeoutMs = opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
 
-  const start = async () => {
-    if (proc.running) return;
-    const started = Date.now();
-    proc.start();
-    try {
-      await waitForRedis(url, { timeoutMs: readyTimeoutMs, proc, logFile });
-    } catch (err) {
-      await proc.stop();
-      throw err;
-    }
-    proc.markReady();
-    log?.(`redis: ready on ${url} in ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${proc.pid})`);
-  };
-  const stop = (o?: StopOptions) => proc.stop(o);
-
-  await start();
-  return {
-    name: 'redis',
-    logFile,
-    url,
-    port,
-    get pid() {
-      return proc.pid;
-    },
-    get running() {
-      return proc.running;
-    },
-    start,
-    stop,
-    restart: async () => {
-      await stop();
-      await start();
-    },
-  };
+  const waitReady = () => waitForRedis(url, { timeoutMs: readyTimeoutMs, proc, logFile });
+  return startService(proc, url, waitReady, { url, port });
 }

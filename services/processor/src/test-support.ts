@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { TouchpointEvent } from '@touchstream/schemas';
+import { touchpointEvent } from '@touchstream/schemas/fixtures';
 
 export interface TestRedis {
   url: string;
@@ -66,27 +67,14 @@ export function touchpoint(
   fields: Partial<TouchpointEvent> = {},
 ): TouchpointEvent {
   sequence++;
-  return {
+  return touchpointEvent({
     event_id: `evt-${customerId}-${sequence}`,
     customer_id: customerId,
     occurred_at: occurredAtMs * 1000,
     received_at: occurredAtMs * 1000,
-    channel: 'web',
     touchpoint: 'account_page',
-    initiator: 'customer',
-    journey: null,
-    stage: null,
-    reason: null,
-    outcome: null,
-    duration_ms: null,
-    wait_ms: null,
-    sentiment: null,
-    survey: null,
-    agent_id: null,
-    session_id: null,
-    attributes: {},
     ...fields,
-  };
+  });
 }
 
 /** A unique customer id per call, so tests sharing one Redis never see each other's state. */

@@ -1,6 +1,6 @@
 // One customer's journey: the stored timeline, signals and alerts from ClickHouse plus the live state the processor
 // keeps in Redis (which is ahead of ClickHouse by the sink's lag, and is where the decayed score lives).
-import type { ClickHouseClient } from '@touchstream/clickhouse';
+import type { ClickHouseClient, SignalColumns, TouchpointColumns } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
 import { customerStateKey, decayedScore } from '@touchstream/processor';
 import { ApiError } from './errors.ts';
@@ -87,73 +87,46 @@ export interface JourneyRequest {
 const blankToNull = (v: string | null | undefined): string | null => (v === undefined || v === null || v === '' ? null : v);
 const optionalNumber = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-interface TimelineRow {
+interface TimelineRow extends TouchpointColumns<number | string> {
   event_id: string;
   occurred_us: number | string;
   received_us: number | string;
-  channel: string;
-  touchpoint: string;
-  initiator: string;
-  journey: string;
-  stage: string;
-  reason: string;
-  outcome: string;
-  duration_ms: number | string | null;
-  wait_ms: number | string | null;
-  sentiment: number | null;
-  survey_kind: string;
-  survey_score: number | null;
-  survey_comment: string;
-  agent_id: string;
-  session_id: string;
-  attributes: Record<string, string>;
 }
 
-interface SignalRow {
-  signal_id: string;
-  type: string;
-  weight: number;
-  event_id: string;
+interface SignalRow extends SignalColumns {
   occurred_us: number | string;
-  channel: string;
-  touchpoint: string;
-  journey: string;
-  stage: string;
-  explanation: string;
-  rules_version: string;
 }
 
 // FINAL collapses a duplicate that reached ClickHouse in two inserts (ReplacingMergeTree on the event's sort key)
 // before the background merge has; reading by customer keeps it to the customer's own granules.
-const timelineSql = `
-SELECT event_id, toUnixTimestamp64Micro(occurred_at) AS occurred_us, toUnixTimestamp64Micro(received_at) AS received_us,
+/** One page of a customer's rows of `table`, newest `time` first (ties by `id`), older than `before_us`. */
+const customerPageSql = (columns: string, table: string, time: string, id: string) => `
+SELECT ${columns}
+FROM ${table} FINAL
+WHERE customer_id = {customer_id:String}
+  AND ${time} < fromUnixTimestamp64Micro({before_us:Int64}, 'UTC')
+ORDER BY ${time} DESC, ${id} DESC
+LIMIT {limit:UInt32}
+${querySettingsSql}`;
+
+const timelineSql = customerPageSql(
+  `event_id, toUnixTimestamp64Micro(occurred_at) AS occurred_us, toUnixTimestamp64Micro(received_at) AS received_us,
   channel, touchpoint, initiator, journey, stage, reason, outcome, duration_ms, wait_ms, sentiment,
-  survey_kind, survey_score, survey_comment, agent_id, session_id, attributes
-FROM touchpoints FINAL
-WHERE customer_id = {customer_id:String}
-  AND occurred_at < fromUnixTimestamp64Micro({before_us:Int64}, 'UTC')
-ORDER BY occurred_at DESC, event_id DESC
-LIMIT {limit:UInt32}
-${querySettingsSql}`;
+  survey_kind, survey_score, survey_comment, agent_id, session_id, attributes`,
+  'touchpoints',
+  'occurred_at',
+  'event_id',
+);
 
-const signalsSql = `
-SELECT signal_id, type, weight, event_id, toUnixTimestamp64Micro(occurred_at) AS occurred_us,
-  channel, touchpoint, journey, stage, explanation, rules_version
-FROM signals FINAL
-WHERE customer_id = {customer_id:String}
-  AND occurred_at < fromUnixTimestamp64Micro({before_us:Int64}, 'UTC')
-ORDER BY occurred_at DESC, signal_id DESC
-LIMIT {limit:UInt32}
-${querySettingsSql}`;
+const signalsSql = customerPageSql(
+  `signal_id, type, weight, event_id, toUnixTimestamp64Micro(occurred_at) AS occurred_us,
+  channel, touchpoint, journey, stage, explanation, rules_version`,
+  'signals',
+  'occurred_at',
+  'signal_id',
+);
 
-const customerAlertsSql = `
-SELECT ${alertColumnsSql}
-FROM alerts FINAL
-WHERE customer_id = {customer_id:String}
-  AND at < fromUnixTimestamp64Micro({before_us:Int64}, 'UTC')
-ORDER BY at DESC, alert_id DESC
-LIMIT {limit:UInt32}
-${querySettingsSql}`;
+const customerAlertsSql = customerPageSql(alertColumnsSql, 'alerts', 'at', 'alert_id');
 
 const customerExistsSql = `
 SELECT 1 FROM touchpoints WHERE customer_id = {customer_id:String} LIMIT 1 ${querySettingsSql}`;

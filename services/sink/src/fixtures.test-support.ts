@@ -1,32 +1,20 @@
 // Records shaped like the contracts, and batches as the Kafka wrapper hands them over (shared by the tests).
 import type { Alert, Signal, TouchpointEvent } from '@touchstream/schemas';
 import { codecs } from '@touchstream/schemas';
+import { touchpointEvent } from '@touchstream/schemas/fixtures';
 import type { ConsumedBatch } from '@touchstream/kafka';
 
 export const t0Micros = Date.UTC(2025, 2, 1, 10, 15, 0) * 1000 + 123_456;
 
 export function touchpoint(over: Partial<TouchpointEvent> = {}): TouchpointEvent {
-  return {
+  return touchpointEvent({
     event_id: 'evt-1',
     customer_id: 'cust-1',
     occurred_at: t0Micros,
     received_at: t0Micros + 1_000,
-    channel: 'web',
     touchpoint: 'checkout_page',
-    initiator: 'customer',
-    journey: null,
-    stage: null,
-    reason: null,
-    outcome: null,
-    duration_ms: null,
-    wait_ms: null,
-    sentiment: null,
-    survey: null,
-    agent_id: null,
-    session_id: null,
-    attributes: {},
     ...over,
-  };
+  });
 }
 
 export function signal(over: Partial<Signal> = {}): Signal {

@@ -1,7 +1,7 @@
 // Contract records → ClickHouse rows (columns as created by packages/clickhouse/migrations). Absent optional
 // dimensions become '' so they can be grouping keys; absent measures stay null so averages skip them.
 import type { Alert, Signal, TouchpointEvent } from '@touchstream/schemas';
-import { dateTime64FromMicros } from '@touchstream/clickhouse';
+import { dateTime64FromMicros, type SignalColumns, type TouchpointColumns } from '@touchstream/clickhouse';
 
 /** Where a record was read from; kept on every row to trace it back to Kafka. */
 export interface KafkaOrigin {
@@ -9,44 +9,18 @@ export interface KafkaOrigin {
   offset: string | number;
 }
 
-export interface TouchpointRow {
+export interface TouchpointRow extends TouchpointColumns {
   event_id: string;
   customer_id: string;
   occurred_at: string;
   received_at: string;
-  channel: string;
-  touchpoint: string;
-  initiator: string;
-  journey: string;
-  stage: string;
-  reason: string;
-  outcome: string;
-  duration_ms: number | null;
-  wait_ms: number | null;
-  sentiment: number | null;
-  survey_kind: string;
-  survey_score: number | null;
-  survey_comment: string;
-  agent_id: string;
-  session_id: string;
-  attributes: Record<string, string>;
   kafka_partition: number;
   kafka_offset: number;
 }
 
-export interface SignalRow {
-  signal_id: string;
+export interface SignalRow extends SignalColumns {
   customer_id: string;
-  type: string;
-  weight: number;
-  event_id: string;
   occurred_at: string;
-  channel: string;
-  touchpoint: string;
-  journey: string;
-  stage: string;
-  explanation: string;
-  rules_version: string;
   kafka_partition: number;
   kafka_offset: number;
 }
