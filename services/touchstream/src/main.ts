@@ -29,10 +29,15 @@ function onShutdown(timeoutMs: number, ...steps: Array<() => Promise<void>>) {
       process.exit(1);
     }, timeoutMs);
     timer.unref();
+    let failed = false;
     for (const step of steps) {
-      await step().catch((err) => console.error(`while stopping: ${(err as Error).message}`));
+      await step().catch((err) => {
+        failed = true;
+        console.error(`while stopping: ${(err as Error).message}`);
+      });
     }
-    process.exit(0);
+    // A supervisor must see an unclean stop: exit 1 if any step failed.
+    process.exit(failed ? 1 : 0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
