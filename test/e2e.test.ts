@@ -11,6 +11,7 @@ import type { Consumer } from 'kafkajs';
 import { startApp, loadConfig, type RunningApp } from '@touchstream/touchstream';
 import { createKafka, topicNames } from '@touchstream/kafka';
 import { codecs, type Alert, type DeadLetter } from '@touchstream/schemas';
+import { eventually } from './support.ts';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `e2e-write-${run}`;
@@ -25,20 +26,6 @@ let observer: Consumer;
 const alerts: Alert[] = [];
 const deadLetters: DeadLetter[] = [];
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-}
 
 function post(body: string, headers: Record<string, string> = {}) {
   return fetch(`${app.url}/v1/events`, {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createKafka, topicNames } from '@touchstream/kafka';
+import { eventually as pollUntil } from './support.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const run = randomUUID().slice(0, 8);
@@ -77,20 +78,13 @@ function startChild(env: Record<string, string>): Child {
 
 const tail = (c: Child) => c.output.join('').slice(-4000);
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, child?: Child): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    if (child && child.proc.exitCode !== null) throw new Error(`child exited (${child.proc.exitCode}) while waiting for ${what}:\n${tail(child)}`);
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}${child ? `\n${tail(child)}` : ''}`);
+/** Polls until the probe holds; fails at once, with the child's output, if the child exits meanwhile. */
+function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number, child?: Child): Promise<T> {
+  return pollUntil(what, probe, {
+    timeoutMs,
+    abortIf: () => (child && child.proc.exitCode !== null ? `child exited (${child.proc.exitCode})` : undefined),
+    context: child ? () => tail(child) : undefined,
+  });
 }
 
 async function readyz(child: Child): Promise<number | 'network-error'> {
