@@ -54,3 +54,26 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     // long they wait (ingest answers 503 after INGEST_SEND_TIMEOUT_MS).
   });
 }
+
+export interface ProducerConnection {
+  connected(): boolean;
+  /** Stops listening to the producer's events. */
+  dispose(): void;
+}
+
+/** Follows a kafkajs producer's connect/disconnect events; starts as not connected. */
+export function trackProducerConnection(producer: Producer): ProducerConnection {
+  let connected = false;
+  const removers = [
+    producer.on(producer.events.CONNECT, () => {
+      connected = true;
+    }),
+    producer.on(producer.events.DISCONNECT, () => {
+      connected = false;
+    }),
+  ];
+  return {
+    connected: () => connected,
+    dispose: () => removers.forEach((remove) => remove()),
+  };
+}

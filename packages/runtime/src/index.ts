@@ -1,1 +1,2 @@
 export * from './modules.ts';
+export * from './http.ts';

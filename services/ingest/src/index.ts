@@ -1,4 +1,4 @@
-export { createIngestModule, trackProducerConnection, type ProducerConnection } from './module.ts';
+export { createIngestModule } from './module.ts';
 export { ingestPlugin, resolveIngestLimits, type IngestDeps, type IngestLimits, type IngestProducer } from './plugin.ts';
 export { parseEventsBody, mediaKindOf, acceptedMediaTypes, type BodyItem, type ParsedBody, type BodyMediaKind } from './body.ts';
 export { prepareBatch, deadLetterMessage, type PreparedBatch, type RejectedEvent, type IngestMessage } from './batch.ts';

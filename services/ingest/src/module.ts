@@ -3,30 +3,8 @@
 // in its own module's start (after this module's init), so the connection is followed through the producer's
 // events rather than asked once.
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { ingestPlugin, type IngestDeps, type IngestProducer } from './plugin.ts';
-
-export interface ProducerConnection {
-  connected(): boolean;
-  /** Stops listening to the producer's events. */
-  dispose(): void;
-}
-
-/** Follows a kafkajs producer's connect/disconnect events; starts as not connected. */
-export function trackProducerConnection(producer: IngestProducer): ProducerConnection {
-  let connected = false;
-  const removers = [
-    producer.on(producer.events.CONNECT, () => {
-      connected = true;
-    }),
-    producer.on(producer.events.DISCONNECT, () => {
-      connected = false;
-    }),
-  ];
-  return {
-    connected: () => connected,
-    dispose: () => removers.forEach((remove) => remove()),
-  };
-}
+import { trackProducerConnection } from '@touchstream/kafka';
+import { ingestPlugin, type IngestDeps } from './plugin.ts';
 
 export function createIngestModule(deps: IngestDeps): Module {
   // Listening from construction on: the composition root may connect the producer before init runs.

@@ -1,8 +1,8 @@
 // POST /v1/events. Registered as an encapsulated plugin so its write-key check, content-type parsers, body limit
 // and `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes.
-import { createHash } from 'node:crypto';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { topicNames, type createIdempotentProducer, type LogSink } from '@touchstream/kafka';
+import { bearerKeyResolver } from '@touchstream/runtime';
 import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/schemas';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
 import { deadLetterMessage, prepareBatch, type IngestMessage } from './batch.ts';
@@ -47,21 +47,6 @@ export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLi
 
 const AUTH_HINT = "send it as 'Authorization: Bearer <write key>'";
 
-/**
- * Looks write keys up by their SHA-256 digest, so the time a lookup takes says nothing about how much of a
- * guessed key was right.
- */
-function writeKeyResolver(writeKeys: Record<string, string>): (presented: string) => string | undefined {
-  const digest = (key: string) => createHash('sha256').update(key).digest('base64');
-  const sourceByDigest = new Map(Object.entries(writeKeys).map(([key, source]) => [digest(key), source]));
-  return (presented) => sourceByDigest.get(digest(presented));
-}
-
-function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match?.[1];
-}
-
 class SendTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`Kafka did not acknowledge within ${timeoutMs} ms`);
@@ -74,7 +59,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   const topics = deps.topics ?? { touchpoints: topicNames.touchpoints, invalid: topicNames.invalid };
   const now = deps.now ?? Date.now;
   const validator = createTouchpointValidator(limits.touchpoint);
-  const sourceOf = writeKeyResolver(deps.writeKeys);
+  const writeKeyOf = bearerKeyResolver(deps.writeKeys);
   const sourceByRequest = new WeakMap<FastifyRequest, string>();
   const supported = Object.keys(acceptedMediaTypes);
 
@@ -112,19 +97,18 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
 
   return async function ingestRoutes(app) {
     app.addHook('onRequest', async (request, reply) => {
-      const header = request.headers.authorization;
-      const token = bearerToken(header);
-      if (!token) {
-        const message = header ? `the Authorization header is not a bearer token: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
+      const key = writeKeyOf(request.headers.authorization);
+      if (!key.ok && !key.presented) {
+        const message = request.headers.authorization ? `the Authorization header is not a bearer token: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
         return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message });
       }
-      const source = sourceOf(token);
-      if (!source) {
+      if (!key.ok) {
         return reply
           .code(401)
           .header('www-authenticate', 'Bearer error="invalid_token"')
           .send({ code: 'UNAUTHORIZED', message: `unknown write key: use a write key issued for your source and ${AUTH_HINT}` });
       }
+      const source = key.name;
       sourceByRequest.set(request, source);
     });
 
@@ -151,12 +135,8 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
           supported,
         });
       }
-      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-      if (status < 500) {
-        return reply.code(status).send({ code: err.code?.replace(/^FST_ERR_/, '') ?? 'BAD_REQUEST', message: err.message });
-      }
-      request.log.error({ err }, 'ingest request failed');
-      return reply.code(500).send({ code: 'INTERNAL', message: `internal error; the server log has the details (request ${request.id})` });
+      // Everything else is answered by the process's one error handler.
+      throw err;
     });
 
     app.post(

@@ -70,10 +70,6 @@ export function queryErrorHandler(error: FastifyError | ApiError, request: Fasti
       .code(400)
       .send({ code: 'INVALID_PARAMETER', message: describeValidationErrors(fastifyError.validation, source) });
   }
-  const status = fastifyError.statusCode && fastifyError.statusCode < 500 ? fastifyError.statusCode : 500;
-  if (status >= 500) {
-    request.log.error({ err: error }, 'query request failed');
-    return reply.code(500).send({ code: 'INTERNAL', message: 'the query failed; see the server log' });
-  }
-  return reply.code(status).send({ code: fastifyError.code ?? 'BAD_REQUEST', message: fastifyError.message });
+  // Everything else is answered by the process's one error handler.
+  throw error;
 }

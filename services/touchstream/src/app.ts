@@ -5,7 +5,7 @@ import type { Producer } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
-import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs } from '@touchstream/kafka';
+import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs, trackProducerConnection } from '@touchstream/kafka';
 import { createClickHouse, migrate } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule } from '@touchstream/processor';
@@ -31,9 +31,7 @@ function dependingOn(module: Module, deps: string[]): Module {
 }
 
 function sharedKafkaModule(config: Config, kafka: ReturnType<typeof createKafka>, producer: Producer): Module {
-  let connected = false;
-  producer.on(producer.events.CONNECT, () => { connected = true; });
-  producer.on(producer.events.DISCONNECT, () => { connected = false; });
+  const connection = trackProducerConnection(producer);
   return {
     name: 'kafka',
     deps: [],
@@ -57,7 +55,7 @@ function sharedKafkaModule(config: Config, kafka: ReturnType<typeof createKafka>
         async stop() {
           await producer.disconnect();
         },
-        ready: () => (connected ? { ready: true } : { ready: false, reason: 'Kafka producer not connected' }),
+        ready: () => (connection.connected() ? { ready: true } : { ready: false, reason: 'Kafka producer not connected' }),
       };
     },
   };

@@ -1,8 +1,9 @@
 // The process's one HTTP server: health, readiness, OpenAPI docs, and the routes the modules register.
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { httpErrorHandler } from '@touchstream/runtime';
 
 export interface HttpServerOptions {
   logLevel: string;
@@ -24,16 +25,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
 
-  // One error handler: stable codes; 4xx say what is wrong, 5xx details stay in the log.
-  app.setErrorHandler((err: FastifyError, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-    if (status >= 500) {
-      req.log.error({ err }, 'request failed');
-      return reply.status(status).send({ code: 'INTERNAL', message: `internal error; the server log has the details (request ${req.id})` });
-    }
-    const code = err.validation ? 'INVALID_REQUEST' : (err.code?.replace(/^FST_ERR_/, '') ?? 'BAD_REQUEST');
-    return reply.status(status).send({ code, message: err.message });
-  });
+  app.setErrorHandler(httpErrorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` }),
   );
