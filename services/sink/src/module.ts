@@ -1,5 +1,6 @@
 // The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
-import { insertRows, migrate, type ClickHouseClient } from '@touchstream/clickhouse';
+// The tables exist before it starts: the composition root's clickhouse module applies the migrations.
+import { insertRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { defaultSinkTopics, findStored, rowsFor, withoutStored, type SinkTopics } from './batch.ts';
@@ -71,10 +72,6 @@ export function createSinkModule(deps: SinkDeps): Module {
       });
       return {
         async start() {
-          // Before the consumer starts, so every table and view exists by the first insert. A no-op when the
-          // process has migrated already; needed when the sink runs on its own.
-          const applied = await migrate(deps.clickhouse, { log: deps.log });
-          if (applied.length) deps.log.info({ applied }, 'sink: ClickHouse migrations applied');
           consumer = await runBatchConsumer({
             kafka: deps.kafka,
             groupId,

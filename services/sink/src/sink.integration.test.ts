@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
+import { migrate } from '@touchstream/clickhouse';
 import { createIdempotentProducer, createKafka, ensureTopics, topicNames, topicSpecs, type LogSink } from '@touchstream/kafka';
 import { codecs } from '@touchstream/schemas';
 import type { ModuleContext, ModuleInstance } from '@touchstream/runtime';
@@ -18,6 +19,8 @@ let ch: TestClickHouse;
 
 beforeAll(async () => {
   ch = await openTestClickHouse({ url: inject('clickhouseUrl') });
+  // In the app the shared clickhouse module migrates before the sink starts.
+  await migrate(ch.client);
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopics(admin, [
