@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
-import { configShape, loadConfig } from './config.ts';
+import { configShape, loadConfig, TARGETS } from './config.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 const k8sDir = path.join(repoRoot, 'deploy/kubernetes');
@@ -49,7 +49,7 @@ describe('deploy/kubernetes', () => {
       expect(() => loadConfig(env), `${d.metadata?.name}`).not.toThrow();
       return target;
     });
-    expect(targets.sort()).toEqual(['ingest', 'processor', 'query', 'sink']);
+    expect(targets.sort()).toEqual([...TARGETS].sort());
   });
 
   it('probes /readyz and /healthz, and gives the drain time to finish before the kill', () => {
@@ -80,6 +80,6 @@ describe('docker-compose.yml', () => {
       expect(() => loadConfig({ ...env, TOUCHSTREAM_TARGET: target }), name).not.toThrow();
       targets.push(...target.split(','));
     }
-    expect(targets.sort()).toEqual(['ingest', 'processor', 'query', 'sink']);
+    expect(targets.sort()).toEqual([...TARGETS].sort());
   });
 });
