@@ -136,11 +136,13 @@ export async function startApp(config: Config): Promise<RunningApp> {
   if (targets.has('ingest')) {
     modules.push(dependingOn(createIngestModule({
       producer,
+      kafka,
       writeKeys: config.WRITE_KEYS,
       limits: {
         maxEventsPerRequest: config.INGEST_MAX_EVENTS,
         maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
         sendTimeoutMs: config.INGEST_SEND_TIMEOUT_MS,
+        maxInFlightBytes: config.INGEST_MAX_IN_FLIGHT_BYTES,
         touchpoint: { maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS },
       },
       log,
