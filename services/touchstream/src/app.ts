@@ -149,10 +149,10 @@ export async function startApp(config: Config): Promise<RunningApp> {
     }), ['kafka']));
   }
   if (targets.has('processor')) {
-    modules.push(dependingOn(createProcessorModule({ kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, scoring: { halfLifeMs }, log }), ['kafka', 'redis']));
+    modules.push(dependingOn(createProcessorModule({ kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, scoring: { halfLifeMs }, consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log }), ['kafka', 'redis']));
   }
   if (targets.has('sink')) {
-    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, log }), ['kafka', 'clickhouse']));
+    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse']));
   }
   if (targets.has('query')) {
     modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, log }), ['redis', 'clickhouse']));
