@@ -140,14 +140,14 @@ async function probeEndToEnd(scenario: string, since: number): Promise<number> {
     });
     await r.arrayBuffer();
     return r.status === 202;
-  }, 90_000);
-  await eventually(`probe of ${scenario} in Redis`, async () => (await redis!.hget(`ts:{${customer}}:state`, 'events')) === '1', 90_000);
+  }, 90_000, current.ingest);
+  await eventually(`probe of ${scenario} in Redis`, async () => (await redis!.hget(`ts:{${customer}}:state`, 'events')) === '1', 90_000, current.processor);
   await eventually(`probe of ${scenario} in ClickHouse`, async () => {
     const r = await fetch(`${current.store!.url}/v1/customers/${encodeURIComponent(customer)}/journey`, { headers: { authorization: `Bearer ${READ_KEY}` }, signal: AbortSignal.timeout(5000) });
     if (r.status !== 200) return void (await r.arrayBuffer());
     const j = (await r.json()) as { timeline: unknown[] };
     return j.timeline.length === 1;
-  }, 90_000);
+  }, 90_000, current.store);
   return Date.now() - since;
 }
 
@@ -201,8 +201,8 @@ async function kafkaOutage(): Promise<{ note: string; check: () => void }> {
           body,
           signal: AbortSignal.timeout(SEND_TIMEOUT_MS + 5000),
         });
-        const body = (await r.json().catch(() => ({}))) as { code?: string };
-        answers.push({ status: r.status, code: body.code, retryAfter: r.headers.get('retry-after'), ms: Date.now() - t0 });
+        const answer = (await r.json().catch(() => ({}))) as { code?: string };
+        answers.push({ status: r.status, code: answer.code, retryAfter: r.headers.get('retry-after'), ms: Date.now() - t0 });
       } catch (err) {
         answers.push({ status: (err as Error).name === 'TimeoutError' ? 'timeout' : 'network-error', retryAfter: null, ms: Date.now() - t0 });
       }
