@@ -106,11 +106,9 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
     });
     inFlightBytes += bytes;
     inFlightSends++;
-    const acked = Promise.all(
-      sends
-        .filter((s) => s.messages.length > 0)
-        .map((s) => deps.producer.send({ topic: s.topic, acks: -1, timeout: limits.sendTimeoutMs, messages: s.messages })),
-    ).then(
+    // One produce request for both topics (the producer sends one request at a time: see serializeSends).
+    const topicMessages = sends.filter((s) => s.messages.length > 0).map((s) => ({ topic: s.topic, messages: s.messages }));
+    const acked = deps.producer.sendBatch({ acks: -1, timeout: limits.sendTimeoutMs, topicMessages }).then(
       () => deps.health?.sendSucceeded(),
       (err: Error) => {
         deps.health?.sendFailed(`a send to Kafka failed: ${err.message}`);
