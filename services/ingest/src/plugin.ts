@@ -156,7 +156,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       .header('retry-after', String(limits.retryAfterSeconds))
       .send({
         code: 'KAFKA_UNAVAILABLE',
-        message: `${why}; nothing from this request is confirmed. Retry after ${limits.retryAfterSeconds} s: events that carry their own event_id are counted once however often they are sent.`,
+        message: `${why}; nothing from this request is confirmed. Retry after ${limits.retryAfterSeconds} s with the same events: each is counted once however often it is sent (by its event_id, or the one derived from its content).`,
       });
   }
 
