@@ -512,6 +512,8 @@ describe('chaos: crashes and restarts under load', () => {
 
     // ── Exactly once.
     for (const check of checks) check();
+    // Acknowledged means in Kafka (DESIGN §6).
+    expect(acked.filter((a) => !recordsOnKafka.has(a.event_id)).map((a) => `${a.phase}:${a.event_id}`).slice(0, 10)).toEqual([]);
     const lost = acked.filter((a) => !stored.has(a.event_id)).map((a) => `${a.phase}:${a.event_id}`);
     const doubled = acked.filter((a) => (stored.get(a.event_id) ?? 0) > 1).map((a) => `${a.phase}:${a.event_id}×${stored.get(a.event_id)}`);
     expect(lost.slice(0, 10), `${lost.length} acknowledged events not in ClickHouse`).toEqual([]);
