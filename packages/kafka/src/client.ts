@@ -78,7 +78,9 @@ const sizeOfBatch = (batch: ProducerBatch) =>
  * partition (ingest answering many requests at once, a consumer working on several partitions) desynchronise
  * after a retry — the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER and the producer never writes again (kafkajs
  * issue #598). Found by the chaos and fuzz suites: after a Kafka outage ingest stayed at 503 for good.
- * Merging keeps the throughput that concurrency gave. Every other method is the producer's own.
+ * Merging keeps the throughput that concurrency gave. The price is head-of-line blocking: a send that kafkajs
+ * keeps retrying (a partition without a leader) holds up the sends queued behind it, on every topic, until it
+ * completes; callers bound how long they wait (ingest's send timeout). Every other method is the producer's own.
  */
 export function serializeSends(producer: Producer): Producer {
   const queue: QueuedSend[] = [];
