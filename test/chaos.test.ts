@@ -247,10 +247,9 @@ async function kafkaOutage(): Promise<{ note: string; check: () => void }> {
       expect(histogram['503 KAFKA_UNAVAILABLE'] ?? 0).toBeGreaterThan(0);
       // Readiness noticed: not ready while the broker was away.
       expect(readiness.filter((s) => s === 503).length).toBeGreaterThan(0);
-      // Bounded memory: what the flood offered is far more than this (printed above), and it was refused.
-      const offeredMiB = offeredBytes / 1024 / 1024;
-      expect(offeredMiB).toBeGreaterThan(100);
-      expect(peakRss - rssBefore).toBeLessThan(Math.min(150, offeredMiB / 2));
+      // Bounded memory: the flood offered far more than the bound (printed above; 100–350 MiB on this machine,
+      // depending on how busy it is); RSS grows by what request handling and GC slack take, not by what waits.
+      expect(peakRss - rssBefore).toBeLessThan(100);
     },
   };
 }
