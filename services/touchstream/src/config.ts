@@ -37,8 +37,8 @@ export const configShape = z.object({
     KAFKA_CLIENT_ID: z.string().default('touchstream'),
     /** Consumer groups are <prefix>-processor and <prefix>-sink: several deployments can share one Kafka. */
     KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('touchstream'),
-    /** Consumer group session timeout: how soon a crashed processor's or sink's partitions move on. */
-    KAFKA_SESSION_TIMEOUT_MS: int(30_000, 3000),
+    /** Consumer group session timeout: how soon a crashed processor's or sink's partitions move on (brokers refuse < 6 s by default). */
+    KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6000),
     TOUCHPOINT_PARTITIONS: int(12, 1),
     TOPIC_PARTITIONS: int(6, 1),
     TOPIC_REPLICATION_FACTOR: int(1, 1),
