@@ -18,7 +18,7 @@ export interface ProcessorModuleDeps {
   scoring?: ScoringOverrides;
   log: LogSink;
   /** Consumer tuning passed to runBatchConsumer. */
-  consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'partitionsConsumedConcurrently' | 'fromBeginning'>;
+  consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'partitionsConsumedConcurrently' | 'fromBeginning' | 'sessionTimeoutMs'>;
 }
 
 export function createProcessorModule(deps: ProcessorModuleDeps): Module {

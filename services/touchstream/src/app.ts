@@ -136,21 +136,23 @@ export async function startApp(config: Config): Promise<RunningApp> {
   if (targets.has('ingest')) {
     modules.push(dependingOn(createIngestModule({
       producer,
+      kafka,
       writeKeys: config.WRITE_KEYS,
       limits: {
         maxEventsPerRequest: config.INGEST_MAX_EVENTS,
         maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
         sendTimeoutMs: config.INGEST_SEND_TIMEOUT_MS,
+        maxInFlightBytes: config.INGEST_MAX_IN_FLIGHT_BYTES,
         touchpoint: { maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS },
       },
       log,
     }), ['kafka']));
   }
   if (targets.has('processor')) {
-    modules.push(dependingOn(createProcessorModule({ kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, scoring: { halfLifeMs }, log }), ['kafka', 'redis']));
+    modules.push(dependingOn(createProcessorModule({ kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, scoring: { halfLifeMs }, consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log }), ['kafka', 'redis']));
   }
   if (targets.has('sink')) {
-    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, log }), ['kafka', 'clickhouse']));
+    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse']));
   }
   if (targets.has('query')) {
     modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, log }), ['redis', 'clickhouse']));

@@ -34,6 +34,10 @@ describe('config', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', TOUCHSTREAM_TARGET: 'processor' })).toThrow(/REDIS_URL/);
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis://x:1', TOUCHSTREAM_TARGET: 'processor' })).not.toThrow();
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink' })).toThrow(/CLICKHOUSE_URL/);
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'query' })).toThrow(/CLICKHOUSE_URL/);
+    // Together they share the process's embedded chDB.
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink,query' })).not.toThrow();
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink', CLICKHOUSE_URL: 'http://127.0.0.1:8123' })).not.toThrow();
   });
 
   it('keeps write and read keys apart', () => {

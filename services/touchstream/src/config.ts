@@ -37,6 +37,8 @@ export const configShape = z.object({
     KAFKA_CLIENT_ID: z.string().default('touchstream'),
     /** Consumer groups are <prefix>-processor and <prefix>-sink: several deployments can share one Kafka. */
     KAFKA_GROUP_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('touchstream'),
+    /** Consumer group session timeout: how soon a crashed processor's or sink's partitions move on (brokers refuse < 6 s by default). */
+    KAFKA_SESSION_TIMEOUT_MS: int(30_000, 6000),
     TOUCHPOINT_PARTITIONS: int(12, 1),
     TOPIC_PARTITIONS: int(6, 1),
     TOPIC_REPLICATION_FACTOR: int(1, 1),
@@ -54,6 +56,8 @@ export const configShape = z.object({
     INGEST_MAX_BODY_BYTES: int(1024 * 1024, 1024),
     INGEST_MAX_FUTURE_SKEW_MS: int(10 * 60 * 1000),
     INGEST_SEND_TIMEOUT_MS: int(10_000, 100),
+    /** Bytes waiting for Kafka's acknowledgement at most; over it ingest answers 503 at once (bounded memory). */
+    INGEST_MAX_IN_FLIGHT_BYTES: int(32 * 1024 * 1024, 64 * 1024),
     SCORE_HALF_LIFE_HOURS: z.coerce.number().positive().default(72),
     SHUTDOWN_TIMEOUT_MS: int(30_000, 1000),
 });
@@ -68,12 +72,14 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
     const shared = Object.keys(c.WRITE_KEYS).filter((k) => k in c.READ_KEYS);
     if (shared.length) ctx.addIssue({ code: 'custom', path: ['READ_KEYS'], message: 'a key must not be both a write key and a read key' });
-    const splitAcrossProcesses = targets.size < TARGETS.length && (targets.has('sink') || targets.has('query'));
+    // Embedded chDB lives in one process: sink (writer) and query (reader) must be in the same one. Ingest and
+    // processor may run elsewhere (the chaos suite runs `sink,query` as a process of its own).
+    const splitAcrossProcesses = targets.has('sink') !== targets.has('query');
     if (splitAcrossProcesses && !c.CLICKHOUSE_URL) {
       ctx.addIssue({
         code: 'custom',
         path: ['CLICKHOUSE_URL'],
-        message: 'is required when sink and query run in separate processes (embedded chDB is one process only)',
+        message: 'is required when sink and query run in separate processes (embedded chDB is one process only: run them together, e.g. --target sink,query)',
       });
     }
   });
