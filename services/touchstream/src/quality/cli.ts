@@ -22,6 +22,7 @@ interface QualityFlags {
   timerSeconds: string;
   batch: string;
   concurrency: string;
+  rate: string;
   maxWaitSeconds: string;
   keep: boolean;
 }
@@ -59,7 +60,7 @@ function bars() {
 
 function printResult(result: QualityRunResult, flags: QualityFlags, against: string) {
   console.log(`\nDetection quality — ${result.postedEvents} events, ${result.customers} customers, ${result.labels} labelled signals, seed ${flags.seed}, against ${against}`);
-  console.log(`posted in ${result.postSeconds.toFixed(1)} s (${Math.round(result.postedEvents / result.postSeconds)} events/s); waited ${result.waitSeconds.toFixed(1)} s for signals${result.rejectedEvents ? `; ${result.rejectedEvents} events REJECTED by ingest` : ''}\n`);
+  console.log(`posted in ${result.postSeconds.toFixed(1)} s (${Math.round(result.postedEvents / result.postSeconds)} events/s${Number(flags.rate) ? `, paced at ${flags.rate}/s` : ', unpaced'}, ${flags.batch} per request); waited ${result.waitSeconds.toFixed(1)} s for signals${result.rejectedEvents ? `; ${result.rejectedEvents} events REJECTED by ingest` : ''}\n`);
   console.log(formatReportTable(result.report));
   console.log('\nDelay: from the 202 of the POST that carried the triggering event (journey_not_completed: from its due time) to the record on signals.v1 / the first alert on alerts.v1 listing the signal.');
   const withExamples = result.report.rows.filter((r) => r.falsePositives.length || r.falseNegatives.length);
@@ -87,7 +88,8 @@ export function qualityCommand(): Command {
     .option('--key <key>', 'write key of that ingest', process.env.TOUCHSTREAM_WRITE_KEY ?? 'demo-write-key')
     .option('--brokers <host:port,…>', 'Kafka of that stack, to read signals.v1 and alerts.v1 (with --url)', process.env.KAFKA_BROKERS)
     .option('--timer-seconds <s>', `expected duration of journey "${TIMED_JOURNEY}" in the stack's rules (its own stack is configured with it)`, '120')
-    .option('--batch <n>', 'events per request', '500')
+    .option('--rate <events/s>', 'post at this steady rate (0: as fast as ingest takes them, which measures backlog, not live delay)', '1000')
+    .option('--batch <n>', 'events per request (whole customer stories)', '100')
     .option('--concurrency <n>', 'requests in flight', '4')
     .option('--max-wait-seconds <s>', 'longest wait for signals after the last due time', '120')
     .option('--keep', 'keep the temporary stack directory (logs, data) for inspection')
@@ -97,7 +99,7 @@ expected duration of --timer-seconds, e.g. (JSON or YAML):
   ${qualityRulesDocument(120_000).replace(/\s+/g, ' ').trim()}
 Targets: precision ≥ 0.9 and recall ≥ 0.9 for every signal, median delay ≤ 1 s.`)
     .action(async (flags: QualityFlags) => {
-      const numbers = { events: Number(flags.events), seed: Number(flags.seed), timer: Number(flags.timerSeconds), batch: Number(flags.batch), concurrency: Number(flags.concurrency), maxWait: Number(flags.maxWaitSeconds) };
+      const numbers = { events: Number(flags.events), seed: Number(flags.seed), timer: Number(flags.timerSeconds), batch: Number(flags.batch), concurrency: Number(flags.concurrency), rate: Number(flags.rate), maxWait: Number(flags.maxWaitSeconds) };
       for (const [name, v] of Object.entries(numbers)) {
         if (!Number.isFinite(v) || v < 0) {
           console.error(`✖ --${name} must be a number ≥ 0 (see touchstream quality --help)`);
@@ -137,6 +139,7 @@ Targets: precision ≥ 0.9 and recall ≥ 0.9 for every signal, median delay ≤
           customerPrefix: `q-${randomUUID().slice(0, 6)}-`,
           batchEvents: numbers.batch,
           concurrency: numbers.concurrency,
+          eventsPerSecond: numbers.rate,
           maxWaitMs: numbers.maxWait * 1000,
           onProgress: (phase, done, total) => progress.update(phase === 'posting' ? 'posting events   ' : 'signals matched  ', done, total),
           onWarning: (m) => process.stderr.write(`\n⚠ ${m}\n`),

@@ -25,6 +25,8 @@ export interface QualityRunOptions {
   batchEvents?: number;
   /** Requests in flight. */
   concurrency?: number;
+  /** Events per second, paced (0: as fast as ingest takes them). A steady rate measures live delay, not backlog. */
+  eventsPerSecond?: number;
   /** After the last due time, stop once no signal of this run arrived for this long. */
   quietMs?: number;
   /** Upper bound on waiting for signals after posting (beyond the last due time). */
@@ -50,15 +52,17 @@ export interface QualityRunResult {
 interface Batch {
   stories: Story[];
   events: number;
+  /** Events in the batches before this one (for pacing). */
+  before: number;
 }
 
 function batchesOf(stories: Story[], maxEvents: number): Batch[] {
   const batches: Batch[] = [];
-  let current: Batch = { stories: [], events: 0 };
+  let current: Batch = { stories: [], events: 0, before: 0 };
   for (const s of stories) {
     if (current.events + s.steps.length > maxEvents && current.stories.length) {
       batches.push(current);
-      current = { stories: [], events: 0 };
+      current = { stories: [], events: 0, before: current.before + current.events };
     }
     current.stories.push(s);
     current.events += s.steps.length;
@@ -152,6 +156,10 @@ export async function runQuality(opts: QualityRunOptions): Promise<QualityRunRes
     const worker = async () => {
       while (next < batches.length) {
         const batch = batches[next++]!;
+        if (opts.eventsPerSecond) {
+          const due = postStarted + (batch.before / opts.eventsPerSecond) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
         const endAt = Date.now();
         const materialized = batch.stories.map((s) => materializeStory(s, endAt, rules));
         const events = materialized.flatMap((m) => m.events);
