@@ -34,7 +34,7 @@ describe('negative_sentiment', () => {
   });
 
   it('follows overridden thresholds and weights', () => {
-    const strict = resolveScoringConfig({ negativeSentimentMax: -0.9, weights: { negative_sentiment: 1.5 } });
+    const strict = resolveScoringConfig({ signals: { negative_sentiment: { max: -0.9, weight: 1.5 } } });
     expect(statelessSignals(touchpoint('c', at, { sentiment: -0.8 }), strict)).toEqual([]);
     expect(statelessSignals(touchpoint('c', at, { sentiment: -0.95 }), strict)[0]!.weight).toBe(1.5);
   });
