@@ -25,7 +25,7 @@ export {
   type RaisedLevel,
 } from './config.ts';
 export { parseRules, loadRulesFile, parseDuration, rulesVersionOf, RulesError } from './rules.ts';
-export { createRulesWatcher, type RulesWatcher } from './rules-watcher.ts';
+export { createRulesWatcher, type RulesWatcher, type ReloadResult } from './rules-watcher.ts';
 export {
   statelessSignals,
   statefulInputs,
