@@ -45,3 +45,4 @@ export {
   type TimerOutcome,
 } from './processor.ts';
 export { createProcessorModule, defaultProcessorGroupId, type ProcessorModule, type ProcessorModuleDeps } from './module.ts';
+export { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';

@@ -10,6 +10,7 @@ import type { OutboundMessage } from '@touchstream/kafka';
 import { customerDueKey, customerStateKey, customerTimersKey } from './keys.ts';
 import { createTouchpointProcessor, type TouchpointOutcome, type TouchpointProcessorOptions } from './processor.ts';
 import { createRulesWatcher } from './rules-watcher.ts';
+import { startTimerSweeper } from './timer-sweeper.ts';
 import { signalIdFor, timerAlertIdFor } from './signals.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS, startTestRedis, touchpoint, uniqueCustomer, type TestRedis } from './test-support.ts';
 
@@ -200,6 +201,25 @@ describe('journey_not_completed', () => {
     const [again] = await p.processTouchpoints([started]);
     expect(again!.duplicate).toBe(true);
     expect(await redis.client.zcard(customerDueKey(c))).toBe(0);
+  });
+
+  it('the ticking sweeper fires on the wall clock with no further event from the customer', async () => {
+    const c = uniqueCustomer('jnc-tick');
+    // The real clock: started now, expected within 1 s; the sweeper ticks every 100 ms.
+    const p = processor({ now: Date.now, scoring: { ...quiet, signals: { journey_not_completed: { expected_duration: 1000 } } } });
+    const startedAt = Date.now();
+    const started = touchpoint(c, startedAt, { journey: 'loan', outcome: 'started' });
+    await p.processTouchpoints([started]);
+    const { emitted, emit } = collect();
+    const silent = { error() {}, warn() {}, info() {}, debug() {} };
+    const sweeper = startTimerSweeper({ processor: p, emit, intervalMs: 100, log: silent });
+    try {
+      await expect.poll(() => emitted.length, { timeout: 4000, interval: 50 }).toBe(1);
+      expect(Date.now()).toBeGreaterThanOrEqual(startedAt + 1000);
+      expect(decodeSignals(emitted)[0]).toMatchObject({ type: 'journey_not_completed', event_id: started.event_id, occurred_at: (startedAt + 1000) * 1000 });
+    } finally {
+      await sweeper.stop();
+    }
   });
 
   it('a completion or resolution of the journey disarms it; a backfill start arms nothing', async () => {
