@@ -9,6 +9,7 @@ import { codecs, type TouchpointEvent } from '@touchstream/schemas';
 import type { OutboundMessage } from '@touchstream/kafka';
 import { customerDueKey, customerStateKey, customerTimersKey } from './keys.ts';
 import { createTouchpointProcessor, type TouchpointOutcome, type TouchpointProcessorOptions } from './processor.ts';
+import { parseRules } from './rules.ts';
 import { createRulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper } from './timer-sweeper.ts';
 import { signalIdFor, timerAlertIdFor } from './signals.ts';
@@ -325,6 +326,25 @@ describe('replay', () => {
     const bytes = (outcomes: TouchpointOutcome[]) => outcomes.flatMap((o) => p.outputsOf(o).map((m) => [m.topic, m.key, m.value.toString('hex')]));
     expect(bytes(again)).toEqual(bytes(first));
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('score settings from the rules file', () => {
+  it('levels, exit ratio, cooldown and half-life come from the file', async () => {
+    const rules = (exitRatio: number) =>
+      parseRules(`score: { half_life: 1m, levels: { watch: 2, at_risk: 4, critical: 8 }, exit_ratio: ${exitRatio}, cooldown: 0 }`, 'rules.yaml');
+    const t = NOW_MS - HOUR_MS;
+    const twoEscalations = (c: string) => [touchpoint(c, t, { outcome: 'escalated' }), touchpoint(c, t + 30_000, { outcome: 'escalated' })];
+    // 30 s later the score is 2·2^(−½) ≈ 1.41: below 0.8 × 2 = 1.6, so the level fell back and crossing 2 alerts again
+    // (no cooldown); with an exit ratio of 0.5 (1.0) the level held, so no second alert.
+    const strict = uniqueCustomer('file-levels-strict');
+    const sticky = uniqueCustomer('file-levels-sticky');
+    const strictOutcomes = await processor({ config: rules(0.8) }).processTouchpoints(twoEscalations(strict));
+    const stickyOutcomes = await processor({ config: rules(0.5) }).processTouchpoints(twoEscalations(sticky));
+    expect(strictOutcomes.map((o) => o.alert?.level ?? null)).toEqual(['watch', 'watch']);
+    expect(stickyOutcomes.map((o) => o.alert?.level ?? null)).toEqual(['watch', null]);
+    expect(strictOutcomes[1]!.alert!.score).toBeCloseTo(2 * Math.SQRT1_2 + 2, 12);
+    expect(strictOutcomes[1]!.alert!.rules_version).toMatch(/^[0-9a-f]{8}$/);
   });
 });
 
