@@ -25,7 +25,7 @@ export {
   type RaisedLevel,
 } from './config.ts';
 export { parseRules, loadRulesFile, parseDuration, rulesVersionOf, RulesError } from './rules.ts';
-export { createRulesWatcher, type RulesWatcher } from './rules-watcher.ts';
+export { createRulesWatcher, type RulesWatcher, type ReloadResult } from './rules-watcher.ts';
 export {
   statelessSignals,
   statefulInputs,
@@ -45,3 +45,4 @@ export {
   type TimerOutcome,
 } from './processor.ts';
 export { createProcessorModule, defaultProcessorGroupId, type ProcessorModule, type ProcessorModuleDeps } from './module.ts';
+export { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';

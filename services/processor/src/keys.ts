@@ -1,7 +1,13 @@
 // Redis key contract (DESIGN §4). Every key of one customer carries the same hash tag `{<customer_id>}`, so
 // they all live in one Redis Cluster slot and one Lua script can update them atomically.
 
-/** Hash: counters, last channel/touchpoint, score, level, last alert, per-signal history (see README: Redis state). */
+/**
+ * Hash: counters (events, signals, alerts), first/last occurred_at, last channel/touchpoint/event, score,
+ * score_at, level, last alert; and each history signal's memory: `reason_last_at:<r>`/`reason_streak:<r>`
+ * (repeat contact), `hop:<group>`/`hop_fired:<group>` (channel hopping), `ssf_at`/`ssf_what`/`ssf_used`
+ * (self-service failure), `sentiments` (sentiment decline), `errors`/`errors_fired` (repeated error),
+ * `journey_open:<journey>` (the armed journey timer's started event_id).
+ */
 export function customerStateKey(customerId: string): string {
   return `ts:{${customerId}}:state`;
 }

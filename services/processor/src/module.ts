@@ -7,6 +7,7 @@ import { produceAll, runBatchConsumer, topicNames, type BatchConsumer, type Batc
 import { resolveScoringConfig, type ScoringOverrides } from './config.ts';
 import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
 import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
+import { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
 
 export const defaultProcessorGroupId = 'touchstream-processor';
 
@@ -61,32 +62,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
       processor = createTouchpointProcessor({ redis: deps.redis, config: rules?.current ?? base });
       const p = processor;
       let consumer: BatchConsumer | undefined;
-      let sweeping: Promise<void> | undefined;
-      let stopSweeping: (() => void) | undefined;
-
-      const sweepLoop = async (intervalMs: number) => {
-        let stopped = false;
-        let wake: (() => void) | undefined;
-        stopSweeping = () => {
-          stopped = true;
-          wake?.();
-        };
-        while (!stopped) {
-          try {
-            const fired = await p.sweepTimers((messages) => produceAll(deps.producer, messages));
-            if (fired.length) deps.log.debug({ fired: fired.length }, 'journey timers fired');
-          } catch (err) {
-            deps.log.warn({ err: (err as Error).message }, 'journey timer sweep failed; retrying on the next tick');
-          }
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, intervalMs);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-      };
+      let sweeper: TimerSweeper | undefined;
 
       return {
         async start() {
@@ -101,7 +77,12 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
             log: deps.log,
             ...deps.consumer,
           });
-          sweeping = sweepLoop(deps.sweepIntervalMs ?? 1000);
+          sweeper = startTimerSweeper({
+            processor: p,
+            emit: (messages) => produceAll(deps.producer, messages),
+            intervalMs: deps.sweepIntervalMs ?? 1000,
+            log: deps.log,
+          });
           rules?.start();
           deps.log.info(
             { groupId, halfLifeMs: p.config.halfLifeMs, rulesFile: deps.rulesFile ?? null, rulesVersion: p.config.rulesVersion },
@@ -110,8 +91,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         },
         async stop() {
           rules?.stop();
-          stopSweeping?.();
-          await sweeping;
+          await sweeper?.stop();
           await consumer?.stop();
         },
         ready() {

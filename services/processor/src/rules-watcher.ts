@@ -1,8 +1,9 @@
-// Keeps the rules in force in step with the rules file: reloaded when the file changes (polled stat, which
-// also follows editors that replace the file and Kubernetes ConfigMap symlink swaps) and on demand (the
-// composition root calls reload() on SIGHUP). An invalid new file is rejected, logged, and the old rules
+// Keeps the rules in force in step with the rules file: reloaded when the file changes (its stat is polled
+// and compared with the stat taken just before the last read, so a change racing a read is never missed;
+// this also follows editors that replace the file and Kubernetes ConfigMap symlink swaps) and on demand
+// (the composition root calls reload() on SIGHUP). An invalid new file is rejected, logged, and the old rules
 // stay. State lives in Redis, so swapping rules loses nothing: the next batch simply uses the new ones.
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { LogSink } from '@touchstream/kafka';
 import type { ScoringConfig } from './config.ts';
 import { loadRulesFile, RulesError } from './rules.ts';
@@ -31,11 +32,19 @@ export interface RulesWatcherOptions {
 
 /** Loads the file once (throws RulesError when it is invalid: the process must not start with bad rules). */
 export async function createRulesWatcher(options: RulesWatcherOptions): Promise<RulesWatcher> {
+  const statKey = () =>
+    stat(options.file).then(
+      (s) => `${s.mtimeMs}:${s.size}:${s.ino}`,
+      () => 'unreadable',
+    );
+  // Taken before each read: a write after it changes the stat, and the next poll reloads.
+  let loadedStat = await statKey();
   let current = await loadRulesFile(options.file, options.base);
   let queue: Promise<unknown> = Promise.resolve();
-  let watching = false;
+  let poller: NodeJS.Timeout | undefined;
 
   async function load(reason: string): Promise<ReloadResult> {
+    loadedStat = await statKey();
     try {
       const next = await loadRulesFile(options.file, options.base);
       if (next.rulesVersion === current.rulesVersion) return { ok: true, changed: false, version: current.rulesVersion };
@@ -51,8 +60,16 @@ export async function createRulesWatcher(options: RulesWatcherOptions): Promise<
     }
   }
 
-  const onStat = (curr: Stats, prev: Stats) => {
-    if (curr.mtimeMs !== prev.mtimeMs || curr.size !== prev.size || curr.ino !== prev.ino) void watcher.reload('file changed');
+  let polling = false;
+  const poll = async () => {
+    if (polling) return;
+    polling = true;
+    try {
+      // An invalid file is reported once, not on every poll: its stat is recorded like a valid one's.
+      if ((await statKey()) !== loadedStat) await watcher.reload('file changed');
+    } finally {
+      polling = false;
+    }
   };
 
   const watcher: RulesWatcher = {
@@ -66,14 +83,13 @@ export async function createRulesWatcher(options: RulesWatcherOptions): Promise<
       return run;
     },
     start() {
-      if (watching) return;
-      watching = true;
-      watchFile(options.file, { interval: options.pollIntervalMs ?? 1000, persistent: false }, onStat);
+      if (poller) return;
+      poller = setInterval(() => void poll(), options.pollIntervalMs ?? 1000);
+      poller.unref();
     },
     stop() {
-      if (!watching) return;
-      watching = false;
-      unwatchFile(options.file, onStat);
+      clearInterval(poller);
+      poller = undefined;
     },
   };
   return watcher;

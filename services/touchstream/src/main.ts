@@ -76,6 +76,7 @@ program
         // The banner is the interface of `up`; engine noise stays in the logs unless asked for.
         LOG_LEVEL: 'error',
         WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
+        RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
         READ_KEYS: `${DEMO_READ_KEY}=analyst`,
         ...process.env,
         HTTP_PORT: opts.port,
@@ -86,6 +87,8 @@ program
       });
       console.log('▶ starting ingest, processor, sink and query…');
       app = await startApp(config);
+      const running = app;
+      process.on('SIGHUP', () => void running.reloadRules());
       const writeKey = Object.keys(config.WRITE_KEYS)[0]!;
       const readKey = Object.keys(config.READ_KEYS)[0]!;
       const url = app.url;
@@ -140,6 +143,7 @@ program
     }
     const app = await startApp(config).catch((err: Error) => fail(`could not start: ${err.message}`));
     onShutdown(config.SHUTDOWN_TIMEOUT_MS, () => app.stop());
+    process.on('SIGHUP', () => void app.reloadRules());
   });
 
 program
