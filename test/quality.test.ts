@@ -76,6 +76,17 @@ describe('a quality run on 1.5k labelled events', () => {
     expect(row.signalDelay.medianMs).toBeLessThan(60_000);
   });
 
+  it('finds every overdue journey timer on its started event, timed from its due time', () => {
+    const row = result.report.rows.find((r) => r.type === 'journey_not_completed')!;
+    expect(row.labelled).toBeGreaterThan(3);
+    expect(row.tp).toBe(row.labelled);
+    // Completed-in-time journeys (the near misses) raise nothing.
+    expect(result.observed.filter((s) => s.type === 'journey_not_completed' && s.customer_id.endsWith('_near'))).toEqual([]);
+    // From the due time: a sweep tick and a produce, not the 8 s expected duration.
+    expect(row.signalDelay.medianMs).toBeGreaterThanOrEqual(0);
+    expect(row.signalDelay.medianMs).toBeLessThan(TIMER_MS);
+  });
+
   it('raises no survey_detractor for the near misses (NPS 7–8, CSAT 3, CES 4)', () => {
     const near = result.observed.filter((s) => s.type === 'survey_detractor' && s.customer_id.endsWith('-detractor_near'));
     expect(near).toEqual([]);
