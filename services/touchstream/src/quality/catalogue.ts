@@ -3,6 +3,10 @@
 // recall measure the engine against the written rules, not against the generator's intentions: whatever a
 // generated story legitimately triggers (a sentiment ≤ −0.5 inside a decline story, an IVR `transferred`)
 // is labelled too. The generator's unit tests check that each story labels what it was built to label.
+// Where the catalogue leaves a choice open, this follows the engine's documented one (README "Weak signals"):
+// channel_hopping and repeated_error rest for a window after firing; only customer-initiated touchpoints
+// count as channels; touchpoints beyond the 30-day horizon may record signals but raise no alert (the run
+// counts those apart and fails on any alert they raise).
 
 export const QUALITY_SIGNAL_TYPES = [
   'repeat_contact',
@@ -92,15 +96,22 @@ export function isDetractor(survey: CatalogueTouchpoint['survey']): boolean {
   return survey.score >= 5;
 }
 
+/** Events beyond the backfill horizon when processed at `processedAtMs`: they may record signals but must raise no alert. */
+export function isBackfill(occurredAtMs: number, processedAtMs: number, rules: CatalogueRules = defaultCatalogueRules): boolean {
+  return occurredAtMs < processedAtMs - rules.backfillHorizonMs;
+}
+
 /**
- * The signals a customer's touchpoints raise, in event order, when processed at `processedAtMs` (wall clock;
+ * The live signals a customer's touchpoints raise, in event order, when processed at `processedAtMs` (wall clock;
  * decides backfill). Touchpoints must be given in event-time order (the order they are posted in).
  */
 export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], processedAtMs: number, rules: CatalogueRules = defaultCatalogueRules): ExpectedSignal[] {
   const out: ExpectedSignal[] = [];
   const lastContactByReason = new Map<string, number>();
   const channelsByGroup = new Map<string, Array<{ channel: string; at: number }>>();
-  const hoppingFired = new Set<string>();
+  /** Per journey/reason: when channel_hopping last fired (it rests for a window after firing). */
+  const hoppingFiredAt = new Map<string, number>();
+  let repeatedErrorFiredAt: number | undefined;
   const selfServiceFailures: number[] = [];
   const sentiments: number[] = [];
   const errors: number[] = [];
@@ -108,7 +119,7 @@ export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], pro
 
   for (const tp of touchpoints) {
     const t = tp.occurredAtMs;
-    const live = t >= processedAtMs - rules.backfillHorizonMs;
+    const live = !isBackfill(t, processedAtMs, rules);
     const fire = (type: QualitySignalType) => {
       if (live) out.push({ type, event_id: tp.event_id });
     };
@@ -129,8 +140,8 @@ export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], pro
       lastContactByReason.set(tp.reason, t);
     }
 
-    // channel_hopping: distinct channels within one journey (or reason) within the window; fires once when
-    // the count reaches the threshold.
+    // channel_hopping: distinct channels of the customer's own touchpoints within one journey (or reason)
+    // within the window; fires when the count reaches the threshold, then rests for a window.
     const group = tp.journey !== undefined ? `journey:${tp.journey}` : tp.reason !== undefined ? `reason:${tp.reason}` : undefined;
     if (group !== undefined && customerContact) {
       const seen = (channelsByGroup.get(group) ?? []).filter((c) => t - c.at <= rules.channelHoppingWindowMs);
@@ -138,8 +149,10 @@ export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], pro
       seen.push({ channel: tp.channel, at: t });
       channelsByGroup.set(group, seen);
       const after = new Set(seen.map((c) => c.channel)).size;
-      if (before < rules.channelHoppingMinChannels && after >= rules.channelHoppingMinChannels && !hoppingFired.has(group)) {
-        hoppingFired.add(group);
+      const firedAt = hoppingFiredAt.get(group);
+      const resting = firedAt !== undefined && t - firedAt <= rules.channelHoppingWindowMs;
+      if (before < rules.channelHoppingMinChannels && after >= rules.channelHoppingMinChannels && !resting) {
+        hoppingFiredAt.set(group, t);
         fire('channel_hopping');
       }
     }
@@ -163,11 +176,15 @@ export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], pro
       }
     }
 
-    // repeated_error: the touchpoint that makes it ≥ N error touchpoints within the window.
+    // repeated_error: the touchpoint that makes it ≥ N error touchpoints within the window, then it rests for a window.
     if (ERROR_TOUCHPOINTS.has(tp.touchpoint)) {
       errors.push(t);
       const recent = errors.filter((e) => t - e <= rules.repeatedErrorWindowMs);
-      if (recent.length >= rules.repeatedErrorMin) fire('repeated_error');
+      const resting = repeatedErrorFiredAt !== undefined && t - repeatedErrorFiredAt <= rules.repeatedErrorWindowMs;
+      if (recent.length >= rules.repeatedErrorMin && !resting) {
+        repeatedErrorFiredAt = t;
+        fire('repeated_error');
+      }
     }
 
     // journey_not_completed timers.

@@ -62,7 +62,9 @@ function printResult(result: QualityRunResult, flags: QualityFlags, against: str
   console.log(`\nDetection quality — ${result.postedEvents} events, ${result.customers} customers, ${result.labels} labelled signals, seed ${flags.seed}, against ${against}`);
   console.log(`posted in ${result.postSeconds.toFixed(1)} s (${Math.round(result.postedEvents / result.postSeconds)} events/s${Number(flags.rate) ? `, paced at ${flags.rate}/s` : ', unpaced'}, ${flags.batch} per request); waited ${result.waitSeconds.toFixed(1)} s for signals${result.rejectedEvents ? `; ${result.rejectedEvents} events REJECTED by ingest` : ''}\n`);
   console.log(formatReportTable(result.report));
-  console.log('\nDelay: from the 202 of the POST that carried the triggering event (journey_not_completed: from its due time) to the record on signals.v1 / the first alert on alerts.v1 listing the signal.');
+  const b = result.report.backfill;
+  console.log(`\nBackfill (older than 30 days): ${b.events} touchpoints recorded ${b.signals} signals (allowed: state and history) and raised ${b.alerts} alerts (must be 0).`);
+  console.log('Delay: from the 202 of the POST that carried the triggering event (journey_not_completed: from its due time) to the record on signals.v1 / the first alert on alerts.v1 listing the signal.');
   const withExamples = result.report.rows.filter((r) => r.falsePositives.length || r.falseNegatives.length);
   if (withExamples.length) {
     console.log('\nExamples to look at (customer event_id; the customer id names the story):');
@@ -127,6 +129,12 @@ Targets: precision ≥ 0.9 and recall ≥ 0.9 for every signal, median delay ≤
         against = `its own stack (${started.dir})`;
       }
       const progress = bars();
+      // Ctrl-C: stop the bars and the stack of our own (its engines would die with us, but not its temp dir).
+      process.once('SIGINT', () => {
+        progress.stop();
+        console.error('\ninterrupted: stopping…');
+        void teardown().finally(() => process.exit(130));
+      });
       let result: QualityRunResult;
       try {
         result = await runQuality({

@@ -101,8 +101,9 @@ describe('labels of each story kind', () => {
     }
   });
 
-  it('happy journeys and stories beyond the backfill horizon label nothing', () => {
-    for (const m of [...storiesOf('happy'), ...storiesOf('backfill')]) expect(m.labels).toEqual([]);
+  it('happy journeys and stories beyond the backfill horizon label nothing; backfill events are named', () => {
+    for (const m of storiesOf('happy')) expect(m).toMatchObject({ labels: [], backfillEventIds: [] });
+    for (const m of storiesOf('backfill')) expect(m).toMatchObject({ labels: [], backfillEventIds: m.events.map((e) => e.event_id) });
   });
 
   it('a bad day labels every signal it raises', () => {
@@ -169,9 +170,9 @@ describe('the catalogue on hand-made cases', () => {
     expect(types([tp(20, { sentiment: 0.7 }), tp(10, { sentiment: 0.75 }), tp(0, { sentiment: 0.1 })])).toEqual([]);
   });
 
-  it('repeated errors: the second error touchpoint within the hour', () => {
-    const second = tp(0, { touchpoint: 'otp_failed' });
-    expect(types([tp(50, { touchpoint: 'login_failed' }), second])).toEqual([`repeated_error@${second.event_id}`]);
+  it('repeated errors: the second error touchpoint within the hour, then not again within the hour', () => {
+    const second = tp(40, { touchpoint: 'otp_failed' });
+    expect(types([tp(50, { touchpoint: 'login_failed' }), second, tp(30, { touchpoint: 'error_page' })])).toEqual([`repeated_error@${second.event_id}`]);
     expect(types([tp(61, { touchpoint: 'login_failed' }), tp(0, { touchpoint: 'otp_failed' })])).toEqual([]);
   });
 

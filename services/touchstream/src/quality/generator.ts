@@ -4,7 +4,7 @@
 // relative in time (their last touchpoint at 0); `materializeStory` anchors one at a wall-clock time when
 // it is posted, so every story ends "now" however long the run takes, and labels it with the catalogue.
 import { seededRng, type DemoEvent, type Rng } from '../demo.ts';
-import { expectedSignals, type CatalogueRules, type CatalogueTouchpoint, type ExpectedSignal, type QualitySignalType } from './catalogue.ts';
+import { expectedSignals, isBackfill, type CatalogueRules, type CatalogueTouchpoint, type ExpectedSignal, type QualitySignalType } from './catalogue.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
@@ -34,7 +34,10 @@ export type QualityEvent = DemoEvent & { event_id: string };
 export interface MaterializedStory {
   story: Story;
   events: QualityEvent[];
+  /** Live signals the story must raise. */
   labels: ExpectedSignal[];
+  /** Its events beyond the backfill horizon: whatever they record, they must raise no alert. */
+  backfillEventIds: string[];
 }
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
@@ -430,5 +433,10 @@ export function materializeStory(story: Story, endAtMs: number, rules: Catalogue
     ...s.event,
   }));
   const touchpoints: CatalogueTouchpoint[] = events.map((e) => ({ ...e, occurredAtMs: Date.parse(e.occurred_at) }));
-  return { story, events, labels: expectedSignals(touchpoints, endAtMs, rules) };
+  return {
+    story,
+    events,
+    labels: expectedSignals(touchpoints, endAtMs, rules),
+    backfillEventIds: touchpoints.filter((t) => isBackfill(t.occurredAtMs, endAtMs, rules)).map((t) => t.event_id),
+  };
 }

@@ -63,6 +63,21 @@ describe('matchSignals', () => {
     expect(slow.misses).toEqual(['journey_not_completed: median delay 2500 ms > 1000 ms']);
   });
 
+  it('counts signals of backfill touchpoints apart, and any alert they raise as a miss', () => {
+    const base = {
+      labels: [],
+      signals: [signal('old', 'b', 'survey_detractor', 'b.0', 100)],
+      acceptedAtMs: new Map([['b.0', 50]]),
+      backfillEventIds: new Set(['b.0']),
+    };
+    const quiet = matchSignals({ ...base, alerts: [] });
+    expect(quiet.backfill).toEqual({ events: 1, signals: 1, alerts: 0 });
+    expect(quiet.rows.find((r) => r.type === 'survey_detractor')).toMatchObject({ predicted: 0, fp: 0 });
+    expect(quiet.misses).toEqual([]);
+    const alerted = matchSignals({ ...base, alerts: [{ alert_id: 'a', customer_id: 'b', signal_ids: ['old'], arrivedAtMs: 120 }] });
+    expect(alerted.misses).toEqual(['backfill: 1 alert(s) raised by touchpoints beyond the horizon']);
+  });
+
   it('prints a Markdown table with a row per catalogue signal', () => {
     const table = formatReportTable(matchSignals({ labels: [], signals: [], alerts: [], acceptedAtMs: new Map() }));
     expect(table.split('\n')).toHaveLength(2 + 11);

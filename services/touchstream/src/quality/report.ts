@@ -57,6 +57,8 @@ export interface SignalTypeFigures {
 
 export interface QualityReport {
   rows: SignalTypeFigures[];
+  /** Signals recorded for touchpoints beyond the backfill horizon (allowed), and alerts listing them (not allowed). */
+  backfill: { events: number; signals: number; alerts: number };
   /** One line per missed target, e.g. "sla_breach: recall 0.42 < 0.9". Empty when all are met. */
   misses: string[];
 }
@@ -82,6 +84,8 @@ export interface MatchInput {
   alerts: readonly ObservedAlert[];
   /** event_id → when ingest acknowledged the POST that carried it (epoch ms). */
   acceptedAtMs: ReadonlyMap<string, number>;
+  /** Touchpoints beyond the backfill horizon: their signals are counted apart, and any alert for them is a miss. */
+  backfillEventIds?: ReadonlySet<string>;
   targets?: QualityTargets;
   examples?: number;
 }
@@ -94,8 +98,14 @@ export function matchSignals(input: MatchInput): QualityReport {
   const targets = input.targets ?? defaultTargets;
   const examples = input.examples ?? 3;
   const labelsByKey = new Map(input.labels.map((l) => [keyOf(l.customer_id, l.type, l.event_id), l]));
+  const backfillIds = input.backfillEventIds ?? new Set<string>();
   const uniqueSignals = new Map<string, ObservedSignal>();
+  const backfillSignals = new Set<string>();
   for (const s of input.signals) {
+    if (backfillIds.has(s.event_id)) {
+      backfillSignals.add(s.signal_id);
+      continue;
+    }
     const first = uniqueSignals.get(s.signal_id);
     if (!first || s.arrivedAtMs < first.arrivedAtMs) uniqueSignals.set(s.signal_id, s);
   }
@@ -106,6 +116,9 @@ export function matchSignals(input: MatchInput): QualityReport {
       if (seen === undefined || a.arrivedAtMs < seen) firstAlertOf.set(id, a.arrivedAtMs);
     }
   }
+
+  const backfillAlerts = input.alerts.filter((a) => a.signal_ids.some((id) => backfillSignals.has(id)));
+  const backfill = { events: backfillIds.size, signals: backfillSignals.size, alerts: new Set(backfillAlerts.map((a) => a.alert_id)).size };
 
   const types = [...new Set<string>([...QUALITY_SIGNAL_TYPES, ...[...uniqueSignals.values()].map((s) => s.type)])];
   const rows: SignalTypeFigures[] = [];
@@ -162,7 +175,8 @@ export function matchSignals(input: MatchInput): QualityReport {
       misses.push(`${type}: median delay ${row.signalDelay.medianMs} ms > ${targets.maxMedianDelayMs} ms`);
     }
   }
-  return { rows, misses };
+  if (backfill.alerts) misses.push(`backfill: ${backfill.alerts} alert(s) raised by touchpoints beyond the horizon`);
+  return { rows, backfill, misses };
 }
 
 const ratio = (x: number | null) => (x === null ? '—' : x.toFixed(3));

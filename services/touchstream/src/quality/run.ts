@@ -149,6 +149,7 @@ export async function runQuality(opts: QualityRunOptions): Promise<QualityRunRes
     const labels: Label[] = [];
     const acceptedAtMs = new Map<string, number>();
     const rejectedCustomers = new Set<string>();
+    const backfillEventIds = new Set<string>();
     let posted = 0;
     let rejectedEvents = 0;
     let next = 0;
@@ -172,6 +173,7 @@ export async function runQuality(opts: QualityRunOptions): Promise<QualityRunRes
         rejectedEvents += rejected.length;
         for (const m of materialized) {
           for (const e of m.events) acceptedAtMs.set(e.event_id, acceptedAt);
+          for (const id of m.backfillEventIds) backfillEventIds.add(id);
           // A customer with a rejected event did not get the story it was labelled for: leave it out.
           if (!rejectedCustomers.has(m.story.customer_id)) labels.push(...m.labels.map((l) => ({ ...l, customer_id: m.story.customer_id })));
         }
@@ -209,6 +211,7 @@ export async function runQuality(opts: QualityRunOptions): Promise<QualityRunRes
       signals: observed,
       alerts,
       acceptedAtMs,
+      backfillEventIds,
       targets: opts.targets,
     });
     return { report, customers: stories.length, postedEvents: posted, rejectedEvents, labels: labels.length, postSeconds, waitSeconds, labelled: labels, observed };
