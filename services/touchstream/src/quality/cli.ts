@@ -60,6 +60,8 @@ function bars() {
 
 function printResult(result: QualityRunResult, flags: QualityFlags, against: string) {
   console.log(`\nDetection quality — ${result.postedEvents} events, ${result.customers} customers, ${result.labels} labelled signals, seed ${flags.seed}, against ${against}`);
+  const load = os.loadavg()[0]!.toFixed(1);
+  console.log(`machine: ${os.cpus().length} CPUs, load average ${load} at the end of the run`);
   console.log(`posted in ${result.postSeconds.toFixed(1)} s (${Math.round(result.postedEvents / result.postSeconds)} events/s${Number(flags.rate) ? `, paced at ${flags.rate}/s` : ', unpaced'}, ${flags.batch} per request); waited ${result.waitSeconds.toFixed(1)} s for signals${result.rejectedEvents ? `; ${result.rejectedEvents} events REJECTED by ingest` : ''}\n`);
   console.log(formatReportTable(result.report));
   const b = result.report.backfill;
