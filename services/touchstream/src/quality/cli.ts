@@ -25,6 +25,7 @@ interface QualityFlags {
   rate: string;
   maxWaitSeconds: string;
   keep: boolean;
+  json?: string;
 }
 
 /** The rules the quality run needs from the stack under test: the timed journey expires quickly. */
@@ -75,6 +76,10 @@ function printResult(result: QualityRunResult, flags: QualityFlags, against: str
       if (r.falsePositives.length) console.log(`  ${r.type} unexpected: ${r.falsePositives.join(', ')}`);
     }
   }
+  const timer = result.report.rows.find((r) => r.type === 'journey_not_completed');
+  if (flags.url && timer && timer.labelled > 0 && timer.predicted === 0) {
+    console.log(`\nNo journey timer fired: does the stack's rules file give journey "${TIMED_JOURNEY}" an expected duration of ${flags.timerSeconds} s? (see --help)`);
+  }
   if (result.report.misses.length) {
     console.log(`\n✖ targets missed (precision ≥ ${defaultTargets.minPrecision}, recall ≥ ${defaultTargets.minRecall}, median delay ≤ ${defaultTargets.maxMedianDelayMs} ms):`);
     for (const m of result.report.misses) console.log(`  - ${m}`);
@@ -97,6 +102,7 @@ export function qualityCommand(): Command {
     .option('--concurrency <n>', 'requests in flight', '4')
     .option('--max-wait-seconds <s>', 'longest wait for signals after the last due time', '120')
     .option('--keep', 'keep the temporary stack directory (logs, data) for inspection')
+    .option('--json <file>', 'also write the figures (and the run parameters) as JSON to this file')
     .addHelpText('after', `
 Against a running stack (--url, --key, --brokers), its rules file must give journey "${TIMED_JOURNEY}" an
 expected duration of --timer-seconds, e.g. (JSON or YAML):
@@ -163,6 +169,11 @@ Targets: precision ≥ 0.9 and recall ≥ 0.9 for every signal, median delay ≤
       progress.stop();
       await teardown();
       printResult(result, flags, against);
+      if (flags.json) {
+        const { labelled: _labelled, observed: _observed, ...figures } = result;
+        writeFileSync(flags.json, `${JSON.stringify({ seed: numbers.seed, events: numbers.events, rate: numbers.rate, timerSeconds: numbers.timer, against, at: new Date().toISOString(), ...figures }, null, 2)}\n`);
+        console.log(`figures written to ${flags.json}`);
+      }
       process.exit(result.report.misses.length ? 1 : 0);
     });
 }
