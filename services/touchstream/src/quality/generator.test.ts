@@ -36,8 +36,8 @@ describe('generateStories', () => {
       if (s.kind === 'backfill') expect(times.at(-1)).toBeLessThan(-30 * DAY);
       else {
         expect(times.at(-1)).toBe(0);
-        // Live stories stay well inside the backfill horizon.
-        expect(times[0]).toBeGreaterThan(-14 * DAY);
+        // Live stories stay well inside the 30-day backfill horizon.
+        expect(times[0]).toBeGreaterThan(-25 * DAY);
       }
     }
   });
@@ -94,6 +94,18 @@ describe('labels of each story kind', () => {
     for (const m of stories) expect(m.labels, JSON.stringify(m.events)).toEqual([]);
   });
 
+  it('tests the windows at their edges: exactly the window (positive) and one second past it (near miss)', () => {
+    const spans = (kind: StoryKind) => storiesOf(kind, 11, 20_000).map((m) => Date.parse(m.events.at(-1)!.occurred_at) - Date.parse(m.events[0]!.occurred_at));
+    expect(spans('repeat_contact')).toContain(7 * DAY);
+    expect(spans('repeat_contact_near')).toContain(7 * DAY + 1000);
+    expect(spans('self_service_failure')).toContain(HOUR);
+    expect(spans('self_service_failure_near')).toContain(HOUR + 1000);
+    expect(spans('repeated_error')).toContain(HOUR);
+    expect(spans('repeated_error_near')).toContain(HOUR + 1000);
+    expect(spans('channel_hopping')).toContain(DAY);
+    expect(spans('channel_hopping_near')).toContain(DAY + 1000);
+  });
+
   it('a completed-in-time timer story is due at least 20 % of the expected duration after it is posted', () => {
     for (const m of storiesOf('journey_not_completed_near')) {
       const started = Date.parse(m.events[0]!.occurred_at);
@@ -104,6 +116,19 @@ describe('labels of each story kind', () => {
   it('happy journeys and stories beyond the backfill horizon label nothing; backfill events are named', () => {
     for (const m of storiesOf('happy')) expect(m).toMatchObject({ labels: [], backfillEventIds: [] });
     for (const m of storiesOf('backfill')) expect(m).toMatchObject({ labels: [], backfillEventIds: m.events.map((e) => e.event_id) });
+  });
+
+  it('a mixed story is two stories of one customer, in time order, labelled as a whole', () => {
+    const stories = storiesOf('mixed');
+    expect(stories.length).toBeGreaterThan(10);
+    for (const m of stories) {
+      const times = m.events.map((e) => Date.parse(e.occurred_at));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      expect(m.events.length).toBeGreaterThanOrEqual(2);
+      expect(m.events.some((e) => e.outcome === 'started')).toBe(false);
+    }
+    // Together they raise more than either alone sometimes (e.g. a repeat across the two).
+    expect(stories.some((m) => m.labels.length >= 2)).toBe(true);
   });
 
   it('a bad day labels every signal it raises', () => {

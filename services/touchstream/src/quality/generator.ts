@@ -54,6 +54,12 @@ function endingAtZero(steps: Step[]): StoryStep[] {
   return absolute.map((s) => ({ atMs: s.at - t, event: s.event }));
 }
 
+/**
+ * A delay in [min, max], or — one time in five — exactly `edge`: the window itself for positives (windows
+ * are inclusive) or one second past it for near misses, so the thresholds are tested where they are.
+ */
+const gap = (rng: Rng, min: number, max: number, edge: number) => (rng() < 0.2 ? edge : between(rng, min, max));
+
 const agent = (rng: Rng) => `agent-${between(rng, 1, 60)}`;
 const neutralSentiment = (rng: Rng) => sentimentBetween(rng, -0.2, 0.8);
 
@@ -98,7 +104,7 @@ const builders = {
     const reason = pick(rng, ['billing_dispute', 'roaming_charges', 'contract_change', 'broadband_outage']);
     return [
       { afterMs: 0, event: { channel: 'phone', touchpoint: 'support_call', initiator: 'customer', reason, outcome: 'unresolved', wait_ms: between(rng, 10 * SECOND, 100 * SECOND), duration_ms: between(rng, 2 * MINUTE, 9 * MINUTE), agent_id: agent(rng) } },
-      { afterMs: between(rng, 2 * HOUR, 6.5 * DAY), event: { channel: 'phone', touchpoint: 'support_call', initiator: 'customer', reason, outcome: 'resolved', wait_ms: between(rng, 10 * SECOND, 100 * SECOND), duration_ms: between(rng, 2 * MINUTE, 9 * MINUTE), agent_id: agent(rng) } },
+      { afterMs: gap(rng, 2 * HOUR, 6.5 * DAY, 7 * DAY), event: { channel: 'phone', touchpoint: 'support_call', initiator: 'customer', reason, outcome: 'resolved', wait_ms: between(rng, 10 * SECOND, 100 * SECOND), duration_ms: between(rng, 2 * MINUTE, 9 * MINUTE), agent_id: agent(rng) } },
     ];
   },
   repeat_contact_near: (rng) => {
@@ -109,7 +115,7 @@ const builders = {
       // The same reason again, but after the 7-day window.
       return [
         { afterMs: 0, event: call(reason, 'customer') },
-        { afterMs: between(rng, 8 * DAY, 12 * DAY), event: call(reason, 'customer') },
+        { afterMs: gap(rng, 8 * DAY, 12 * DAY, 7 * DAY + SECOND), event: call(reason, 'customer') },
       ];
     }
     if (variant < 0.75) {
@@ -130,10 +136,13 @@ const builders = {
   channel_hopping: (rng) => {
     const journey = pick(rng, ['address_change', 'plan_upgrade', 'card_replacement']);
     const [a, b, c] = pick(rng, [['web', 'mobile_app', 'chat'], ['mobile_app', 'web', 'phone'], ['web', 'chat', 'store']] as const);
+    // One time in five the third channel comes exactly 24 h after the first (still within the window).
+    const first = between(rng, 10 * MINUTE, 8 * HOUR);
+    const second = rng() < 0.2 ? DAY - first : between(rng, 10 * MINUTE, 8 * HOUR);
     return [
       { afterMs: 0, event: { channel: a, touchpoint: `${journey}_page`, initiator: 'customer', journey, stage: 'service' } },
-      { afterMs: between(rng, 10 * MINUTE, 8 * HOUR), event: { channel: b, touchpoint: `${journey}_view`, initiator: 'customer', journey, stage: 'service' } },
-      { afterMs: between(rng, 10 * MINUTE, 8 * HOUR), event: assistedStep(rng, c, journey) },
+      { afterMs: first, event: { channel: b, touchpoint: `${journey}_view`, initiator: 'customer', journey, stage: 'service' } },
+      { afterMs: second, event: assistedStep(rng, c, journey) },
     ];
   },
   channel_hopping_near: (rng) => {
@@ -146,11 +155,13 @@ const builders = {
         { afterMs: between(rng, 10 * MINUTE, 4 * HOUR), event: { channel: 'web', touchpoint: `${journey}_page`, initiator: 'customer', journey, stage: 'service' } },
       ];
     }
-    // Three channels, but spread over more than 24 h (any 24 h holds two).
+    // Three channels, but spread over more than 24 h (any 24 h holds two); one time in three just 1 s more.
+    const first = between(rng, 13 * HOUR, 20 * HOUR);
+    const second = rng() < 0.33 ? DAY + SECOND - first : between(rng, 13 * HOUR, 20 * HOUR);
     return [
       { afterMs: 0, event: { channel: 'web', touchpoint: `${journey}_page`, initiator: 'customer', journey, stage: 'service' } },
-      { afterMs: between(rng, 13 * HOUR, 20 * HOUR), event: { channel: 'mobile_app', touchpoint: `${journey}_view`, initiator: 'customer', journey, stage: 'service' } },
-      { afterMs: between(rng, 13 * HOUR, 20 * HOUR), event: assistedStep(rng, 'chat', journey) },
+      { afterMs: first, event: { channel: 'mobile_app', touchpoint: `${journey}_view`, initiator: 'customer', journey, stage: 'service' } },
+      { afterMs: second, event: assistedStep(rng, 'chat', journey) },
     ];
   },
 
@@ -160,7 +171,7 @@ const builders = {
     const assisted = pick(rng, ['phone', 'chat', 'branch']);
     return [
       { afterMs: 0, event: { channel: selfService, touchpoint: 'document_upload', initiator: 'customer', journey: 'personal_data_verification', stage: 'onboarding', outcome: pick(rng, ['failed', 'abandoned']) } },
-      { afterMs: between(rng, 2 * MINUTE, 55 * MINUTE), event: assistedStep(rng, assisted, 'personal_data_verification') },
+      { afterMs: gap(rng, 2 * MINUTE, 55 * MINUTE, HOUR), event: assistedStep(rng, assisted, 'personal_data_verification') },
     ];
   },
   self_service_failure_near: (rng) => {
@@ -171,7 +182,7 @@ const builders = {
       // The assisted contact comes, but after the hour.
       return [
         { afterMs: 0, event: failed },
-        { afterMs: between(rng, 65 * MINUTE, 5 * HOUR), event: assistedStep(rng, 'phone', 'personal_data_verification') },
+        { afterMs: gap(rng, 65 * MINUTE, 5 * HOUR, HOUR + SECOND), event: assistedStep(rng, 'phone', 'personal_data_verification') },
       ];
     }
     if (variant < 0.7) {
@@ -262,7 +273,7 @@ const builders = {
     const channel = pick(rng, ['web', 'mobile_app']);
     return [
       { afterMs: 0, event: { channel, touchpoint: pick(rng, ['payment_failed', 'login_failed', 'otp_failed', 'error_page']), initiator: 'customer' } },
-      { afterMs: between(rng, 20 * SECOND, 55 * MINUTE), event: { channel, touchpoint: pick(rng, ['payment_failed', 'login_failed', 'otp_failed', 'error_page']), initiator: 'customer' } },
+      { afterMs: gap(rng, 20 * SECOND, 55 * MINUTE, HOUR), event: { channel, touchpoint: pick(rng, ['payment_failed', 'login_failed', 'otp_failed', 'error_page']), initiator: 'customer' } },
     ];
   },
   repeated_error_near: (rng) => {
@@ -271,7 +282,7 @@ const builders = {
       // Two errors, more than an hour apart.
       return [
         { afterMs: 0, event: { channel, touchpoint: 'payment_failed', initiator: 'customer' } },
-        { afterMs: between(rng, 65 * MINUTE, 6 * HOUR), event: { channel, touchpoint: 'login_failed', initiator: 'customer' } },
+        { afterMs: gap(rng, 65 * MINUTE, 6 * HOUR, HOUR + SECOND), event: { channel, touchpoint: 'login_failed', initiator: 'customer' } },
       ];
     }
     // One error, then a retry that works.
@@ -311,8 +322,20 @@ const builders = {
   ],
 } satisfies Record<string, Builder>;
 
-export type StoryKind = keyof typeof builders;
-export const STORY_KINDS = Object.keys(builders) as StoryKind[];
+/** `mixed`: two single-purpose stories lived by one customer, days apart or overlapping, so state carries over. */
+export type StoryKind = keyof typeof builders | 'mixed';
+export const STORY_KINDS = [...(Object.keys(builders) as Array<keyof typeof builders>), 'mixed'] as StoryKind[];
+/** What a mixed story is made of: anything but timers, backfill and bad days. */
+const MIXABLE_KINDS = (Object.keys(builders) as Array<keyof typeof builders>).filter((k) => !k.startsWith('journey_not_completed') && k !== 'backfill' && k !== 'bad_day');
+
+function mixedSteps(rng: Rng, ctx: { timerExpectedMs: number }): StoryStep[] {
+  const first = endingAtZero(builders[pick(rng, MIXABLE_KINDS)](rng, ctx));
+  const second = endingAtZero(builders[pick(rng, MIXABLE_KINDS)](rng, ctx));
+  const shift = rng() < 0.5 ? between(rng, 0, 3 * HOUR) : between(rng, 1 * DAY, 10 * DAY);
+  const merged = [...first.map((x) => ({ ...x, atMs: x.atMs - shift })), ...second].sort((x, y) => x.atMs - y.atMs);
+  const end = merged.at(-1)!.atMs;
+  return merged.map((x) => ({ ...x, atMs: x.atMs - end }));
+}
 
 /** An assisted contact the customer starts, within SLA and with a neutral sentiment. */
 function assistedStep(rng: Rng, channel: string, journey: string): StoryStep['event'] {
@@ -354,6 +377,7 @@ const KIND_WEIGHTS: Record<StoryKind, number> = {
   bad_day: 2,
   happy: 4,
   backfill: 1,
+  mixed: 6,
 };
 const TIMER_KINDS = new Set<StoryKind>(['journey_not_completed', 'journey_not_completed_near']);
 
@@ -387,7 +411,8 @@ export function generateStories(opts: GeneratorOptions): Story[] {
     const kinds = stories.length < timerUntil ? allKinds : untimedKinds;
     let roll = rng() * totalWeight(kinds);
     const kind = kinds.find((k) => (roll -= KIND_WEIGHTS[k]) < 0) ?? kinds[kinds.length - 1]!;
-    const steps = endingAtZero(builders[kind](rng, { timerExpectedMs: opts.timerExpectedMs }));
+    const ctx = { timerExpectedMs: opts.timerExpectedMs };
+    const steps = kind === 'mixed' ? mixedSteps(rng, ctx) : endingAtZero(builders[kind](rng, ctx));
     if (kind === 'backfill') {
       const back = between(rng, 31 * DAY, 40 * DAY);
       for (const s of steps) s.atMs -= back;
