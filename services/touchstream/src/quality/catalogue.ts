@@ -4,8 +4,9 @@
 // generated story legitimately triggers (a sentiment ≤ −0.5 inside a decline story, an IVR `transferred`)
 // is labelled too. The generator's unit tests check that each story labels what it was built to label.
 // Where the catalogue leaves a choice open, this follows the engine's documented one (README "Weak signals"):
-// channel_hopping and repeated_error rest for a window after firing; only customer-initiated touchpoints
-// count as channels; touchpoints beyond the 30-day horizon may record signals but raise no alert (the run
+// channel_hopping and repeated_error rest for a window after firing ("not again until window after that
+// firing": exactly one window later they may fire again, while windows themselves are inclusive); only
+// customer-initiated touchpoints count as channels; touchpoints beyond the 30-day horizon may record signals but raise no alert (the run
 // counts those apart and fails on any alert they raise).
 
 export const QUALITY_SIGNAL_TYPES = [
@@ -150,7 +151,7 @@ export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], pro
       channelsByGroup.set(group, seen);
       const after = new Set(seen.map((c) => c.channel)).size;
       const firedAt = hoppingFiredAt.get(group);
-      const resting = firedAt !== undefined && t - firedAt <= rules.channelHoppingWindowMs;
+      const resting = firedAt !== undefined && t - firedAt < rules.channelHoppingWindowMs;
       if (before < rules.channelHoppingMinChannels && after >= rules.channelHoppingMinChannels && !resting) {
         hoppingFiredAt.set(group, t);
         fire('channel_hopping');
@@ -180,7 +181,7 @@ export function expectedSignals(touchpoints: readonly CatalogueTouchpoint[], pro
     if (ERROR_TOUCHPOINTS.has(tp.touchpoint)) {
       errors.push(t);
       const recent = errors.filter((e) => t - e <= rules.repeatedErrorWindowMs);
-      const resting = repeatedErrorFiredAt !== undefined && t - repeatedErrorFiredAt <= rules.repeatedErrorWindowMs;
+      const resting = repeatedErrorFiredAt !== undefined && t - repeatedErrorFiredAt < rules.repeatedErrorWindowMs;
       if (recent.length >= rules.repeatedErrorMin && !resting) {
         repeatedErrorFiredAt = t;
         fire('repeated_error');

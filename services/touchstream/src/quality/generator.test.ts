@@ -199,6 +199,10 @@ describe('the catalogue on hand-made cases', () => {
     const second = tp(40, { touchpoint: 'otp_failed' });
     expect(types([tp(50, { touchpoint: 'login_failed' }), second, tp(30, { touchpoint: 'error_page' })])).toEqual([`repeated_error@${second.event_id}`]);
     expect(types([tp(61, { touchpoint: 'login_failed' }), tp(0, { touchpoint: 'otp_failed' })])).toEqual([]);
+    // The rest ends exactly one window after the firing; the error then (inclusive window) makes two again.
+    const fired = tp(80, { touchpoint: 'otp_failed' });
+    const again = tp(20, { touchpoint: 'error_page' });
+    expect(types([tp(90, { touchpoint: 'login_failed' }), fired, again])).toEqual([`repeated_error@${fired.event_id}`, `repeated_error@${again.event_id}`]);
   });
 
   it('journey timer: started and not completed is due after the expected duration; completed clears it', () => {
