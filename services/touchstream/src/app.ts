@@ -8,7 +8,7 @@ import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/run
 import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs, trackProducerConnection } from '@touchstream/kafka';
 import { createClickHouse, migrate } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
-import { createProcessorModule } from '@touchstream/processor';
+import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
 import { createQueryModule } from '@touchstream/query';
 import { type Config, targetsOf } from './config.ts';
@@ -23,6 +23,8 @@ export interface RunningApp {
   runner: ModuleRunner;
   /** Drains and stops everything, in reverse dependency order. Idempotent. */
   stop(): Promise<void>;
+  /** Re-reads the processor's rules file (SIGHUP); an invalid file is rejected (logged) and the rules in force stay. */
+  reloadRules(): Promise<{ ok: boolean; error?: string }>;
 }
 
 /** Gives a module dependencies on the shared-client modules it needs. */
@@ -105,13 +107,17 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const targets = targetsOf(config);
   const modules: Module[] = [];
   let runner: ModuleRunner | undefined;
+  // The rules file is validated here, before anything starts; the processor reloads it on change. The
+  // query API takes the score half-life in force at start (live scores decay with it).
+  const scoring = config.SCORE_HALF_LIFE_HOURS ? { halfLifeMs: config.SCORE_HALF_LIFE_HOURS * 3600 * 1000 } : {};
+  const baseRules = resolveScoringConfig(scoring);
+  const halfLifeMs = (config.RULES_FILE ? await loadRulesFile(config.RULES_FILE, baseRules) : baseRules).halfLifeMs;
   const http = await createHttpServer({
     logLevel: config.LOG_LEVEL,
     version: VERSION,
     readiness: () => runner?.readiness() ?? { ready: false, modules: {} },
   });
   const log = http.log;
-  const halfLifeMs = config.SCORE_HALF_LIFE_HOURS * 3600 * 1000;
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });
   const producer = createIdempotentProducer(kafka);
@@ -148,8 +154,14 @@ export async function startApp(config: Config): Promise<RunningApp> {
       log,
     }), ['kafka']));
   }
+  let processorModule: ProcessorModule | undefined;
   if (targets.has('processor')) {
-    modules.push(dependingOn(createProcessorModule({ kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, scoring: { halfLifeMs }, consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log }), ['kafka', 'redis']));
+    processorModule = createProcessorModule({
+      kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`,
+      rulesFile: config.RULES_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
+      consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log,
+    });
+    modules.push(dependingOn(processorModule, ['kafka', 'redis']));
   }
   if (targets.has('sink')) {
     modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse']));
@@ -177,6 +189,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     url: address,
     http,
     runner,
+    reloadRules: () => processorModule?.reloadRules() ?? Promise.resolve({ ok: false, error: 'this process runs no processor' }),
     stop() {
       stopping ??= (async () => {
         runner!.beginDrain();

@@ -40,6 +40,12 @@ describe('config', () => {
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink', CLICKHOUSE_URL: 'http://127.0.0.1:8123' })).not.toThrow();
   });
 
+  it('takes an optional rules file and a sweep tick', () => {
+    expect(loadConfig(full)).toMatchObject({ RULES_FILE: undefined, TIMER_SWEEP_INTERVAL_MS: 1000, SCORE_HALF_LIFE_HOURS: undefined });
+    expect(loadConfig({ ...full, RULES_FILE: 'rules/default.yaml', TIMER_SWEEP_INTERVAL_MS: '250' })).toMatchObject({ RULES_FILE: 'rules/default.yaml', TIMER_SWEEP_INTERVAL_MS: 250 });
+    expect(() => loadConfig({ ...full, TIMER_SWEEP_INTERVAL_MS: '5' })).toThrow(/TIMER_SWEEP_INTERVAL_MS/);
+  });
+
   it('keeps write and read keys apart', () => {
     expect(() => loadConfig({ ...full, READ_KEYS: 'write-key-web=analyst' })).toThrow(/both a write key and a read key/);
   });

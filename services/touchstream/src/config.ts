@@ -58,7 +58,12 @@ export const configShape = z.object({
     INGEST_SEND_TIMEOUT_MS: int(10_000, 100),
     /** Bytes waiting for Kafka's acknowledgement at most; over it ingest answers 503 at once (bounded memory). */
     INGEST_MAX_IN_FLIGHT_BYTES: int(32 * 1024 * 1024, 64 * 1024),
-    SCORE_HALF_LIFE_HOURS: z.coerce.number().positive().default(72),
+    /** Under the rules file: used when the file does not set score.half_life (built-in default 72 h). */
+    SCORE_HALF_LIFE_HOURS: z.coerce.number().positive().optional(),
+    /** Weak-signal rules (YAML/JSON, README: Weak signals); unset = built-in defaults. Reloaded on change and SIGHUP. */
+    RULES_FILE: z.string().min(1).optional(),
+    /** Tick of the processor's journey-timer sweeper (wall clock). */
+    TIMER_SWEEP_INTERVAL_MS: int(1000, 10),
     SHUTDOWN_TIMEOUT_MS: int(30_000, 1000),
 });
 
