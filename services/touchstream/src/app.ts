@@ -10,7 +10,7 @@ import { createClickHouse, migrate } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
-import { createQueryModule } from '@touchstream/query';
+import { createAlertStreamModule, createQueryModule } from '@touchstream/query';
 import { createNotifierModule } from '@touchstream/notifier';
 import { type Config, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
@@ -156,6 +156,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
   }
   if (targets.has('query')) {
     modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, log }), ['redis', 'clickhouse']));
+    modules.push(dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']));
   }
 
   if (targets.has('notifier')) {
