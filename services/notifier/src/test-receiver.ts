@@ -22,7 +22,9 @@ export interface TestReceiver {
  * `answer(path, body, nth)` decides the status; `nth` counts earlier requests with the same path and
  * Idempotency-Key (1 for the first), so "fail twice, then succeed" is per alert.
  */
-export async function startTestReceiver(answer: (path: string, nth: number) => number | { status: number; headers?: Record<string, string> }): Promise<TestReceiver> {
+export type ReceiverAnswer = number | { status: number; headers?: Record<string, string | undefined> };
+
+export async function startTestReceiver(answer: (path: string, nth: number) => ReceiverAnswer): Promise<TestReceiver> {
   const requests: ReceivedRequest[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -34,7 +36,8 @@ export async function startTestReceiver(answer: (path: string, nth: number) => n
       const a = answer(path, nth);
       const { status, headers } = typeof a === 'number' ? { status: a, headers: {} } : a;
       requests.push({ path, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), status });
-      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(String(status));
+      const extra = Object.fromEntries(Object.entries(headers ?? {}).filter((e): e is [string, string] => e[1] !== undefined));
+      res.writeHead(status, { 'content-type': 'text/plain', ...extra }).end(String(status));
     });
   });
   server.listen(0, '127.0.0.1');
