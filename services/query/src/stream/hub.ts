@@ -69,6 +69,9 @@ export class AlertStreamHub {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.joined = true;
       this.crashed = undefined;
+      // On every join (also after kafkajs restarted a crashed consumer, which would start at the end): go on
+      // exactly from the positions received so far, so nothing produced in between is missed.
+      for (const [partition, offset] of this.positions) consumer.seek({ topic: this.opts.topic, partition, offset: String(offset) });
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.joined = false;
@@ -80,8 +83,6 @@ export class AlertStreamHub {
       autoCommit: false,
       eachMessage: async ({ partition, message }) => this.receive(partition, Number(message.offset), message.value),
     });
-    // Exactly from where the positions were taken: nothing produced in between is missed.
-    for (const [partition, offset] of this.positions) consumer.seek({ topic: this.opts.topic, partition, offset: String(offset) });
   }
 
   private receive(partition: number, offset: number, value: Buffer | null): void {
@@ -180,6 +181,12 @@ export async function replayRange(
         if (pending.size === 0) resolve();
       };
       signal.addEventListener('abort', () => resolve(), { once: true });
+      // On join (run() may return before it when kafkajs restarts a failed start): read only the gaps.
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        const others = offsets.map((o) => o.partition).filter((p) => !pending.has(p));
+        if (others.length) consumer.pause([{ topic, partitions: others }]);
+        for (const [partition, range] of pending) consumer.seek({ topic, partition, offset: String(range.from) });
+      });
       consumer
         .run({
           autoCommit: false,
@@ -197,11 +204,6 @@ export async function replayRange(
             }
             if (offset + 1 >= range.to) finish(partition);
           },
-        })
-        .then(() => {
-          const others = offsets.map((o) => o.partition).filter((p) => !pending.has(p));
-          if (others.length) consumer.pause([{ topic, partitions: others }]);
-          for (const [partition, range] of pending) consumer.seek({ topic, partition, offset: String(range.from) });
         })
         .catch(reject);
     });

@@ -194,8 +194,13 @@ function serve(
     const ok = raw.write(`id: ${lastId()}\nevent: alert\ndata: ${JSON.stringify(item.alert)}\n\n`);
     if (!ok && !closed) {
       await new Promise<void>((resolve) => {
-        raw.once('drain', resolve);
-        raw.once('close', resolve);
+        const done = () => {
+          raw.off('drain', done);
+          raw.off('close', done);
+          resolve();
+        };
+        raw.on('drain', done);
+        raw.on('close', done);
       });
     }
   };

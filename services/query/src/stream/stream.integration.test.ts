@@ -1,6 +1,8 @@
 // GET /v1/alerts/stream against real Kafka: alerts produced to a topic of this file's own reach SSE clients,
 // filtered; a client resuming with Last-Event-ID gets exactly what it missed, from the buffer or from Kafka.
 import { randomUUID } from 'node:crypto';
+import { connect as tcpConnect } from 'node:net';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Admin, Producer } from 'kafkajs';
@@ -21,7 +23,7 @@ let producer: Producer;
 let admin: Admin;
 const servers: Array<{ http: FastifyInstance; instance: ModuleInstance; url: string }> = [];
 
-async function startServer(opts: { bufferSize?: number } = {}) {
+async function startServer(opts: { bufferSize?: number; maxQueuedPerClient?: number } = {}) {
   const http = Fastify({ logger: false });
   const module = createAlertStreamModule({ kafka, readKeys: { [readKey]: 'analyst' }, groupPrefix: `stream-test-${runId}`, log: quiet, topic, heartbeatMs: 300, ...opts });
   const instance = await module.init({ http, log: http.log });
@@ -237,5 +239,36 @@ describe('GET /v1/alerts/stream', () => {
     const final = resumed.events.at(-1)!;
     expect(final.event).toBe('shutdown');
     expect(JSON.parse(final.data!).resume_with).toBe(resumed.alerts().at(-1)!.id);
+  }, 120_000);
+});
+
+describe('a client that does not read', () => {
+  it('is dropped with a final event saying where to resume, and the others keep streaming', async () => {
+    const server = await startServer({ maxQueuedPerClient: 100 });
+    const customer = `${runId}-slow`;
+    // A raw socket that stops reading right after its request: the server's writes back up.
+    const { port } = new URL(server.url);
+    const socket = tcpConnect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(`GET /v1/alerts/stream?customer_id=${customer} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${readKey}\r\n\r\n`);
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    await eventually('the stream opened', async () => received.includes('retry: 2000'));
+    socket.pause();
+    const healthy = await connect(`${server.url}/v1/alerts/stream?customer_id=${customer}`);
+
+    // Big alerts (about 64 KiB each) fill the socket buffers quickly. The queue bound is above one Kafka
+    // fetch's worth of them (1 MiB), so a reading client keeps up with the bursts.
+    const padding = 'x'.repeat(64 * 1024);
+    const many = Array.from({ length: 400 }, () => alert({ customer_id: customer, signals: [{ signal_id: 's', type: 't', weight: 1, event_id: 'e', explanation: padding }] }));
+    for (let i = 0; i < many.length; i += 5) await produce(...many.slice(i, i + 5)); // under the 1 MiB request limit
+    await eventually('the healthy client got them all', async () => ids(healthy).length === many.length, { timeoutMs: 60_000 });
+    healthy.close();
+
+    socket.resume();
+    await eventually('the dropped event', async () => received.includes('event: dropped'), { timeoutMs: 30_000 });
+    const dropped = /event: dropped\ndata: (.*)\n/.exec(received)![1]!;
+    expect(JSON.parse(dropped)).toMatchObject({ reason: 'client too slow: more than 100 alerts waiting', resume_with: expect.stringMatching(/^\d+:\d+/) });
+    socket.destroy();
   }, 120_000);
 });
