@@ -57,9 +57,7 @@ export class AlertStreamHub {
   constructor(private readonly opts: AlertStreamHubOptions) {}
 
   async start(): Promise<void> {
-    const admin = this.opts.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(this.opts.topic).finally(() => admin.disconnect());
+    const ends = await this.topicEnds();
     for (const e of ends) {
       this.positions.set(e.partition, Number(e.offset));
       this.coveredFrom.set(e.partition, Number(e.offset));
@@ -83,6 +81,24 @@ export class AlertStreamHub {
       autoCommit: false,
       eachMessage: async ({ partition, message }) => this.receive(partition, Number(message.offset), message.value),
     });
+  }
+
+  /** The topic's end offsets; retried for a while, because a topic created a moment ago may not be known yet. */
+  private async topicEnds(): Promise<Array<{ partition: number; offset: string }>> {
+    const admin = this.opts.kafka.admin();
+    await admin.connect();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await admin.fetchTopicOffsets(this.opts.topic);
+        } catch (err) {
+          if (attempt >= 20) throw new Error(`cannot read the offsets of ${this.opts.topic}: ${(err as Error).message}`, { cause: err });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private receive(partition: number, offset: number, value: Buffer | null): void {

@@ -37,7 +37,11 @@ async function startServer(opts: { bufferSize?: number; maxQueuedPerClient?: num
 beforeAll(async () => {
   admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, [{ topic, numPartitions: 3, replicationFactor: 1 }]);
+  // Under load the broker may answer metadata for a just-created topic with "unknown topic" for a moment.
+  await eventually('the test topic', async () => {
+    await ensureTopics(admin, [{ topic, numPartitions: 3, replicationFactor: 1 }]);
+    return (await admin.fetchTopicOffsets(topic)).length === 3;
+  });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
 });
