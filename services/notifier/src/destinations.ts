@@ -35,7 +35,7 @@ export interface NotifierSettings {
   timeoutMs: number;
   /** How long a (alert_id, destination) delivery is remembered; longer than alerts.v1's retention. */
   deliveredTtlMs: number;
-  /** Deliveries in flight per destination (within one batch). */
+  /** Customers delivered to at the same time per destination (one customer's alerts go out in order). */
   concurrency: number;
 }
 

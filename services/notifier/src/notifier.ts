@@ -109,25 +109,36 @@ export function createAlertNotifier(opts: AlertNotifierOptions) {
     });
     const outputs = new Map<number, OutboundMessage[]>();
     await Promise.all(settings.destinations.map(async (destination) => {
-      const wanted = alerts.filter((a) => matchesFilter(a.alert, destination.filter));
-      await forEachLimited(wanted, settings.concurrency, async ({ index, alert, body }) => {
-        const outcome = await deliverTo(destination, alert, body, batch.heartbeat);
-        if (outcome === 'already') {
-          stats.skippedAlreadyDelivered++;
-        } else if (outcome.kind === 'delivered') {
-          stats.delivered++;
-          opts.log?.debug({ destination: destination.name, alert_id: alert.alert_id, attempts: outcome.attempts }, 'webhook delivered');
-        } else {
-          stats.deadLettered++;
-          opts.log?.warn({ destination: destination.name, alert_id: alert.alert_id, reason: outcome.reason }, 'webhook dead-lettered');
-          const list = outputs.get(index) ?? [];
-          list.push(deadLetter(batch.records[index]!, alert, body, destination, outcome));
-          outputs.set(index, list);
-        }
+      // One customer's alerts go out in order (watch before at_risk); different customers' at the same time.
+      const byCustomer = new Map<string, typeof alerts>();
+      for (const a of alerts) {
+        if (!matchesFilter(a.alert, destination.filter)) continue;
+        const list = byCustomer.get(a.alert.customer_id);
+        if (list) list.push(a);
+        else byCustomer.set(a.alert.customer_id, [a]);
+      }
+      await forEachLimited([...byCustomer.values()], settings.concurrency, async (customerAlerts) => {
+        for (const a of customerAlerts) await deliverOne(destination, a);
       });
     }));
     for (const { index } of alerts) results[index] = { kind: 'ok', outputs: outputs.get(index) ?? [] };
     return results;
+
+    async function deliverOne(destination: WebhookDestination, { index, alert, body }: (typeof alerts)[number]): Promise<void> {
+      const outcome = await deliverTo(destination, alert, body, batch.heartbeat);
+      if (outcome === 'already') {
+        stats.skippedAlreadyDelivered++;
+      } else if (outcome.kind === 'delivered') {
+        stats.delivered++;
+        opts.log?.debug({ destination: destination.name, alert_id: alert.alert_id, attempts: outcome.attempts }, 'webhook delivered');
+      } else {
+        stats.deadLettered++;
+        opts.log?.warn({ destination: destination.name, alert_id: alert.alert_id, reason: outcome.reason }, 'webhook dead-lettered');
+        const list = outputs.get(index) ?? [];
+        list.push(deadLetter(batch.records[index]!, alert, body, destination, outcome));
+        outputs.set(index, list);
+      }
+    }
   }
 
   return { handleBatch, stats };
