@@ -25,6 +25,8 @@ let producer: Producer;
 let admin: Admin;
 let redis: Redis;
 let receiver: TestReceiver;
+/** /recover answers 503 until this is set. */
+let recoverUp = false;
 const running: Array<{ module: NotifierModule; instance: ModuleInstance }> = [];
 
 function destination(name: string, over: Partial<WebhookDestination> = {}): WebhookDestination {
@@ -51,12 +53,12 @@ function destinations(): WebhookDestination[] {
   ];
 }
 
-async function startNotifier(groupId: string): Promise<NotifierModule> {
+async function startNotifier(groupId: string, dests: WebhookDestination[] = destinations()): Promise<{ module: NotifierModule; instance: ModuleInstance }> {
   const module = createNotifierModule({
     kafka,
     producer,
     redis,
-    settings: { destinations: destinations(), timeoutMs: 2000, deliveredTtlMs: 3_600_000, concurrency: 4 },
+    settings: { destinations: dests, timeoutMs: 2000, deliveredTtlMs: 3_600_000, concurrency: 4 },
     groupId,
     log: quiet,
     topic,
@@ -68,12 +70,13 @@ async function startNotifier(groupId: string): Promise<NotifierModule> {
   const instance = await module.init({} as never);
   await instance.start();
   running.push({ module, instance });
-  return module;
+  return { module, instance };
 }
 
 beforeAll(async () => {
   receiver = await startTestReceiver((path, nth) => {
     if (path === '/flaky') return nth <= 2 ? 500 : 200;
+    if (path === '/recover') return recoverUp ? 200 : 503;
     if (path === '/down' || path === '/slow-down') return 503;
     return 200;
   });
@@ -237,5 +240,27 @@ describe('notifier', () => {
     expect(again).toEqual([]);
     // Only the deliveries that never succeeded are attempted again (and dead-lettered again).
     expect(new Set(receiver.requests.slice(before).map((r) => r.path))).toEqual(new Set(['/down', '/slow-down']));
+  }, 120_000);
+
+  it('on stop, ends a delivery waiting to retry without committing it; the next instance delivers it', async () => {
+    const groupId = `notifier-test-${runId}-stop`;
+    const recover = [destination('recover', { filter: { levels: null, journeys: ['recover'], channels: null }, retry: { baseMs: 60_000, capMs: 60_000, maxAttempts: 5 } })];
+    const first = await startNotifier(groupId, recover);
+    const a = alert({ journey: 'recover' });
+    await produce(a);
+    await eventually('the first attempt', async () => receiver.to('/recover').some((r) => r.headers['idempotency-key'] === a.alert_id));
+    // Now waiting up to a minute before the second attempt: stop must not wait for it.
+    await first.instance.stop();
+    running.splice(running.indexOf(first), 1);
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const partitionsBehind = ends.filter((e) => e.offset !== e.low && committed!.partitions.find((p) => p.partition === e.partition)!.offset !== e.offset);
+    expect(partitionsBehind.length).toBeGreaterThan(0);
+
+    recoverUp = true;
+    await startNotifier(groupId, recover);
+    await eventually('delivered by the next instance', async () => deliveredIds('/recover').includes(a.alert_id));
+    await committedAll(groupId);
+    expect(deliveredIds('/recover').filter((id) => id === a.alert_id)).toHaveLength(1);
   }, 120_000);
 });
