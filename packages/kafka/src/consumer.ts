@@ -180,7 +180,7 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
             const records = all.slice(i, i + maxRecords);
             const firstOffset = records[0]!.offset;
             const lastOffset = records[records.length - 1]!.offset;
-            await work({ topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset });
+            await work({ topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat });
             await consumer!.commitOffsets([
               { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
             ]);

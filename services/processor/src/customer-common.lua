@@ -95,6 +95,7 @@ local function encode_alert(ev, alert, signals)
     .. ',"triggered_by":' .. str(ev.event_id)
     .. ',"at":' .. num(ev.occurred_at)
     .. ',"rules_version":' .. str(cfg.rules_version)
+    .. ',"journey":' .. str(ev.journey) .. ',"channel":' .. str(ev.channel)
     .. '}'
 end
 

@@ -4,3 +4,5 @@ export { queryKpis, kpiSql, kpiIntervalNames, kpiDimensionNames, type KpiInterva
 export { queryJourney, liveStateFromHash, type JourneyResult, type LiveState, type TimelineEntry, type SignalView } from './journey.ts';
 export { queryAlerts, alertLevelNames, type AlertLevel, type AlertView } from './alerts.ts';
 export { parseIsoToMicros, microsToIso } from './time.ts';
+export { createAlertStreamModule, type AlertStreamModule, type AlertStreamModuleDeps } from './stream/module.ts';
+export { encodeCursor, decodeCursor, type Cursor } from './stream/cursor.ts';

@@ -10,9 +10,11 @@ import { createClickHouse, migrate } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
-import { createQueryModule } from '@touchstream/query';
+import { createAlertStreamModule, createQueryModule } from '@touchstream/query';
+import { createNotifierModule } from '@touchstream/notifier';
 import { type Config, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
+import { parseWebhooks } from './webhooks-config.ts';
 
 export const VERSION = '0.1.0';
 
@@ -124,7 +126,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
   modules.push(sharedKafkaModule(config, kafka, producer));
 
   let redis: Redis | undefined;
-  if (targets.has('processor') || targets.has('query')) {
+  if (targets.has('processor') || targets.has('query') || targets.has('notifier')) {
     redis = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
     redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection problem'));
     modules.push(sharedRedisModule(redis));
@@ -168,6 +170,14 @@ export async function startApp(config: Config): Promise<RunningApp> {
   }
   if (targets.has('query')) {
     modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, log }), ['redis', 'clickhouse']));
+    modules.push(dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']));
+  }
+
+  if (targets.has('notifier')) {
+    const webhooks = parseWebhooks(config);
+    if (!webhooks.settings) throw new Error(`webhook configuration: ${webhooks.problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
+    const settings = webhooks.settings;
+    modules.push(dependingOn(createNotifierModule({ kafka, producer, redis: redis!, settings, groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, log }), ['kafka', 'redis']));
   }
 
   runner = new ModuleRunner(modules);

@@ -14,7 +14,7 @@ describe('config', () => {
     expect(c.HTTP_PORT).toBe(8080);
     expect(c.TOUCHPOINT_PARTITIONS).toBe(12);
     expect(c.WRITE_KEYS).toEqual({ 'write-key-web': 'web' });
-    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query']);
+    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query', 'notifier']);
   });
 
   it('reports every problem at once', () => {

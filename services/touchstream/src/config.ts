@@ -1,6 +1,7 @@
 // The one configuration schema of the process: read from the environment once, validated at start with
 // every problem reported at once, then handed down as typed options (libraries never read process.env).
 import { z } from 'zod';
+import { parseWebhooks } from './webhooks-config.ts';
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
@@ -23,7 +24,7 @@ const keyMap = (what: string) =>
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
-export const TARGETS = ['ingest', 'processor', 'sink', 'query'] as const;
+export const TARGETS = ['ingest', 'processor', 'sink', 'query', 'notifier'] as const;
 export type Target = (typeof TARGETS)[number];
 
 export const configShape = z.object({
@@ -65,6 +66,9 @@ export const configShape = z.object({
     /** Tick of the processor's journey-timer sweeper (wall clock). */
     TIMER_SWEEP_INTERVAL_MS: int(1000, 10),
     SHUTDOWN_TIMEOUT_MS: int(30_000, 1000),
+    /** Webhook destinations of the notifier: a YAML/JSON file, or the same document as inline JSON. */
+    WEBHOOKS_FILE: z.string().optional(),
+    WEBHOOKS: z.string().optional(),
 });
 
 export const configSchema = configShape.superRefine((c, ctx) => {
@@ -72,7 +76,8 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     const need = (what: keyof typeof c, because: string) =>
       ctx.addIssue({ code: 'custom', path: [what], message: `is required ${because}` });
     if (targets.size > 0 && !c.KAFKA_BROKERS) need('KAFKA_BROKERS', 'by every target (e.g. 127.0.0.1:9092)');
-    if ((targets.has('processor') || targets.has('query')) && !c.REDIS_URL) need('REDIS_URL', 'by processor and query (e.g. redis://127.0.0.1:6380)');
+    if ((targets.has('processor') || targets.has('query') || targets.has('notifier')) && !c.REDIS_URL) need('REDIS_URL', 'by processor, query and notifier (e.g. redis://127.0.0.1:6380)');
+    if (targets.has('notifier')) parseWebhooks(c).problems.forEach((p) => ctx.addIssue({ code: 'custom', path: [p.variable], message: p.message }));
     if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
     const shared = Object.keys(c.WRITE_KEYS).filter((k) => k in c.READ_KEYS);

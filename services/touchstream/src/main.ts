@@ -88,7 +88,7 @@ program
         ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
         TOUCHSTREAM_TARGET: 'all',
       });
-      console.log('▶ starting ingest, processor, sink and query…');
+      console.log('▶ starting ingest, processor, sink, query and notifier…');
       app = await startApp(config);
       const running = app;
       process.on('SIGHUP', () => void running.reloadRules());
@@ -123,6 +123,9 @@ See that customer's journey:
 
 KPIs of the last hour by channel:
   curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
+
+Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
+  curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
 
 Ctrl-C stops everything.
 `);
