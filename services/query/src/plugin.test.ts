@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
 import { queryPlugin } from './plugin.ts';
-import { kpiSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
+import { touchpointAggregateSql, signalAggregateSql, kpiFcrSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
 import { microsToIso, parseIsoToMicros } from './time.ts';
 
 const unreachable = new Proxy({}, {
@@ -73,7 +73,8 @@ describe('parameter validation', () => {
     ['/v1/alerts?limit=many', /limit must be integer/],
     ['/v1/alerts?from=2024-13-01', /from must be an ISO-8601/],
     ['/v1/customers/c1/journey?limit=5000', /limit must be <= 1000/],
-    ['/v1/customers/c1/journey?before=last-week', /before must be an ISO-8601 .*got "last-week"/],
+    ['/v1/kpis?fcr_days=0', /fcr_days must be >= 1/],
+    ['/v1/kpis?format=xlsx', /format must be one of: json, csv/],
   ];
   it.each(cases)('%s → 400', async (url, reason) => {
     const res = await get(url);
@@ -93,7 +94,7 @@ describe('OpenAPI', () => {
       expect(get.summary, route).toBeTruthy();
       expect(Object.keys(get.responses), route).toEqual(expect.arrayContaining(['200', '400', '401']));
     }
-    expect(doc.paths['/v1/kpis']!.get.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by']);
+    expect(doc.paths['/v1/kpis']!.get.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'fcr_days', 'format']);
   });
 });
 
@@ -125,9 +126,16 @@ describe('KPI SQL', () => {
   it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
     for (const interval of kpiIntervalNames) {
       for (const by of [undefined, ...kpiDimensionNames]) {
-        const sql = kpiSql(interval, by);
-        expect(sql).toContain('{from_s:Int64}');
-        expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+        for (const grouping of ['series', 'totals'] as const) {
+          for (const sql of [touchpointAggregateSql(interval, by, grouping), signalAggregateSql(interval, by, grouping) ?? '', kpiFcrSql(interval, by, grouping)]) {
+            expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+            // String literals (paired left to right) are fixed words such as 'UTC' or 'customer', never a value.
+            for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
+          }
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain('{prev_from_s:Int64}');
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM touchpoint_agg_${{ minute: '1m', hour: '1h', day: '1d' }[interval]}`);
+          expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
+        }
       }
     }
   });

@@ -7,9 +7,9 @@ import { queryAlerts, type AlertLevel } from './alerts.ts';
 import { readKeyAuthenticator } from './auth.ts';
 import { queryErrorHandler } from './errors.ts';
 import { queryJourney } from './journey.ts';
-import { queryKpis, type KpiDimension, type KpiInterval } from './kpis.ts';
-import { parseTimeParameter, resolveRange } from './range.ts';
-import { alertsRouteSchema, journeyRouteSchema, kpisRouteSchema } from './schemas.ts';
+import { resolveRange } from './range.ts';
+import { alertsRouteSchema, journeyRouteSchema } from './schemas.ts';
+import { kpiRoutes } from './routes/kpis.ts';
 import { microsToIso } from './time.ts';
 
 export interface QueryDeps {
@@ -30,28 +30,13 @@ export function queryPlugin(deps: QueryDeps): FastifyPluginAsync {
     app.addHook('onRequest', readKeyAuthenticator(deps.readKeys));
     app.setErrorHandler(queryErrorHandler);
 
-    app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension } }>(
-      '/v1/kpis',
-      { schema: kpisRouteSchema },
-      async (request) => {
-        const { fromMicros, toMicros } = resolveRange(request.query, nowMicros());
-        return queryKpis(deps.clickhouse, { fromMicros, toMicros, interval: request.query.interval, by: request.query.by });
-      },
-    );
+    await app.register(kpiRoutes({ ...deps, nowMicros }));
 
-    app.get<{ Params: { customer_id: string }; Querystring: { limit: number; before?: string } }>(
+    app.get<{ Params: { customer_id: string }; Querystring: { limit: number; cursor?: string } }>(
       '/v1/customers/:customer_id/journey',
       { schema: journeyRouteSchema },
       async (request) =>
-        queryJourney(
-          deps,
-          {
-            customerId: request.params.customer_id,
-            limit: request.query.limit,
-            beforeMicros: parseTimeParameter('before', request.query.before),
-          },
-          nowMicros(),
-        ),
+        queryJourney(deps, { customerId: request.params.customer_id, limit: request.query.limit, cursor: request.query.cursor }, nowMicros()),
     );
 
     app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevel; customer_id?: string; limit: number } }>(
