@@ -4,3 +4,4 @@ export { queryKpis, kpiIntervalNames, kpiDimensionNames, type KpiInterval, type 
 export { queryJourney, liveStateFromHash, type JourneyResult, type LiveState, type TimelineEntry, type SignalView } from './journey.ts';
 export { queryAlerts, alertLevelNames, type AlertLevel, type AlertView } from './alerts.ts';
 export { parseIsoToMicros, microsToIso } from './time.ts';
+export { parseHeatmapTargets, heatmapMetricNames, defaultHeatmapTargets, type HeatmapTargets } from './heatmap.ts';

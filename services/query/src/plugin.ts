@@ -10,6 +10,10 @@ import { queryJourney } from './journey.ts';
 import { resolveRange } from './range.ts';
 import { alertsRouteSchema, journeyRouteSchema } from './schemas.ts';
 import { kpiRoutes } from './routes/kpis.ts';
+import { heatmapRoutes } from './routes/heatmap.ts';
+import { cohortRoutes } from './routes/cohorts.ts';
+import { annotationRoutes } from './routes/annotations.ts';
+import type { HeatmapTargets } from './heatmap.ts';
 import { microsToIso } from './time.ts';
 
 export interface QueryDeps {
@@ -19,6 +23,8 @@ export interface QueryDeps {
   readKeys: Record<string, string>;
   /** Half-life of the weak-signal score; must match the processor's rules so live scores decay alike. */
   halfLifeMs: number;
+  /** Heat map targets from configuration (HEATMAP_TARGETS); a request's `targets` parameter overrides them. */
+  heatmapTargets?: HeatmapTargets;
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
   now?: () => number;
   log: FastifyBaseLogger;
@@ -31,6 +37,9 @@ export function queryPlugin(deps: QueryDeps): FastifyPluginAsync {
     app.setErrorHandler(queryErrorHandler);
 
     await app.register(kpiRoutes({ ...deps, nowMicros }));
+    await app.register(heatmapRoutes({ ...deps, nowMicros }));
+    await app.register(cohortRoutes({ ...deps, nowMicros }));
+    await app.register(annotationRoutes({ ...deps, nowMicros }));
 
     app.get<{ Params: { customer_id: string }; Querystring: { limit: number; cursor?: string } }>(
       '/v1/customers/:customer_id/journey',
