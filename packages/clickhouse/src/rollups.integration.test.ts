@@ -6,6 +6,8 @@ import { migrate } from './migrate.ts';
 import { insertRows } from './insert.ts';
 import { applyRawRetention, rawTtlStatement, ttlDaysOf } from './retention.ts';
 import { dateTime64FromMicros } from './time.ts';
+import { readFile } from 'node:fs/promises';
+import { splitStatements } from './migrate.ts';
 
 let ch: TestClickHouse;
 
@@ -224,5 +226,28 @@ describe('raw retention', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => rawTtlStatement('touchpoints', bad)).toThrow(/positive whole number/);
     expect(() => rawTtlStatement('touchpoints; DROP TABLE x', 7)).toThrow(/invalid table name/);
     expect(ttlDaysOf('ReplacingMergeTree ORDER BY x SETTINGS index_granularity = 8192')).toBeNull();
+  });
+});
+
+describe('deploy/clickhouse-cluster/schema.sql', () => {
+  it('parses, and covers every table and view of the migrations as _local + Distributed', async () => {
+    const text = await readFile(new URL('../../../deploy/clickhouse-cluster/schema.sql', import.meta.url), 'utf8');
+    const statements = splitStatements(text);
+    for (const statement of statements) {
+      // formatQuery parses without executing (ON CLUSTER needs a cluster to run, not to parse).
+      const [r] = await rows<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: statement });
+      expect(r!.f.length, statement.slice(0, 80)).toBeGreaterThan(0);
+    }
+    const objects = await rows<{ name: string; engine: string }>(
+      "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name != 'schema_migrations' ORDER BY name",
+    );
+    for (const { name, engine } of objects) {
+      if (engine === 'MaterializedView') {
+        expect(text, name).toMatch(new RegExp(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} ON CLUSTER '\\{cluster\\}' TO \\w+_local AS`));
+      } else {
+        expect(text, name).toMatch(new RegExp(`CREATE TABLE IF NOT EXISTS ${name}_local ON CLUSTER [^;]*?ENGINE = Replicated${engine}\\(`));
+        expect(text, name).toContain(`CREATE TABLE IF NOT EXISTS ${name} ON CLUSTER '{cluster}' AS ${name}_local\nENGINE = Distributed(`);
+      }
+    }
   });
 });
