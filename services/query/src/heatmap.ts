@@ -2,7 +2,7 @@
 // A target has a direction (higher or lower is better), an `ok` threshold (the target) and a `warn` threshold:
 // higher-is-better cells are ok at or above the target, warn at or above `warn`, bad below; lower-is-better mirror.
 import type { ClickHouseClient } from '@touchstream/clickhouse';
-import { queryKpis, type KpiFigures, type KpiInterval } from './kpis.ts';
+import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval } from './kpis.ts';
 
 export type Direction = 'higher_is_better' | 'lower_is_better';
 
@@ -53,7 +53,9 @@ export function parseHeatmapTargets(text: string): { targets: HeatmapTargets; pr
     const { direction } = defaultHeatmapTargets[metric];
     const target = Number(targetText);
     const band = Math.abs(target) * 0.1;
-    const warn = warnText === undefined || warnText === '' ? (direction === 'higher_is_better' ? target - band : target + band) : Number(warnText);
+    // toPrecision: 0.1 + 0.01 should read 0.11, not 0.11000000000000001.
+    const defaultWarn = Number((direction === 'higher_is_better' ? target - band : target + band).toPrecision(12));
+    const warn = warnText === undefined || warnText === '' ? defaultWarn : Number(warnText);
     if (rest.length > 0 || targetText === undefined || targetText === '' || !Number.isFinite(target) || !Number.isFinite(warn)) {
       problems.push(`"${item}" is not metric:target or metric:target:warn with numbers`);
       continue;
@@ -105,14 +107,24 @@ function compareStages(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * The rollup to read: the coarsest that covers the range exactly (days, else hours, else minutes), made coarser
+ * (widening the range to whole hours or days) when the range is too long for it.
+ */
+export function heatmapInterval(fromMicros: number, toMicros: number): KpiInterval {
+  const whole = (unit: number) => fromMicros % unit === 0 && toMicros % unit === 0;
+  const order: KpiInterval[] = ['minute', 'hour', 'day'];
+  let i = whole(kpiIntervals.day.micros) ? 2 : whole(kpiIntervals.hour.micros) ? 1 : 0;
+  const buckets = (interval: KpiInterval) => Math.ceil((toMicros - fromMicros) / kpiIntervals[interval].micros) + 1;
+  while (i < 2 && buckets(order[i]!) > kpiIntervals[order[i]!].maxBuckets) i++;
+  return order[i]!;
+}
+
 export async function queryHeatmap(
   clickhouse: ClickHouseClient,
   request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number },
 ): Promise<HeatmapResult> {
-  // The coarsest rollup that covers the range exactly: days, else hours, else minutes (widened to whole minutes).
-  const whole = (unit: number) => request.fromMicros % unit === 0 && request.toMicros % unit === 0;
-  const interval: KpiInterval = whole(86_400_000_000) ? 'day' : whole(3_600_000_000) ? 'hour' : 'minute';
-  const kpis = await queryKpis(clickhouse, { ...request, interval, by: 'stage', totalsOnly: true });
+  const kpis = await queryKpis(clickhouse, { ...request, interval: heatmapInterval(request.fromMicros, request.toMicros), by: 'stage', totalsOnly: true });
   const targetOf = (m: HeatmapMetric): MetricTarget => ({ ...defaultHeatmapTargets[m], ...request.targets[m] });
   const rows = kpis.totals
     .map((total) => {
