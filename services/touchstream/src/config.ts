@@ -2,6 +2,7 @@
 // every problem reported at once, then handed down as typed options (libraries never read process.env).
 import { z } from 'zod';
 import { parseWebhooks } from './webhooks-config.ts';
+import { parseHeatmapTargets } from '@touchstream/query';
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
@@ -50,6 +51,8 @@ export const configShape = z.object({
     CLICKHOUSE_USER: z.string().optional(),
     CLICKHOUSE_PASSWORD: z.string().optional(),
     CLICKHOUSE_DATABASE: z.string().optional(),
+    /** Days a raw touchpoint is kept after it was stored; applied with ALTER … MODIFY TTL at start when it differs. */
+    CLICKHOUSE_RAW_TTL_DAYS: int(400, 1),
     WRITE_KEYS: keyMap('source').default({}),
     READ_KEYS: keyMap('analyst').default({}),
     ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -65,6 +68,15 @@ export const configShape = z.object({
     RULES_FILE: z.string().min(1).optional(),
     /** Tick of the processor's journey-timer sweeper (wall clock). */
     TIMER_SWEEP_INTERVAL_MS: int(1000, 10),
+    /** Heat map targets `metric:target[:warn],…`; a request's `targets` parameter overrides them. */
+    HEATMAP_TARGETS: z
+      .string()
+      .transform((text, ctx) => {
+        const { targets, problems } = parseHeatmapTargets(text);
+        for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+        return targets;
+      })
+      .default({}),
     SHUTDOWN_TIMEOUT_MS: int(30_000, 1000),
     /** Webhook destinations of the notifier: a YAML/JSON file, or the same document as inline JSON. */
     WEBHOOKS_FILE: z.string().optional(),
