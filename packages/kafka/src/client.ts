@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type LogEntry, type Producer, type ProducerBatch, type ProducerRecord, type RecordMetadata } from 'kafkajs';
 
 export interface LogSink {
   error(obj: object, msg?: string): void;
@@ -43,7 +43,7 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
  * duplicate a record, and one request in flight keeps each customer's records in order.
  */
 export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({
+  return serializeSends(kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
@@ -52,7 +52,82 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     createPartitioner: Partitioners.DefaultPartitioner,
     // Retries stay unlimited (kafkajs' idempotent default, so no duplicate on retry); callers bound how
     // long they wait (ingest answers 503 after INGEST_SEND_TIMEOUT_MS).
-  });
+  }));
+}
+
+/** Largest merged produce request (sum of keys and values); one call larger than this goes alone. */
+const MAX_MERGED_BYTES = 512 * 1024;
+
+interface QueuedSend {
+  batch: ProducerBatch;
+  bytes: number;
+  resolve(metadata: RecordMetadata[]): void;
+  reject(err: unknown): void;
+}
+
+const sizeOfBatch = (batch: ProducerBatch) =>
+  (batch.topicMessages ?? []).reduce(
+    (n, t) => n + t.messages.reduce((m, msg) => m + (msg.value?.length ?? 0) + (msg.key?.length ?? 0), 0),
+    0,
+  );
+
+/**
+ * One produce request in flight per producer: concurrent send()/sendBatch() calls queue up and go out in order,
+ * the queued ones merged into one sendBatch. Why: kafkajs' idempotent producer numbers each partition's batches
+ * when a request is built and only advances the number once it is acknowledged, so concurrent sends to one
+ * partition (ingest answering many requests at once, a consumer working on several partitions) desynchronise
+ * after a retry — the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER and the producer never writes again (kafkajs
+ * issue #598). Found by the chaos and fuzz suites: after a Kafka outage ingest stayed at 503 for good.
+ * Merging keeps the throughput that concurrency gave. The price is head-of-line blocking: a send that kafkajs
+ * keeps retrying (a partition without a leader) holds up the sends queued behind it, on every topic, until it
+ * completes; callers bound how long they wait (ingest's send timeout). Every other method is the producer's own.
+ */
+export function serializeSends(producer: Producer): Producer {
+  const queue: QueuedSend[] = [];
+  let busy = false;
+
+  const pump = async (): Promise<void> => {
+    if (busy || queue.length === 0) return;
+    busy = true;
+    const jobs = [queue.shift()!];
+    let bytes = jobs[0]!.bytes;
+    const { acks, compression } = jobs[0]!.batch;
+    while (queue.length > 0 && queue[0]!.batch.acks === acks && queue[0]!.batch.compression === compression && bytes + queue[0]!.bytes <= MAX_MERGED_BYTES) {
+      const next = queue.shift()!;
+      jobs.push(next);
+      bytes += next.bytes;
+    }
+    try {
+      const metadata = await producer.sendBatch({
+        acks,
+        compression,
+        timeout: Math.max(...jobs.map((j) => j.batch.timeout ?? 30_000)),
+        topicMessages: jobs.flatMap((j) => j.batch.topicMessages ?? []),
+      });
+      for (const j of jobs) {
+        const topics = new Set((j.batch.topicMessages ?? []).map((t) => t.topic));
+        j.resolve(metadata.filter((m) => topics.has(m.topicName)));
+      }
+    } catch (err) {
+      for (const j of jobs) j.reject(err);
+    } finally {
+      busy = false;
+      void pump();
+    }
+  };
+
+  const enqueue = (batch: ProducerBatch) =>
+    new Promise<RecordMetadata[]>((resolve, reject) => {
+      queue.push({ batch, bytes: sizeOfBatch(batch), resolve, reject });
+      void pump();
+    });
+
+  // The kafkajs producer is a plain object whose methods close over its state: delegate everything else to it.
+  const serialized = Object.create(producer) as Producer;
+  serialized.sendBatch = enqueue;
+  serialized.send = (record: ProducerRecord) =>
+    enqueue({ acks: record.acks, timeout: record.timeout, compression: record.compression, topicMessages: [{ topic: record.topic, messages: record.messages }] });
+  return serialized;
 }
 
 export interface ProducerConnection {

@@ -24,6 +24,11 @@ export interface BatchConsumerOptions {
   /** Partitions worked on at the same time by this process. */
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
+  /**
+   * How long the group waits for a member that stopped heartbeating (a crashed process) before its partitions
+   * go to another; a batch must finish within it (heartbeats are sent between batches). Default 30 s.
+   */
+  sessionTimeoutMs?: number;
   log?: LogSink;
   now?: () => number;
 }
@@ -146,6 +151,7 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
         allowAutoTopicCreation: false,
         // Bounded fetches: a partition's batch is at most ~1 MiB before it is handed to the handler.
         maxBytesPerPartition: 1024 * 1024,
+        ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(opts.sessionTimeoutMs / 10)) } : {}),
         retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 10_000 },
       });
       consumer.on(consumer.events.GROUP_JOIN, () => {
@@ -174,7 +180,7 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
             const records = all.slice(i, i + maxRecords);
             const firstOffset = records[0]!.offset;
             const lastOffset = records[records.length - 1]!.offset;
-            await work({ topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset });
+            await work({ topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat });
             await consumer!.commitOffsets([
               { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
             ]);

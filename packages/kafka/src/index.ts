@@ -2,3 +2,4 @@ export * from './types.ts';
 export * from './client.ts';
 export * from './topics.ts';
 export * from './consumer.ts';
+export * from './health.ts';

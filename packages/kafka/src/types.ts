@@ -34,6 +34,11 @@ export interface ConsumedBatch {
   records: KafkaRecord[];
   firstOffset: string;
   lastOffset: string;
+  /**
+   * Tells the group coordinator this consumer is alive. A handler that may work longer than the session
+   * timeout (e.g. retrying webhooks with backoff) calls it while it waits; kafkajs throttles the calls.
+   */
+  heartbeat?: () => Promise<void>;
 }
 
 /** Returns one result per record, in the same order as batch.records. Throwing retries the whole batch. */

@@ -95,6 +95,10 @@ export interface Alert {
   /** Event time of the triggering touchpoint. */
   at: number;
   rules_version: null | string;
+  /** Journey of the triggering touchpoint (added in v2). */
+  journey: null | string;
+  /** Channel of the triggering touchpoint (added in v2). */
+  channel: null | string;
 }
 
 /** Input that could not be accepted or processed, kept with its reasons for inspection and replay. */

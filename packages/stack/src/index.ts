@@ -28,6 +28,8 @@ export interface StackOptions {
   kafkaHeapMb?: number;
   /** How long each engine may take to answer, default 60 s. */
   readyTimeoutMs?: number;
+  /** Redis' append-only fsync policy, default `always` (see RedisOptions). */
+  redisAppendfsync?: 'always' | 'everysec';
 }
 
 export interface Stack {
@@ -85,7 +87,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     : startKafka({ dir, heapMb: opts.kafkaHeapMb, readyTimeoutMs: timeoutMs, log });
   const redis: Promise<RedisService | string> = opts.redisUrl
     ? waitForRedis(opts.redisUrl, { timeoutMs }).then(() => opts.redisUrl!)
-    : startRedis({ dir, readyTimeoutMs: timeoutMs, log });
+    : startRedis({ dir, readyTimeoutMs: timeoutMs, log, appendfsync: opts.redisAppendfsync });
   const clickhouse: Promise<Stack['clickhouse']> = opts.clickhouseUrl
     ? waitForClickHouse(opts.clickhouseUrl, timeoutMs).then(() => ({ url: opts.clickhouseUrl! }))
     : Promise.resolve({ path: path.join(dir, 'chdb') });

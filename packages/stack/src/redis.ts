@@ -18,6 +18,13 @@ export interface RedisOptions {
   port?: number;
   readyTimeoutMs?: number;
   log?: Log;
+  /**
+   * When Redis fsyncs its append-only file. `always` (default): a write is on disk before Redis answers it, so
+   * even `kill -9` of redis-server loses no processor state whose Kafka offsets were committed — the
+   * effectively-once guarantee through a Redis crash needs it. `everysec` is faster but loses up to the last
+   * second on a crash of Redis itself (a SIGTERM restart flushes either way).
+   */
+  appendfsync?: 'always' | 'everysec';
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
@@ -63,7 +70,7 @@ export async function waitForRedis(
   });
 }
 
-/** Starts redis-server (append-only, fsync every second, no RDB snapshots) and waits for PONG. */
+/** Starts redis-server (append-only, fsync per write by default, no RDB snapshots) and waits for PONG. */
 export async function startRedis(opts: RedisOptions): Promise<RedisService> {
   const log = opts.log;
   const { stateDir: dataDir, logFile } = serviceDirs(opts.dir, 'redis');
@@ -92,7 +99,7 @@ export async function startRedis(opts: RedisOptions): Promise<RedisService> {
       '--dir', dataDir,
       '--daemonize', 'no',
       '--appendonly', 'yes',
-      '--appendfsync', 'everysec',
+      '--appendfsync', opts.appendfsync ?? 'always',
       '--save', '',
       '--logfile', logFile,
     ],

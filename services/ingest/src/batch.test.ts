@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { codecs, createTouchpointValidator } from '@touchstream/schemas';
 import { parseEventsBody } from './body.ts';
-import { deadLetterMessage, prepareBatch } from './batch.ts';
+import { deadLetterMessage, derivedEventId, prepareBatch } from './batch.ts';
 
 const nowMs = Date.parse('2026-01-31T10:00:00Z');
 const validator = createTouchpointValidator();
@@ -34,9 +34,9 @@ describe('prepareBatch', () => {
     expect(batch.touchpoints[0]!.headers).toEqual({ source: 'web' });
     const first = codecs.touchpoint.decode(batch.touchpoints[0]!.value);
     expect(first).toMatchObject({ event_id: 'e-1', customer_id: 'cust-1', occurred_at: Date.parse('2026-01-31T09:59:00.123Z') * 1000 + 456, received_at: nowMs * 1000 });
-    // event_id is assigned when absent, and reported back in request order.
+    // event_id is assigned when absent (derived from the source and the event), and reported back in request order.
     const second = codecs.touchpoint.decode(batch.touchpoints[1]!.value);
-    expect(second.event_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(second.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(batch.eventIds).toEqual(['e-1', second.event_id]);
 
     expect(batch.rejected).toEqual([
@@ -73,6 +73,42 @@ describe('prepareBatch', () => {
     const batch = prepare(JSON.stringify(event({ occurred_at: nowMs + 60 * 60 * 1000 })));
     expect(batch.touchpoints).toHaveLength(0);
     expect(batch.rejected[0]!.errors[0]).toMatch(/in the future/);
+  });
+});
+
+describe('the event_id of an event posted without one', () => {
+  const idOf = (body: unknown, opts: { source?: string; nowMs?: number } = {}) => {
+    const parsed = parseEventsBody(Buffer.from(JSON.stringify(body)), 'json', { maxEvents: 100 });
+    if (parsed.kind !== 'items') throw new Error(parsed.kind);
+    const batch = prepareBatch(parsed.items, { validator, source: opts.source ?? 'web', contentType: 'application/json', nowMs: opts.nowMs ?? nowMs });
+    return batch.eventIds;
+  };
+
+  it('is the same when the same event is posted again (a retry after a 503), whatever the key order, spelling of the time or arrival time', () => {
+    const first = idOf(event({ attributes: { a: '1', b: '2' } }));
+    const retried = idOf(
+      { initiator: 'customer', touchpoint: 'billing_inquiry_call', channel: 'ivr', occurred_at: '2026-01-31T10:59:00.123456+01:00', customer_id: 'cust-1', attributes: { b: '2', a: '1' } },
+      { nowMs: nowMs + 30_000 },
+    );
+    expect(retried).toEqual(first);
+    expect(first[0]).toBe(derivedEventId('web', codecs.touchpoint.decode(prepare(JSON.stringify(event({ attributes: { a: '1', b: '2' } }))).touchpoints[0]!.value)));
+  });
+
+  it('differs when any field, or the source, differs', () => {
+    const base = idOf(event())[0];
+    const variants = [
+      idOf(event({ occurred_at: '2026-01-31T09:59:00.123457Z' })),
+      idOf(event({ customer_id: 'cust-2' })),
+      idOf(event({ outcome: 'completed' })),
+      idOf(event({ attributes: { k: 'v' } })),
+      idOf(event({ journey: 'billing' })),
+      idOf(event(), { source: 'ivr' }),
+    ].map((ids) => ids[0]);
+    expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
+  });
+
+  it("is the client's own when given", () => {
+    expect(idOf([event({ event_id: 'mine-1' }), event()])).toEqual(['mine-1', idOf(event())[0]]);
   });
 });
 

@@ -1,8 +1,8 @@
 // From parsed items to what goes to Kafka and what the client is told: valid events Avro-encoded and keyed by
-// customer (DESIGN §3), rejected ones as dead letters keyed by source. Pure apart from the validator's
-// event_id generation, so it is tested without Kafka.
-import { randomUUID } from 'node:crypto';
-import { codecs, type TouchpointValidator } from '@touchstream/schemas';
+// customer (DESIGN §3), rejected ones as dead letters keyed by source. Pure (dead-letter ids aside), so it is
+// tested without Kafka.
+import { createHash, randomUUID } from 'node:crypto';
+import { codecs, type TouchpointEvent, type TouchpointValidator } from '@touchstream/schemas';
 import type { BodyItem } from './body.ts';
 
 /** The message shape kafkajs `send` takes; values are Avro single-object encoded. */
@@ -61,6 +61,41 @@ export interface PrepareBatchOptions {
   nowMs: number;
 }
 
+/** JSON with object keys sorted at every level: the same event always serialises to the same text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/**
+ * The event_id of an event posted without one: a name-based UUID (version 8, RFC 9562) from SHA-256 of the
+ * write key's source and the canonical event (every field as validated — occurred_at in epoch micros,
+ * absent optionals as null — except received_at). Why not a random id: ingest answers 503 after
+ * INGEST_SEND_TIMEOUT_MS while Kafka may still take the write later; the client's retry of the same event
+ * then gets the same id, so the processor and sink count it once. The price: two events from one source
+ * that are identical in every field (to the microsecond) are one event; a client that means two must give
+ * them event_ids.
+ */
+export function derivedEventId(source: string, event: Omit<TouchpointEvent, 'event_id' | 'received_at'> & Partial<TouchpointEvent>): string {
+  const { event_id: _id, received_at: _received, ...content } = event;
+  const digest = createHash('sha256').update(`touchstream.event_id.v1\0${source}\0${canonicalJson(content)}`).digest();
+  digest[6] = (digest[6]! & 0x0f) | 0x80; // version 8
+  digest[8] = (digest[8]! & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = digest.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function hasClientEventId(value: unknown): boolean {
+  const id = (value as { event_id?: unknown }).event_id;
+  return id !== undefined && id !== null;
+}
+
 export function prepareBatch(items: BodyItem[], opts: PrepareBatchOptions): PreparedBatch {
   const batch: PreparedBatch = { touchpoints: [], deadLetters: [], rejected: [], eventIds: [] };
   const reject = (item: BodyItem, errors: string[]) => {
@@ -86,17 +121,18 @@ export function prepareBatch(items: BodyItem[], opts: PrepareBatchOptions): Prep
       reject(item, result.errors);
       continue;
     }
+    const event = hasClientEventId(item.value) ? result.event : { ...result.event, event_id: derivedEventId(opts.source, result.event) };
     let value: Buffer;
     try {
-      value = codecs.touchpoint.encode(result.event);
+      value = codecs.touchpoint.encode(event);
     } catch (err) {
       // The validator mirrors the Avro schema, so this means the two drifted apart; still the client's event
       // is what cannot be stored, so it is rejected with the reason rather than failing the request.
       reject(item, [`event: cannot be encoded as a touchpoint: ${(err as Error).message}`]);
       continue;
     }
-    batch.touchpoints.push({ key: result.event.customer_id, value, headers: { source: opts.source } });
-    batch.eventIds.push(result.event.event_id);
+    batch.touchpoints.push({ key: event.customer_id, value, headers: { source: opts.source } });
+    batch.eventIds.push(event.event_id);
   }
   return batch;
 }

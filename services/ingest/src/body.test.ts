@@ -69,6 +69,16 @@ describe('a JSON body', () => {
     const [single] = itemsOf(json('{"__proto__": {"x": 1}}'));
     expect(single).toMatchObject({ index: 0, ok: false });
   });
+
+  it('rejects an event nested too deeply with a reason instead of overflowing the stack', () => {
+    const deep = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const items = itemsOf(json(`[${deep(100_000)}, {"ok":1}, ${'['.repeat(100_000)}${']'.repeat(100_000)}, ${deep(10)}]`));
+    expect(items.map((i) => i.ok)).toEqual([false, true, false, true]);
+    expect(items[0]).toMatchObject({ errors: [expect.stringMatching(/nested more than 64 levels/)] });
+    const [single] = itemsOf(json(deep(100_000)));
+    expect(single).toMatchObject({ ok: false, errors: [expect.stringMatching(/nested more than/)] });
+    expect(single!.raw.length).toBeGreaterThan(100_000);
+  });
 });
 
 describe('an NDJSON body', () => {

@@ -60,7 +60,39 @@ function parseJsonBody(body: Buffer, opts: ParseBodyOptions): ParsedBody {
   if (value.length > opts.maxEvents) return { kind: 'too-many-events', count: value.length, limit: opts.maxEvents };
   // JSON.stringify keeps own `__proto__` keys (JSON.parse creates them as plain data), so the dead letter shows
   // exactly what was refused.
-  return { kind: 'items', items: value.map((v, i) => itemOf(i, Buffer.from(JSON.stringify(v) ?? 'null', 'utf8'), v)) };
+  return { kind: 'items', items: value.map((v, i) => arrayItemOf(i, v)) };
+}
+
+/**
+ * JSON.parse takes nesting of any depth, JSON.stringify does not: it recurses and throws a RangeError (found by
+ * the fuzz suite as a 500). An event is at most a few levels deep, so an item nested deeper than this is
+ * rejected with a reason before anything recurses over it.
+ */
+export const MAX_EVENT_DEPTH = 64;
+
+function depthExceeds(value: unknown, limit: number): boolean {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > limit) return true;
+    const next: unknown[] = [];
+    for (const v of level) {
+      if (v !== null && typeof v === 'object') for (const child of Object.values(v)) if (child !== null && typeof child === 'object') next.push(child);
+    }
+    level = next;
+  }
+  return false;
+}
+
+function tooDeep(index: number, raw: Buffer): BodyItem {
+  return { index, raw, ok: false, errors: [`event: nested more than ${MAX_EVENT_DEPTH} levels deep`] };
+}
+
+function arrayItemOf(index: number, value: unknown): BodyItem {
+  if (depthExceeds(value, MAX_EVENT_DEPTH)) {
+    // Its own bytes cannot be re-serialised; the dead letter says what it was instead.
+    return tooDeep(index, Buffer.from(JSON.stringify({ note: `array item ${index} nested more than ${MAX_EVENT_DEPTH} levels deep; not kept` })));
+  }
+  return itemOf(index, Buffer.from(JSON.stringify(value) ?? 'null', 'utf8'), value);
 }
 
 function parseNdjson(body: Buffer, opts: ParseBodyOptions): ParsedBody {
@@ -102,6 +134,7 @@ function isBlank(raw: Buffer): boolean {
 
 /** Refuses `__proto__` and `constructor.prototype` keys anywhere in the event (secure-json-parse semantics). */
 function itemOf(index: number, raw: Buffer, value: unknown): BodyItem {
+  if (depthExceeds(value, MAX_EVENT_DEPTH)) return tooDeep(index, raw);
   const forbidden = forbiddenKeyIn(value);
   if (forbidden) return { index, raw, ok: false, errors: [forbidden] };
   return { index, raw, ok: true, value };

@@ -237,6 +237,28 @@ describe.skipIf(!brokers?.length)('POST /v1/events with Kafka', () => {
     await stuck.close();
   });
 
+  it('refuses at once with 503 KAFKA_BACKLOG_FULL while its in-flight bound is taken by sends Kafka has not acknowledged', async () => {
+    // A producer of its own: its send to the never-created topic keeps retrying after the 503 and holds the bound.
+    const stuckProducer = createIdempotentProducer(kafka);
+    await stuckProducer.connect();
+    const stuck = Fastify();
+    await stuck.register(
+      ingestPlugin({ producer: stuckProducer, writeKeys, topics: { touchpoints: missingTopic, invalid: topics.invalid }, limits: { sendTimeoutMs: 500, maxInFlightBytes: 1 }, log: quiet }),
+    );
+    const send = () => stuck.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json', ...web }, payload: JSON.stringify(event(`backlog-${runId}`)) });
+    const first = await send();
+    expect(first.statusCode).toBe(503);
+    expect(first.json()).toMatchObject({ code: 'KAFKA_UNAVAILABLE' });
+    const started = Date.now();
+    const second = await send();
+    expect(second.statusCode).toBe(503);
+    expect(second.headers['retry-after']).toBe('5');
+    expect(second.json()).toMatchObject({ code: 'KAFKA_BACKLOG_FULL' });
+    console.log(`backlog full: refused in ${Date.now() - started} ms (send timeout 500 ms)`);
+    await stuck.close();
+    await Promise.race([stuckProducer.disconnect(), new Promise((r) => setTimeout(r, 5000))]);
+  });
+
   it('is not ready once the producer disconnects', async () => {
     await producer.disconnect();
     expect(ingest.ready()).toMatchObject({ ready: false });

@@ -1,7 +1,7 @@
 // POST /v1/events. Registered as an encapsulated plugin so its write-key check, content-type parsers, body limit
 // and `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes.
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { topicNames, type createIdempotentProducer, type LogSink } from '@touchstream/kafka';
+import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type LogSink } from '@touchstream/kafka';
 import { bearerKeyResolver } from '@touchstream/runtime';
 import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/schemas';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
@@ -22,6 +22,13 @@ export interface IngestLimits {
   sendTimeoutMs: number;
   /** Retry-After sent with 503. Default 5 s. */
   retryAfterSeconds: number;
+  /**
+   * Bytes of encoded events handed to Kafka and not yet acknowledged or failed, at most. A send that outlives
+   * its request (answered 503 after sendTimeoutMs) still holds its events in the producer until Kafka takes
+   * them, so while Kafka is away this is what bounds memory: over it, requests are answered 503 at once,
+   * before their body is read. Default 32 MiB.
+   */
+  maxInFlightBytes: number;
 }
 
 export interface IngestDeps {
@@ -32,7 +39,17 @@ export interface IngestDeps {
   topics?: { touchpoints: string; invalid: string };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
   now?: () => number;
+  /** Told about every send's outcome (readiness follows it). */
+  health?: Pick<KafkaWriteHealth, 'sendSucceeded' | 'sendFailed'>;
+  /** Receives the in-flight gauge, e.g. for readiness or metrics. */
+  onInFlight?: (gauge: InFlightGauge) => void;
   log: LogSink;
+}
+
+/** What ingest has handed to Kafka and not heard back about yet. */
+export interface InFlightGauge {
+  bytes(): number;
+  sends(): number;
 }
 
 export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLimits {
@@ -42,10 +59,19 @@ export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLi
     touchpoint: { ...defaultTouchpointLimits, ...limits.touchpoint },
     sendTimeoutMs: limits.sendTimeoutMs ?? 10_000,
     retryAfterSeconds: limits.retryAfterSeconds ?? 5,
+    maxInFlightBytes: limits.maxInFlightBytes ?? 32 * 1024 * 1024,
   };
 }
 
 const AUTH_HINT = "send it as 'Authorization: Bearer <write key>'";
+
+/** Too much is already waiting for Kafka: refused before producing anything. */
+class BacklogFullError extends Error {
+  constructor(readonly inFlightBytes: number) {
+    super(`${inFlightBytes} bytes are already waiting for Kafka's acknowledgement`);
+    this.name = 'BacklogFullError';
+  }
+}
 
 class SendTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
@@ -63,26 +89,65 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   const sourceByRequest = new WeakMap<FastifyRequest, string>();
   const supported = Object.keys(acceptedMediaTypes);
 
+  // Counted from the hand-over to the producer until the send settles, which may be long after the request
+  // was answered 503 (the producer retries until Kafka takes the events).
+  let inFlightBytes = 0;
+  let inFlightSends = 0;
+  deps.onInFlight?.({ bytes: () => inFlightBytes, sends: () => inFlightSends });
+  const sizeOf = (messages: IngestMessage[]) => messages.reduce((n, m) => n + m.value.length + m.key.length, 0);
+
   /** Both topics' writes, acknowledged by all in-sync replicas, or a rejection after at most sendTimeoutMs. */
   async function sendAcked(sends: Array<{ topic: string; messages: IngestMessage[] }>): Promise<void> {
+    const bytes = sends.reduce((n, s) => n + sizeOf(s.messages), 0);
+    if (inFlightBytes > 0 && inFlightBytes + bytes > limits.maxInFlightBytes) throw new BacklogFullError(inFlightBytes);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new SendTimeoutError(limits.sendTimeoutMs)), limits.sendTimeoutMs);
     });
-    const acked = Promise.all(
-      sends
-        .filter((s) => s.messages.length > 0)
-        .map((s) => deps.producer.send({ topic: s.topic, acks: -1, timeout: limits.sendTimeoutMs, messages: s.messages })),
-    );
+    inFlightBytes += bytes;
+    inFlightSends++;
+    // One produce request for both topics (the producer sends one request at a time: see serializeSends).
+    const topicMessages = sends.filter((s) => s.messages.length > 0).map((s) => ({ topic: s.topic, messages: s.messages }));
+    const acked = deps.producer.sendBatch({ acks: -1, timeout: limits.sendTimeoutMs, topicMessages }).then(
+      () => deps.health?.sendSucceeded(),
+      (err: Error) => {
+        deps.health?.sendFailed(`a send to Kafka failed: ${err.message}`);
+        throw err;
+      },
+    ).finally(() => {
+      inFlightBytes -= bytes;
+      inFlightSends--;
+    });
+    // A send that loses the race still finishes (or fails) in the background: its outcome is handled here.
+    acked.catch(() => undefined);
     try {
-      // A send that loses the race still finishes (or fails) in the background; race() has handled its result.
       await Promise.race([acked, timeout]);
+    } catch (err) {
+      if (err instanceof SendTimeoutError) deps.health?.sendFailed(`Kafka did not acknowledge a send within ${limits.sendTimeoutMs} ms`);
+      throw err;
     } finally {
       clearTimeout(timer);
     }
   }
 
+  let backlogWarnedAt = 0;
+  function backlogFull(reply: FastifyReply) {
+    // One line per 10 s, not one per refused request.
+    if (Date.now() - backlogWarnedAt > 10_000) {
+      backlogWarnedAt = Date.now();
+      deps.log.warn({ inFlightBytes, inFlightSends, limit: limits.maxInFlightBytes }, 'ingest: Kafka backlog is full; answering 503 at once');
+    }
+    return reply
+      .code(503)
+      .header('retry-after', String(limits.retryAfterSeconds))
+      .send({
+        code: 'KAFKA_BACKLOG_FULL',
+        message: `Kafka is not taking writes as fast as they come (${humanBytes(limits.maxInFlightBytes)} already wait for its acknowledgement); nothing from this request was written. Retry after ${limits.retryAfterSeconds} s.`,
+      });
+  }
+
   function kafkaUnavailable(reply: FastifyReply, err: unknown, events: number) {
+    if (err instanceof BacklogFullError) return backlogFull(reply);
     const timedOut = err instanceof SendTimeoutError;
     deps.log.warn({ err: (err as Error).message, events, timedOut }, 'ingest could not write to Kafka; answering 503');
     const why = timedOut ? `Kafka did not acknowledge the events within ${limits.sendTimeoutMs} ms` : 'Kafka cannot take writes right now';
@@ -91,7 +156,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       .header('retry-after', String(limits.retryAfterSeconds))
       .send({
         code: 'KAFKA_UNAVAILABLE',
-        message: `${why}; nothing from this request is confirmed. Retry after ${limits.retryAfterSeconds} s: events that carry their own event_id are counted once however often they are sent.`,
+        message: `${why}; nothing from this request is confirmed. Retry after ${limits.retryAfterSeconds} s with the same events: each is counted once however often it is sent (by its event_id, or the one derived from its content).`,
       });
   }
 
@@ -110,6 +175,8 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       }
       const source = key.name;
       sourceByRequest.set(request, source);
+      // Refused before the body is read: while Kafka is away, clients that keep posting cost no memory.
+      if (inFlightBytes >= limits.maxInFlightBytes) return backlogFull(reply);
     });
 
     // Only our media types, read as raw bytes: we parse ourselves to report positions, keep each event's raw

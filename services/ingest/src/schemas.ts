@@ -36,7 +36,7 @@ const batchResultProperties = {
   event_ids: {
     type: 'array',
     items: { type: 'string' },
-    description: 'event_id of each accepted event in request order (assigned by the server when the event had none).',
+    description: 'event_id of each accepted event in request order (derived by the server from the source and the event’s content when the event had none).',
   },
 } as const;
 
@@ -53,7 +53,7 @@ const sampleEvent = {
   wait_ms: 95000,
 };
 
-/** Without event_id: the server assigns one (then a retried request is counted twice). */
+/** Without event_id: the server derives one from the source and the event's content (the same on a retry). */
 const sampleEventWithoutId = {
   customer_id: 'cust-7',
   occurred_at: 1769851800123,
@@ -77,7 +77,7 @@ export function ingestRouteSchema(limits: { touchpoint: TouchpointLimits; maxEve
       'Writes customer touchpoints to Kafka (`touchpoints.v1`, keyed by `customer_id`). Requires a write key: `Authorization: Bearer <write key>`.',
       `Send one event as a JSON object, up to ${limits.maxEventsPerRequest} events as a JSON array, or NDJSON (\`application/x-ndjson\`, one event per line; blank lines are ignored) — at most ${humanBytes(limits.maxBodyBytes)} per request.`,
       'Every event is validated on its own: valid ones are accepted, invalid ones are listed in `rejected` with their reasons and kept in the dead-letter topic `touchpoints.invalid.v1`. The answer comes only after Kafka has acknowledged the writes.',
-      '`event_id` is the idempotency key: set it yourself (UUID/ULID) so that retrying a request after a timeout or 503 is counted once. `received_at` is always set by the server.',
+      '`event_id` is the idempotency key: set it yourself (UUID/ULID) so that retrying a request after a timeout or 503 is counted once. Without one, the server derives it from the write key’s source and the event’s content (a name-based UUID), so a verbatim retry is counted once too — but two events identical in every field are then one event. `received_at` is always set by the server.',
     ].join('\n\n'),
     body: {
       content: {
@@ -162,7 +162,7 @@ export function ingestRouteSchema(limits: { touchpoint: TouchpointLimits; maxEve
         examples: [{ code: 'UNSUPPORTED_MEDIA_TYPE', message: "content type 'text/plain' is not accepted; send application/json or application/x-ndjson", supported: ['application/json', 'application/x-ndjson', 'application/ndjson'] }],
       },
       503: {
-        description: 'Kafka did not acknowledge the writes in time (or cannot be reached). Nothing is confirmed (some events may still land): retry after `Retry-After` seconds; give events their own event_id so a retry is counted once.',
+        description: 'Kafka did not acknowledge the writes in time (or cannot be reached). Nothing is confirmed (some events may still land): retry after `Retry-After` seconds with the same events: each is counted once (its event_id, given or derived from its content, is the same). `KAFKA_BACKLOG_FULL` when too much already waits for Kafka (answered at once).',
         type: 'object',
         required: ['code', 'message'],
         properties: errorProperties,

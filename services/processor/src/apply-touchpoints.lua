@@ -1,102 +1,12 @@
-#!lua
--- Applies one customer's touchpoints, in order, atomically (the shebang makes Redis ≥ 7 refuse the whole
--- script up front when out of memory instead of failing half-way through its writes).
+-- Applies one customer's touchpoints, in order, atomically (customer-common.lua is prepended).
 --
--- KEYS: 1 state hash, 2 timeline zset, 3 seen hash, 4 seen index zset — all one customer's (one slot).
--- ARGV[1]: config JSON (see processor.ts `scriptConfig`), ARGV[2]: customer_id,
 -- ARGV[3..]: one JSON per touchpoint: { event_id, occurred_at, channel, touchpoint, journey, stage,
---            member (timeline member), signals: [{signal_id, type, weight, explanation}],
---            contact_reason (string|null), repeat_signal_id }
+--            outcome, member (timeline member), signals: [{signal_id, type, weight, explanation}] (decided
+--            in TypeScript), stateful: signals.ts `StatefulInputs` (this script decides those) }
 -- Returns a flat array: for each touchpoint, 'new' or 'duplicate', then the JSON of its outputs
--- {"signals":[Signal…],"alert":Alert|null}. A touchpoint already in :seen changes nothing and returns the
--- outputs recorded the first time, byte for byte.
---
--- Numbers: Lua numbers are doubles (exact for epoch micros < 2^53). They are always written with %.17g,
--- which round-trips every double; tostring() and cjson.encode would round to 14 digits.
-
-local state_key, timeline_key, seen_key, seen_index_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local cfg = cjson.decode(ARGV[1])
-local customer_id = ARGV[2]
-local NULL = cjson.null
-
-local LEVELS = { 'none', 'watch', 'at_risk', 'critical' }
-local RANK = { none = 1, watch = 2, at_risk = 3, critical = 4 }
-
-local function num(x)
-  return string.format('%.17g', x)
-end
-
-local function str(s)
-  if s == nil or s == NULL then return 'null' end
-  return cjson.encode(s)
-end
-
-local function is_null(v)
-  return v == nil or v == NULL
-end
-
--- Civil date from days since 1970-01-01 (H. Hinnant's algorithm); Redis's Lua has no os.date.
-local function iso_utc(micros)
-  local secs = math.floor(micros / 1000000)
-  local days = math.floor(secs / 86400)
-  local sod = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  if m <= 2 then y = y + 1 end
-  return string.format('%04d-%02d-%02dT%02d:%02d:%02dZ', y, m, d,
-    math.floor(sod / 3600), math.floor((sod % 3600) / 60), sod % 60)
-end
-
-local function ordinal(n)
-  local suffix = 'th'
-  local last_two = n % 100
-  if last_two < 11 or last_two > 13 then
-    local last = n % 10
-    if last == 1 then suffix = 'st' elseif last == 2 then suffix = 'nd' elseif last == 3 then suffix = 'rd' end
-  end
-  return string.format('%d', n) .. suffix
-end
-
-local function encode_signal(ev, s)
-  return '{"signal_id":' .. str(s.signal_id)
-    .. ',"customer_id":' .. str(customer_id)
-    .. ',"type":' .. str(s.type)
-    .. ',"weight":' .. num(s.weight)
-    .. ',"event_id":' .. str(ev.event_id)
-    .. ',"occurred_at":' .. num(ev.occurred_at)
-    .. ',"channel":' .. str(ev.channel)
-    .. ',"touchpoint":' .. str(ev.touchpoint)
-    .. ',"journey":' .. str(ev.journey)
-    .. ',"stage":' .. str(ev.stage)
-    .. ',"explanation":' .. str(s.explanation)
-    .. ',"rules_version":' .. str(cfg.rules_version)
-    .. '}'
-end
-
-local function encode_alert(ev, alert, signals)
-  local parts = {}
-  for i, s in ipairs(signals) do
-    parts[i] = '{"signal_id":' .. str(s.signal_id) .. ',"type":' .. str(s.type) .. ',"weight":' .. num(s.weight)
-      .. ',"event_id":' .. str(ev.event_id) .. ',"explanation":' .. str(s.explanation) .. '}'
-  end
-  return '{"alert_id":' .. str(alert.alert_id)
-    .. ',"customer_id":' .. str(customer_id)
-    .. ',"score":' .. num(alert.score)
-    .. ',"score_before":' .. num(alert.score_before)
-    .. ',"level":' .. str(alert.level)
-    .. ',"signals":[' .. table.concat(parts, ',') .. ']'
-    .. ',"triggered_by":' .. str(ev.event_id)
-    .. ',"at":' .. num(ev.occurred_at)
-    .. ',"rules_version":' .. str(cfg.rules_version)
-    .. '}'
-end
+-- {"signals":[Signal…],"alert":Alert|null}; then the customer's earliest timer due time ('' when none),
+-- for the global timer index. A touchpoint already in :seen changes nothing and returns the outputs
+-- recorded the first time, byte for byte.
 
 -- Forget dedup entries older than the TTL (bounded work per call; the rest go on later calls).
 local expired = redis.call('ZRANGEBYSCORE', seen_index_key, '-inf', '(' .. num(cfg.now_ms - cfg.seen_ttl_ms), 'LIMIT', 0, 500)
@@ -105,16 +15,20 @@ if #expired > 0 then
   redis.call('ZREM', seen_index_key, unpack(expired))
 end
 
-local st = redis.call('HMGET', state_key, 'score', 'score_at', 'level', 'first_occurred_at', 'last_occurred_at',
-  'last_alert_at', 'last_alert_level')
--- Missing hash fields come back as false; tonumber(false) is nil.
-local score = tonumber(st[1]) or 0
-local score_at = tonumber(st[2])
-local rank = RANK[st[3] or 'none'] or 1
-local first_at = tonumber(st[4])
-local last_at = tonumber(st[5])
-local last_alert_at = tonumber(st[6])
-local last_alert_rank = st[7] and RANK[st[7]] or nil
+local span = redis.call('HMGET', state_key, 'first_occurred_at', 'last_occurred_at')
+local first_at = tonumber(span[1])
+local last_at = tonumber(span[2])
+
+local function sorted_keys(map)
+  local keys = {}
+  for k in pairs(map) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function fmt(x)
+  return string.format('%g', x)
+end
 
 local replies = {}
 local wrote = false
@@ -129,103 +43,189 @@ for i = 3, #ARGV do
   else
     -- 1. Decide (no writes yet, so an error leaves this event untouched and the batch is retried cleanly).
     local t = ev.occurred_at
+    local sf = ev.stateful
     local signals = {}
     for _, s in ipairs(ev.signals) do signals[#signals + 1] = s end
     local fields = {}
+    local function set(k, v) fields[#fields + 1] = k; fields[#fields + 1] = v end
+    local function fire(p, type, explanation)
+      if p.enabled then
+        signals[#signals + 1] = { signal_id = p.signal_id, type = type, weight = p.weight, explanation = explanation }
+      end
+    end
 
     -- Repeat contact: another customer-initiated contact about the same reason within the window.
-    if not is_null(ev.contact_reason) then
-      local reason = ev.contact_reason
+    local rp = sf.contact
+    if rp then
+      local reason = rp.reason
       local last_field, streak_field = 'reason_last_at:' .. reason, 'reason_streak:' .. reason
       local rs = redis.call('HMGET', state_key, last_field, streak_field)
       local reason_last_at, streak = tonumber(rs[1]), tonumber(rs[2]) or 1
-      local within = reason_last_at ~= nil and math.abs(t - reason_last_at) <= cfg.repeat_window_us
+      local within = reason_last_at ~= nil and math.abs(t - reason_last_at) <= rp.window_us
       local new_streak = within and streak + 1 or 1
       if within then
         local other = (t >= reason_last_at) and 'previous ' or 'other contact '
-        signals[#signals + 1] = {
-          signal_id = ev.repeat_signal_id,
-          type = 'repeat_contact',
-          weight = cfg.repeat_weight,
-          explanation = ordinal(new_streak) .. ' contact about ' .. reason .. ' within ' .. cfg.repeat_window_text
-            .. ' (' .. other .. iso_utc(reason_last_at) .. ')',
-        }
+        fire(rp, 'repeat_contact', ordinal(new_streak) .. ' contact about ' .. reason .. ' within ' .. rp.window_text
+          .. ' (' .. other .. iso_utc(reason_last_at) .. ')')
       end
       if reason_last_at == nil or t >= reason_last_at then
-        fields[#fields + 1] = last_field; fields[#fields + 1] = num(t)
-        fields[#fields + 1] = streak_field; fields[#fields + 1] = num(new_streak)
+        set(last_field, num(t))
+        set(streak_field, num(new_streak))
       elseif within then
         -- A late contact inside the current streak lengthens it; the latest contact time stays.
-        fields[#fields + 1] = streak_field; fields[#fields + 1] = num(new_streak)
+        set(streak_field, num(new_streak))
       end
     end
 
-    -- Score: decay to the later of (event time, score time) — never backwards — then add the weight,
-    -- itself decayed to score_at when the event is older than the score.
-    local weight = 0
-    for _, s in ipairs(signals) do weight = weight + s.weight end
-    local ref = t
-    if score_at ~= nil and score_at > t then ref = score_at end
-    local before = score
-    if score_at ~= nil and ref > score_at then before = score * 2 ^ (-(ref - score_at) / cfg.half_life_us) end
-    local after = before
-    if weight > 0 then
-      if ref > t then after = before + weight * 2 ^ (-(ref - t) / cfg.half_life_us) else after = before + weight end
-    end
-
-    -- Level with hysteresis: leave a level only below exit_ratio × its threshold.
-    while rank > 1 and before < cfg.thresholds[LEVELS[rank]] * cfg.exit_ratio do rank = rank - 1 end
-    local target = 1
-    for r = 4, 2, -1 do
-      if after >= cfg.thresholds[LEVELS[r]] then target = r; break end
-    end
-    local alert = nil
-    if target > rank then
-      local live = t >= cfg.alert_after_us
-      local cooling = last_alert_at ~= nil and last_alert_rank ~= nil and target <= last_alert_rank
-        and math.abs(t - last_alert_at) < cfg.cooldown_us
-      if live and not cooling then
-        local level = LEVELS[target]
-        alert = {
-          alert_id = string.sub(redis.sha1hex(customer_id .. '\0' .. event_id .. '\0' .. level), 1, 32),
-          level = level, score = after, score_before = before,
-        }
+    -- Channel hopping: distinct channels of the customer's touchpoints in one journey (or reason) within
+    -- the window; fires on the touchpoint whose channel brings the count to the minimum, then not again
+    -- for that group until a window after.
+    local hop = sf.hop
+    if hop then
+      local chan_field, fired_field = 'hop:' .. hop.group, 'hop_fired:' .. hop.group
+      local hs = redis.call('HMGET', state_key, chan_field, fired_field)
+      local seen_at = hs[1] and cjson.decode(hs[1]) or {}
+      local fired_at = tonumber(hs[2])
+      local prev = tonumber(seen_at[ev.channel])
+      local newly_counted = prev == nil or math.abs(t - prev) > hop.window_us
+      if prev == nil or t > prev then seen_at[ev.channel] = num(t) end
+      local kept, counted = {}, {}
+      for _, ch in ipairs(sorted_keys(seen_at)) do
+        local at = tonumber(seen_at[ch])
+        if math.abs(t - at) <= hop.window_us then counted[#counted + 1] = ch end
+        if t - at <= hop.window_us then kept[ch] = seen_at[ch] end
       end
-      -- Backfill and cooldown suppress the alert, not the level: the level always follows the score.
-      rank = target
+      if newly_counted and #counted >= hop.min and (fired_at == nil or math.abs(t - fired_at) >= hop.window_us) then
+        fire(hop, 'channel_hopping', #counted .. ' channels (' .. table.concat(counted, ', ') .. ') in ' .. hop.group
+          .. ' within ' .. hop.window_text)
+        set(fired_field, num(t))
+      end
+      set(chan_field, cjson.encode(kept))
     end
 
-    local signal_json = {}
-    for k, s in ipairs(signals) do signal_json[k] = encode_signal(ev, s) end
-    local outputs = '{"signals":[' .. table.concat(signal_json, ',') .. '],"alert":'
-      .. (alert and encode_alert(ev, alert, signals) or 'null') .. '}'
+    -- Self-service failure followed by an assisted contact: each failure counts for the first assisted
+    -- customer contact within the window after it.
+    local assisted = sf.assisted
+    if assisted then
+      local fs = redis.call('HMGET', state_key, 'ssf_at', 'ssf_what', 'ssf_used')
+      local failed_at = tonumber(fs[1])
+      if failed_at ~= nil and t >= failed_at and t - failed_at <= assisted.window_us and fs[3] ~= fs[1] then
+        fire(assisted, 'self_service_failure', ev.channel .. ' contact within ' .. assisted.window_text .. ' after '
+          .. fs[2] .. ' (' .. iso_utc(failed_at) .. ')')
+        set('ssf_used', fs[1])
+      end
+    end
+    if sf.self_service_failed then
+      local failed_at = tonumber(redis.call('HGET', state_key, 'ssf_at'))
+      if failed_at == nil or t >= failed_at then
+        set('ssf_at', num(t))
+        set('ssf_what', ev.touchpoint .. ' ' .. ev.outcome .. ' on ' .. ev.channel)
+      end
+    end
+
+    -- Sentiment decline: the customer's last `count` sentiments (by event time) each lower than the one
+    -- before, first to last dropping by at least min_drop; fires on the newest of them.
+    local decline = sf.decline
+    if decline then
+      local raw = redis.call('HGET', state_key, 'sentiments')
+      local hist = raw and cjson.decode(raw) or {}
+      local pos = #hist + 1
+      while pos > 1 and tonumber(hist[pos - 1][1]) > t do pos = pos - 1 end
+      table.insert(hist, pos, { num(t), num(decline.sentiment) })
+      local newest = pos == #hist
+      while #hist > decline.count do table.remove(hist, 1) end
+      if newest and #hist == decline.count then
+        local falling = true
+        for k = 2, #hist do
+          if not (tonumber(hist[k][2]) < tonumber(hist[k - 1][2])) then falling = false; break end
+        end
+        local first_s, last_s = tonumber(hist[1][2]), tonumber(hist[#hist][2])
+        -- The tolerance absorbs binary rounding (0.7 − 0.2 is 0.49999999999999994 in doubles).
+        if falling and first_s - last_s >= decline.min_drop - 1e-9 then
+          local values = {}
+          for k, h in ipairs(hist) do values[k] = fmt(tonumber(h[2])) end
+          fire(decline, 'sentiment_decline', 'sentiment fell over ' .. #hist .. ' touchpoints (' .. table.concat(values, ' → ')
+            .. '): drop ' .. fmt(first_s - last_s) .. ' ≥ ' .. fmt(decline.min_drop))
+        end
+      end
+      set('sentiments', cjson.encode(hist))
+    end
+
+    -- Repeated error: at least `min` error touchpoints within the window; fires on the one reaching it,
+    -- then not again until a window after.
+    local err = sf.error
+    if err then
+      local es = redis.call('HMGET', state_key, 'errors', 'errors_fired')
+      local times = es[1] and cjson.decode(es[1]) or {}
+      local fired_at = tonumber(es[2])
+      local kept, n = {}, 1
+      for _, a in ipairs(times) do
+        local x = tonumber(a)
+        if math.abs(t - x) <= err.window_us then n = n + 1 end
+        if t - x <= err.window_us then kept[#kept + 1] = a end
+      end
+      kept[#kept + 1] = num(t)
+      while #kept > 200 do table.remove(kept, 1) end
+      if n >= err.min and (fired_at == nil or math.abs(t - fired_at) >= err.window_us) then
+        fire(err, 'repeated_error', ordinal(n) .. ' error touchpoint (' .. ev.touchpoint .. ') within ' .. err.window_text)
+        set('errors_fired', num(t))
+      end
+      set('errors', cjson.encode(kept))
+    end
+
+    local alert = score_signals(t, signals, event_id, fields)
+    local outputs = encode_outputs(ev, signals, alert)
 
     -- 2. Write.
-    score, score_at = after, ref
-    fields[#fields + 1] = 'score'; fields[#fields + 1] = num(score)
-    fields[#fields + 1] = 'score_at'; fields[#fields + 1] = num(score_at)
-    fields[#fields + 1] = 'level'; fields[#fields + 1] = LEVELS[rank]
     if first_at == nil or t < first_at then
       first_at = t
-      fields[#fields + 1] = 'first_occurred_at'; fields[#fields + 1] = num(t)
+      set('first_occurred_at', num(t))
     end
     if last_at == nil or t >= last_at then
       last_at = t
-      fields[#fields + 1] = 'last_occurred_at'; fields[#fields + 1] = num(t)
-      fields[#fields + 1] = 'last_channel'; fields[#fields + 1] = ev.channel
-      fields[#fields + 1] = 'last_touchpoint'; fields[#fields + 1] = ev.touchpoint
-      fields[#fields + 1] = 'last_event_id'; fields[#fields + 1] = event_id
+      set('last_occurred_at', num(t))
+      set('last_channel', ev.channel)
+      set('last_touchpoint', ev.touchpoint)
+      set('last_event_id', event_id)
     end
-    if alert then
-      last_alert_at, last_alert_rank = t, rank
-      fields[#fields + 1] = 'last_alert_id'; fields[#fields + 1] = alert.alert_id
-      fields[#fields + 1] = 'last_alert_at'; fields[#fields + 1] = num(t)
-      fields[#fields + 1] = 'last_alert_level'; fields[#fields + 1] = alert.level
-      redis.call('HINCRBY', state_key, 'alerts', 1)
-    end
-    redis.call('HSET', state_key, unpack(fields))
+    write_state(fields, signals, alert)
     redis.call('HINCRBY', state_key, 'events', 1)
-    if #signals > 0 then redis.call('HINCRBY', state_key, 'signals', #signals) end
+
+    -- Journey timers: a completion disarms the journey's timer (unless it already fired); a start arms
+    -- one (replacing an unfired timer of the same journey).
+    local done = sf.complete
+    if done then
+      local open_field = 'journey_open:' .. done.journey
+      local open_id = redis.call('HGET', state_key, open_field)
+      if open_id then
+        local raw = redis.call('HGET', timers_key, open_id)
+        local tm = raw and cjson.decode(raw)
+        if not tm or (tm.outputs == nil and t >= tonumber(tm.started_at)) then
+          redis.call('HDEL', timers_key, open_id)
+          redis.call('ZREM', due_key, open_id)
+          redis.call('HDEL', state_key, open_field)
+        end
+      end
+    end
+    local start = sf.start
+    if start then
+      local open_field = 'journey_open:' .. start.journey
+      local open_id = redis.call('HGET', state_key, open_field)
+      if open_id and open_id ~= event_id then
+        local raw = redis.call('HGET', timers_key, open_id)
+        if raw and cjson.decode(raw).outputs == nil then
+          redis.call('HDEL', timers_key, open_id)
+          redis.call('ZREM', due_key, open_id)
+        end
+      end
+      redis.call('HSET', timers_key, event_id, cjson.encode({
+        journey = start.journey, started_at = num(t), due = num(start.due), channel = ev.channel,
+        touchpoint = ev.touchpoint, stage = ev.stage, enabled = start.enabled, weight = num(start.weight),
+        expected_text = start.expected_text, signal_id = start.signal_id,
+      }))
+      redis.call('ZADD', due_key, num(start.due), event_id)
+      redis.call('HSET', state_key, open_field, event_id)
+    end
 
     redis.call('ZADD', timeline_key, num(t), ev.member)
     redis.call('ZREMRANGEBYRANK', timeline_key, 0, num(-(cfg.timeline_cap + 1)))
@@ -244,4 +244,5 @@ if wrote then
   redis.call('PEXPIRE', seen_index_key, num(cfg.seen_ttl_ms))
 end
 
+replies[#replies + 1] = earliest_due()
 return replies

@@ -8,9 +8,10 @@ describe('resolveScoringConfig', () => {
   });
 
   it('merges single weights and thresholds into the defaults', () => {
-    const c = resolveScoringConfig({ halfLifeMs: 1000, weights: { repeat_contact: 5 }, levelThresholds: { critical: 20 } });
+    const c = resolveScoringConfig({ halfLifeMs: 1000, signals: { repeat_contact: { weight: 5 } }, levelThresholds: { critical: 20 } });
     expect(c.halfLifeMs).toBe(1000);
-    expect(c.weights).toEqual({ survey_detractor: 3, negative_sentiment: 2, repeat_contact: 5 });
+    expect(c.signals.repeat_contact).toEqual({ enabled: true, weight: 5, window: 7 * 24 * 3600_000 });
+    expect(c.signals.survey_detractor.weight).toBe(3);
     expect(c.levelThresholds).toEqual({ watch: 3, at_risk: 6, critical: 20 });
   });
 
@@ -18,6 +19,6 @@ describe('resolveScoringConfig', () => {
     expect(() => resolveScoringConfig({ halfLifeMs: 0 })).toThrow(/halfLifeMs/);
     expect(() => resolveScoringConfig({ levelThresholds: { at_risk: 2 } })).toThrow(/levelThresholds/);
     expect(() => resolveScoringConfig({ levelExitRatio: 1.5 })).toThrow(/levelExitRatio/);
-    expect(() => resolveScoringConfig({ weights: { negative_sentiment: -1 } })).toThrow(/negative_sentiment/);
+    expect(() => resolveScoringConfig({ signals: { negative_sentiment: { weight: -1 } } })).toThrow(/negative_sentiment/);
   });
 });

@@ -1,22 +1,48 @@
-export { customerStateKey, customerTimelineKey, customerSeenKey, customerSeenIndexKey, customerKeys } from './keys.ts';
+export {
+  customerStateKey,
+  customerTimelineKey,
+  customerSeenKey,
+  customerSeenIndexKey,
+  customerDueKey,
+  customerTimersKey,
+  customerKeys,
+  defaultTimerIndexKey,
+} from './keys.ts';
 export { decayedScore } from './score.ts';
 export {
   defaultScoringConfig,
+  defaultSignalParams,
   resolveScoringConfig,
+  signalParamsFor,
   signalTypes,
   alertLevels,
   type ScoringConfig,
   type ScoringOverrides,
+  type SignalParams,
+  type SignalParamsOverride,
   type SignalType,
   type AlertLevel,
   type RaisedLevel,
 } from './config.ts';
-export { statelessSignals, signalIdFor, alertIdFor, contactReasonOf, describeDuration, type SignalDecision } from './signals.ts';
+export { parseRules, loadRulesFile, parseDuration, rulesVersionOf, RulesError } from './rules.ts';
+export { createRulesWatcher, type RulesWatcher, type ReloadResult } from './rules-watcher.ts';
+export {
+  statelessSignals,
+  statefulInputs,
+  signalIdFor,
+  alertIdFor,
+  timerAlertIdFor,
+  contactReasonOf,
+  describeDuration,
+  type SignalDecision,
+} from './signals.ts';
 export {
   createTouchpointProcessor,
   timelineMember,
   type TouchpointProcessor,
   type TouchpointProcessorOptions,
   type TouchpointOutcome,
+  type TimerOutcome,
 } from './processor.ts';
-export { createProcessorModule, defaultProcessorGroupId, type ProcessorModuleDeps } from './module.ts';
+export { createProcessorModule, defaultProcessorGroupId, type ProcessorModule, type ProcessorModuleDeps } from './module.ts';
+export { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';

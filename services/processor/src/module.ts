@@ -1,10 +1,13 @@
 // The processor as a runtime module: a consumer group on touchpoints.v1 whose batches go through the
-// touchpoint processor; the wrapper produces the outputs before it commits the offsets.
+// touchpoint processor (the wrapper produces the outputs before it commits the offsets), a sweeper that
+// fires due journey timers on a tick, and the rules file, reloaded on change and on reloadRules().
 import type { Cluster, Redis } from 'ioredis';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type LogSink } from '@touchstream/kafka';
-import type { ScoringOverrides } from './config.ts';
-import { createTouchpointProcessor } from './processor.ts';
+import { produceAll, runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type LogSink } from '@touchstream/kafka';
+import { resolveScoringConfig, type ScoringOverrides } from './config.ts';
+import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
+import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
+import { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
 
 export const defaultProcessorGroupId = 'touchstream-processor';
 
@@ -15,21 +18,52 @@ export interface ProcessorModuleDeps {
   /** Connected and owned by the caller (the composition root starts and stops it). */
   redis: Redis | Cluster;
   groupId?: string;
+  /** Rules file (YAML or JSON), laid over `scoring`; validated at init, reloaded on change. */
+  rulesFile?: string;
+  /** Settings under the rules file (and all of the rules when there is no file). */
   scoring?: ScoringOverrides;
+  /** Journey-timer sweep tick (wall clock); default 1 s. */
+  sweepIntervalMs?: number;
+  /** How often the rules file's stat is polled for changes; default 1 s. */
+  rulesPollIntervalMs?: number;
   log: LogSink;
   /** Consumer tuning passed to runBatchConsumer. */
-  consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'partitionsConsumedConcurrently' | 'fromBeginning'>;
+  consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'partitionsConsumedConcurrently' | 'fromBeginning' | 'sessionTimeoutMs'>;
 }
 
-export function createProcessorModule(deps: ProcessorModuleDeps): Module {
+export interface ProcessorModule extends Module {
+  /** Re-reads the rules file (SIGHUP); an invalid file is rejected and the rules in force stay. */
+  reloadRules(): Promise<ReloadResult>;
+}
+
+export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModule {
   const groupId = deps.groupId ?? defaultProcessorGroupId;
+  let rules: RulesWatcher | undefined;
   return {
     name: 'processor',
     deps: [],
+    async reloadRules() {
+      if (!rules) return { ok: false, error: 'no rules file configured (RULES_FILE): nothing to reload' };
+      return rules.reload('reload requested');
+    },
     async init(): Promise<ModuleInstance> {
-      // Built at init so a bad scoring config fails the process before anything starts.
-      const processor = createTouchpointProcessor({ redis: deps.redis, scoring: deps.scoring });
+      // Built at init so a bad scoring config or rules file fails the process before anything starts.
+      const base = resolveScoringConfig(deps.scoring);
+      let processor: TouchpointProcessor | undefined;
+      if (deps.rulesFile) {
+        rules = await createRulesWatcher({
+          file: deps.rulesFile,
+          base,
+          onChange: (config) => processor?.setConfig(config),
+          log: deps.log,
+          pollIntervalMs: deps.rulesPollIntervalMs,
+        });
+      }
+      processor = createTouchpointProcessor({ redis: deps.redis, config: rules?.current ?? base });
+      const p = processor;
       let consumer: BatchConsumer | undefined;
+      let sweeper: TimerSweeper | undefined;
+
       return {
         async start() {
           consumer = await runBatchConsumer({
@@ -37,15 +71,27 @@ export function createProcessorModule(deps: ProcessorModuleDeps): Module {
             groupId,
             topics: [topicNames.touchpoints],
             producer: deps.producer,
-            handleBatch: processor.handleBatch,
+            handleBatch: p.handleBatch,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'processor',
             log: deps.log,
             ...deps.consumer,
           });
-          deps.log.info({ groupId, halfLifeMs: processor.config.halfLifeMs }, 'processor consuming touchpoints');
+          sweeper = startTimerSweeper({
+            processor: p,
+            emit: (messages) => produceAll(deps.producer, messages),
+            intervalMs: deps.sweepIntervalMs ?? 1000,
+            log: deps.log,
+          });
+          rules?.start();
+          deps.log.info(
+            { groupId, halfLifeMs: p.config.halfLifeMs, rulesFile: deps.rulesFile ?? null, rulesVersion: p.config.rulesVersion },
+            'processor consuming touchpoints',
+          );
         },
         async stop() {
+          rules?.stop();
+          await sweeper?.stop();
           await consumer?.stop();
         },
         ready() {

@@ -18,7 +18,7 @@ afterAll(async () => {
 
 /** Processing time of every test: event times are placed relative to it. */
 const NOW_MS = Date.UTC(2026, 4, 1, 12, 0, 0);
-const HALF_LIFE_MS = 7 * DAY_MS;
+const HALF_LIFE_MS = 72 * HOUR_MS;
 
 function processor(options: Omit<Partial<TouchpointProcessorOptions>, 'redis'> = {}) {
   return createTouchpointProcessor({ redis: redis.client, now: () => NOW_MS, ...options });
@@ -54,12 +54,12 @@ describe('state', () => {
     // Arrives last but happened a week before the score time: its weight is added decayed to score_at.
     const lateChat = touchpoint(c, t0 + DAY_MS, { channel: 'chat', touchpoint: 'support_chat', sentiment: -0.9 });
 
-    const outcomes = await processor().processTouchpoints([browse, survey, call, lateChat]);
+    const outcomes = await processor({ scoring: { halfLifeMs: 7 * DAY_MS } }).processTouchpoints([browse, survey, call, lateChat]);
     expect(outcomes.map((o) => o.signals.map((s) => s.type))).toEqual([[], ['survey_detractor'], ['negative_sentiment'], ['negative_sentiment']]);
     expect(outcomes.every((o) => !o.duplicate)).toBe(true);
 
-    // 3 at t0+1d; a week later 1.5 (+2 = 3.5); the late chat's 2 decayed by that same week adds 1.
-    const expectedScore = 3 * decay(7 * DAY_MS) + 2 + 2 * decay(7 * DAY_MS);
+    // Half-life one week: 3 at t0+1d; a week later 1.5 (+2 = 3.5); the late chat's 2 decayed by that same week adds 1.
+    const expectedScore = 3 * decay(7 * DAY_MS, 7 * DAY_MS) + 2 + 2 * decay(7 * DAY_MS, 7 * DAY_MS);
     const state = await redis.client.hgetall(customerStateKey(c));
     expect(Number(state.score)).toBeCloseTo(4.5, 12);
     expect(Number(state.score)).toBeCloseTo(expectedScore, 12);
@@ -282,7 +282,7 @@ describe('alerts', () => {
 
   it('hysteresis: a level is left only below 80% of its threshold', async () => {
     const c = uniqueCustomer('hysteresis');
-    const p = processor({ scoring: { halfLifeMs: MINUTE_MS, alertCooldownMs: 0, weights: { negative_sentiment: 0.5 } } });
+    const p = processor({ scoring: { halfLifeMs: MINUTE_MS, alertCooldownMs: 0, signals: { negative_sentiment: { weight: 0.5 } } } });
     const t = NOW_MS - HOUR_MS;
     const nps = (atMs: number) => touchpoint(c, atMs, { survey: { kind: 'NPS', score: 0, comment: null } });
     const [watch] = await p.processTouchpoints([nps(t)]);
@@ -305,8 +305,8 @@ describe('alerts', () => {
     const below = uniqueCustomer(`below-${level}`);
     const at = uniqueCustomer(`at-${level}`);
     const e = (c: string) => touchpoint(c, NOW_MS - HOUR_MS, { survey: { kind: 'NPS', score: 0, comment: null } });
-    const [atOutcome] = await processor({ scoring: { weights: { survey_detractor: threshold } } }).processTouchpoints([e(at)]);
-    const [belowOutcome] = await processor({ scoring: { weights: { survey_detractor: threshold - 1e-9 } } }).processTouchpoints([e(below)]);
+    const [atOutcome] = await processor({ scoring: { signals: { survey_detractor: { weight: threshold } } } }).processTouchpoints([e(at)]);
+    const [belowOutcome] = await processor({ scoring: { signals: { survey_detractor: { weight: threshold - 1e-9 } } } }).processTouchpoints([e(below)]);
     expect(atOutcome!.alert).toMatchObject({ level, score: threshold, score_before: 0 });
     const lower = { watch: null, at_risk: 'watch', critical: 'at_risk' }[level];
     expect(belowOutcome!.alert?.level ?? null).toBe(lower);

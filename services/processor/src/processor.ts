@@ -1,26 +1,25 @@
 // The processor's core, callable without Kafka: apply touchpoints to Redis state and return the signals
-// and alerts they raise. One Redis round trip per batch: a pipeline with one atomic script call per
-// customer, carrying that customer's touchpoints in offset order.
+// and alerts they raise; sweep due journey timers. One Redis round trip per batch: a pipeline with one
+// atomic script call per customer, carrying that customer's touchpoints in offset order.
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { codecs, SchemaError, type Alert, type Signal, type TouchpointEvent } from '@touchstream/schemas';
 import { topicNames, type ConsumedBatch, type OutboundMessage, type RecordResult } from '@touchstream/kafka';
 import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from './config.ts';
-import { customerSeenIndexKey, customerSeenKey, customerStateKey, customerTimelineKey } from './keys.ts';
-import { contactReasonOf, describeDuration, signalIdFor, statelessSignals } from './signals.ts';
+// The scripts take a customer's keys in customerKeys order.
+import { customerDueKey, customerKeys, customerTimersKey, defaultTimerIndexKey } from './keys.ts';
+import { paramsOf, signalIdFor, statefulInputs, statelessSignals } from './signals.ts';
 
-const APPLY_TOUCHPOINTS_LUA = readFileSync(new URL('./apply-touchpoints.lua', import.meta.url), 'utf8');
-const COMMAND_NAME = 'touchstreamApplyTouchpoints';
-
-type ApplyTouchpoints = (
-  stateKey: string,
-  timelineKey: string,
-  seenKey: string,
-  seenIndexKey: string,
-  config: string,
-  customerId: string,
-  ...touchpoints: string[]
-) => Promise<string[]>;
+const lua = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
+const COMMON_LUA = lua('customer-common.lua');
+const SCRIPTS = {
+  touchstreamApplyTouchpoints: { numberOfKeys: 6, lua: COMMON_LUA + lua('apply-touchpoints.lua') },
+  touchstreamFireTimers: { numberOfKeys: 6, lua: COMMON_LUA + lua('fire-timers.lua') },
+  touchstreamAckTimers: { numberOfKeys: 2, lua: lua('ack-timers.lua') },
+  touchstreamUpdateTimerIndex: { numberOfKeys: 1, lua: lua('update-timer-index.lua') },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptCall = (...args: string[]) => Promise<unknown>;
 
 /** What one touchpoint produced. A duplicate (already processed) returns what it produced the first time. */
 export interface TouchpointOutcome {
@@ -31,25 +30,49 @@ export interface TouchpointOutcome {
   alert: Alert | null;
 }
 
+/** What one due journey timer produced (journey_not_completed and any alert); `event_id` is the `started` event's. */
+export interface TimerOutcome {
+  event_id: string;
+  customer_id: string;
+  signals: Signal[];
+  alert: Alert | null;
+}
+
 export interface TouchpointProcessorOptions {
-  /** A standalone client or a Cluster (each script only touches one customer's slot). */
+  /** A standalone client or a Cluster (each customer script only touches one customer's slot). */
   redis: Redis | Cluster;
+  /** The rules in force (e.g. from a rules file); `scoring` overrides are laid over it. */
+  config?: ScoringConfig;
   scoring?: ScoringOverrides;
   /** Where signals and alerts go; defaults to signals.v1 and alerts.v1. */
   topics?: { signals: string; alerts: string };
-  /** Wall clock, epoch ms: decides what is backfill and when dedup entries expire. Injectable for tests. */
+  /** Wall clock, epoch ms: decides what is backfill, when dedup entries expire and which timers are due. Injectable for tests. */
   now?: () => number;
+  /** The global index of customers with journey timers (its own slot). Tests give their own. */
+  timerIndexKey?: string;
+  /** A fired timer whose outputs were not acknowledged is fired again (same outputs) after this long. */
+  timerLeaseMs?: number;
 }
 
 export interface TouchpointProcessor {
+  /** The rules used for the next batch. */
   readonly config: ScoringConfig;
+  /** Swaps the rules for the next batch; customer state stays in Redis untouched. */
+  setConfig(config: ScoringConfig): void;
   /** Applies touchpoints (any customers, each customer's in the given order); one outcome per input, same order. */
   processTouchpoints(events: readonly TouchpointEvent[]): Promise<TouchpointOutcome[]>;
   /** The BatchHandler for runBatchConsumer: decode, process, and return the records to produce. */
   handleBatch(batch: ConsumedBatch): Promise<RecordResult[]>;
+  /**
+   * Fires the journey timers due at `nowMs` (default: the clock), hands their outputs to `emit` (which must
+   * resolve only once they are durably produced), then removes them. Safe to run on every instance at once.
+   */
+  sweepTimers(emit: (messages: OutboundMessage[]) => Promise<void>, nowMs?: number): Promise<TimerOutcome[]>;
+  /** Signal and alert records of an outcome, keyed by customer. */
+  outputsOf(outcome: TouchpointOutcome | TimerOutcome): OutboundMessage[];
 }
 
-/** The script's view of the config: durations in the units it compares (event micros, processing ms). */
+/** The scripts' view of the config: durations in the units they compare (event micros, processing ms). */
 function scriptConfig(config: ScoringConfig, nowMs: number): string {
   return JSON.stringify({
     rules_version: config.rulesVersion,
@@ -58,9 +81,6 @@ function scriptConfig(config: ScoringConfig, nowMs: number): string {
     exit_ratio: config.levelExitRatio,
     cooldown_us: config.alertCooldownMs * 1000,
     alert_after_us: (nowMs - config.backfillHorizonMs) * 1000,
-    repeat_window_us: config.repeatContactWindowMs * 1000,
-    repeat_window_text: describeDuration(config.repeatContactWindowMs),
-    repeat_weight: config.weights.repeat_contact,
     timeline_cap: config.timelineCap,
     seen_ttl_ms: config.seenTtlMs,
     now_ms: nowMs,
@@ -79,8 +99,8 @@ export function timelineMember(event: TouchpointEvent): string {
 }
 
 /** One touchpoint as the script takes it: what it needs for state, plus the signals decided here. */
-function scriptTouchpoint(event: TouchpointEvent, config: ScoringConfig): string {
-  const contactReason = contactReasonOf(event);
+function scriptTouchpoint(event: TouchpointEvent, config: ScoringConfig, live: boolean): string {
+  const params = paramsOf(event, config);
   return JSON.stringify({
     event_id: event.event_id,
     occurred_at: event.occurred_at,
@@ -88,25 +108,45 @@ function scriptTouchpoint(event: TouchpointEvent, config: ScoringConfig): string
     touchpoint: event.touchpoint,
     journey: event.journey,
     stage: event.stage,
+    outcome: event.outcome,
     member: timelineMember(event),
-    signals: statelessSignals(event, config).map((d) => ({ signal_id: signalIdFor(event.event_id, d.type), ...d })),
-    contact_reason: contactReason,
-    repeat_signal_id: contactReason ? signalIdFor(event.event_id, 'repeat_contact') : null,
+    signals: statelessSignals(event, config, params).map((d) => ({ signal_id: signalIdFor(event.event_id, d.type), ...d })),
+    stateful: statefulInputs(event, config, params, live),
   });
 }
 
 export function createTouchpointProcessor(options: TouchpointProcessorOptions): TouchpointProcessor {
-  const config = resolveScoringConfig(options.scoring);
+  let config = resolveScoringConfig(options.scoring, options.config);
   const topics = options.topics ?? { signals: topicNames.signals, alerts: topicNames.alerts };
   const now = options.now ?? Date.now;
   const redis = options.redis;
-  // Registers EVALSHA-with-EVAL-fallback; ioredis sends the script body once per connection.
-  if (typeof (redis as unknown as Record<string, unknown>)[COMMAND_NAME] !== 'function') {
-    redis.defineCommand(COMMAND_NAME, { numberOfKeys: 4, lua: APPLY_TOUCHPOINTS_LUA });
+  const timerIndex = options.timerIndexKey ?? defaultTimerIndexKey;
+  const leaseMs = options.timerLeaseMs ?? 30_000;
+  // Registers EVALSHA-with-EVAL-fallback; ioredis sends each script body once per connection.
+  for (const [name, def] of Object.entries(SCRIPTS)) {
+    if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, def);
+  }
+  const script = (name: ScriptName): ScriptCall => (redis as unknown as Record<string, ScriptCall>)[name]!.bind(redis);
+
+  /** Runs script calls: one pipeline on a standalone server; on a Cluster, concurrent calls (ioredis pipelines them per node). */
+  async function runAll(calls: Array<{ name: ScriptName | 'zadd'; args: string[]; what: string }>): Promise<unknown[]> {
+    if (calls.length === 0) return [];
+    if (redis.isCluster) {
+      return Promise.all(calls.map((c) => (c.name === 'zadd' ? redis.zadd(c.args[0]!, c.args[1]!, c.args[2]!) : script(c.name)(...c.args))));
+    }
+    const pipeline = redis.pipeline() as unknown as Record<string, (...args: string[]) => unknown> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const c of calls) pipeline[c.name]!(...c.args);
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, reply], k) => {
+      // Customers whose script ran keep their effects; a retry finds them in :seen (or the timer leased).
+      if (err) throw new Error(`${calls[k]!.what} failed: ${err.message}`, { cause: err });
+      return reply;
+    });
   }
 
   async function processTouchpoints(events: readonly TouchpointEvent[]): Promise<TouchpointOutcome[]> {
     if (events.length === 0) return [];
+    const cfgNow = config;
     // Group by customer, keeping each customer's touchpoints in input (offset) order.
     const byCustomer = new Map<string, number[]>();
     events.forEach((e, i) => {
@@ -114,43 +154,29 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
       if (list) list.push(i);
       else byCustomer.set(e.customer_id, [i]);
     });
-    const cfg = scriptConfig(config, now());
+    const nowMs = now();
+    const cfg = scriptConfig(cfgNow, nowMs);
+    const liveAfterMicros = (nowMs - cfgNow.backfillHorizonMs) * 1000;
     const calls = [...byCustomer].map(([customerId, indexes]) => ({
       customerId,
       indexes,
+      name: 'touchstreamApplyTouchpoints' as const,
+      what: `applying touchpoints of customer ${customerId}`,
       args: [
-        customerStateKey(customerId),
-        customerTimelineKey(customerId),
-        customerSeenKey(customerId),
-        customerSeenIndexKey(customerId),
+        ...customerKeys(customerId),
         cfg,
         customerId,
-        ...indexes.map((i) => scriptTouchpoint(events[i]!, config)),
-      ] as Parameters<ApplyTouchpoints>,
+        ...indexes.map((i) => scriptTouchpoint(events[i]!, cfgNow, events[i]!.occurred_at >= liveAfterMicros)),
+      ],
     }));
-
-    let replies: string[][];
-    if (redis.isCluster) {
-      // A Cluster pipeline must stay within one node's slots; concurrent calls are pipelined per node by ioredis.
-      const apply = (redis as unknown as Record<string, ApplyTouchpoints>)[COMMAND_NAME]!.bind(redis);
-      replies = await Promise.all(calls.map((c) => apply(...c.args)));
-    } else {
-      const pipeline = redis.pipeline();
-      const queue = pipeline as unknown as Record<string, (...args: Parameters<ApplyTouchpoints>) => unknown>;
-      for (const c of calls) queue[COMMAND_NAME]!(...c.args);
-      const results = (await pipeline.exec()) ?? [];
-      replies = results.map(([err, reply], k) => {
-        // Customers whose script ran keep their effects; the retried batch finds them in :seen.
-        if (err) throw new Error(`applying touchpoints of customer ${calls[k]!.customerId} failed: ${err.message}`, { cause: err });
-        return reply as string[];
-      });
-    }
+    const replies = (await runAll(calls)) as string[][];
 
     const outcomes = new Array<TouchpointOutcome>(events.length);
+    const indexUpdates: Array<{ name: 'zadd'; args: string[]; what: string }> = [];
     calls.forEach((c, k) => {
       const reply = replies[k]!;
-      if (reply.length !== c.indexes.length * 2) {
-        throw new Error(`script returned ${reply.length / 2} outcomes for ${c.indexes.length} touchpoints`);
+      if (reply.length !== c.indexes.length * 2 + 1) {
+        throw new Error(`script returned ${(reply.length - 1) / 2} outcomes for ${c.indexes.length} touchpoints`);
       }
       c.indexes.forEach((i, j) => {
         const recorded = JSON.parse(reply[2 * j + 1]!) as { signals: Signal[]; alert: Alert | null };
@@ -162,11 +188,15 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
           alert: recorded.alert,
         };
       });
+      // Before the batch is acknowledged, so a crash here redelivers it and the index is written then.
+      const earliestDue = reply.at(-1)!;
+      if (earliestDue !== '') indexUpdates.push({ name: 'zadd', args: [timerIndex, earliestDue, c.customerId], what: 'indexing journey timers' });
     });
+    await runAll(indexUpdates);
     return outcomes;
   }
 
-  function outputsOf(outcome: TouchpointOutcome): OutboundMessage[] {
+  function outputsOf(outcome: TouchpointOutcome | TimerOutcome): OutboundMessage[] {
     const key = outcome.customer_id;
     const out: OutboundMessage[] = outcome.signals.map((s) => ({ topic: topics.signals, key, value: codecs.signal.encode(s) }));
     if (outcome.alert) out.push({ topic: topics.alerts, key, value: codecs.alert.encode(outcome.alert) });
@@ -203,5 +233,66 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
     return results;
   }
 
-  return { config, processTouchpoints, handleBatch };
+  async function sweepTimers(emit: (messages: OutboundMessage[]) => Promise<void>, nowMs = now()): Promise<TimerOutcome[]> {
+    const nowMicros = nowMs * 1000;
+    const fired: TimerOutcome[] = [];
+    // Bounded rounds per sweep; whatever is left goes on the next tick.
+    for (let round = 0; round < 20; round++) {
+      const entries = await redis.zrangebyscore(timerIndex, '-inf', String(nowMicros), 'WITHSCORES', 'LIMIT', 0, 200);
+      if (entries.length === 0) break;
+      const candidates: Array<{ customerId: string; indexScore: string }> = [];
+      for (let i = 0; i < entries.length; i += 2) candidates.push({ customerId: entries[i]!, indexScore: entries[i + 1]! });
+      const cfg = scriptConfig(config, nowMs);
+      const replies = (await runAll(candidates.map((c) => ({
+        name: 'touchstreamFireTimers' as const,
+        what: `firing journey timers of customer ${c.customerId}`,
+        args: [...customerKeys(c.customerId), cfg, c.customerId, String(nowMicros), String(leaseMs * 1000)],
+      })))) as string[][];
+
+      const earliest = new Map<string, string>();
+      const toAck: Array<{ customerId: string; ids: string[] }> = [];
+      const outcomes: TimerOutcome[] = [];
+      candidates.forEach((c, k) => {
+        const reply = replies[k]!;
+        const ids: string[] = [];
+        for (let j = 0; j + 1 < reply.length; j += 2) {
+          const recorded = JSON.parse(reply[j + 1]!) as { signals: Signal[]; alert: Alert | null };
+          ids.push(reply[j]!);
+          outcomes.push({ event_id: reply[j]!, customer_id: c.customerId, signals: recorded.signals, alert: recorded.alert });
+        }
+        earliest.set(c.customerId, reply.at(-1)!);
+        if (ids.length) toAck.push({ customerId: c.customerId, ids });
+      });
+      // Produce first: an unacknowledged timer stays leased and is fired again, with the same outputs.
+      const messages = outcomes.flatMap(outputsOf);
+      if (messages.length) await emit(messages);
+      const acked = (await runAll(toAck.map((a) => ({
+        name: 'touchstreamAckTimers' as const,
+        what: `removing fired journey timers of customer ${a.customerId}`,
+        args: [customerDueKey(a.customerId), customerTimersKey(a.customerId), ...a.ids],
+      })))) as string[];
+      toAck.forEach((a, k) => earliest.set(a.customerId, acked[k]!));
+      await runAll(candidates.map((c) => ({
+        name: 'touchstreamUpdateTimerIndex' as const,
+        what: 'updating the journey timer index',
+        args: [timerIndex, c.customerId, c.indexScore, earliest.get(c.customerId)!],
+      })));
+      fired.push(...outcomes);
+      if (entries.length < 400) break;
+    }
+    return fired;
+  }
+
+  return {
+    get config() {
+      return config;
+    },
+    setConfig(next: ScoringConfig) {
+      config = next;
+    },
+    processTouchpoints,
+    handleBatch,
+    sweepTimers,
+    outputsOf,
+  };
 }

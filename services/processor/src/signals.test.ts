@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultScoringConfig as config, resolveScoringConfig } from './config.ts';
-import { alertIdFor, contactReasonOf, describeDuration, signalIdFor, statelessSignals } from './signals.ts';
+import { alertIdFor, contactReasonOf, describeDuration, paramsOf, signalIdFor, statefulInputs, statelessSignals, timerAlertIdFor } from './signals.ts';
 import { touchpoint } from './test-support.ts';
 
 const at = Date.UTC(2026, 2, 1);
@@ -34,7 +34,7 @@ describe('negative_sentiment', () => {
   });
 
   it('follows overridden thresholds and weights', () => {
-    const strict = resolveScoringConfig({ negativeSentimentMax: -0.9, weights: { negative_sentiment: 1.5 } });
+    const strict = resolveScoringConfig({ signals: { negative_sentiment: { max: -0.9, weight: 1.5 } } });
     expect(statelessSignals(touchpoint('c', at, { sentiment: -0.8 }), strict)).toEqual([]);
     expect(statelessSignals(touchpoint('c', at, { sentiment: -0.95 }), strict)[0]!.weight).toBe(1.5);
   });
@@ -58,6 +58,7 @@ describe('ids', () => {
     expect(signalIdFor('e1', 'negative_sentiment')).toBe(signalIdFor('e1', 'negative_sentiment'));
     expect(signalIdFor('e1', 'negative_sentiment')).not.toBe(signalIdFor('e1', 'survey_detractor'));
     expect(alertIdFor('c', 'e1', 'watch')).not.toBe(alertIdFor('c', 'e1', 'at_risk'));
+    expect(timerAlertIdFor('c', 'e1', 'watch')).not.toBe(alertIdFor('c', 'e1', 'watch'));
   });
 });
 
@@ -66,4 +67,103 @@ it('describes windows for explanations', () => {
   expect(describeDuration(24 * 3600_000)).toBe('1 day');
   expect(describeDuration(36 * 3600_000)).toBe('36 hours');
   expect(describeDuration(1500)).toBe('1500 ms');
+});
+
+describe('sla_breach', () => {
+  it('fires over the channel wait or handling SLA, not at it, and not on channels without one', () => {
+    expect(types({ channel: 'phone', wait_ms: 120_000 })).toEqual([]);
+    expect(types({ channel: 'phone', wait_ms: 120_001 })).toEqual(['sla_breach']);
+    expect(types({ channel: 'phone', duration_ms: 600_000 })).toEqual([]);
+    expect(types({ channel: 'phone', duration_ms: 600_001 })).toEqual(['sla_breach']);
+    expect(types({ channel: 'chat', wait_ms: 60_001 })).toEqual(['sla_breach']);
+    expect(types({ channel: 'chat', duration_ms: 900_000 })).toEqual([]);
+    expect(types({ channel: 'chat', duration_ms: 900_001 })).toEqual(['sla_breach']);
+    expect(types({ channel: 'email', wait_ms: 10 * 3600_000, duration_ms: 10 * 3600_000 })).toEqual([]);
+  });
+
+  it('is one signal explaining both breaches', () => {
+    const [signal] = statelessSignals(touchpoint('c', at, { channel: 'phone', wait_ms: 180_000, duration_ms: 660_000 }), config);
+    expect(signal).toEqual({
+      type: 'sla_breach',
+      weight: 1,
+      explanation: 'wait 3 minutes > phone wait SLA 2 minutes; handling 11 minutes > phone handling SLA 10 minutes',
+    });
+  });
+});
+
+describe('escalation and complaint', () => {
+  it('escalation fires on escalated or transferred outcomes only', () => {
+    expect(types({ outcome: 'escalated' })).toEqual(['escalation']);
+    expect(types({ outcome: 'transferred' })).toEqual(['escalation']);
+    expect(types({ outcome: 'resolved' })).toEqual([]);
+  });
+
+  it('complaint fires on the configured reasons only', () => {
+    for (const reason of ['complaint', 'formal_complaint', 'cancellation_threat']) expect(types({ reason })).toEqual(['complaint']);
+    expect(types({ reason: 'billing_dispute' })).toEqual([]);
+    const [signal] = statelessSignals(touchpoint('c', at, { reason: 'cancellation_threat' }), config);
+    expect(signal).toEqual({ type: 'complaint', weight: 4, explanation: 'reason cancellation_threat is a complaint' });
+  });
+});
+
+describe('overrides per channel and journey', () => {
+  const rules = resolveScoringConfig({
+    overrides: {
+      channels: { phone: { escalation: { weight: 5 } }, chat: { negative_sentiment: { enabled: false } } },
+      journeys: { vip_support: { escalation: { weight: 9 }, sla_breach: { wait: { phone: 30_000 } } } },
+    },
+  });
+  const signalOf = (fields: Parameters<typeof touchpoint>[2]) => statelessSignals(touchpoint('c', at, fields), rules);
+
+  it('the channel override applies on its channel; the journey override wins over it', () => {
+    expect(signalOf({ channel: 'web', outcome: 'escalated' })[0]!.weight).toBe(2);
+    expect(signalOf({ channel: 'phone', outcome: 'escalated' })[0]!.weight).toBe(5);
+    expect(signalOf({ channel: 'phone', journey: 'vip_support', outcome: 'escalated' })[0]!.weight).toBe(9);
+    expect(signalOf({ channel: 'phone', journey: 'vip_support', wait_ms: 30_001 }).map((s) => s.type)).toEqual(['sla_breach']);
+    expect(signalOf({ channel: 'phone', wait_ms: 30_001 })).toEqual([]);
+  });
+
+  it('a disabled signal does not fire', () => {
+    expect(signalOf({ channel: 'chat', sentiment: -0.9 })).toEqual([]);
+    expect(signalOf({ channel: 'phone', sentiment: -0.9 }).map((s) => s.type)).toEqual(['negative_sentiment']);
+  });
+});
+
+describe('inputs of the history-dependent signals', () => {
+  const live = true;
+  const inputs = (fields: Parameters<typeof touchpoint>[2], isLive = live) => {
+    const e = touchpoint('c', at, fields);
+    return statefulInputs(e, config, paramsOf(e, config), isLive);
+  };
+
+  it('channel hopping groups customer-initiated touchpoints by journey, else by reason', () => {
+    expect(inputs({ journey: 'billing', reason: 'x' }).hop?.group).toBe('journey billing');
+    expect(inputs({ reason: 'billing_dispute' }).hop?.group).toBe('reason billing_dispute');
+    expect(inputs({}).hop).toBeUndefined();
+    expect(inputs({ journey: 'billing', initiator: 'company' }).hop).toBeUndefined();
+  });
+
+  it('self-service failures are failed/abandoned on self-service channels; assisted contacts are customer-initiated', () => {
+    expect(inputs({ channel: 'web', outcome: 'failed' }).self_service_failed).toBe(true);
+    expect(inputs({ channel: 'ivr', outcome: 'abandoned' }).self_service_failed).toBe(true);
+    expect(inputs({ channel: 'web', outcome: 'escalated' }).self_service_failed).toBeUndefined();
+    expect(inputs({ channel: 'phone', outcome: 'failed' }).self_service_failed).toBeUndefined();
+    expect(inputs({ channel: 'phone' }).assisted).toMatchObject({ weight: 3, window_us: 3600e6 });
+    expect(inputs({ channel: 'phone', initiator: 'company' }).assisted).toBeUndefined();
+    expect(inputs({ channel: 'email' }).assisted).toBeUndefined();
+  });
+
+  it('error touchpoints are the configured names', () => {
+    expect(inputs({ touchpoint: 'payment_failed' }).error).toMatchObject({ min: 2, window_us: 3600e6, weight: 2 });
+    expect(inputs({ touchpoint: 'checkout_page' }).error).toBeUndefined();
+  });
+
+  it('a live started touchpoint on a journey arms a timer due after the expected duration; completed/resolved disarm', () => {
+    expect(inputs({ journey: 'j', outcome: 'started' }).start).toMatchObject({ journey: 'j', due: (at + 48 * 3600_000) * 1000, weight: 3, expected_text: '2 days' });
+    expect(inputs({ journey: 'j', outcome: 'started' }, false).start).toBeUndefined();
+    expect(inputs({ outcome: 'started' }).start).toBeUndefined();
+    expect(inputs({ journey: 'j', outcome: 'completed' }).complete).toEqual({ journey: 'j' });
+    expect(inputs({ journey: 'j', outcome: 'resolved' }).complete).toEqual({ journey: 'j' });
+    expect(inputs({ journey: 'j', outcome: 'failed' }).complete).toBeUndefined();
+  });
 });

@@ -1,9 +1,11 @@
-// Signals that depend on one touchpoint alone (survey answers, sentiment) are decided here, in TypeScript.
-// Signals that depend on the customer's history (repeat contact) are decided inside the atomic Lua script
-// (apply-touchpoints.lua), so two processors can never both see "no previous contact".
+// Signals that depend on one touchpoint alone (survey, sentiment, SLA, escalation, complaint) are decided
+// here, in TypeScript. Signals that depend on the customer's history (repeat contact, channel hopping,
+// self-service failure, sentiment decline, repeated error, journey timers) are decided inside the atomic
+// Lua scripts, so two processors can never both see "no previous contact"; this file hands them the
+// parameters in force for the touchpoint (its channel's and journey's overrides applied).
 import { createHash } from 'node:crypto';
 import type { TouchpointEvent } from '@touchstream/schemas';
-import type { RaisedLevel, ScoringConfig, SignalType } from './config.ts';
+import { signalParamsFor, type RaisedLevel, type ScoringConfig, type SignalParams, type SignalType } from './config.ts';
 
 /** A signal before it is attached to its event: what fired, how much it weighs, and why. */
 export interface SignalDecision {
@@ -29,32 +31,57 @@ export function alertIdFor(customerId: string, eventId: string, level: RaisedLev
   return sha1Hex32(`${customerId}\0${eventId}\0${level}`);
 }
 
-/** Signals decided by the touchpoint alone, in a fixed order (survey first, then sentiment). */
-export function statelessSignals(event: TouchpointEvent, config: ScoringConfig): SignalDecision[] {
+/**
+ * Alert id of an alert raised by a journey_not_completed timer: distinct from any alert the `started`
+ * touchpoint itself raised (same event id), so neither replaces the other downstream.
+ */
+export function timerAlertIdFor(customerId: string, startedEventId: string, level: RaisedLevel): string {
+  return sha1Hex32(`${customerId}\0timer:${startedEventId}\0${level}`);
+}
+
+/** Signals decided by the touchpoint alone, in catalogue order. */
+export function statelessSignals(event: TouchpointEvent, config: ScoringConfig, params = paramsOf(event, config)): SignalDecision[] {
   const decisions: SignalDecision[] = [];
-  const detractor = surveyDetractorExplanation(event, config);
-  if (detractor) decisions.push({ type: 'survey_detractor', weight: config.weights.survey_detractor, explanation: detractor });
-  if (event.sentiment !== null && event.sentiment <= config.negativeSentimentMax) {
-    decisions.push({
-      type: 'negative_sentiment',
-      weight: config.weights.negative_sentiment,
-      explanation: `sentiment ${event.sentiment} ≤ ${config.negativeSentimentMax}: negative`,
-    });
-  }
+  const add = (type: SignalType, explanation: string | null) => {
+    if (explanation !== null && params[type].enabled) decisions.push({ type, weight: params[type].weight, explanation });
+  };
+  add('survey_detractor', surveyDetractorExplanation(event, params.survey_detractor));
+  const negative = params.negative_sentiment.max;
+  add('negative_sentiment', event.sentiment !== null && event.sentiment <= negative ? `sentiment ${event.sentiment} ≤ ${negative}: negative` : null);
+  add('sla_breach', slaBreachExplanation(event, params.sla_breach));
+  add('escalation', event.outcome !== null && params.escalation.outcomes.includes(event.outcome) ? `outcome ${event.outcome}` : null);
+  add('complaint', event.reason !== null && params.complaint.reasons.includes(event.reason) ? `reason ${event.reason} is a complaint` : null);
   return decisions;
 }
 
-function surveyDetractorExplanation(event: TouchpointEvent, config: ScoringConfig): string | null {
+export function paramsOf(event: TouchpointEvent, config: ScoringConfig): SignalParams {
+  return signalParamsFor(config, event.channel, event.journey);
+}
+
+function surveyDetractorExplanation(event: TouchpointEvent, p: SignalParams['survey_detractor']): string | null {
   const survey = event.survey;
   if (!survey) return null;
   switch (survey.kind) {
     case 'NPS':
-      return survey.score <= config.npsDetractorMax ? `NPS ${survey.score} ≤ ${config.npsDetractorMax}: detractor` : null;
+      return survey.score <= p.nps_max ? `NPS ${survey.score} ≤ ${p.nps_max}: detractor` : null;
     case 'CSAT':
-      return survey.score <= config.csatDissatisfiedMax ? `CSAT ${survey.score} ≤ ${config.csatDissatisfiedMax}: dissatisfied` : null;
+      return survey.score <= p.csat_max ? `CSAT ${survey.score} ≤ ${p.csat_max}: dissatisfied` : null;
     case 'CES':
-      return survey.score >= config.cesHighEffortMin ? `CES ${survey.score} ≥ ${config.cesHighEffortMin}: high effort` : null;
+      return survey.score >= p.ces_min ? `CES ${survey.score} ≥ ${p.ces_min}: high effort` : null;
   }
+}
+
+function slaBreachExplanation(event: TouchpointEvent, p: SignalParams['sla_breach']): string | null {
+  const breaches: string[] = [];
+  const waitSla = p.wait[event.channel];
+  if (waitSla !== undefined && event.wait_ms !== null && event.wait_ms > waitSla) {
+    breaches.push(`wait ${describeDuration(event.wait_ms)} > ${event.channel} wait SLA ${describeDuration(waitSla)}`);
+  }
+  const handlingSla = p.handling[event.channel];
+  if (handlingSla !== undefined && event.duration_ms !== null && event.duration_ms > handlingSla) {
+    breaches.push(`handling ${describeDuration(event.duration_ms)} > ${event.channel} handling SLA ${describeDuration(handlingSla)}`);
+  }
+  return breaches.length ? breaches.join('; ') : null;
 }
 
 /**
@@ -63,6 +90,73 @@ function surveyDetractorExplanation(event: TouchpointEvent, config: ScoringConfi
  */
 export function contactReasonOf(event: TouchpointEvent): string | null {
   return event.initiator === 'customer' && event.reason ? event.reason : null;
+}
+
+/**
+ * What the customer script needs to decide the history-dependent signals of one touchpoint: one entry
+ * per signal the touchpoint takes part in, with the parameters in force for it (durations in event
+ * micros, text for explanations) and its deterministic signal id. Absent = the touchpoint plays no part.
+ */
+export interface StatefulInputs {
+  contact?: { reason: string; enabled: boolean; weight: number; window_us: number; window_text: string; signal_id: string };
+  /** Customer-initiated touchpoint in a journey (or, without one, with a reason): one channel of the group. */
+  hop?: { group: string; enabled: boolean; weight: number; window_us: number; window_text: string; min: number; signal_id: string };
+  /** A failed/abandoned touchpoint on a self-service channel: remembered. */
+  self_service_failed?: true;
+  /** A customer-initiated touchpoint on an assisted channel: fires when a remembered failure is recent. */
+  assisted?: { enabled: boolean; weight: number; window_us: number; window_text: string; signal_id: string };
+  decline?: { sentiment: number; enabled: boolean; weight: number; count: number; min_drop: number; signal_id: string };
+  error?: { enabled: boolean; weight: number; window_us: number; window_text: string; min: number; signal_id: string };
+  /** Outcome started on a journey (live, not backfill): arms the journey_not_completed timer. */
+  start?: { journey: string; due: number; enabled: boolean; weight: number; expected_text: string; signal_id: string };
+  /** Outcome completed/resolved on a journey: disarms its timer. */
+  complete?: { journey: string };
+}
+
+export function statefulInputs(event: TouchpointEvent, config: ScoringConfig, params: SignalParams, live: boolean): StatefulInputs {
+  const inputs: StatefulInputs = {};
+  const id = (type: SignalType) => signalIdFor(event.event_id, type);
+  const byCustomer = event.initiator === 'customer';
+  const contactReason = contactReasonOf(event);
+  if (contactReason) {
+    const p = params.repeat_contact;
+    inputs.contact = { reason: contactReason, enabled: p.enabled, weight: p.weight, window_us: p.window * 1000, window_text: describeDuration(p.window), signal_id: id('repeat_contact') };
+  }
+  const group = event.journey ? `journey ${event.journey}` : event.reason ? `reason ${event.reason}` : null;
+  if (byCustomer && group) {
+    const p = params.channel_hopping;
+    inputs.hop = { group, enabled: p.enabled, weight: p.weight, window_us: p.window * 1000, window_text: describeDuration(p.window), min: p.min_channels, signal_id: id('channel_hopping') };
+  }
+  const ssf = params.self_service_failure;
+  if (event.outcome !== null && ssf.failure_outcomes.includes(event.outcome) && config.selfServiceChannels.includes(event.channel)) {
+    inputs.self_service_failed = true;
+  }
+  if (byCustomer && config.assistedChannels.includes(event.channel)) {
+    inputs.assisted = { enabled: ssf.enabled, weight: ssf.weight, window_us: ssf.window * 1000, window_text: describeDuration(ssf.window), signal_id: id('self_service_failure') };
+  }
+  if (event.sentiment !== null) {
+    const p = params.sentiment_decline;
+    inputs.decline = { sentiment: event.sentiment, enabled: p.enabled, weight: p.weight, count: p.count, min_drop: p.min_drop, signal_id: id('sentiment_decline') };
+  }
+  const err = params.repeated_error;
+  if (err.touchpoints.includes(event.touchpoint)) {
+    inputs.error = { enabled: err.enabled, weight: err.weight, window_us: err.window * 1000, window_text: describeDuration(err.window), min: err.min_errors, signal_id: id('repeated_error') };
+  }
+  const jnc = params.journey_not_completed;
+  if (event.journey && event.outcome === 'started' && live) {
+    inputs.start = {
+      journey: event.journey,
+      due: event.occurred_at + jnc.expected_duration * 1000,
+      enabled: jnc.enabled,
+      weight: jnc.weight,
+      expected_text: describeDuration(jnc.expected_duration),
+      signal_id: id('journey_not_completed'),
+    };
+  }
+  if (event.journey && event.outcome !== null && jnc.completion_outcomes.includes(event.outcome)) {
+    inputs.complete = { journey: event.journey };
+  }
+  return inputs;
 }
 
 /** "7 days", "36 hours", "90 minutes" or "1500 ms": for explanations. */

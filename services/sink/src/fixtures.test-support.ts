@@ -46,6 +46,8 @@ export function alert(over: Partial<Alert> = {}): Alert {
     triggered_by: 'evt-1',
     at: t0Micros,
     rules_version: 'r1',
+    journey: null,
+    channel: null,
     ...over,
   };
 }

@@ -19,6 +19,8 @@ export interface SinkDeps {
   /** Records per insert at most (the consumer splits larger fetches); defaults to the consumer's 1000. */
   maxRecordsPerBatch?: number;
   partitionsConsumedConcurrently?: number;
+  /** See BatchConsumerOptions.sessionTimeoutMs. */
+  sessionTimeoutMs?: number;
 }
 
 /** Whether ClickHouse answered the sink's last call; part of readiness. */
@@ -83,6 +85,7 @@ export function createSinkModule(deps: SinkDeps): Module {
             log: deps.log,
             maxRecordsPerBatch: deps.maxRecordsPerBatch,
             partitionsConsumedConcurrently: deps.partitionsConsumedConcurrently,
+            sessionTimeoutMs: deps.sessionTimeoutMs,
           });
         },
         async stop() {

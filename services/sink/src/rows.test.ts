@@ -74,9 +74,11 @@ describe('signalRow and alertRow', () => {
       kafka_partition: 1,
       kafka_offset: 7,
     });
-    // Every field of the alert as it is, but for the time as ClickHouse text and the Kafka origin.
-    expect(alertRow(alert(), { partition: 2, offset: '3' })).toEqual({
-      ...alert(),
+    // Every field of the alert as it is, but for the time as ClickHouse text and the Kafka origin. Journey and
+    // channel (alert schema v2, for webhook/SSE filters) have no columns in the alerts table yet.
+    const { journey: _journey, channel: _channel, ...stored } = alert({ journey: 'j', channel: 'c' });
+    expect(alertRow(alert({ journey: 'j', channel: 'c' }), { partition: 2, offset: '3' })).toEqual({
+      ...stored,
       at: '2025-03-01 10:15:00.123456',
       kafka_partition: 2,
       kafka_offset: 3,

@@ -6,13 +6,15 @@ import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
 import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs, trackProducerConnection } from '@touchstream/kafka';
-import { createClickHouse, migrate } from '@touchstream/clickhouse';
+import { applyRawRetention, createClickHouse, migrate } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
-import { createProcessorModule } from '@touchstream/processor';
+import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
-import { createQueryModule } from '@touchstream/query';
+import { createAlertStreamModule, createQueryModule } from '@touchstream/query';
+import { createNotifierModule } from '@touchstream/notifier';
 import { type Config, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
+import { parseWebhooks } from './webhooks-config.ts';
 
 export const VERSION = '0.1.0';
 
@@ -23,6 +25,8 @@ export interface RunningApp {
   runner: ModuleRunner;
   /** Drains and stops everything, in reverse dependency order. Idempotent. */
   stop(): Promise<void>;
+  /** Re-reads the processor's rules file (SIGHUP); an invalid file is rejected (logged) and the rules in force stay. */
+  reloadRules(): Promise<{ ok: boolean; error?: string }>;
 }
 
 /** Gives a module dependencies on the shared-client modules it needs. */
@@ -80,7 +84,7 @@ function sharedRedisModule(redis: Redis): Module {
   };
 }
 
-function sharedClickHouseModule(clickhouse: ClickHouseClient, log: FastifyInstance['log']): Module {
+function sharedClickHouseModule(clickhouse: ClickHouseClient, rawTtlDays: number, log: FastifyInstance['log']): Module {
   let reachable = false;
   return {
     name: 'clickhouse',
@@ -90,6 +94,7 @@ function sharedClickHouseModule(clickhouse: ClickHouseClient, log: FastifyInstan
         async start() {
           const applied = await migrate(clickhouse, { log: (m: string) => log.info(m) });
           if (applied.length) log.info({ applied }, 'ClickHouse migrations applied');
+          if (await applyRawRetention(clickhouse, rawTtlDays)) log.info({ days: rawTtlDays }, 'raw touchpoint retention set');
           reachable = true;
         },
         async stop() {
@@ -105,20 +110,24 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const targets = targetsOf(config);
   const modules: Module[] = [];
   let runner: ModuleRunner | undefined;
+  // The rules file is validated here, before anything starts; the processor reloads it on change. The
+  // query API takes the score half-life in force at start (live scores decay with it).
+  const scoring = config.SCORE_HALF_LIFE_HOURS ? { halfLifeMs: config.SCORE_HALF_LIFE_HOURS * 3600 * 1000 } : {};
+  const baseRules = resolveScoringConfig(scoring);
+  const halfLifeMs = (config.RULES_FILE ? await loadRulesFile(config.RULES_FILE, baseRules) : baseRules).halfLifeMs;
   const http = await createHttpServer({
     logLevel: config.LOG_LEVEL,
     version: VERSION,
     readiness: () => runner?.readiness() ?? { ready: false, modules: {} },
   });
   const log = http.log;
-  const halfLifeMs = config.SCORE_HALF_LIFE_HOURS * 3600 * 1000;
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });
   const producer = createIdempotentProducer(kafka);
   modules.push(sharedKafkaModule(config, kafka, producer));
 
   let redis: Redis | undefined;
-  if (targets.has('processor') || targets.has('query')) {
+  if (targets.has('processor') || targets.has('query') || targets.has('notifier')) {
     redis = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
     redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection problem'));
     modules.push(sharedRedisModule(redis));
@@ -130,30 +139,46 @@ export async function startApp(config: Config): Promise<RunningApp> {
         ? { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, database: config.CLICKHOUSE_DATABASE }
         : { path: config.CLICKHOUSE_PATH },
     );
-    modules.push(sharedClickHouseModule(clickhouse, log));
+    modules.push(sharedClickHouseModule(clickhouse, config.CLICKHOUSE_RAW_TTL_DAYS, log));
   }
 
   if (targets.has('ingest')) {
     modules.push(dependingOn(createIngestModule({
       producer,
+      kafka,
       writeKeys: config.WRITE_KEYS,
       limits: {
         maxEventsPerRequest: config.INGEST_MAX_EVENTS,
         maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
         sendTimeoutMs: config.INGEST_SEND_TIMEOUT_MS,
+        maxInFlightBytes: config.INGEST_MAX_IN_FLIGHT_BYTES,
         touchpoint: { maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS },
       },
       log,
     }), ['kafka']));
   }
+  let processorModule: ProcessorModule | undefined;
   if (targets.has('processor')) {
-    modules.push(dependingOn(createProcessorModule({ kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, scoring: { halfLifeMs }, log }), ['kafka', 'redis']));
+    processorModule = createProcessorModule({
+      kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`,
+      rulesFile: config.RULES_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
+      consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log,
+    });
+    modules.push(dependingOn(processorModule, ['kafka', 'redis']));
   }
   if (targets.has('sink')) {
-    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, log }), ['kafka', 'clickhouse']));
+    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse']));
   }
   if (targets.has('query')) {
-    modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, log }), ['redis', 'clickhouse']));
+    modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']));
+    modules.push(dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']));
+  }
+
+  if (targets.has('notifier')) {
+    const webhooks = parseWebhooks(config);
+    if (!webhooks.settings) throw new Error(`webhook configuration: ${webhooks.problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
+    const settings = webhooks.settings;
+    modules.push(dependingOn(createNotifierModule({ kafka, producer, redis: redis!, settings, groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, log }), ['kafka', 'redis']));
   }
 
   runner = new ModuleRunner(modules);
@@ -175,6 +200,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     url: address,
     http,
     runner,
+    reloadRules: () => processorModule?.reloadRules() ?? Promise.resolve({ ok: false, error: 'this process runs no processor' }),
     stop() {
       stopping ??= (async () => {
         runner!.beginDrain();

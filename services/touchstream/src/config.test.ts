@@ -14,7 +14,7 @@ describe('config', () => {
     expect(c.HTTP_PORT).toBe(8080);
     expect(c.TOUCHPOINT_PARTITIONS).toBe(12);
     expect(c.WRITE_KEYS).toEqual({ 'write-key-web': 'web' });
-    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query']);
+    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query', 'notifier']);
   });
 
   it('reports every problem at once', () => {
@@ -34,9 +34,43 @@ describe('config', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', TOUCHSTREAM_TARGET: 'processor' })).toThrow(/REDIS_URL/);
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis://x:1', TOUCHSTREAM_TARGET: 'processor' })).not.toThrow();
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink' })).toThrow(/CLICKHOUSE_URL/);
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'query' })).toThrow(/CLICKHOUSE_URL/);
+    // Together they share the process's embedded chDB.
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink,query' })).not.toThrow();
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink', CLICKHOUSE_URL: 'http://127.0.0.1:8123' })).not.toThrow();
+  });
+
+  it('takes an optional rules file and a sweep tick', () => {
+    expect(loadConfig(full)).toMatchObject({ RULES_FILE: undefined, TIMER_SWEEP_INTERVAL_MS: 1000, SCORE_HALF_LIFE_HOURS: undefined });
+    expect(loadConfig({ ...full, RULES_FILE: 'rules/default.yaml', TIMER_SWEEP_INTERVAL_MS: '250' })).toMatchObject({ RULES_FILE: 'rules/default.yaml', TIMER_SWEEP_INTERVAL_MS: 250 });
+    expect(() => loadConfig({ ...full, TIMER_SWEEP_INTERVAL_MS: '5' })).toThrow(/TIMER_SWEEP_INTERVAL_MS/);
   });
 
   it('keeps write and read keys apart', () => {
     expect(() => loadConfig({ ...full, READ_KEYS: 'write-key-web=analyst' })).toThrow(/both a write key and a read key/);
+  });
+});
+
+describe('config: retention and heat map targets', () => {
+  it('defaults raw retention to 400 days and parses heat map targets', () => {
+    expect(loadConfig(full).CLICKHOUSE_RAW_TTL_DAYS).toBe(400);
+    expect(loadConfig(full).HEATMAP_TARGETS).toEqual({});
+    const c = loadConfig({ ...full, CLICKHOUSE_RAW_TTL_DAYS: '30', HEATMAP_TARGETS: 'nps:40:20, avg_wait_ms:30000' });
+    expect(c.CLICKHOUSE_RAW_TTL_DAYS).toBe(30);
+    // avg_wait_ms is lower-is-better: without warn the band is 10% above the target.
+    expect(c.HEATMAP_TARGETS).toEqual({ nps: { target: 40, warn: 20 }, avg_wait_ms: { target: 30000, warn: 33000 } });
+  });
+
+  it('reports every bad target together with other problems', () => {
+    try {
+      loadConfig({ ...full, CLICKHOUSE_RAW_TTL_DAYS: '0', HEATMAP_TARGETS: 'happiness:5,nps:10:20,csat:x' });
+      expect.unreachable();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/CLICKHOUSE_RAW_TTL_DAYS/);
+      expect(problems).toMatch(/HEATMAP_TARGETS: "happiness" is not a heat map metric/);
+      expect(problems).toMatch(/nps is higher is better, so its warn threshold must be at most the target/);
+      expect(problems).toMatch(/"csat:x" is not metric:target/);
+    }
   });
 });

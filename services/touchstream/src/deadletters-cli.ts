@@ -49,7 +49,7 @@ function withReadOptions(cmd: Command): Command {
     .option('--brokers <host:port,…>', 'Kafka brokers', process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
     .option('--topic <topic>', `${topicNames.invalid} (rejected by ingest) or ${topicNames.deadLetters} (poison records)`, topicNames.invalid)
     .option('--source <source>', 'only dead letters from this source (write key name or consumer group)')
-    .option('--stage <stage>', 'only this stage: ingest, processor, sink')
+    .option('--stage <stage>', 'only this stage: ingest, processor, sink, notifier (webhook deliveries)')
     .option('--reason <text>', 'only dead letters whose reasons contain this text')
     .option('--limit <n>', 'at most this many');
 }

@@ -2,7 +2,8 @@
 // KPIs, journeys and alerts within a minute.
 //  - bank: personal-data verification on web with company notifications; some fail and end on the phone,
 //    some are abandoned;
-//  - telecom: IVR → agent for a billing dispute, long waits, negative sentiment, repeat calls, NPS survey;
+//  - telecom: IVR → agent for a billing dispute, long waits, negative sentiment, repeat calls, NPS survey,
+//    a written complaint after a third call;
 //  - retail: checkout with payment failures, confirmation email, CSAT survey.
 
 /** One touchpoint as posted to POST /v1/events (the HTTP shape: occurred_at as ISO-8601). */
@@ -91,6 +92,10 @@ export function telecomSupportJourney(rng: Rng): JourneyStep[] {
     );
   }
   steps.push({ afterMs: between(rng, 500, 1500), event: { channel: 'sms', touchpoint: 'nps_survey', initiator: 'customer', journey, stage: 'support', reason, survey: { kind: 'NPS', score: calls > 1 ? between(rng, 0, 5) : between(rng, 6, 10) } } });
+  if (calls === 3) {
+    // After a third call the customer puts it in writing: a complaint signal.
+    steps.push({ afterMs: between(rng, 500, 1500), event: { channel: 'email', touchpoint: 'complaint_email', initiator: 'customer', journey, stage: 'support', reason: 'formal_complaint', sentiment: -0.8 } });
+  }
   return steps;
 }
 

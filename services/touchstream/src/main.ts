@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, TARGETS } from './config.ts';
 import { startApp, VERSION, type RunningApp } from './app.ts';
 import { startDemoTraffic } from './demo.ts';
 import { deadLettersCommand } from './deadletters-cli.ts';
+import { qualityCommand } from './quality/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEMO_WRITE_KEY = 'demo-write-key';
@@ -78,6 +79,7 @@ program
         // The banner is the interface of `up`; engine noise stays in the logs unless asked for.
         LOG_LEVEL: 'error',
         WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
+        RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
         READ_KEYS: `${DEMO_READ_KEY}=analyst`,
         ...process.env,
         HTTP_PORT: opts.port,
@@ -86,8 +88,10 @@ program
         ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
         TOUCHSTREAM_TARGET: 'all',
       });
-      console.log('▶ starting ingest, processor, sink and query…');
+      console.log('▶ starting ingest, processor, sink, query and notifier…');
       app = await startApp(config);
+      const running = app;
+      process.on('SIGHUP', () => void running.reloadRules());
       const writeKey = Object.keys(config.WRITE_KEYS)[0]!;
       const readKey = Object.keys(config.READ_KEYS)[0]!;
       const url = app.url;
@@ -120,6 +124,9 @@ See that customer's journey:
 KPIs of the last hour by channel:
   curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
 
+Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
+  curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
+
 Ctrl-C stops everything.
 `);
     } catch (err) {
@@ -142,6 +149,7 @@ program
     }
     const app = await startApp(config).catch((err: Error) => fail(`could not start: ${err.message}`));
     onShutdown(config.SHUTDOWN_TIMEOUT_MS, () => app.stop());
+    process.on('SIGHUP', () => void app.reloadRules());
   });
 
 program
@@ -168,5 +176,6 @@ program
   });
 
 program.addCommand(deadLettersCommand());
+program.addCommand(qualityCommand());
 
 await program.parseAsync(process.argv);

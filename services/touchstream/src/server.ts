@@ -19,7 +19,13 @@ const errorBody = {
 
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: opts.logLevel },
+    logger: {
+      level: opts.logLevel,
+      // EventSource clients send the read key as ?key= (they cannot set headers): keep it out of the logs.
+      serializers: {
+        req: (req) => ({ method: req.method, url: req.url.replace(/([?&]key=)[^&]*/gi, '$1[redacted]'), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort }),
+      },
+    },
     // Ingest answers 413 itself for bigger bodies; this is only the server-wide ceiling.
     bodyLimit: 64 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },

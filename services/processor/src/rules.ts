@@ -1,0 +1,156 @@
+// The rules file (YAML or JSON): signal weights, windows and thresholds with per-channel and per-journey
+// overrides, score half-life, levels, exit ratio and cooldown. Everything omitted keeps its built-in
+// default (config.ts). Validated as a whole: every problem is reported at once, each with the file and
+// the path inside the document.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import {
+  defaultScoringConfig,
+  mergeSignalParams,
+  resolveScoringConfig,
+  signalTypes,
+  type ScoringConfig,
+  type SignalParamsOverride,
+  type SignalType,
+} from './config.ts';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "15m", "24h", "7d", "1500ms", or a number of milliseconds; null when it is none of these. */
+export function parseDuration(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : null;
+  if (typeof value !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : null;
+}
+
+const duration = (opts: { allowZero?: boolean } = {}) =>
+  z.unknown().transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === null || (!opts.allowZero && ms === 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration like 90s, 15m, 24h, 7d or a number of milliseconds${opts.allowZero ? '' : ' (> 0)'}, got ${JSON.stringify(v)}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const weight = z.number().min(0, 'a weight must be ≥ 0');
+const names = z.array(z.string().min(1)).min(1, 'list at least one name');
+const common = { enabled: z.boolean(), weight };
+const count = (min: number) => z.number().int('must be a whole number').min(min, `must be ≥ ${min}`);
+const outcome = z.enum(['started', 'completed', 'failed', 'abandoned', 'escalated', 'transferred', 'resolved', 'unresolved']);
+
+const signalSchemas = {
+  repeat_contact: z.strictObject({ ...common, window: duration() }),
+  channel_hopping: z.strictObject({ ...common, window: duration(), min_channels: count(2) }),
+  self_service_failure: z.strictObject({ ...common, window: duration(), failure_outcomes: z.array(outcome).min(1) }),
+  sla_breach: z.strictObject({ ...common, wait: z.record(z.string(), duration()), handling: z.record(z.string(), duration()) }),
+  negative_sentiment: z.strictObject({ ...common, max: z.number().min(-1).max(1) }),
+  sentiment_decline: z.strictObject({ ...common, count: count(2), min_drop: z.number().gt(0, 'must be > 0').max(2) }),
+  survey_detractor: z.strictObject({ ...common, nps_max: z.number(), csat_max: z.number(), ces_min: z.number() }),
+  escalation: z.strictObject({ ...common, outcomes: z.array(outcome).min(1) }),
+  complaint: z.strictObject({ ...common, reasons: names }),
+  journey_not_completed: z.strictObject({ ...common, expected_duration: duration(), completion_outcomes: z.array(outcome).min(1) }),
+  repeated_error: z.strictObject({ ...common, window: duration(), min_errors: count(1), touchpoints: names }),
+} satisfies Record<SignalType, z.ZodType>;
+
+const signalOverrides = z
+  .strictObject(Object.fromEntries(signalTypes.map((t) => [t, signalSchemas[t].partial()])) as {
+    [T in SignalType]: ReturnType<(typeof signalSchemas)[T]['partial']>;
+  })
+  .partial();
+
+const rulesFileSchema = z
+  .strictObject({
+    /** Yours to set (e.g. a date or a release); recorded with the content hash as `rules_version`. */
+    version: z.union([z.string().min(1), z.number()]).transform(String),
+    score: z
+      .strictObject({
+        half_life: duration(),
+        levels: z.strictObject({ watch: z.number().gt(0, 'must be > 0'), at_risk: z.number(), critical: z.number() }).partial(),
+        exit_ratio: z.number().gt(0, 'must be > 0').max(1, 'must be ≤ 1'),
+        cooldown: duration({ allowZero: true }),
+      })
+      .partial(),
+    channels: z.strictObject({ assisted: names, self_service: names }).partial(),
+    signals: signalOverrides,
+    overrides: z.strictObject({ channels: z.record(z.string(), signalOverrides), journeys: z.record(z.string(), signalOverrides) }).partial(),
+  })
+  .partial();
+
+export type RulesFile = z.infer<typeof rulesFileSchema>;
+
+/** A rules file that cannot be used; `problems` are "<path in the document>: <what is wrong>". */
+export class RulesError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid rules file ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'RulesError';
+  }
+}
+
+/** "<version>+<first 8 hex of the content's sha256>", or the hash alone when the file has no version. */
+export function rulesVersionOf(text: string, version: string | undefined): string {
+  const hash = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 8);
+  return version ? `${version}+${hash}` : hash;
+}
+
+/**
+ * Parses and validates a rules document over `base` (built-in defaults unless given). Throws RulesError
+ * listing every problem. JSON is YAML, so both work.
+ */
+export function parseRules(text: string, file: string, base: ScoringConfig = defaultScoringConfig): ScoringConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length) throw new RulesError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0]}`));
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = rulesFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new RulesError(file, parsed.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`));
+  }
+  const rules = parsed.data;
+  const problems: string[] = [];
+  const levels = { ...base.levelThresholds, ...rules.score?.levels };
+  if (!(levels.at_risk > levels.watch && levels.critical > levels.at_risk)) {
+    problems.push(`score.levels: must increase: watch (${levels.watch}) < at_risk (${levels.at_risk}) < critical (${levels.critical})`);
+  }
+  if (problems.length) throw new RulesError(file, problems);
+
+  const config: ScoringConfig = {
+    ...base,
+    rulesVersion: rulesVersionOf(text, rules.version),
+    halfLifeMs: rules.score?.half_life ?? base.halfLifeMs,
+    levelThresholds: levels,
+    levelExitRatio: rules.score?.exit_ratio ?? base.levelExitRatio,
+    alertCooldownMs: rules.score?.cooldown ?? base.alertCooldownMs,
+    assistedChannels: rules.channels?.assisted ?? base.assistedChannels,
+    selfServiceChannels: rules.channels?.self_service ?? base.selfServiceChannels,
+    signals: mergeSignalParams(base.signals, rules.signals as SignalParamsOverride | undefined),
+    overrides: {
+      channels: { ...base.overrides.channels, ...(rules.overrides?.channels as Record<string, SignalParamsOverride> | undefined) },
+      journeys: { ...base.overrides.journeys, ...(rules.overrides?.journeys as Record<string, SignalParamsOverride> | undefined) },
+    },
+  };
+  try {
+    return resolveScoringConfig(config);
+  } catch (err) {
+    throw new RulesError(file, [(err as Error).message]);
+  }
+}
+
+/** Reads and validates a rules file (see parseRules). */
+export async function loadRulesFile(file: string, base?: ScoringConfig): Promise<ScoringConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new RulesError(file, [`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check RULES_FILE`]);
+  }
+  return parseRules(text, file, base);
+}
