@@ -2,7 +2,7 @@
 // live alerts (Server-Sent Events, polling as fallback) and one customer's journey. Everything comes from the
 // query API with the analyst's read key, kept in this browser's localStorage only.
 
-import { breakdownRows, summarize } from './kpi-summary.js';
+import { heatmapCellText, tileDelta } from './format.js';
 
 const KEY_STORAGE = 'touchstream.readKey';
 const RANGES = { '1h': [3600e3, 'minute'], '24h': [86400e3, 'hour'], '7d': [7 * 86400e3, 'hour'], '30d': [30 * 86400e3, 'day'] };
@@ -54,29 +54,30 @@ $('change-key').addEventListener('click', () => askForKey());
 $('range').addEventListener('change', (e) => { state.range = e.target.value; refresh(); });
 $('by').addEventListener('change', (e) => { state.by = e.target.value; $('by-label').textContent = state.by; refresh(); });
 
-// ── number formatting
+// ── number formatting (units as /v1/kpis gives them: csat and negative signals already × 100)
 
 const fmt = {
   count: (v) => (v == null ? '–' : Intl.NumberFormat('en', { notation: v >= 1e5 ? 'compact' : 'standard' }).format(v)),
-  pct: (v) => (v == null ? '–' : `${(v * 100).toFixed(1)} %`),
+  share: (v) => (v == null ? '–' : `${(v * 100).toFixed(1)} %`),
+  percent: (v) => (v == null ? '–' : `${v.toFixed(1)} %`),
   score: (v) => (v == null ? '–' : v.toFixed(1)),
   ms: (v) => (v == null ? '–' : v >= 60e3 ? `${(v / 60e3).toFixed(1)} min` : `${(v / 1e3).toFixed(1)} s`),
+  per100: (v) => (v == null ? '–' : `${v.toFixed(1)} / 100`),
 };
 
-/**
- * The tiles: label, field, formatter, and whether higher is better (for the colour of the change against the
- * previous period).
- */
+/** The tiles: label, field, formatter, and whether higher is better (colours the change vs the previous period). */
 const TILES = [
   ['Touchpoints', 'events', fmt.count, null],
   ['Customers', 'unique_customers', fmt.count, null],
   ['NPS', 'nps', fmt.score, true],
-  ['CSAT (satisfied)', 'csat', fmt.pct, true],
+  ['CSAT (satisfied)', 'csat', fmt.percent, true],
   ['CES', 'ces_mean', fmt.score, false],
+  ['First-contact resolution', 'fcr', fmt.share, true],
   ['Handling time', 'avg_handling_ms', fmt.ms, false],
   ['Wait p90', 'p90_wait_ms', fmt.ms, false],
-  ['Abandonment', 'abandonment_rate', fmt.pct, false],
-  ['Negative signals', 'negative_signal_rate', fmt.pct, false],
+  ['Abandonment', 'abandonment_rate', fmt.share, false],
+  ['Journey completion', 'completion_rate', fmt.share, true],
+  ['Negative signals', 'negative_signal_rate', fmt.per100, false],
 ];
 
 function renderTiles(current, previous) {
@@ -84,15 +85,8 @@ function renderTiles(current, previous) {
     ...TILES.map(([label, field, format, higherIsBetter]) => {
       const tile = document.createElement('div');
       tile.className = 'tile';
+      const { text: delta, tone } = tileDelta(current?.[field] ?? null, previous?.[field] ?? null, higherIsBetter);
       const now = current?.[field] ?? null;
-      const before = previous?.[field] ?? null;
-      let delta = '';
-      let tone = 'flat';
-      if (now != null && before != null && before !== 0) {
-        const change = (now - before) / Math.abs(before);
-        delta = `${change >= 0 ? '▲' : '▼'} ${Math.abs(change * 100).toFixed(1)} % vs previous period`;
-        if (higherIsBetter !== null && Math.abs(change) > 0.005) tone = (change > 0) === higherIsBetter ? 'good' : 'bad';
-      }
       tile.innerHTML = `<div class="label"></div><div class="value"></div><div class="delta ${tone}"></div>`;
       tile.querySelector('.label').textContent = label;
       tile.querySelector('.value').textContent = format(now);
@@ -105,7 +99,7 @@ function renderTiles(current, previous) {
 let chart;
 function renderChart(buckets) {
   const xs = buckets.map((b) => Date.parse(b.bucket) / 1000);
-  const data = [xs, buckets.map((b) => b.events), buckets.map((b) => (b.negative_signal_rate == null ? null : b.negative_signal_rate * 100))];
+  const data = [xs, buckets.map((b) => b.events), buckets.map((b) => b.negative_signal_rate)];
   const el = $('chart');
   const width = el.clientWidth || 800;
   chart?.destroy();
@@ -116,9 +110,9 @@ function renderChart(buckets) {
       series: [
         {},
         { label: 'touchpoints', stroke: '#3558d6', fill: '#3558d61a', width: 2 },
-        { label: 'negative signals (%)', stroke: '#c8372d', width: 2, scale: '%' },
+        { label: 'negative signals per 100 touchpoints', stroke: '#c8372d', width: 2, scale: 'rate' },
       ],
-      axes: [{}, { label: 'touchpoints' }, { side: 1, scale: '%', label: '%', grid: { show: false } }],
+      axes: [{}, { label: 'touchpoints' }, { side: 1, scale: 'rate', label: 'per 100', grid: { show: false } }],
     },
     data,
     el,
@@ -128,16 +122,16 @@ function renderChart(buckets) {
 function renderBreakdown(rows) {
   const thead = $('breakdown').querySelector('thead');
   const tbody = $('breakdown').querySelector('tbody');
-  thead.innerHTML = '<tr><th></th><th>touchpoints</th><th>NPS</th><th>CSAT</th><th>abandon</th><th>neg. signals</th></tr>';
+  thead.innerHTML = '<tr><th></th><th>touchpoints</th><th>NPS</th><th>CSAT</th><th>FCR</th><th>abandon</th><th>neg. / 100</th></tr>';
   if (!rows.length) {
-    tbody.innerHTML = '<tr><td colspan="6" class="empty">no touchpoints in this range</td></tr>';
+    tbody.innerHTML = '<tr><td colspan="7" class="empty">no touchpoints in this range</td></tr>';
     return;
   }
   const top = Math.max(...rows.map((r) => r.events));
   tbody.replaceChildren(
     ...rows.map((r) => {
       const tr = document.createElement('tr');
-      const cells = [r.key || '(none)', fmt.count(r.events), fmt.score(r.nps), fmt.pct(r.csat), fmt.pct(r.abandonment_rate), fmt.pct(r.negative_signal_rate)];
+      const cells = [r.key || '(none)', fmt.count(r.events), fmt.score(r.nps), fmt.percent(r.csat), fmt.share(r.fcr), fmt.share(r.abandonment_rate), fmt.score(r.negative_signal_rate)];
       tr.innerHTML = cells.map(() => '<td></td>').join('');
       cells.forEach((c, i) => (tr.children[i].textContent = c));
       const bar = document.createElement('span');
@@ -149,20 +143,57 @@ function renderBreakdown(rows) {
   );
 }
 
+const HEATMAP_FORMATS = {
+  nps: fmt.score, csat: fmt.percent, csat_mean: fmt.score, ces_mean: fmt.score, fcr: fmt.share, avg_handling_ms: fmt.ms,
+  avg_wait_ms: fmt.ms, p90_wait_ms: fmt.ms, abandonment_rate: fmt.share, completion_rate: fmt.share,
+  sentiment_mean: fmt.score, negative_signal_rate: fmt.score,
+};
+
+function renderHeatmap(heat) {
+  const table = $('heatmap');
+  const metrics = heat.metrics.map((m) => m.metric);
+  table.querySelector('thead').innerHTML = '<tr><th>stage</th>' + metrics.map(() => '<th></th>').join('') + '</tr>';
+  metrics.forEach((m, i) => (table.querySelector('thead tr').children[i + 1].textContent = m.replaceAll('_', ' ')));
+  const tbody = table.querySelector('tbody');
+  if (!heat.rows.length) {
+    tbody.innerHTML = `<tr><td colspan="${metrics.length + 1}" class="empty">no touchpoints in this range</td></tr>`;
+    return;
+  }
+  tbody.replaceChildren(
+    ...heat.rows.map((row) => {
+      const tr = document.createElement('tr');
+      const head = document.createElement('td');
+      head.textContent = row.stage || '(no stage)';
+      tr.append(head);
+      for (const m of metrics) {
+        const cell = row.cells[m];
+        const td = document.createElement('td');
+        td.className = `cell ${cell?.status ?? 'no_data'}`;
+        td.textContent = cell ? (cell.value == null ? '–' : (HEATMAP_FORMATS[m] ?? fmt.score)(cell.value)) : '–';
+        if (cell) td.title = heatmapCellText(m, cell);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
 async function refresh() {
   if (!state.key) return askForKey();
   const [span, interval] = RANGES[state.range];
   const to = Date.now();
-  const range = (from, until) => `from=${new Date(from).toISOString()}&to=${new Date(until).toISOString()}&interval=${interval}`;
+  const range = `from=${new Date(to - span).toISOString()}&to=${new Date(to).toISOString()}`;
   try {
-    const [current, previous, breakdown] = await Promise.all([
-      api(`/v1/kpis?${range(to - span, to)}`),
-      api(`/v1/kpis?${range(to - 2 * span, to - span)}`),
-      api(`/v1/kpis?${range(to - span, to)}&by=${encodeURIComponent(state.by)}`),
+    const [kpis, breakdown, heat] = await Promise.all([
+      api(`/v1/kpis?${range}&interval=${interval}`),
+      api(`/v1/kpis?${range}&interval=${interval}&by=${encodeURIComponent(state.by)}`),
+      api(`/v1/heatmap?${range}`),
     ]);
-    renderTiles(current.totals ?? summarize(current.buckets), previous.totals ?? summarize(previous.buckets));
-    renderChart(current.buckets);
-    renderBreakdown(breakdownRows(breakdown.buckets));
+    const total = kpis.totals[0];
+    renderTiles(total, total?.previous);
+    renderChart(kpis.buckets);
+    renderBreakdown([...breakdown.totals].sort((a, b) => b.events - a.events));
+    renderHeatmap(heat);
     showError(null);
   } catch (err) {
     showError(err);
