@@ -217,4 +217,16 @@ describe('bad input', () => {
     const writeKeyOnQuery = await fetch(`${app.url}/v1/kpis`, { headers: { authorization: `Bearer ${WRITE_KEY}` } });
     expect(writeKeyOnQuery.status).toBe(401);
   });
+
+  it('serves the dashboard, whose every API call is a documented route', async () => {
+    const page = await fetch(`${app.url}/dashboard/`);
+    expect(page.status).toBe(200);
+    const script = await (await fetch(`${app.url}/dashboard/app.js`)).text();
+    // The routes the page calls, e.g. `/v1/customers/${…}/journey` → /v1/customers/{}/journey.
+    const called = new Set([...script.matchAll(/[`'](\/v1\/[^`'?]*)/g)].map((m) => m[1]!.replace(/\$\{[^}]*\}/g, '{}')));
+    expect(called.size).toBeGreaterThanOrEqual(5);
+    const openapi = (await (await fetch(`${app.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
+    const documented = new Set(Object.keys(openapi.paths).map((p) => p.replace(/\{[^}]*\}/g, '{}')));
+    expect([...called].filter((p) => !documented.has(p))).toEqual([]);
+  });
 });
