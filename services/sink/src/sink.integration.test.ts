@@ -119,7 +119,7 @@ describe('sink module', () => {
 
     // The garbage record went to the dead-letter topic with its origin.
     const consumer = kafka.consumer({ groupId: `sink-test-${runId}-dlq-reader` });
-    const deadLetters: Array<{ origin_topic: string | null; reasons: string[]; stage: string }> = [];
+    const deadLetters: Array<{ origin_topic: string | null; origin_partition: number | null; origin_offset: string | null; reasons: string[]; stage: string }> = [];
     await consumer.connect();
     await consumer.subscribe({ topic: topicNames.deadLetters, fromBeginning: true });
     await consumer.run({
@@ -133,7 +133,9 @@ describe('sink module', () => {
     } finally {
       await consumer.disconnect();
     }
-    expect(deadLetters).toHaveLength(1);
+    // One poison record. A batch redelivered after a rebalance (a slow, loaded machine) dead-letters it again,
+    // identically: the dead-letter topic is at-least-once, identified by the record's origin.
+    expect(new Set(deadLetters.map((d) => `${d.origin_partition}:${d.origin_offset}`)).size).toBe(1);
     expect(deadLetters[0]).toMatchObject({ stage: 'sink', reasons: [expect.stringMatching(/touchpoints record cannot be decoded/)] });
   });
 });
