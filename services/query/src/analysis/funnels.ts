@@ -1,0 +1,375 @@
+// Funnels over the raw touchpoints. One statement per request; its text depends only on the funnel's SHAPE (number
+// of steps, which are optional, ordered or not, breakdown) — every value (touchpoints, channels, window, range)
+// travels as a {name:Type} parameter.
+//
+// Semantics (also in the route description):
+//  * Ordered: a customer enters at their first step-1 event in the range. Each required step is the first matching
+//    event strictly after the previous required step, at most `window` after the entry. An optional step counts when
+//    it happens after the previous required step and before the next required step (or, if that is never reached,
+//    within the window); skipping it does not stop the customer.
+//  * Unordered: a customer enters at their first event matching any step; step k is reached once all required steps
+//    1…k happened within `window` of the entry, in any order; its time is the latest of them.
+//  * Exclusions: the first exclusion event after the entry ends the customer's funnel there — steps after it do not
+//    count (the customer still counts for the steps reached before).
+//  * Conversion and time "from previous" are relative to the previous REQUIRED step (step 1 is always required).
+import type { ClickHouseClient } from '@touchstream/clickhouse';
+import { invalidParameter } from '../errors.ts';
+import { querySettingsSql } from '../settings.ts';
+import { microsToIso } from '../time.ts';
+import { num, round } from './common.ts';
+
+export interface StepMatcher {
+  touchpoint: string;
+  channel?: string;
+  outcome?: string;
+  journey?: string;
+}
+
+export interface FunnelStep extends StepMatcher {
+  optional?: boolean;
+  label?: string;
+}
+
+export const funnelBreakdownNames = ['channel', 'first_channel'] as const;
+export type FunnelBreakdown = (typeof funnelBreakdownNames)[number];
+export const funnelOrderNames = ['ordered', 'unordered'] as const;
+export type FunnelOrder = (typeof funnelOrderNames)[number];
+
+export const maxFunnelSteps = 32;
+
+export interface FunnelRequest {
+  steps: FunnelStep[];
+  exclusions: StepMatcher[];
+  order: FunnelOrder;
+  windowMicros: number;
+  breakdown?: FunnelBreakdown;
+  fromMicros: number;
+  toMicros: number;
+}
+
+/** Upper bounds (seconds) of the time-to-convert histogram's bins; the last bin is open-ended. */
+export const histogramBinsSeconds = [60, 300, 900, 3600, 6 * 3600, 86_400, 3 * 86_400, 7 * 86_400] as const;
+
+export interface HistogramBin {
+  /** Upper bound in seconds (inclusive); null for the open last bin. */
+  le_seconds: number | null;
+  customers: number;
+}
+
+export interface FunnelStepResult {
+  step: number;
+  label: string;
+  touchpoint: string;
+  optional: boolean;
+  customers: number;
+  conversion_from_previous: number | null;
+  conversion_from_first: number | null;
+  median_seconds_from_previous: number | null;
+  p90_seconds_from_previous: number | null;
+  median_seconds_from_first: number | null;
+  p90_seconds_from_first: number | null;
+  histogram_from_previous: HistogramBin[];
+}
+
+export interface FunnelResult {
+  from: string;
+  to: string;
+  order: FunnelOrder;
+  window_seconds: number;
+  steps: FunnelStepResult[];
+  breakdown: { by: FunnelBreakdown; groups: Array<{ key: string; steps: FunnelStepResult[] }> } | null;
+}
+
+export function validateFunnel(request: FunnelRequest): void {
+  const { steps } = request;
+  if (steps.length < 2 || steps.length > maxFunnelSteps) {
+    throw invalidParameter(`a funnel has 2 to ${maxFunnelSteps} steps (got ${steps.length})`);
+  }
+  if (steps[0]!.optional) throw invalidParameter('steps.0 cannot be optional: the first step is where customers enter the funnel');
+}
+
+const matcherSql = (prefix: string) =>
+  `(tp, ch, oc, jr) -> touchpoint = tp AND (ch = '' OR channel = ch) AND (oc = '' OR outcome = oc) AND (jr = '' OR journey = jr), ` +
+  `{${prefix}_touchpoints:Array(String)}, {${prefix}_channels:Array(String)}, {${prefix}_outcomes:Array(String)}, {${prefix}_journeys:Array(String)}`;
+
+/** Bitmask of the steps an event matches (bit k-1 = step k), and whether it is an exclusion event. */
+const stepMaskSql = `arraySum(arrayMap((tp, ch, oc, jr, i) -> if(touchpoint = tp AND (ch = '' OR channel = ch) AND (oc = '' OR outcome = oc) AND (jr = '' OR journey = jr), bitShiftLeft(toUInt64(1), i), toUInt64(0)),
+    {step_touchpoints:Array(String)}, {step_channels:Array(String)}, {step_outcomes:Array(String)}, {step_journeys:Array(String)}, range(toUInt64(length({step_touchpoints:Array(String)})))))`;
+const exclusionSql = `arrayExists(${matcherSql('excl')})`;
+
+interface Shape {
+  optional: boolean[];
+  order: FunnelOrder;
+  breakdown?: FunnelBreakdown;
+  /** Keep every event of the customer (needed for first_channel and for what dropped customers did next). */
+  allEvents: boolean;
+}
+
+/**
+ * Per customer (in the range): T = event times (µs), M = step masks, X = exclusion flags, C = channels, P = touchpoints,
+ * all sorted by time; then r1…rn = the time each step was reached (0 = not reached), q1…qn = the time of the previous
+ * required step, base = the entry time.
+ */
+function customerStepsSql(shape: Shape): string {
+  const n = shape.optional.length;
+  const required = shape.optional.map((o, i) => (o ? -1 : i + 1)).filter((k) => k > 0);
+  const prevRequired = (k: number) => required.filter((r) => r < k).at(-1) ?? 1;
+  const nextRequired = (k: number) => required.find((r) => r > k);
+  const bit = (k: number) => `bitTest(m, ${k - 1})`;
+  const columns: string[] = [];
+  if (shape.order === 'ordered') {
+    columns.push(`arrayFirst((t, m) -> ${bit(1)}, T, M) AS s1`);
+    columns.push(`s1 AS base`);
+    columns.push(`if(base = 0, 0, arrayFirst((t, x) -> x AND t > base, T, X)) AS exclusion_at`);
+    columns.push(`if(exclusion_at = 0, base + {window_us:Int64}, least(base + {window_us:Int64}, exclusion_at - 1)) AS lim`);
+    for (let k = 2; k <= n; k++) {
+      const p = prevRequired(k);
+      if (!shape.optional[k - 1]) {
+        columns.push(`if(s${p} = 0, 0, arrayFirst((t, m) -> ${bit(k)} AND t > s${p} AND t <= lim, T, M)) AS s${k}`);
+      } else {
+        const q = nextRequired(k);
+        const beforeNext = q === undefined ? '' : ` AND (s${q} = 0 OR t < s${q})`;
+        columns.push(`if(s${p} = 0, 0, arrayFirst((t, m) -> ${bit(k)} AND t > s${p} AND t <= lim${beforeNext}, T, M)) AS s${k}`);
+      }
+    }
+    for (let k = 1; k <= n; k++) columns.push(`s${k} AS r${k}`);
+  } else {
+    columns.push(`arrayFirst((t, m) -> m != 0, T, M) AS base`);
+    columns.push(`if(base = 0, 0, arrayFirst((t, x) -> x AND t > base, T, X)) AS exclusion_at`);
+    columns.push(`if(exclusion_at = 0, base + {window_us:Int64}, least(base + {window_us:Int64}, exclusion_at - 1)) AS lim`);
+    for (let k = 1; k <= n; k++) {
+      columns.push(`if(base = 0, 0, arrayFirst((t, m) -> ${bit(k)} AND t >= base AND t <= lim, T, M)) AS u${k}`);
+    }
+    for (let k = 1; k <= n; k++) {
+      if (!shape.optional[k - 1]) {
+        const upTo = required.filter((r) => r <= k);
+        columns.push(`if(arrayAll(x -> x > 0, [${upTo.map((r) => `u${r}`).join(', ')}]), arrayMax([${upTo.map((r) => `u${r}`).join(', ')}]), 0) AS r${k}`);
+      } else {
+        const p = prevRequired(k);
+        columns.push(`if(r${p} > 0 AND u${k} > 0, greatest(u${k}, r${p}), 0) AS r${k}`);
+      }
+    }
+  }
+  for (let k = 1; k <= n; k++) columns.push(`r${prevRequired(k)} AS q${k}`);
+  const key =
+    shape.breakdown === 'first_channel'
+      ? 'C[1]'
+      : shape.breakdown === 'channel'
+        ? shape.order === 'ordered'
+          ? 'arrayFirst((c, m) -> bitTest(m, 0), C, M)'
+          : 'arrayFirst((c, m) -> m != 0, C, M)'
+        : "''";
+  columns.push(`${key} AS breakdown_key`);
+  const prefilter = shape.allEvents
+    ? ''
+    : `AND (touchpoint IN {all_step_touchpoints:Array(String)} OR touchpoint IN {excl_touchpoints:Array(String)})`;
+  return `
+    SELECT customer_id, T, M, X, C, P, ${columns.join(',\n      ')}
+    FROM (
+      SELECT customer_id,
+        arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), ${stepMaskSql}, ${exclusionSql}, channel, touchpoint))) AS ev,
+        arrayMap(e -> e.1, ev) AS T, arrayMap(e -> e.2, ev) AS M, arrayMap(e -> e.3, ev) AS X,
+        arrayMap(e -> toString(e.4), ev) AS C, arrayMap(e -> toString(e.5), ev) AS P
+      FROM touchpoints
+      WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+        ${prefilter}
+      GROUP BY customer_id
+    )`;
+}
+
+export function funnelSql(shape: Omit<Shape, 'allEvents'>): string {
+  const n = shape.optional.length;
+  const list = (p: string) => `[${Array.from({ length: n }, (_, i) => `${p}${i + 1}`).join(', ')}]`;
+  const keys = shape.breakdown ? `[CAST(NULL, 'Nullable(String)'), breakdown_key]` : `[CAST(NULL, 'Nullable(String)')]`;
+  return `
+SELECT step, group_key, count() AS customers,
+  quantilesExactInclusiveIf(0.5, 0.9)((r - q) / 1e6, step > 1) AS from_previous,
+  quantilesExactInclusive(0.5, 0.9)((r - base) / 1e6) AS from_first,
+  sumForEachIf(arrayMap(b -> toUInt64(r - q <= b), {bins_us:Array(Int64)}), step > 1) AS cumulative_bins
+FROM (${customerStepsSql({ ...shape, allEvents: shape.breakdown === 'first_channel' })})
+ARRAY JOIN ${list('r')} AS r, ${list('q')} AS q, range(1, ${n + 1}) AS step
+ARRAY JOIN ${keys} AS group_key
+WHERE r > 0
+GROUP BY step, group_key
+ORDER BY step, group_key
+${querySettingsSql}`;
+}
+
+/** Customers who reached the step before `step` (the previous required one) but not `step`, with what they did next. */
+export function droppedSql(shape: Omit<Shape, 'allEvents'>, step: number, kind: 'page' | 'next'): string {
+  const reachedBefore = Array.from({ length: step - 1 }, (_, i) => `r${i + 1}`);
+  const body = `
+  SELECT customer_id, q${step} AS previous_at,
+    arrayMax([${reachedBefore.join(', ')}]) AS last_step_at,
+    arrayFirstIndex(t -> t > last_step_at, T) AS next_index,
+    if(next_index = 0, '', P[next_index]) AS next_touchpoint,
+    if(next_index = 0, '', C[next_index]) AS next_channel,
+    if(next_index = 0, 0, T[next_index]) AS next_at
+  FROM (${customerStepsSql({ ...shape, allEvents: true })})
+  WHERE q${step} > 0 AND r${step} = 0`;
+  if (kind === 'page') {
+    return `
+SELECT customer_id, last_step_at, next_touchpoint, next_channel, next_at, count() OVER () AS total
+FROM (${body})
+ORDER BY customer_id
+LIMIT {limit:UInt32} OFFSET {offset:UInt32}
+${querySettingsSql}`;
+  }
+  return `
+SELECT next_touchpoint, next_channel, count() AS customers
+FROM (${body})
+GROUP BY next_touchpoint, next_channel
+ORDER BY customers DESC, next_touchpoint, next_channel
+LIMIT {top:UInt32}
+${querySettingsSql}`;
+}
+
+function funnelParams(request: FunnelRequest) {
+  const col = (xs: StepMatcher[], f: keyof StepMatcher) => xs.map((s) => s[f] ?? '');
+  return {
+    from_us: request.fromMicros,
+    to_us: request.toMicros,
+    window_us: request.windowMicros,
+    step_touchpoints: col(request.steps, 'touchpoint'),
+    step_channels: col(request.steps, 'channel'),
+    step_outcomes: col(request.steps, 'outcome'),
+    step_journeys: col(request.steps, 'journey'),
+    all_step_touchpoints: [...new Set(request.steps.map((s) => s.touchpoint))],
+    excl_touchpoints: col(request.exclusions, 'touchpoint'),
+    excl_channels: col(request.exclusions, 'channel'),
+    excl_outcomes: col(request.exclusions, 'outcome'),
+    excl_journeys: col(request.exclusions, 'journey'),
+    bins_us: histogramBinsSeconds.map((s) => s * 1_000_000),
+  };
+}
+
+const shapeOf = (request: FunnelRequest) => ({
+  optional: request.steps.map((s, i) => i > 0 && Boolean(s.optional)),
+  order: request.order,
+  breakdown: request.breakdown,
+});
+
+interface FunnelRow {
+  step: number | string;
+  group_key: string | null;
+  customers: number | string;
+  from_previous: number[];
+  from_first: number[];
+  cumulative_bins: Array<number | string>;
+}
+
+function stepResults(request: FunnelRequest, rows: FunnelRow[]): FunnelStepResult[] {
+  const byStep = new Map(rows.map((r) => [num(r.step), r]));
+  const counts = request.steps.map((_, i) => num(byStep.get(i + 1)?.customers));
+  const prevRequiredIndex = (i: number) => {
+    for (let j = i - 1; j >= 0; j--) if (j === 0 || !request.steps[j]!.optional) return j;
+    return 0;
+  };
+  return request.steps.map((s, i) => {
+    const row = byStep.get(i + 1);
+    const customers = counts[i]!;
+    const previous = i === 0 ? null : counts[prevRequiredIndex(i)]!;
+    const cumulative = (row?.cumulative_bins ?? []).map(num);
+    const histogram: HistogramBin[] =
+      i === 0
+        ? []
+        : [...histogramBinsSeconds, null].map((le, b) => ({
+            le_seconds: le,
+            customers: (b < cumulative.length ? cumulative[b]! : customers) - (b === 0 ? 0 : (cumulative[b - 1] ?? 0)),
+          }));
+    const quantile = (xs: number[] | undefined, at: number) => (row && customers > 0 && xs && xs.length ? round(Number(xs[at]), 3) : null);
+    return {
+      step: i + 1,
+      label: s.label ?? s.touchpoint,
+      touchpoint: s.touchpoint,
+      optional: i > 0 && Boolean(s.optional),
+      customers,
+      conversion_from_previous: previous === null ? null : previous > 0 ? round(customers / previous) : null,
+      conversion_from_first: counts[0]! > 0 ? round(customers / counts[0]!) : null,
+      median_seconds_from_previous: i === 0 ? null : quantile(row?.from_previous, 0),
+      p90_seconds_from_previous: i === 0 ? null : quantile(row?.from_previous, 1),
+      median_seconds_from_first: quantile(row?.from_first, 0),
+      p90_seconds_from_first: quantile(row?.from_first, 1),
+      histogram_from_previous: histogram,
+    };
+  });
+}
+
+export async function queryFunnel(clickhouse: ClickHouseClient, request: FunnelRequest): Promise<FunnelResult> {
+  validateFunnel(request);
+  const result = await clickhouse.query({ query: funnelSql(shapeOf(request)), query_params: funnelParams(request), format: 'JSONEachRow' });
+  const rows = await result.json<FunnelRow>();
+  const overall = rows.filter((r) => r.group_key === null);
+  const groups = new Map<string, FunnelRow[]>();
+  for (const r of rows) if (r.group_key !== null) groups.set(r.group_key, [...(groups.get(r.group_key) ?? []), r]);
+  return {
+    from: microsToIso(request.fromMicros),
+    to: microsToIso(request.toMicros),
+    order: request.order,
+    window_seconds: request.windowMicros / 1_000_000,
+    steps: stepResults(request, overall),
+    breakdown: request.breakdown
+      ? {
+          by: request.breakdown,
+          groups: [...groups.entries()]
+            .map(([key, rs]) => ({ key, steps: stepResults(request, rs) }))
+            .sort((a, b) => b.steps[0]!.customers - a.steps[0]!.customers || a.key.localeCompare(b.key)),
+        }
+      : null,
+  };
+}
+
+export interface DroppedCustomer {
+  customer_id: string;
+  last_step_at: string;
+  next_touchpoint: string | null;
+  next_channel: string | null;
+  next_at: string | null;
+}
+
+export interface DroppedResult {
+  step: number;
+  label: string;
+  total: number;
+  limit: number;
+  offset: number;
+  customers: DroppedCustomer[];
+  next_touchpoints: Array<{ touchpoint: string | null; channel: string | null; customers: number }>;
+}
+
+export async function queryDropped(
+  clickhouse: ClickHouseClient,
+  request: FunnelRequest,
+  page: { step: number; limit: number; offset: number; top: number },
+): Promise<DroppedResult> {
+  validateFunnel(request);
+  if (page.step < 2 || page.step > request.steps.length) {
+    throw invalidParameter(`step must be between 2 and ${request.steps.length}, the number of steps (got ${page.step}); nobody drops at step 1`);
+  }
+  const shape = shapeOf(request);
+  const params = { ...funnelParams(request), limit: page.limit, offset: page.offset, top: page.top };
+  const [pageRows, nextRows] = await Promise.all([
+    clickhouse.query({ query: droppedSql(shape, page.step, 'page'), query_params: params, format: 'JSONEachRow' }).then((r) =>
+      r.json<{ customer_id: string; last_step_at: number | string; next_touchpoint: string; next_channel: string; next_at: number | string; total: number | string }>(),
+    ),
+    clickhouse.query({ query: droppedSql(shape, page.step, 'next'), query_params: params, format: 'JSONEachRow' }).then((r) =>
+      r.json<{ next_touchpoint: string; next_channel: string; customers: number | string }>(),
+    ),
+  ]);
+  const total = pageRows.length > 0 ? num(pageRows[0]!.total) : nextRows.reduce((s, r) => s + num(r.customers), 0);
+  return {
+    step: page.step,
+    label: request.steps[page.step - 1]!.label ?? request.steps[page.step - 1]!.touchpoint,
+    total,
+    limit: page.limit,
+    offset: page.offset,
+    customers: pageRows.map((r) => ({
+      customer_id: r.customer_id,
+      last_step_at: microsToIso(num(r.last_step_at)),
+      next_touchpoint: r.next_touchpoint || null,
+      next_channel: r.next_channel || null,
+      next_at: num(r.next_at) > 0 ? microsToIso(num(r.next_at)) : null,
+    })),
+    next_touchpoints: nextRows.map((r) => ({ touchpoint: r.next_touchpoint || null, channel: r.next_channel || null, customers: num(r.customers) })),
+  };
+}
