@@ -65,7 +65,8 @@ export function queryErrorHandler(error: FastifyError | ApiError, request: Fasti
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
-    const source = fastifyError.validationContext === 'params' ? request.params : request.query;
+    const context = fastifyError.validationContext;
+    const source = context === 'params' ? request.params : context === 'body' ? request.body : request.query;
     return reply
       .code(400)
       .send({ code: 'INVALID_PARAMETER', message: describeValidationErrors(fastifyError.validation, source) });

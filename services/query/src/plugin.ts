@@ -11,6 +11,10 @@ import { queryKpis, type KpiDimension, type KpiInterval } from './kpis.ts';
 import { parseTimeParameter, resolveRange } from './range.ts';
 import { alertsRouteSchema, journeyRouteSchema, kpisRouteSchema } from './schemas.ts';
 import { microsToIso } from './time.ts';
+import { attributionRoutes } from './routes/attribution.ts';
+import { driverRoutes } from './routes/drivers.ts';
+import { funnelRoutes } from './routes/funnels.ts';
+import { pathRoutes } from './routes/paths.ts';
 
 export interface QueryDeps {
   clickhouse: ClickHouseClient;
@@ -29,6 +33,10 @@ export function queryPlugin(deps: QueryDeps): FastifyPluginAsync {
   return async function queryRoutes(app) {
     app.addHook('onRequest', readKeyAuthenticator(deps.readKeys));
     app.setErrorHandler(queryErrorHandler);
+    await app.register(funnelRoutes({ clickhouse: deps.clickhouse, nowMicros }));
+    await app.register(pathRoutes({ clickhouse: deps.clickhouse, nowMicros }));
+    await app.register(driverRoutes({ clickhouse: deps.clickhouse, nowMicros }));
+    await app.register(attributionRoutes({ clickhouse: deps.clickhouse, nowMicros }));
 
     app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension } }>(
       '/v1/kpis',
