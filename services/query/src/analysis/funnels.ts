@@ -98,59 +98,52 @@ const stepMaskSql = `arraySum(arrayMap((tp, ch, oc, jr, i) -> if(touchpoint = tp
 const exclusionSql = `arrayExists(${matcherSql('excl')})`;
 
 interface Shape {
-  optional: boolean[];
   order: FunnelOrder;
   breakdown?: FunnelBreakdown;
   /** Keep every event of the customer (needed for first_channel and for what dropped customers did next). */
   allEvents: boolean;
 }
 
-/**
- * Per customer (in the range): T = event times (µs), M = step masks, X = exclusion flags, C = channels, P = touchpoints,
- * all sorted by time; then r1…rn = the time each step was reached (0 = not reached), q1…qn = the time of the previous
- * required step, base = the entry time.
- */
+// The statement text is the same for any number of steps: which steps are optional and which required step comes
+// before / after each one travel as array parameters, and the steps are evaluated by arrayFold/arrayMap over the step
+// index. (Spelling each step out as its own column made ClickHouse's analyser expand the chain of aliases
+// exponentially: a 21-step funnel took half a minute to plan.)
+//
+// Per customer (in the range): T = event times (µs), M = step bitmasks (bit k-1 = step k), X = exclusion flags,
+// C = channels, P = touchpoints, all in time order; then R[k] = when step k was reached (0 = not reached),
+// Q[k] = when the previous required step was reached, base = when the customer entered.
 function customerStepsSql(shape: Shape): string {
-  const n = shape.optional.length;
-  const required = shape.optional.map((o, i) => (o ? -1 : i + 1)).filter((k) => k > 0);
-  const prevRequired = (k: number) => required.filter((r) => r < k).at(-1) ?? 1;
-  const nextRequired = (k: number) => required.find((r) => r > k);
-  const bit = (k: number) => `bitTest(m, ${k - 1})`;
+  const match = (k: string) => `bitTest(m, ${k} - 1)`;
   const columns: string[] = [];
   if (shape.order === 'ordered') {
-    columns.push(`arrayFirst((t, m) -> ${bit(1)}, T, M) AS s1`);
-    columns.push(`s1 AS base`);
+    columns.push(`arrayFirst((t, m) -> bitTest(m, 0), T, M) AS base`);
     columns.push(`if(base = 0, 0, arrayFirst((t, x) -> x AND t > base, T, X)) AS exclusion_at`);
     columns.push(`if(exclusion_at = 0, base + {window_us:Int64}, least(base + {window_us:Int64}, exclusion_at - 1)) AS lim`);
-    for (let k = 2; k <= n; k++) {
-      const p = prevRequired(k);
-      if (!shape.optional[k - 1]) {
-        columns.push(`if(s${p} = 0, 0, arrayFirst((t, m) -> ${bit(k)} AND t > s${p} AND t <= lim, T, M)) AS s${k}`);
-      } else {
-        const q = nextRequired(k);
-        const beforeNext = q === undefined ? '' : ` AND (s${q} = 0 OR t < s${q})`;
-        columns.push(`if(s${p} = 0, 0, arrayFirst((t, m) -> ${bit(k)} AND t > s${p} AND t <= lim${beforeNext}, T, M)) AS s${k}`);
-      }
-    }
-    for (let k = 1; k <= n; k++) columns.push(`s${k} AS r${k}`);
+    // Required steps in order: each the first match after the previous required one, within the window.
+    columns.push(`arrayFold((acc, k) -> arrayPushBack(acc,
+        if({optional:Array(UInt8)}[k] OR acc[{prev_required:Array(UInt8)}[k]] = 0, toInt64(0),
+          arrayFirst((t, m) -> ${match('k')} AND t > acc[{prev_required:Array(UInt8)}[k]] AND t <= lim, T, M))),
+      range(2, toUInt64(length({optional:Array(UInt8)}) + 1)), [toInt64(base)]) AS required_at`);
+    // Optional steps: between the previous required step and the next one (or the window's end if never reached).
+    columns.push(`arrayMap(k -> if(NOT {optional:Array(UInt8)}[k], required_at[k],
+        if(required_at[{prev_required:Array(UInt8)}[k]] = 0, toInt64(0),
+          arrayFirst((t, m) -> ${match('k')} AND t > required_at[{prev_required:Array(UInt8)}[k]] AND t <= lim
+            AND ({next_required:Array(UInt8)}[k] = 0 OR required_at[{next_required:Array(UInt8)}[k]] = 0 OR t < required_at[{next_required:Array(UInt8)}[k]]), T, M))),
+      range(1, toUInt64(length({optional:Array(UInt8)}) + 1))) AS R`);
   } else {
     columns.push(`arrayFirst((t, m) -> m != 0, T, M) AS base`);
     columns.push(`if(base = 0, 0, arrayFirst((t, x) -> x AND t > base, T, X)) AS exclusion_at`);
     columns.push(`if(exclusion_at = 0, base + {window_us:Int64}, least(base + {window_us:Int64}, exclusion_at - 1)) AS lim`);
-    for (let k = 1; k <= n; k++) {
-      columns.push(`if(base = 0, 0, arrayFirst((t, m) -> ${bit(k)} AND t >= base AND t <= lim, T, M)) AS u${k}`);
-    }
-    for (let k = 1; k <= n; k++) {
-      if (!shape.optional[k - 1]) {
-        const upTo = required.filter((r) => r <= k);
-        columns.push(`if(arrayAll(x -> x > 0, [${upTo.map((r) => `u${r}`).join(', ')}]), arrayMax([${upTo.map((r) => `u${r}`).join(', ')}]), 0) AS r${k}`);
-      } else {
-        const p = prevRequired(k);
-        columns.push(`if(r${p} > 0 AND u${k} > 0, greatest(u${k}, r${p}), 0) AS r${k}`);
-      }
-    }
+    columns.push(`arrayMap(k -> if(base = 0, toInt64(0), arrayFirst((t, m) -> ${match('k')} AND t >= base AND t <= lim, T, M)),
+      range(1, toUInt64(length({optional:Array(UInt8)}) + 1))) AS U`);
+    // Required step k: every required step 1…k done; reached at the latest of them.
+    columns.push(`arrayMap(k -> if(arrayAll(j -> {optional:Array(UInt8)}[j] OR j > k OR U[j] > 0, arrayEnumerate(U)),
+        arrayMax(arrayMap(j -> if({optional:Array(UInt8)}[j] OR j > k, toInt64(0), U[j]), arrayEnumerate(U))), toInt64(0)), arrayEnumerate(U)) AS required_at`);
+    columns.push(`arrayMap(k -> if(NOT {optional:Array(UInt8)}[k], required_at[k],
+        if(required_at[{prev_required:Array(UInt8)}[k]] > 0 AND U[k] > 0, greatest(U[k], required_at[{prev_required:Array(UInt8)}[k]]), toInt64(0))),
+      arrayEnumerate(U)) AS R`);
   }
-  for (let k = 1; k <= n; k++) columns.push(`r${prevRequired(k)} AS q${k}`);
+  columns.push(`arrayMap(k -> R[{prev_required:Array(UInt8)}[k]], arrayEnumerate(R)) AS Q`);
   const key =
     shape.breakdown === 'first_channel'
       ? 'C[1]'
@@ -178,8 +171,6 @@ function customerStepsSql(shape: Shape): string {
 }
 
 export function funnelSql(shape: Omit<Shape, 'allEvents'>): string {
-  const n = shape.optional.length;
-  const list = (p: string) => `[${Array.from({ length: n }, (_, i) => `${p}${i + 1}`).join(', ')}]`;
   const keys = shape.breakdown ? `[CAST(NULL, 'Nullable(String)'), breakdown_key]` : `[CAST(NULL, 'Nullable(String)')]`;
   return `
 SELECT step, group_key, count() AS customers,
@@ -187,7 +178,7 @@ SELECT step, group_key, count() AS customers,
   quantilesExactInclusive(0.5, 0.9)((r - base) / 1e6) AS from_first,
   sumForEachIf(arrayMap(b -> toUInt64(r - q <= b), {bins_us:Array(Int64)}), step > 1) AS cumulative_bins
 FROM (${customerStepsSql({ ...shape, allEvents: shape.breakdown === 'first_channel' })})
-ARRAY JOIN ${list('r')} AS r, ${list('q')} AS q, range(1, ${n + 1}) AS step
+ARRAY JOIN R AS r, Q AS q, arrayEnumerate(R) AS step
 ARRAY JOIN ${keys} AS group_key
 WHERE r > 0
 GROUP BY step, group_key
@@ -195,18 +186,17 @@ ORDER BY step, group_key
 ${querySettingsSql}`;
 }
 
-/** Customers who reached the step before `step` (the previous required one) but not `step`, with what they did next. */
-export function droppedSql(shape: Omit<Shape, 'allEvents'>, step: number, kind: 'page' | 'next'): string {
-  const reachedBefore = Array.from({ length: step - 1 }, (_, i) => `r${i + 1}`);
+/** Customers who reached the step before {step} (the previous required one) but not {step}, with what they did next. */
+export function droppedSql(shape: Omit<Shape, 'allEvents'>, kind: 'page' | 'next'): string {
   const body = `
-  SELECT customer_id, q${step} AS previous_at,
-    arrayMax([${reachedBefore.join(', ')}]) AS last_step_at,
+  SELECT customer_id,
+    arrayMax(arraySlice(R, 1, {step:UInt8} - 1)) AS last_step_at,
     arrayFirstIndex(t -> t > last_step_at, T) AS next_index,
     if(next_index = 0, '', P[next_index]) AS next_touchpoint,
     if(next_index = 0, '', C[next_index]) AS next_channel,
     if(next_index = 0, 0, T[next_index]) AS next_at
   FROM (${customerStepsSql({ ...shape, allEvents: true })})
-  WHERE q${step} > 0 AND r${step} = 0`;
+  WHERE Q[{step:UInt8}] > 0 AND R[{step:UInt8}] = 0`;
   if (kind === 'page') {
     return `
 SELECT customer_id, last_step_at, next_touchpoint, next_channel, next_at, count() OVER () AS total
@@ -240,14 +230,25 @@ function funnelParams(request: FunnelRequest) {
     excl_outcomes: col(request.exclusions, 'outcome'),
     excl_journeys: col(request.exclusions, 'journey'),
     bins_us: histogramBinsSeconds.map((s) => s * 1_000_000),
+    ...stepStructure(request.steps),
   };
 }
 
-const shapeOf = (request: FunnelRequest) => ({
-  optional: request.steps.map((s, i) => i > 0 && Boolean(s.optional)),
-  order: request.order,
-  breakdown: request.breakdown,
-});
+/** Per step (1-based positions): optional flag, the required step before it (1 for step 1) and after it (0 = none). */
+export function stepStructure(steps: FunnelStep[]) {
+  const optional = steps.map((s, i) => (i > 0 && s.optional ? 1 : 0));
+  const prevRequired = optional.map((_, i) => {
+    for (let j = i - 1; j >= 0; j--) if (!optional[j]) return j + 1;
+    return 1;
+  });
+  const nextRequired = optional.map((_, i) => {
+    for (let j = i + 1; j < optional.length; j++) if (!optional[j]) return j + 1;
+    return 0;
+  });
+  return { optional, prev_required: prevRequired, next_required: nextRequired };
+}
+
+const shapeOf = (request: FunnelRequest) => ({ order: request.order, breakdown: request.breakdown });
 
 interface FunnelRow {
   step: number | string;
@@ -347,12 +348,12 @@ export async function queryDropped(
     throw invalidParameter(`step must be between 2 and ${request.steps.length}, the number of steps (got ${page.step}); nobody drops at step 1`);
   }
   const shape = shapeOf(request);
-  const params = { ...funnelParams(request), limit: page.limit, offset: page.offset, top: page.top };
+  const params = { ...funnelParams(request), step: page.step, limit: page.limit, offset: page.offset, top: page.top };
   const [pageRows, nextRows] = await Promise.all([
-    clickhouse.query({ query: droppedSql(shape, page.step, 'page'), query_params: params, format: 'JSONEachRow' }).then((r) =>
+    clickhouse.query({ query: droppedSql(shape, 'page'), query_params: params, format: 'JSONEachRow' }).then((r) =>
       r.json<{ customer_id: string; last_step_at: number | string; next_touchpoint: string; next_channel: string; next_at: number | string; total: number | string }>(),
     ),
-    clickhouse.query({ query: droppedSql(shape, page.step, 'next'), query_params: params, format: 'JSONEachRow' }).then((r) =>
+    clickhouse.query({ query: droppedSql(shape, 'next'), query_params: params, format: 'JSONEachRow' }).then((r) =>
       r.json<{ next_touchpoint: string; next_channel: string; customers: number | string }>(),
     ),
   ]);

@@ -93,7 +93,7 @@ export function buildSankey(request: PathsRequest, rows: EdgeRow[]): PathsResult
   const edges = rows.filter((r) => num(r.position) > 0).map((r) => ({ index: num(r.position), a: r.a, b: r.b, customers: num(r.customers) }));
   // Customers at (index, touchpoint): the anchor has every path; index i+1 is reached exactly by the edges into it.
   const key = (index: number, tp: string) => `${index}\u0000${tp}`;
-  const nodeCustomers = new Map<string, number>([[key(1, request.anchor.touchpoint), pathCount]]);
+  const nodeCustomers = new Map<string, number>(pathCount > 0 ? [[key(1, request.anchor.touchpoint), pathCount]] : []);
   for (const e of edges) nodeCustomers.set(key(e.index + 1, e.b), (nodeCustomers.get(key(e.index + 1, e.b)) ?? 0) + e.customers);
   const perIndex = new Map<number, Array<[string, number]>>();
   for (const [k, v] of nodeCustomers) {
