@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, TARGETS } from './config.ts';
 import { startApp, VERSION, type RunningApp } from './app.ts';
 import { startDemoTraffic } from './demo.ts';
 import { deadLettersCommand } from './deadletters-cli.ts';
+import { benchCommand } from './bench.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEMO_WRITE_KEY = 'demo-write-key';
@@ -165,5 +166,6 @@ program
   });
 
 program.addCommand(deadLettersCommand());
+program.addCommand(benchCommand());
 
 await program.parseAsync(process.argv);
