@@ -121,11 +121,13 @@ export function benchCustomer(customerIndex: number, seed: number): BenchCustome
         if (rng() < 0.15) { emit({ channel: 'ivr', touchpoint: 'ivr_menu', journey, stage: 'support', reason, outcome: 'abandoned' }, 2); continue; }
         const wait = Math.round(rng() * rng() * 1_500_000);
         resolved = rng() < 0.55;
-        emit({ channel: 'phone', touchpoint: 'billing_inquiry_call', journey, stage: 'support', reason, wait_ms: wait, duration_ms: 120_000 + Math.round(rng() * 900_000),
+        const call = emit({ channel: 'phone', touchpoint: 'billing_inquiry_call', journey, stage: 'support', reason, wait_ms: wait, duration_ms: 120_000 + Math.round(rng() * 900_000),
           sentiment: Math.max(-1, Math.min(1, (resolved ? 0.3 : -0.4) + (rng() - 0.5) - wait / 3_000_000)), outcome: resolved ? 'resolved' : rng() < 0.3 ? 'escalated' : 'unresolved' }, 3);
-        if (c > 0 && reason === 'billing_dispute') repeatBilling++;
+        if (c > 0 && reason === 'billing_dispute' && call) {
+          repeatBilling++;
+          out.signals.push({ signal_id: `${call.event_id}-repeat_contact`, customer_id, type: 'repeat_contact', weight: 3, event_id: call.event_id, occurred_us: call.occurred_us, channel: 'phone', touchpoint: 'billing_inquiry_call', journey });
+        }
       }
-      if (repeatBilling > 0) out.signals.push({ signal_id: `${customer_id}-repeat-${n}`, customer_id, type: 'repeat_contact', weight: 3, event_id: `${customer_id}-${n - 1}`, occurred_us: t, channel: 'phone', touchpoint: 'billing_inquiry_call', journey });
       if (rng() < 0.5) {
         const base = resolved ? 8 : 4;
         emit({ channel: 'email', touchpoint: 'nps_survey', journey, stage: 'advocacy', survey_kind: 'NPS', survey_score: Math.max(0, Math.min(10, base + Math.round((rng() - 0.5) * 6))) }, 60 * 24);

@@ -28,7 +28,7 @@ interface BenchOptions {
 
 function progressBar(label: string) {
   return new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% · {value}/{total} {unit} · {eta_formatted} left`, stream: process.stderr, hideCursor: true },
+    { format: `${label} [{bar}] {percentage}% · {value}/{total} {unit} · {eta_formatted} left`, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 15_000 },
     cliProgress.Presets.shades_classic,
   );
 }
