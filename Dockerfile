@@ -9,5 +9,5 @@ COPY services ./services
 RUN pnpm install --frozen-lockfile --prod=false
 ENV NODE_ENV=production HTTP_HOST=0.0.0.0 HTTP_PORT=8080
 EXPOSE 8080
-ENTRYPOINT ["node", "--import", "tsx", "services/touchstream/src/main.ts", "run"]
+ENTRYPOINT ["node", "--import", "tsx", "--import", "./services/touchstream/src/telemetry.ts", "services/touchstream/src/main.ts", "run"]
 CMD ["--target", "all"]

@@ -23,7 +23,8 @@ describe('the migrations folder', () => {
     expect(migrations.map((m) => m.version)).toEqual([...migrations.map((m) => m.version)].sort());
     for (const m of migrations) {
       expect(m.statements.length).toBeGreaterThan(0);
-      for (const statement of m.statements) expect(statement).toMatch(/\bIF NOT EXISTS\b|\bIF EXISTS\b/);
+      // Redefining a view's query or a table's TTL is idempotent by nature: running it again sets the same thing.
+      for (const statement of m.statements) expect(statement).toMatch(/\bIF NOT EXISTS\b|\bIF EXISTS\b|^ALTER TABLE \w+ MODIFY (QUERY|TTL)\b/);
     }
   });
 });

@@ -3,7 +3,7 @@
 import type { ClickHouseClient, SignalColumns, TouchpointColumns } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
 import { customerStateKey, decayedScore } from '@touchstream/processor';
-import { ApiError } from './errors.ts';
+import { ApiError, invalidParameter } from './errors.ts';
 import { alertFromRow, alertColumnsSql, type AlertRow, type AlertView } from './alerts.ts';
 import { querySettingsSql } from './settings.ts';
 import { microsToIso, optionalMicrosToIso, toMicros } from './time.ts';
@@ -67,12 +67,21 @@ export interface LiveState {
   reasons: Record<string, number>;
 }
 
+/** One entry of the interleaved timeline: a touchpoint, a weak signal or an alert, at its event time. */
+export type JourneyEntry =
+  | { kind: 'touchpoint'; at: string; touchpoint: TimelineEntry }
+  | { kind: 'signal'; at: string; signal: SignalView }
+  | { kind: 'alert'; at: string; alert: AlertView };
+
 export interface JourneyResult {
   customer_id: string;
   live: LiveState | null;
+  /** Touchpoints, signals and alerts interleaved, newest first (at the same instant: alert, signal, touchpoint). */
+  entries: JourneyEntry[];
+  /** Pass as `cursor` to get the next (older) page; null when this page is the last. */
+  next_cursor: string | null;
+  /** This page's entries split by kind, newest first. */
   timeline: TimelineEntry[];
-  /** Pass as `before` to get the next (older) page; null when this page is the last. */
-  next_before: string | null;
   signals: SignalView[];
   alerts: AlertView[];
 }
@@ -80,7 +89,40 @@ export interface JourneyResult {
 export interface JourneyRequest {
   customerId: string;
   limit: number;
-  beforeMicros?: number;
+  /** From the previous page's next_cursor. */
+  cursor?: string;
+}
+
+/**
+ * Position in the interleaved order: (event time, kind rank, id), compared as a tuple, newest first. Ties in time
+ * are broken by kind and id, so a page boundary between two entries of the same microsecond loses neither.
+ */
+export interface JourneyCursor {
+  atMicros: number;
+  rank: number;
+  id: string;
+}
+
+const kindRank = { touchpoint: 0, signal: 1, alert: 2 } as const;
+
+export function encodeCursor(c: JourneyCursor): string {
+  return Buffer.from(JSON.stringify([c.atMicros, c.rank, c.id])).toString('base64url');
+}
+
+/** Decodes a cursor; throws a 400 for anything that is not one this API produced. */
+export function decodeCursor(text: string): JourneyCursor {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) && value.length === 3 &&
+      Number.isSafeInteger(value[0]) && [0, 1, 2].includes(value[1] as number) && typeof value[2] === 'string'
+    ) {
+      return { atMicros: value[0] as number, rank: value[1] as number, id: value[2] };
+    }
+  } catch {
+    // fall through to the 400
+  }
+  throw invalidParameter(`cursor must be the next_cursor of a previous page (got ${JSON.stringify(text.slice(0, 80))})`);
 }
 
 /** Empty strings are how ClickHouse stores an absent optional dimension (see migration 001). */
@@ -98,13 +140,15 @@ interface SignalRow extends SignalColumns {
 }
 
 // FINAL collapses a duplicate that reached ClickHouse in two inserts (ReplacingMergeTree on the event's sort key)
-// before the background merge has; reading by customer keeps it to the customer's own granules.
-/** One page of a customer's rows of `table`, newest `time` first (ties by `id`), older than `before_us`. */
-const customerPageSql = (columns: string, table: string, time: string, id: string) => `
+// before the background merge has; reading by customer keeps it to the customer's own granules. The plain time
+// bound lets ClickHouse skip granules; the tuple comparison is the exact cursor position.
+/** One page of a customer's rows of `table` older than the cursor, newest first, with the kind's fixed rank. */
+const customerPageSql = (columns: string, table: string, time: string, id: string, rank: number) => `
 SELECT ${columns}
 FROM ${table} FINAL
 WHERE customer_id = {customer_id:String}
-  AND ${time} < fromUnixTimestamp64Micro({before_us:Int64}, 'UTC')
+  AND ${time} <= fromUnixTimestamp64Micro({cursor_us:Int64}, 'UTC')
+  AND (toUnixTimestamp64Micro(${time}), ${rank}, ${id}) < ({cursor_us:Int64}, {cursor_rank:UInt8}, {cursor_id:String})
 ORDER BY ${time} DESC, ${id} DESC
 LIMIT {limit:UInt32}
 ${querySettingsSql}`;
@@ -116,6 +160,7 @@ const timelineSql = customerPageSql(
   'touchpoints',
   'occurred_at',
   'event_id',
+  kindRank.touchpoint,
 );
 
 const signalsSql = customerPageSql(
@@ -124,9 +169,10 @@ const signalsSql = customerPageSql(
   'signals',
   'occurred_at',
   'signal_id',
+  kindRank.signal,
 );
 
-const customerAlertsSql = customerPageSql(alertColumnsSql, 'alerts', 'at', 'alert_id');
+const customerAlertsSql = customerPageSql(alertColumnsSql, 'alerts', 'at', 'alert_id', kindRank.alert);
 
 const customerExistsSql = `
 SELECT 1 FROM touchpoints WHERE customer_id = {customer_id:String} LIMIT 1 ${querySettingsSql}`;
@@ -205,15 +251,32 @@ export function liveStateFromHash(
   };
 }
 
+interface Positioned {
+  position: JourneyCursor;
+  entry: JourneyEntry;
+}
+
+/** Newest first: larger (time, rank, id) first. */
+function byPositionDescending(a: Positioned, b: Positioned): number {
+  const x = a.position, y = b.position;
+  if (x.atMicros !== y.atMicros) return y.atMicros - x.atMicros;
+  if (x.rank !== y.rank) return y.rank - x.rank;
+  return x.id < y.id ? 1 : x.id > y.id ? -1 : 0;
+}
+
 export async function queryJourney(
   deps: { clickhouse: ClickHouseClient; redis: Redis; halfLifeMs: number },
   request: JourneyRequest,
   nowMicros: number,
 ): Promise<JourneyResult> {
+  const cursor = request.cursor === undefined ? undefined : decodeCursor(request.cursor);
   const params = {
     customer_id: request.customerId,
-    before_us: request.beforeMicros ?? noUpperBoundMicros,
-    limit: request.limit,
+    cursor_us: cursor?.atMicros ?? noUpperBoundMicros,
+    cursor_rank: cursor?.rank ?? 255,
+    cursor_id: cursor?.id ?? '',
+    // One more than a page from each source: if the merged list is longer than a page, there is a next page.
+    limit: request.limit + 1,
   };
   const run = async <T>(query: string) =>
     (await deps.clickhouse.query({ query, query_params: params, format: 'JSONEachRow' })).json<T>();
@@ -225,18 +288,34 @@ export async function queryJourney(
   ]);
   const live = liveStateFromHash(stateHash, nowMicros, deps.halfLifeMs);
   if (!live && timelineRows.length === 0 && signalRows.length === 0 && alertRows.length === 0) {
-    // An empty page may only mean `before` is older than the customer's first event.
-    const exists = request.beforeMicros !== undefined && (await run<{ '1': number }>(customerExistsSql)).length > 0;
+    // An empty page may only mean the cursor is past the customer's oldest entry.
+    const exists = cursor !== undefined && (await run<{ '1': number }>(customerExistsSql)).length > 0;
     if (!exists) throw new ApiError(404, 'CUSTOMER_NOT_FOUND', `no touchpoints or live state for customer ${JSON.stringify(request.customerId)}`);
   }
-  const timeline = timelineRows.map(timelineEntryFromRow);
-  const last = timeline.at(-1);
+  const merged: Positioned[] = [
+    ...timelineRows.map((row) => {
+      const touchpoint = timelineEntryFromRow(row);
+      return { position: { atMicros: Number(row.occurred_us), rank: kindRank.touchpoint, id: row.event_id }, entry: { kind: 'touchpoint' as const, at: touchpoint.occurred_at, touchpoint } };
+    }),
+    ...signalRows.map((row) => {
+      const signal = signalFromRow(row);
+      return { position: { atMicros: Number(row.occurred_us), rank: kindRank.signal, id: row.signal_id }, entry: { kind: 'signal' as const, at: signal.occurred_at, signal } };
+    }),
+    ...alertRows.map((row) => {
+      const alert = alertFromRow(row);
+      return { position: { atMicros: Number(row.at_us), rank: kindRank.alert, id: row.alert_id }, entry: { kind: 'alert' as const, at: alert.at, alert } };
+    }),
+  ].sort(byPositionDescending);
+  const page = merged.slice(0, request.limit);
+  const last = page.at(-1);
+  const entries = page.map((p) => p.entry);
   return {
     customer_id: request.customerId,
     live,
-    timeline,
-    next_before: timeline.length === request.limit && last ? last.occurred_at : null,
-    signals: signalRows.map(signalFromRow),
-    alerts: alertRows.map(alertFromRow),
+    entries,
+    next_cursor: merged.length > request.limit && last ? encodeCursor(last.position) : null,
+    timeline: entries.flatMap((e) => (e.kind === 'touchpoint' ? [e.touchpoint] : [])),
+    signals: entries.flatMap((e) => (e.kind === 'signal' ? [e.signal] : [])),
+    alerts: entries.flatMap((e) => (e.kind === 'alert' ? [e.alert] : [])),
   };
 }

@@ -1,6 +1,8 @@
-// KPIs per time bucket (and optionally per dimension) from the 1-minute aggregate tables. Hour and day buckets are
-// merged from the 1-minute states for now; once 1 h / 1 d rollup tables exist only `kpiIntervals` needs to point at
-// them. Everything user-chosen in the SQL comes from the fixed fragments below; values travel as {name:Type}.
+// Experience KPIs per time bucket and per period, optionally split by one dimension, each with the previous period
+// (same length, just before) beside it. Figures come from the aggregate table that matches the interval (1 min, 1 h
+// or 1 day rollup), signal counts from the matching signal rollup, and first-contact resolution from the raw
+// table (it needs each contact's next contact, which no aggregate state holds).
+// Everything user-chosen in the SQL comes from the fixed fragments below; values travel as {name:Type}.
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from './errors.ts';
 import { querySettingsSql } from './settings.ts';
@@ -14,16 +16,43 @@ export type KpiDimension = (typeof kpiDimensionNames)[number];
 
 const minuteMicros = 60_000_000;
 
-/** Bucket expression over the 1-minute `bucket` column, its width, and how many buckets one request may ask for. */
-export const kpiIntervals: Record<KpiInterval, { bucketSql: string; micros: number; maxBuckets: number }> = {
-  minute: { bucketSql: 'bucket', micros: minuteMicros, maxBuckets: 7 * 24 * 60 },
-  hour: { bucketSql: 'toStartOfHour(bucket)', micros: 60 * minuteMicros, maxBuckets: 93 * 24 },
-  day: { bucketSql: 'toStartOfDay(bucket)', micros: 24 * 60 * minuteMicros, maxBuckets: 3 * 366 },
+export interface KpiIntervalSpec {
+  micros: number;
+  /** How many buckets one request may ask for (the previous period doubles what is read). */
+  maxBuckets: number;
+  touchpointTable: string;
+  signalTable: string;
+  /** The bucket of a raw row's occurred_at, for the figures read from the raw table. */
+  rawBucketSql: string;
+}
+
+export const kpiIntervals: Record<KpiInterval, KpiIntervalSpec> = {
+  minute: {
+    micros: minuteMicros,
+    maxBuckets: 7 * 24 * 60,
+    touchpointTable: 'touchpoint_agg_1m',
+    signalTable: 'signal_agg_1m',
+    rawBucketSql: "toStartOfMinute(toDateTime(occurred_at, 'UTC'))",
+  },
+  hour: {
+    micros: 60 * minuteMicros,
+    maxBuckets: 93 * 24,
+    touchpointTable: 'touchpoint_agg_1h',
+    signalTable: 'signal_agg_1h',
+    rawBucketSql: "toStartOfHour(toDateTime(occurred_at, 'UTC'))",
+  },
+  day: {
+    micros: 24 * 60 * minuteMicros,
+    maxBuckets: 3 * 366,
+    touchpointTable: 'touchpoint_agg_1d',
+    signalTable: 'signal_agg_1d',
+    rawBucketSql: "toStartOfDay(toDateTime(occurred_at, 'UTC'))",
+  },
 };
 
 /**
- * The dimension's column in touchpoint_agg_1m and in signal_agg_1m. Signals carry no initiator, so by=initiator
- * reports no signal counts (negative_signal_rate null) rather than attributing them to a guessed side.
+ * The dimension's column in the touchpoint tables and in the signal tables. Signals carry no initiator, so
+ * by=initiator reports no signal counts (negative_signal_rate null) rather than attributing them to a guessed side.
  */
 export const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: string | null }> = {
   channel: { touchpointSql: 'channel', signalSql: 'channel' },
@@ -33,16 +62,22 @@ export const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signal
   initiator: { touchpointSql: 'initiator', signalSql: null },
 };
 
+export const defaultFcrDays = 7;
+export const maxFcrDays = 90;
+
 export interface KpiRequest {
   fromMicros: number;
   toMicros: number;
   interval: KpiInterval;
   by?: KpiDimension;
+  /** A contact counts as resolved first time when no contact about the same reason follows within this many days. */
+  fcrDays?: number;
+  /** Skip the per-bucket series (the heat map only needs the period totals). */
+  totalsOnly?: boolean;
 }
 
-export interface KpiBucket {
-  bucket: string;
-  key?: string;
+/** The KPI figures of one cell (a bucket or a whole period, for one key). */
+export interface KpiFigures {
   events: number;
   unique_customers: number;
   nps: number | null;
@@ -58,8 +93,32 @@ export interface KpiBucket {
   sentiment_mean: number | null;
   outcomes: number;
   abandonment_rate: number | null;
+  journeys: number;
+  journeys_completed: number;
+  completion_rate: number | null;
+  fcr_contacts: number;
+  fcr: number | null;
   signals: number | null;
   negative_signal_rate: number | null;
+}
+
+export const kpiFigureNames: ReadonlyArray<keyof KpiFigures> = [
+  'events', 'unique_customers', 'nps', 'nps_responses', 'csat', 'csat_responses', 'csat_mean', 'ces_mean', 'ces_responses',
+  'avg_handling_ms', 'avg_wait_ms', 'p90_wait_ms', 'sentiment_mean', 'outcomes', 'abandonment_rate', 'journeys',
+  'journeys_completed', 'completion_rate', 'fcr_contacts', 'fcr', 'signals', 'negative_signal_rate',
+];
+
+export interface KpiBucket extends KpiFigures {
+  bucket: string;
+  key?: string;
+  /** The same bucket one period earlier (bucket − period length), null when it had no data. */
+  previous: KpiFigures | null;
+}
+
+export interface KpiTotal extends KpiFigures {
+  key?: string;
+  /** The same key over the previous period. */
+  previous: KpiFigures;
 }
 
 export interface KpiResult {
@@ -67,6 +126,9 @@ export interface KpiResult {
   to: string;
   interval: KpiInterval;
   by: KpiDimension | null;
+  fcr_days: number;
+  previous_period: { from: string; to: string };
+  totals: KpiTotal[];
   buckets: KpiBucket[];
 }
 
@@ -86,139 +148,290 @@ export function alignRange(fromMicros: number, toMicros: number, interval: KpiIn
   return { alignedFrom, alignedTo };
 }
 
-/** Builds the KPI statement; exported so tests can check it has no values spliced in. */
-export function kpiSql(interval: KpiInterval, by: KpiDimension | undefined): string {
-  const bucketSql = kpiIntervals[interval].bucketSql;
-  const touchpointKey = by ? kpiDimensions[by].touchpointSql : "''";
-  const signalKey = by ? kpiDimensions[by].signalSql : "''";
-  const range = `bucket >= toDateTime({from_s:Int64}, 'UTC') AND bucket < toDateTime({to_s:Int64}, 'UTC')`;
-  // Signals are counted in the same (bucket, key) cells and joined on; a cell with signals but no touchpoint
-  // (a timer-raised signal) still shows up, with events = 0.
-  const signalCte = signalKey
-    ? `SELECT ${bucketSql} AS b, ${signalKey} AS k, countMerge(signals) AS signal_count
-       FROM signal_agg_1m WHERE ${range} GROUP BY b, k`
-    : `SELECT toDateTime(0, 'UTC') AS b, '' AS k, toUInt64(0) AS signal_count WHERE 0`;
+/**
+ * How rows are grouped: `series` by bucket (over both periods), `totals` by period (1 = the requested one, 0 = the
+ * previous one). `bucketSql` is the table's bucket column or the raw rows' bucket expression.
+ */
+type Grouping = 'series' | 'totals';
+const groupSql = (grouping: Grouping, bucketSql: string, timeSql: string) =>
+  grouping === 'series'
+    ? `toUnixTimestamp(${bucketSql}) AS g`
+    : `toUInt32(${timeSql} >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS g`;
+
+const aggregateRange = `bucket >= toDateTime({prev_from_s:Int64}, 'UTC') AND bucket < toDateTime({to_s:Int64}, 'UTC')`;
+
+/** Figures from the rollup table of the interval; exported so tests can check it has no values spliced in. */
+export function touchpointAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
+  const key = by ? kpiDimensions[by].touchpointSql : "''";
   return `
-WITH
-  t AS (
-    SELECT
-      ${bucketSql} AS b,
-      ${touchpointKey} AS k,
-      countMerge(events) AS events,
-      uniqMerge(customers) AS unique_customers,
-      sumMerge(nps_responses) AS nps_responses,
-      sumMerge(nps_promoters) AS nps_promoters,
-      sumMerge(nps_detractors) AS nps_detractors,
-      sumMerge(csat_responses) AS csat_responses,
-      sumMerge(csat_satisfied) AS csat_satisfied,
-      sumMerge(csat_score_sum) AS csat_score_sum,
-      sumMerge(ces_responses) AS ces_responses,
-      sumMerge(ces_score_sum) AS ces_score_sum,
-      sumMerge(duration_sum) AS duration_sum,
-      countMerge(duration_count) AS duration_count,
-      avgMerge(wait_avg) AS wait_avg,
-      quantilesMerge(0.5, 0.9)(wait_quantiles)[2] AS wait_p90,
-      avgMerge(sentiment_avg) AS sentiment_avg,
-      sumMerge(outcome_started) + sumMerge(outcome_completed) + sumMerge(outcome_failed) + sumMerge(outcome_abandoned)
-        + sumMerge(outcome_escalated) + sumMerge(outcome_transferred) + sumMerge(outcome_resolved)
-        + sumMerge(outcome_unresolved) AS outcomes,
-      sumMerge(outcome_abandoned) AS abandoned
-    FROM touchpoint_agg_1m
-    WHERE ${range}
-    GROUP BY b, k
-  ),
-  s AS (${signalCte})
 SELECT
-  toUnixTimestamp(b) AS bucket_s,
-  k AS key,
-  events, unique_customers, nps_responses, nps_promoters, nps_detractors, csat_responses, csat_satisfied,
-  csat_score_sum, ces_responses, ces_score_sum, duration_sum, duration_count, wait_avg, wait_p90, sentiment_avg,
-  outcomes, abandoned, signal_count
-FROM t FULL OUTER JOIN s USING (b, k)
-ORDER BY b, k
+  ${groupSql(grouping, 'bucket', 'bucket')},
+  ${key} AS k,
+  countMerge(events) AS events,
+  uniqMerge(customers) AS unique_customers,
+  sumMerge(nps_responses) AS nps_responses,
+  sumMerge(nps_promoters) AS nps_promoters,
+  sumMerge(nps_detractors) AS nps_detractors,
+  sumMerge(csat_responses) AS csat_responses,
+  sumMerge(csat_satisfied) AS csat_satisfied,
+  sumMerge(csat_score_sum) AS csat_score_sum,
+  sumMerge(ces_responses) AS ces_responses,
+  sumMerge(ces_score_sum) AS ces_score_sum,
+  sumMerge(duration_sum) AS duration_sum,
+  countMerge(duration_count) AS duration_count,
+  avgMerge(wait_avg) AS wait_avg,
+  quantilesMerge(0.5, 0.9)(wait_quantiles)[2] AS wait_p90,
+  avgMerge(sentiment_avg) AS sentiment_avg,
+  sumMerge(outcome_started) + sumMerge(outcome_completed) + sumMerge(outcome_failed) + sumMerge(outcome_abandoned)
+    + sumMerge(outcome_escalated) + sumMerge(outcome_transferred) + sumMerge(outcome_resolved)
+    + sumMerge(outcome_unresolved) AS outcomes,
+  sumMerge(outcome_abandoned) AS abandoned,
+  uniqIfMerge(journeys) AS journeys,
+  uniqIfMerge(journeys_completed) AS journeys_completed
+FROM ${kpiIntervals[interval].touchpointTable}
+WHERE ${aggregateRange}
+GROUP BY g, k
+ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-interface KpiRow {
-  bucket_s: number | string;
-  key: string;
-  events: number | string;
-  unique_customers: number | string;
-  nps_responses: number | string;
-  nps_promoters: number | string;
-  nps_detractors: number | string;
-  csat_responses: number | string;
-  csat_satisfied: number | string;
-  csat_score_sum: number | string;
-  ces_responses: number | string;
-  ces_score_sum: number | string;
-  duration_sum: number | string | null;
-  duration_count: number | string;
-  wait_avg: number | null;
-  wait_p90: number | null;
-  sentiment_avg: number | null;
-  outcomes: number | string;
-  abandoned: number | string;
-  signal_count: number | string;
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string | null {
+  const key = by ? kpiDimensions[by].signalSql : "''";
+  if (key === null) return null;
+  return `
+SELECT ${groupSql(grouping, 'bucket', 'bucket')}, ${key} AS k, countMerge(signals) AS signal_count
+FROM ${kpiIntervals[interval].signalTable}
+WHERE ${aggregateRange}
+GROUP BY g, k
+${querySettingsSql}`;
+}
+
+/**
+ * First-contact resolution from the raw table: customer-initiated contacts with a reason, each resolved unless the
+ * same customer contacted again (customer-initiated) about the same reason within {fcr_days} days. The look-ahead
+ * reads up to {fcr_days} past the range's end; contacts too recent for their window to have elapsed count as
+ * resolved so far. `scopeSql` adds fixed filter fragments (the impact analysis' scope).
+ */
+export function fcrSql(groupExpression: string, key: string, scopeSql = ''): string {
+  return `
+WITH contacts AS (
+  SELECT
+    occurred_at,
+    ${key} AS k,
+    leadInFrame(toNullable(occurred_at)) OVER (
+      PARTITION BY customer_id, reason ORDER BY occurred_at, event_id ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING
+    ) AS next_at
+  FROM touchpoints FINAL
+  WHERE initiator = 'customer' AND reason != ''${scopeSql}
+    AND occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
+    AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC') + toIntervalDay({fcr_days:UInt16})
+)
+SELECT
+  ${groupExpression} AS g,
+  k,
+  count() AS fcr_contacts,
+  countIf(next_at IS NULL OR next_at > occurred_at + toIntervalDay({fcr_days:UInt16})) AS fcr_resolved
+FROM contacts
+WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
+  AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+GROUP BY g, k
+${querySettingsSql}`;
+}
+
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
+  const key = by ? kpiDimensions[by].touchpointSql : "''";
+  const group =
+    grouping === 'series'
+      ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
+      : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
+  return fcrSql(group, key);
+}
+
+type Num = number | string | null | undefined;
+
+export interface TouchpointAggregateRow {
+  g: Num;
+  k: string;
+  events: Num;
+  unique_customers: Num;
+  nps_responses: Num;
+  nps_promoters: Num;
+  nps_detractors: Num;
+  csat_responses: Num;
+  csat_satisfied: Num;
+  csat_score_sum: Num;
+  ces_responses: Num;
+  ces_score_sum: Num;
+  duration_sum: Num;
+  duration_count: Num;
+  wait_avg: Num;
+  wait_p90: Num;
+  sentiment_avg: Num;
+  outcomes: Num;
+  abandoned: Num;
+  journeys: Num;
+  journeys_completed: Num;
+}
+
+interface SignalAggregateRow {
+  g: Num;
+  k: string;
+  signal_count: Num;
+}
+
+interface FcrRow {
+  g: Num;
+  k: string;
+  fcr_contacts: Num;
+  fcr_resolved: Num;
 }
 
 /** UInt64/Int64 arrive quoted from a server and as numbers from chDB; counts here fit a double exactly. */
-const num = (v: number | string | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
-const finiteOrNull = (v: number | string | null | undefined): number | null => {
+const num = (v: Num): number => (v === null || v === undefined ? 0 : Number(v));
+const finiteOrNull = (v: Num): number | null => {
   if (v === null || v === undefined) return null;
   const n = Number(v);
   return Number.isFinite(n) ? n : null;
 };
 const ratio = (part: number, whole: number): number | null => (whole > 0 ? part / whole : null);
 /** Rounds derived figures so 1/3 reads 0.333333 rather than 0.33333333333333331. */
-const round = (v: number | null, digits = 6): number | null => (v === null ? null : Number(v.toFixed(digits)));
+export const round = (v: number | null, digits = 6): number | null => (v === null ? null : Number(v.toFixed(digits)));
 
-export function kpiBucketFromRow(row: KpiRow, by: KpiDimension | undefined): KpiBucket {
-  const events = num(row.events);
-  const npsResponses = num(row.nps_responses);
-  const csatResponses = num(row.csat_responses);
-  const cesResponses = num(row.ces_responses);
-  const outcomes = num(row.outcomes);
-  const signals = by && !kpiDimensions[by].signalSql ? null : num(row.signal_count);
-  const nps = ratio(num(row.nps_promoters) - num(row.nps_detractors), npsResponses);
-  const csat = ratio(num(row.csat_satisfied), csatResponses);
-  const bucket: KpiBucket = {
-    bucket: microsToIso(num(row.bucket_s) * 1_000_000),
+/** One cell's inputs, merged from the three sources (any may be missing). */
+interface CellInputs {
+  touchpoints?: TouchpointAggregateRow;
+  signalCount?: number;
+  fcr?: FcrRow;
+}
+
+export function figuresFromInputs(cell: CellInputs, signalsAvailable: boolean): KpiFigures {
+  const t = cell.touchpoints;
+  const events = num(t?.events);
+  const npsResponses = num(t?.nps_responses);
+  const csatResponses = num(t?.csat_responses);
+  const cesResponses = num(t?.ces_responses);
+  const outcomes = num(t?.outcomes);
+  const journeys = num(t?.journeys);
+  const journeysCompleted = num(t?.journeys_completed);
+  const fcrContacts = num(cell.fcr?.fcr_contacts);
+  const signals = signalsAvailable ? (cell.signalCount ?? 0) : null;
+  const nps = ratio(num(t?.nps_promoters) - num(t?.nps_detractors), npsResponses);
+  const csat = ratio(num(t?.csat_satisfied), csatResponses);
+  return {
     events,
-    unique_customers: num(row.unique_customers),
+    unique_customers: num(t?.unique_customers),
     nps: nps === null ? null : round(nps * 100, 4),
     nps_responses: npsResponses,
     csat: csat === null ? null : round(csat * 100, 4),
     csat_responses: csatResponses,
-    csat_mean: round(ratio(num(row.csat_score_sum), csatResponses)),
-    ces_mean: round(ratio(num(row.ces_score_sum), cesResponses)),
+    csat_mean: round(ratio(num(t?.csat_score_sum), csatResponses)),
+    ces_mean: round(ratio(num(t?.ces_score_sum), cesResponses)),
     ces_responses: cesResponses,
-    avg_handling_ms: round(ratio(num(row.duration_sum), num(row.duration_count)), 3),
-    avg_wait_ms: round(finiteOrNull(row.wait_avg), 3),
-    p90_wait_ms: round(finiteOrNull(row.wait_p90), 3),
-    sentiment_mean: round(finiteOrNull(row.sentiment_avg)),
+    avg_handling_ms: round(ratio(num(t?.duration_sum), num(t?.duration_count)), 3),
+    avg_wait_ms: round(finiteOrNull(t?.wait_avg), 3),
+    p90_wait_ms: round(finiteOrNull(t?.wait_p90), 3),
+    sentiment_mean: round(finiteOrNull(t?.sentiment_avg)),
     outcomes,
-    abandonment_rate: round(ratio(num(row.abandoned), outcomes)),
+    abandonment_rate: round(ratio(num(t?.abandoned), outcomes)),
+    journeys,
+    journeys_completed: journeysCompleted,
+    completion_rate: round(ratio(journeysCompleted, journeys)),
+    fcr_contacts: fcrContacts,
+    fcr: round(ratio(num(cell.fcr?.fcr_resolved), fcrContacts)),
     signals,
-    negative_signal_rate: signals === null ? null : round(ratio(signals, events)),
+    negative_signal_rate: signals === null ? null : round(ratio(signals * 100, events), 4),
   };
-  if (by) bucket.key = row.key;
-  return bucket;
+}
+
+const cellKey = (g: number, k: string) => `${g}\u0000${k}`;
+
+/** Merges the rows of the three sources by (group, key). */
+function mergeCells(touchpoints: TouchpointAggregateRow[], signals: SignalAggregateRow[], fcr: FcrRow[]) {
+  const cells = new Map<string, CellInputs & { g: number; k: string }>();
+  const cell = (g: Num, k: string) => {
+    const id = cellKey(num(g), k);
+    let c = cells.get(id);
+    if (!c) cells.set(id, (c = { g: num(g), k }));
+    return c;
+  };
+  for (const row of touchpoints) cell(row.g, row.k).touchpoints = row;
+  for (const row of signals) cell(row.g, row.k).signalCount = num(row.signal_count);
+  for (const row of fcr) cell(row.g, row.k).fcr = row;
+  return cells;
+}
+
+async function rowsOf<T>(clickhouse: ClickHouseClient, query: string | null, params: Record<string, unknown>): Promise<T[]> {
+  if (query === null) return [];
+  const result = await clickhouse.query({ query, query_params: params, format: 'JSONEachRow' });
+  return result.json<T>();
 }
 
 export async function queryKpis(clickhouse: ClickHouseClient, request: KpiRequest): Promise<KpiResult> {
   const { alignedFrom, alignedTo } = alignRange(request.fromMicros, request.toMicros, request.interval);
-  const result = await clickhouse.query({
-    query: kpiSql(request.interval, request.by),
-    query_params: { from_s: Math.floor(alignedFrom / 1_000_000), to_s: Math.floor(alignedTo / 1_000_000) },
-    format: 'JSONEachRow',
+  const fcrDays = request.fcrDays ?? defaultFcrDays;
+  const span = alignedTo - alignedFrom;
+  const prevFrom = alignedFrom - span;
+  const params = {
+    from_us: alignedFrom,
+    to_us: alignedTo,
+    prev_from_us: prevFrom,
+    prev_from_s: Math.floor(prevFrom / 1_000_000),
+    to_s: Math.floor(alignedTo / 1_000_000),
+    fcr_days: fcrDays,
+  };
+  const { interval, by } = request;
+  const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
+  const read = (grouping: Grouping) =>
+    Promise.all([
+      rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping), params),
+      rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
+      rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, grouping), params),
+    ]);
+  const [totalRows, seriesRows] = await Promise.all([read('totals'), request.totalsOnly ? null : read('series')]);
+
+  // Totals: g = 1 is the requested period, g = 0 the previous one.
+  const totalCells = mergeCells(...totalRows);
+  const keys = [...new Set([...totalCells.values()].filter((c) => c.g === 1).map((c) => c.k))].sort();
+  const totals: KpiTotal[] = keys.map((k) => {
+    const figures = figuresFromInputs(totalCells.get(cellKey(1, k))!, signalsAvailable);
+    const previous = figuresFromInputs(totalCells.get(cellKey(0, k)) ?? {}, signalsAvailable);
+    return by ? { key: k, ...figures, previous } : { ...figures, previous };
   });
-  const rows = await result.json<KpiRow>();
+
+  const buckets: KpiBucket[] = [];
+  if (seriesRows) {
+    const seriesCells = mergeCells(...seriesRows);
+    const fromS = alignedFrom / 1_000_000;
+    const spanS = span / 1_000_000;
+    const current = [...seriesCells.values()].filter((c) => c.g >= fromS).sort((a, b) => a.g - b.g || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    for (const c of current) {
+      const earlier = seriesCells.get(cellKey(c.g - spanS, c.k));
+      buckets.push({
+        bucket: microsToIso(c.g * 1_000_000),
+        ...(by ? { key: c.k } : {}),
+        ...figuresFromInputs(c, signalsAvailable),
+        previous: earlier ? figuresFromInputs(earlier, signalsAvailable) : null,
+      });
+    }
+  }
   return {
     from: microsToIso(alignedFrom),
     to: microsToIso(alignedTo),
-    interval: request.interval,
-    by: request.by ?? null,
-    buckets: rows.map((row) => kpiBucketFromRow(row, request.by)),
+    interval,
+    by: by ?? null,
+    fcr_days: fcrDays,
+    previous_period: { from: microsToIso(prevFrom), to: microsToIso(alignedFrom) },
+    totals,
+    buckets,
   };
+}
+
+/** Flattens a KPI result into CSV records: one per total and per bucket, previous-period figures beside each. */
+export function kpiCsvRecords(result: KpiResult): { columns: string[]; records: Array<Array<string | number | null>> } {
+  const columns = ['row', 'bucket', 'key', ...kpiFigureNames, ...kpiFigureNames.map((n) => `previous_${n}`)];
+  const figuresOf = (f: KpiFigures | null) => kpiFigureNames.map((n) => (f ? f[n] : null));
+  const records: Array<Array<string | number | null>> = [];
+  for (const t of result.totals) records.push(['total', result.from, t.key ?? '', ...figuresOf(t), ...figuresOf(t.previous)]);
+  for (const b of result.buckets) records.push(['bucket', b.bucket, b.key ?? '', ...figuresOf(b), ...figuresOf(b.previous)]);
+  return { columns, records };
 }

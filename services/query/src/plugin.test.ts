@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
 import { queryPlugin } from './plugin.ts';
-import { kpiSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
+import { touchpointAggregateSql, signalAggregateSql, kpiFcrSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
 import { microsToIso, parseIsoToMicros } from './time.ts';
 
 const unreachable = new Proxy({}, {
@@ -73,7 +73,18 @@ describe('parameter validation', () => {
     ['/v1/alerts?limit=many', /limit must be integer/],
     ['/v1/alerts?from=2024-13-01', /from must be an ISO-8601/],
     ['/v1/customers/c1/journey?limit=5000', /limit must be <= 1000/],
-    ['/v1/customers/c1/journey?before=last-week', /before must be an ISO-8601 .*got "last-week"/],
+    ['/v1/kpis?fcr_days=0', /fcr_days must be >= 1/],
+    ['/v1/heatmap?metrics=nps,happiness', /metrics must be a comma list of: .*unknown: "happiness"/],
+    ['/v1/heatmap?targets=nps:10:20', /targets: nps is higher is better, so its warn threshold must be at most the target/],
+    ['/v1/heatmap?targets=wait:5', /targets: "wait" is not a heat map metric/],
+    ['/v1/cohorts?period=year', /period must be one of: week, month/],
+    ['/v1/cohorts?periods=500', /periods must be <= 104/],
+    ['/v1/cohorts?from=2024-05-01&to=2024-04-01', /from must be before to/],
+    ['/v1/annotations?from=soon', /from must be an ISO-8601/],
+    ['/v1/annotations/a1/impact?window=2w', /window must match pattern/],
+    ['/v1/annotations/a1/impact?window=400d', /window must be a whole number of days or hours .* at most 366d/],
+    ['/v1/customers/c1/journey?cursor=x', /cursor must be the next_cursor of a previous page/],
+    ['/v1/kpis?format=xlsx', /format must be one of: json, csv/],
   ];
   it.each(cases)('%s → 400', async (url, reason) => {
     const res = await get(url);
@@ -84,16 +95,45 @@ describe('parameter validation', () => {
   });
 });
 
+describe('POST /v1/annotations validation', () => {
+  const post = (body: unknown) =>
+    app.inject({ method: 'POST', url: '/v1/annotations', headers: { authorization: `Bearer ${readKey}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+
+  it.each<[unknown, RegExp]>([
+    [{ at: '2024-05-01T00:00:00Z' }, /title is required/],
+    [{ title: '', at: '2024-05-01T00:00:00Z' }, /title must NOT have fewer than 1 characters/],
+    [{ title: 'x', at: 'tomorrow' }, /at must be an ISO-8601 .*got "tomorrow"/],
+    [{ title: 'x', at: '2024-05-01T00:00:00Z', scope: { agent: 'a1' } }, /scope must be one of: channel, journey, touchpoint, stage|property name must be valid/],
+  ])('%j → 400', async (body, reason) => {
+    const res = await post(body);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toEqual({ code: 'INVALID_PARAMETER', message: expect.stringMatching(reason) });
+  });
+
+  it('401 without a read key', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/annotations', payload: { title: 'x', at: '2024-05-01T00:00:00Z' } });
+    expect(res.statusCode).toBe(401);
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents every route with tag, summary, parameters and responses', () => {
-    const doc = app.swagger() as { paths: Record<string, { get: { tags: string[]; summary: string; parameters: Array<{ name: string }>; responses: Record<string, unknown> } }> };
-    expect(Object.keys(doc.paths).sort()).toEqual(['/v1/alerts', '/v1/customers/{customer_id}/journey', '/v1/kpis']);
-    for (const [route, { get }] of Object.entries(doc.paths)) {
-      expect(get.tags, route).toEqual(['query']);
-      expect(get.summary, route).toBeTruthy();
-      expect(Object.keys(get.responses), route).toEqual(expect.arrayContaining(['200', '400', '401']));
+    type Operation = { tags: string[]; summary: string; parameters: Array<{ name: string }>; responses: Record<string, unknown> };
+    const doc = app.swagger() as unknown as { paths: Record<string, Record<string, Operation>> };
+    expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining([
+      '/v1/alerts', '/v1/annotations', '/v1/annotations/{id}/impact', '/v1/cohorts', '/v1/customers/{customer_id}/journey', '/v1/heatmap', '/v1/kpis',
+    ]));
+    for (const [route, operations] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(operations)) {
+        expect(op.tags, `${method} ${route}`).toEqual(['query']);
+        expect(op.summary, `${method} ${route}`).toBeTruthy();
+        expect(Object.keys(op.responses), `${method} ${route}`).toEqual(expect.arrayContaining([method === 'post' ? '201' : '200', '400', '401']));
+      }
     }
-    expect(doc.paths['/v1/kpis']!.get.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by']);
+    // /v1/kpis documents both representations.
+    const kpis200 = doc.paths['/v1/kpis']!.get!.responses['200'] as { content: Record<string, unknown> };
+    expect(Object.keys(kpis200.content).sort()).toEqual(['application/json', 'text/csv']);
+    expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'fcr_days', 'format']);
   });
 });
 
@@ -125,9 +165,16 @@ describe('KPI SQL', () => {
   it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
     for (const interval of kpiIntervalNames) {
       for (const by of [undefined, ...kpiDimensionNames]) {
-        const sql = kpiSql(interval, by);
-        expect(sql).toContain('{from_s:Int64}');
-        expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+        for (const grouping of ['series', 'totals'] as const) {
+          for (const sql of [touchpointAggregateSql(interval, by, grouping), signalAggregateSql(interval, by, grouping) ?? '', kpiFcrSql(interval, by, grouping)]) {
+            expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+            // String literals (paired left to right) are fixed words such as 'UTC' or 'customer', never a value.
+            for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
+          }
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain('{prev_from_s:Int64}');
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM touchpoint_agg_${{ minute: '1m', hour: '1h', day: '1d' }[interval]}`);
+          expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
+        }
       }
     }
   });

@@ -7,9 +7,13 @@ import { queryAlerts, type AlertLevel } from './alerts.ts';
 import { readKeyAuthenticator } from './auth.ts';
 import { queryErrorHandler } from './errors.ts';
 import { queryJourney } from './journey.ts';
-import { queryKpis, type KpiDimension, type KpiInterval } from './kpis.ts';
-import { parseTimeParameter, resolveRange } from './range.ts';
-import { alertsRouteSchema, journeyRouteSchema, kpisRouteSchema } from './schemas.ts';
+import { resolveRange } from './range.ts';
+import { alertsRouteSchema, journeyRouteSchema } from './schemas.ts';
+import { kpiRoutes } from './routes/kpis.ts';
+import { heatmapRoutes } from './routes/heatmap.ts';
+import { cohortRoutes } from './routes/cohorts.ts';
+import { annotationRoutes } from './routes/annotations.ts';
+import type { HeatmapTargets } from './heatmap.ts';
 import { microsToIso } from './time.ts';
 import { attributionRoutes } from './routes/attribution.ts';
 import { driverRoutes } from './routes/drivers.ts';
@@ -23,6 +27,8 @@ export interface QueryDeps {
   readKeys: Record<string, string>;
   /** Half-life of the weak-signal score; must match the processor's rules so live scores decay alike. */
   halfLifeMs: number;
+  /** Heat map targets from configuration (HEATMAP_TARGETS); a request's `targets` parameter overrides them. */
+  heatmapTargets?: HeatmapTargets;
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
   now?: () => number;
   log: FastifyBaseLogger;
@@ -38,28 +44,16 @@ export function queryPlugin(deps: QueryDeps): FastifyPluginAsync {
     await app.register(driverRoutes({ clickhouse: deps.clickhouse, nowMicros }));
     await app.register(attributionRoutes({ clickhouse: deps.clickhouse, nowMicros }));
 
-    app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension } }>(
-      '/v1/kpis',
-      { schema: kpisRouteSchema },
-      async (request) => {
-        const { fromMicros, toMicros } = resolveRange(request.query, nowMicros());
-        return queryKpis(deps.clickhouse, { fromMicros, toMicros, interval: request.query.interval, by: request.query.by });
-      },
-    );
+    await app.register(kpiRoutes({ ...deps, nowMicros }));
+    await app.register(heatmapRoutes({ ...deps, nowMicros }));
+    await app.register(cohortRoutes({ ...deps, nowMicros }));
+    await app.register(annotationRoutes({ ...deps, nowMicros }));
 
-    app.get<{ Params: { customer_id: string }; Querystring: { limit: number; before?: string } }>(
+    app.get<{ Params: { customer_id: string }; Querystring: { limit: number; cursor?: string } }>(
       '/v1/customers/:customer_id/journey',
       { schema: journeyRouteSchema },
       async (request) =>
-        queryJourney(
-          deps,
-          {
-            customerId: request.params.customer_id,
-            limit: request.query.limit,
-            beforeMicros: parseTimeParameter('before', request.query.before),
-          },
-          nowMicros(),
-        ),
+        queryJourney(deps, { customerId: request.params.customer_id, limit: request.query.limit, cursor: request.query.cursor }, nowMicros()),
     );
 
     app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevel; customer_id?: string; limit: number } }>(

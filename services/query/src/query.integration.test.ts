@@ -243,20 +243,36 @@ describe('GET /v1/kpis', () => {
         // 7 events carry an outcome, 2 of them abandoned
         outcomes: 7,
         abandonment_rate: 0.285714,
-        // 3 signals over 9 events
+        // journey 'billing' for c-a, c-b, c-c, c-d (e4 has none); completed: e3 (c-c), e9 (c-b) → 2 / 4
+        journeys: 4,
+        journeys_completed: 2,
+        completion_rate: 0.5,
+        // customer contacts with a reason: e1 (c-a) and e7 (c-b), billing_dispute, different customers → both resolved
+        fcr_contacts: 2,
+        fcr: 1,
+        // 3 signals over 9 events = 33.3333 per 100 touchpoints
         signals: 3,
-        negative_signal_rate: 0.333333,
+        negative_signal_rate: 33.3333,
+        // 11:00–12:00 has no data
+        previous: null,
       },
     ]);
+    // One period, no key: the totals equal the single bucket, and the previous period is all zeros / nulls.
+    expect(body.previous_period).toEqual({ from: '2024-05-01T11:00:00.000000Z', to: '2024-05-01T12:00:00.000000Z' });
+    expect(body.totals).toHaveLength(1);
+    const { previous, ...total } = body.totals[0];
+    const { bucket: _bucket, previous: _previous, ...onlyBucket } = body.buckets[0];
+    expect(total).toEqual(onlyBucket);
+    expect(previous).toMatchObject({ events: 0, unique_customers: 0, nps: null, fcr: null, fcr_contacts: 0, signals: 0, negative_signal_rate: null });
   });
 
   it('minute buckets', async () => {
     const { body } = await get(`/v1/kpis?${window}&interval=minute`);
     expect(body.buckets.map((b: Record<string, unknown>) => [b.bucket, b.events, b.unique_customers, b.nps, b.csat, b.ces_mean, b.avg_handling_ms, b.avg_wait_ms, b.abandonment_rate, b.negative_signal_rate])).toEqual([
-      // e1..e4: NPS 10, 9, 3 → (2 − 1) / 3; durations 300000, 1000; waits 60000, 120000; outcomes 3, 1 abandoned; s1, s3
-      ['2024-05-01T12:00:00.000000Z', 4, 3, 33.3333, null, null, 150_500, 90_000, 0.333333, 0.5],
-      // e5..e9: NPS 7 → 0; CSAT 5, 2; CES 6, 3; durations 600000, 200000; waits 30000, 0; outcomes 4, 1 abandoned; s2
-      ['2024-05-01T12:01:00.000000Z', 5, 4, 0, 50, 4.5, 400_000, 15_000, 0.25, 0.2],
+      // e1..e4: NPS 10, 9, 3 → (2 − 1) / 3; durations 300000, 1000; waits 60000, 120000; outcomes 3, 1 abandoned; s1, s3 → 2 per 4 = 50 per 100
+      ['2024-05-01T12:00:00.000000Z', 4, 3, 33.3333, null, null, 150_500, 90_000, 0.333333, 50],
+      // e5..e9: NPS 7 → 0; CSAT 5, 2; CES 6, 3; durations 600000, 200000; waits 30000, 0; outcomes 4, 1 abandoned; s2 → 1 per 5 = 20 per 100
+      ['2024-05-01T12:01:00.000000Z', 5, 4, 0, 50, 4.5, 400_000, 15_000, 0.25, 20],
     ]);
   });
 
@@ -264,8 +280,8 @@ describe('GET /v1/kpis', () => {
     const { body } = await get(`/v1/kpis?${window}&interval=hour&by=channel`);
     const byKey = Object.fromEntries(body.buckets.map((b: Record<string, unknown>) => [b.key, b]));
     expect(Object.keys(byKey).sort()).toEqual(['chat', 'email', 'phone', 'web']);
-    expect(byKey.phone).toMatchObject({ events: 3, unique_customers: 3, nps: 66.6667, nps_responses: 3, abandonment_rate: 0.333333, signals: 1, negative_signal_rate: 0.333333, avg_handling_ms: 450_000 });
-    expect(byKey.web).toMatchObject({ events: 2, nps: -100, csat: 100, abandonment_rate: 0.5, signals: 1, negative_signal_rate: 0.5 });
+    expect(byKey.phone).toMatchObject({ events: 3, unique_customers: 3, nps: 66.6667, nps_responses: 3, abandonment_rate: 0.333333, signals: 1, negative_signal_rate: 33.3333, avg_handling_ms: 450_000 });
+    expect(byKey.web).toMatchObject({ events: 2, nps: -100, csat: 100, abandonment_rate: 0.5, signals: 1, negative_signal_rate: 50 });
     expect(byKey.chat).toMatchObject({ events: 3, unique_customers: 2, nps: null, csat: 0, csat_mean: 2, ces_mean: 4.5, signals: 1 });
     expect(byKey.email).toMatchObject({ events: 1, nps: null, csat: null, avg_wait_ms: null, abandonment_rate: null, signals: 0, negative_signal_rate: 0 });
   });
@@ -310,7 +326,22 @@ describe('GET /v1/customers/:customer_id/journey', () => {
     expect(body.live.score).toBeCloseTo(2, 9);
     expect(body.signals.map((s: { signal_id: string }) => s.signal_id)).toEqual(['s2', 's3']);
     expect(body.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual(['a1', 'a3']);
-    expect(body.next_before).toBeNull();
+    expect(body.next_cursor).toBeNull();
+  });
+
+  it('interleaves touchpoints, signals and alerts newest first (alert, signal, touchpoint at the same instant)', async () => {
+    const { body } = await get('/v1/customers/c-b/journey');
+    const idOf = (e: Record<string, Record<string, string>>) => e.touchpoint?.event_id ?? e.signal?.signal_id ?? e.alert?.alert_id;
+    expect(body.entries.map((e: Record<string, Record<string, string>> & { kind: string; at: string }) => [e.kind, idOf(e), e.at])).toEqual([
+      ['touchpoint', 'e9', '2024-05-01T12:01:50.999999Z'],
+      ['alert', 'a1', '2024-05-01T12:01:20.000000Z'],
+      ['signal', 's2', '2024-05-01T12:01:20.000000Z'],
+      ['touchpoint', 'e7', '2024-05-01T12:01:20.000000Z'],
+      ['alert', 'a3', '2024-05-01T12:00:10.500000Z'],
+      ['signal', 's3', '2024-05-01T12:00:10.500000Z'],
+      ['touchpoint', 'e2', '2024-05-01T12:00:10.500000Z'],
+    ]);
+    expect(body.entries[1].alert).toMatchObject({ level: 'at_risk', signals: [{ signal_id: 's3' }, { signal_id: 's2' }] });
   });
 
   it('keeps microseconds, surveys with comments and attributes', async () => {
@@ -320,17 +351,31 @@ describe('GET /v1/customers/:customer_id/journey', () => {
     expect(body.live).toBeNull();
   });
 
-  it('pages with limit and before', async () => {
-    const first = (await get('/v1/customers/c-b/journey?limit=2')).body;
-    expect(first.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['e9', 'e7']);
-    expect(first.next_before).toBe('2024-05-01T12:01:20.000000Z');
-    const second = (await get(`/v1/customers/c-b/journey?limit=2&before=${encodeURIComponent(first.next_before)}`)).body;
-    expect(second.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['e2']);
-    expect(second.next_before).toBeNull();
-    // Older than anything stored: an empty page, not a 404.
-    const beyond = await get('/v1/customers/c-old/journey?before=2024-01-01T00:00:00Z');
+  it('pages with a cursor, losing nothing at a page boundary between entries of the same microsecond', async () => {
+    const ids = (page: { entries: Array<Record<string, Record<string, string>>> }) =>
+      page.entries.map((e) => e.touchpoint?.event_id ?? e.signal?.signal_id ?? e.alert?.alert_id);
+    const first = (await get('/v1/customers/c-b/journey?limit=3')).body;
+    expect(ids(first)).toEqual(['e9', 'a1', 's2']);
+    expect(first.timeline.map((t: { event_id: string }) => t.event_id)).toEqual(['e9']);
+    expect(typeof first.next_cursor).toBe('string');
+    // s2 and e7 share 12:01:20.000000: the second page must start with e7.
+    const second = (await get(`/v1/customers/c-b/journey?limit=3&cursor=${first.next_cursor}`)).body;
+    expect(ids(second)).toEqual(['e7', 'a3', 's3']);
+    const third = (await get(`/v1/customers/c-b/journey?limit=3&cursor=${second.next_cursor}`)).body;
+    expect(ids(third)).toEqual(['e2']);
+    expect(third.next_cursor).toBeNull();
+    // A page that ends exactly at the last entry has no next page.
+    expect((await get('/v1/customers/c-b/journey?limit=7')).body.next_cursor).toBeNull();
+  });
+
+  it('answers 400 for a cursor it did not produce, and an empty page past the oldest entry', async () => {
+    const bad = await get('/v1/customers/c-b/journey?cursor=not-a-cursor');
+    expect(bad.status).toBe(400);
+    expect(bad.body).toEqual({ code: 'INVALID_PARAMETER', message: expect.stringContaining('cursor must be') });
+    const pastOldest = Buffer.from(JSON.stringify([Date.UTC(2024, 0, 1) * 1000, 0, ''])).toString('base64url');
+    const beyond = await get(`/v1/customers/c-old/journey?cursor=${pastOldest}`);
     expect(beyond.status).toBe(200);
-    expect(beyond.body.timeline).toEqual([]);
+    expect(beyond.body.entries).toEqual([]);
   });
 
   it('shows an event stored twice only once', async () => {

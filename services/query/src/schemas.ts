@@ -1,7 +1,6 @@
 // Route schemas: they validate the parameters, serialise the responses and are what /docs shows (OpenAPI).
 import { alertLevelNames } from './alerts.ts';
 import { errorBodySchema } from './errors.ts';
-import { kpiDimensionNames, kpiIntervalNames } from './kpis.ts';
 import { isoParameterHint } from './range.ts';
 
 const tags = ['query'];
@@ -21,80 +20,6 @@ const authNote = 'Requires a read key: `Authorization: Bearer <key>` (write keys
 
 const rangeParameter = (name: 'from' | 'to', text: string) =>
   ({ type: 'string', minLength: 1, maxLength: 64, description: `${text} Must be ${isoParameterHint}.`, examples: [name === 'from' ? '2024-05-01T00:00:00Z' : '2024-05-02T00:00:00Z'] }) as const;
-
-// --- GET /v1/kpis -----------------------------------------------------------------------------------------------
-
-const kpiBucketSchema = {
-  type: 'object',
-  required: ['bucket', 'events', 'unique_customers', 'nps', 'nps_responses', 'csat', 'csat_mean', 'ces_mean', 'avg_handling_ms', 'avg_wait_ms', 'abandonment_rate', 'negative_signal_rate'],
-  properties: {
-    bucket: isoTimestamp('Start of the bucket.', '2024-05-01T12:00:00.000000Z'),
-    key: { type: 'string', description: 'Value of the `by` dimension (empty string: not set on the events). Present only with `by`.' },
-    events: { type: 'integer', description: 'Touchpoints in the bucket.' },
-    unique_customers: { type: 'integer', description: 'Distinct customers (HyperLogLog estimate; exact for small counts).' },
-    nps: nullableNumber('Net Promoter Score: (promoters − detractors) / NPS responses × 100, −100…100; null without responses.'),
-    nps_responses: { type: 'integer' },
-    csat: nullableNumber('Share of CSAT responses scoring 4 or 5, × 100; null without responses.'),
-    csat_responses: { type: 'integer' },
-    csat_mean: nullableNumber('Mean CSAT score (1–5).'),
-    ces_mean: nullableNumber('Mean Customer Effort Score (1–7, lower is better).'),
-    ces_responses: { type: 'integer' },
-    avg_handling_ms: nullableNumber('Mean duration_ms of the events that have one.'),
-    avg_wait_ms: nullableNumber('Mean wait_ms of the events that have one.'),
-    p90_wait_ms: nullableNumber('90th percentile of wait_ms (estimate).'),
-    sentiment_mean: nullableNumber('Mean sentiment (−1…1) of the events that have one.'),
-    outcomes: { type: 'integer', description: 'Events that carry an outcome.' },
-    abandonment_rate: nullableNumber('Abandoned outcomes / events with an outcome, 0…1.'),
-    signals: { type: ['integer', 'null'], description: 'Weak signals raised in the bucket; null for by=initiator (signals carry no initiator).' },
-    negative_signal_rate: nullableNumber('signals / events (can exceed 1: one event may raise several signals); null without events or for by=initiator.'),
-  },
-} as const;
-
-export const kpisRouteSchema = {
-  tags,
-  summary: 'Experience KPIs per time bucket',
-  description: `NPS, CSAT, CES, volumes, handling and wait times, abandonment and negative-signal rate per minute, hour or day, optionally split by one dimension. The range is widened to whole buckets; default is the last 24 hours. ${authNote}`,
-  querystring: {
-    type: 'object',
-    properties: {
-      from: rangeParameter('from', 'Start of the range (inclusive). Default: `to` minus 24 hours.'),
-      to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
-      interval: { type: 'string', enum: [...kpiIntervalNames], default: 'hour', description: 'Bucket width.' },
-      by: { type: 'string', enum: [...kpiDimensionNames], description: 'Split each bucket by this dimension.' },
-    },
-  },
-  response: {
-    200: {
-      description: 'One entry per bucket (and key, with `by`) that has data, ordered by bucket then key.',
-      type: 'object',
-      required: ['from', 'to', 'interval', 'by', 'buckets'],
-      properties: {
-        from: isoTimestamp('Effective start (aligned to the interval).', '2024-05-01T00:00:00.000000Z'),
-        to: isoTimestamp('Effective end, exclusive (aligned to the interval).', '2024-05-02T00:00:00.000000Z'),
-        interval: { type: 'string', enum: [...kpiIntervalNames] },
-        by: { type: ['string', 'null'], enum: [...kpiDimensionNames, null] },
-        buckets: { type: 'array', items: kpiBucketSchema },
-      },
-      examples: [
-        {
-          from: '2024-05-01T12:00:00.000000Z',
-          to: '2024-05-01T13:00:00.000000Z',
-          interval: 'hour',
-          by: 'channel',
-          buckets: [
-            {
-              bucket: '2024-05-01T12:00:00.000000Z', key: 'phone', events: 120, unique_customers: 97, nps: 25, nps_responses: 8,
-              csat: 75, csat_responses: 4, csat_mean: 3.75, ces_mean: 3.5, ces_responses: 2, avg_handling_ms: 312000,
-              avg_wait_ms: 45000, p90_wait_ms: 120000, sentiment_mean: -0.12, outcomes: 110, abandonment_rate: 0.09,
-              signals: 14, negative_signal_rate: 0.116667,
-            },
-          ],
-        },
-      ],
-    },
-    ...errorResponses,
-  },
-} as const;
 
 // --- GET /v1/customers/:customer_id/journey ---------------------------------------------------------------------
 
@@ -201,10 +126,17 @@ const liveStateSchema = {
   },
 } as const;
 
+const exampleTouchpoint = {
+  event_id: 'evt-7', occurred_at: '2024-05-01T12:01:30.250000Z', received_at: '2024-05-01T12:01:30.300000Z',
+  channel: 'phone', touchpoint: 'billing_inquiry_call', initiator: 'customer', journey: 'billing', stage: 'support',
+  reason: 'billing_dispute', outcome: 'unresolved', duration_ms: 420000, wait_ms: 95000, sentiment: -0.6,
+  survey: null, agent_id: 'agent-9', session_id: null, attributes: {},
+};
+
 export const journeyRouteSchema = {
   tags,
-  summary: "One customer's journey: timeline, signals, alerts and live score",
-  description: `Timeline (newest first, paged with \`before\`), weak signals and alerts from ClickHouse, combined with the live state and decayed score from Redis. ${authNote}`,
+  summary: "One customer's journey: timeline with signals and alerts interleaved, and the live score",
+  description: `Touchpoints, weak signals and alerts from ClickHouse interleaved newest first in \`entries\` (paged with \`cursor\`; \`timeline\`, \`signals\` and \`alerts\` hold the same page split by kind), combined with the live state and score decayed to now from Redis. ${authNote}`,
   params: {
     type: 'object',
     required: ['customer_id'],
@@ -213,22 +145,37 @@ export const journeyRouteSchema = {
   querystring: {
     type: 'object',
     properties: {
-      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Page size for timeline, signals and alerts.' },
-      before: { type: 'string', minLength: 1, maxLength: 64, description: `Only entries strictly older than this (the previous page's \`next_before\`). Must be ${isoParameterHint}.` },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Entries per page (touchpoints, signals and alerts together).' },
+      cursor: { type: 'string', minLength: 1, maxLength: 1024, description: "The previous page's `next_cursor`: continue with the entries older than its last one." },
     },
   },
   response: {
     200: {
       description: 'The journey.',
       type: 'object',
-      required: ['customer_id', 'live', 'timeline', 'next_before', 'signals', 'alerts'],
+      required: ['customer_id', 'live', 'entries', 'next_cursor', 'timeline', 'signals', 'alerts'],
       properties: {
         customer_id: { type: 'string' },
         live: liveStateSchema,
-        timeline: { type: 'array', items: timelineEntrySchema },
-        next_before: { type: ['string', 'null'], description: 'Pass as `before` for the next page; null on the last page.' },
-        signals: { type: 'array', items: signalSchema },
-        alerts: { type: 'array', items: alertSchema },
+        entries: {
+          type: 'array',
+          description: 'Newest first; at the same instant an alert comes before its signal, a signal before its touchpoint. Exactly one of touchpoint, signal, alert is set, as `kind` says.',
+          items: {
+            type: 'object',
+            required: ['kind', 'at'],
+            properties: {
+              kind: { type: 'string', enum: ['touchpoint', 'signal', 'alert'] },
+              at: isoTimestamp('Event time of the entry.'),
+              touchpoint: timelineEntrySchema,
+              signal: signalSchema,
+              alert: alertSchema,
+            },
+          },
+        },
+        next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next (older) page; null on the last page.' },
+        timeline: { type: 'array', items: timelineEntrySchema, description: "This page's touchpoints." },
+        signals: { type: 'array', items: signalSchema, description: "This page's signals." },
+        alerts: { type: 'array', items: alertSchema, description: "This page's alerts." },
       },
       examples: [
         {
@@ -239,15 +186,19 @@ export const journeyRouteSchema = {
             score_at_last_update: 3.1, score_at: '2024-05-01T12:01:30.250000Z', level: 'at_risk',
             last_alert_id: 'alr-1', last_alert_at: '2024-05-01T12:01:30.250000Z', reasons: { billing_dispute: 3 },
           },
-          timeline: [
+          entries: [
             {
-              event_id: 'evt-7', occurred_at: '2024-05-01T12:01:30.250000Z', received_at: '2024-05-01T12:01:30.300000Z',
-              channel: 'phone', touchpoint: 'billing_inquiry_call', initiator: 'customer', journey: 'billing', stage: 'support',
-              reason: 'billing_dispute', outcome: 'unresolved', duration_ms: 420000, wait_ms: 95000, sentiment: -0.6,
-              survey: null, agent_id: 'agent-9', session_id: null, attributes: {},
+              kind: 'signal', at: '2024-05-01T12:01:30.250000Z',
+              signal: {
+                signal_id: 'sig-7', type: 'repeat_contact', weight: 3, event_id: 'evt-7', occurred_at: '2024-05-01T12:01:30.250000Z',
+                channel: 'phone', touchpoint: 'billing_inquiry_call', journey: 'billing', stage: 'support',
+                explanation: '3rd contact about billing_dispute in 7 days', rules_version: '2024-05-01',
+              },
             },
+            { kind: 'touchpoint', at: '2024-05-01T12:01:30.250000Z', touchpoint: exampleTouchpoint },
           ],
-          next_before: null,
+          next_cursor: 'WzE3MTQ1NjQ4OTAyNTAwMDAsMCwiZXZ0LTciXQ',
+          timeline: [exampleTouchpoint],
           signals: [],
           alerts: [],
         },

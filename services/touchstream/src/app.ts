@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
 import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs, trackProducerConnection } from '@touchstream/kafka';
-import { createClickHouse, migrate } from '@touchstream/clickhouse';
+import { applyRawRetention, createClickHouse, migrate } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
@@ -80,7 +80,7 @@ function sharedRedisModule(redis: Redis): Module {
   };
 }
 
-function sharedClickHouseModule(clickhouse: ClickHouseClient, log: FastifyInstance['log']): Module {
+function sharedClickHouseModule(clickhouse: ClickHouseClient, rawTtlDays: number, log: FastifyInstance['log']): Module {
   let reachable = false;
   return {
     name: 'clickhouse',
@@ -90,6 +90,7 @@ function sharedClickHouseModule(clickhouse: ClickHouseClient, log: FastifyInstan
         async start() {
           const applied = await migrate(clickhouse, { log: (m: string) => log.info(m) });
           if (applied.length) log.info({ applied }, 'ClickHouse migrations applied');
+          if (await applyRawRetention(clickhouse, rawTtlDays)) log.info({ days: rawTtlDays }, 'raw touchpoint retention set');
           reachable = true;
         },
         async stop() {
@@ -130,7 +131,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
         ? { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, database: config.CLICKHOUSE_DATABASE }
         : { path: config.CLICKHOUSE_PATH },
     );
-    modules.push(sharedClickHouseModule(clickhouse, log));
+    modules.push(sharedClickHouseModule(clickhouse, config.CLICKHOUSE_RAW_TTL_DAYS, log));
   }
 
   if (targets.has('ingest')) {
@@ -153,7 +154,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, log }), ['kafka', 'clickhouse']));
   }
   if (targets.has('query')) {
-    modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, log }), ['redis', 'clickhouse']));
+    modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']));
   }
 
   runner = new ModuleRunner(modules);

@@ -40,3 +40,27 @@ describe('config', () => {
     expect(() => loadConfig({ ...full, READ_KEYS: 'write-key-web=analyst' })).toThrow(/both a write key and a read key/);
   });
 });
+
+describe('config: retention and heat map targets', () => {
+  it('defaults raw retention to 400 days and parses heat map targets', () => {
+    expect(loadConfig(full).CLICKHOUSE_RAW_TTL_DAYS).toBe(400);
+    expect(loadConfig(full).HEATMAP_TARGETS).toEqual({});
+    const c = loadConfig({ ...full, CLICKHOUSE_RAW_TTL_DAYS: '30', HEATMAP_TARGETS: 'nps:40:20, avg_wait_ms:30000' });
+    expect(c.CLICKHOUSE_RAW_TTL_DAYS).toBe(30);
+    // avg_wait_ms is lower-is-better: without warn the band is 10% above the target.
+    expect(c.HEATMAP_TARGETS).toEqual({ nps: { target: 40, warn: 20 }, avg_wait_ms: { target: 30000, warn: 33000 } });
+  });
+
+  it('reports every bad target together with other problems', () => {
+    try {
+      loadConfig({ ...full, CLICKHOUSE_RAW_TTL_DAYS: '0', HEATMAP_TARGETS: 'happiness:5,nps:10:20,csat:x' });
+      expect.unreachable();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      expect(problems).toMatch(/CLICKHOUSE_RAW_TTL_DAYS/);
+      expect(problems).toMatch(/HEATMAP_TARGETS: "happiness" is not a heat map metric/);
+      expect(problems).toMatch(/nps is higher is better, so its warn threshold must be at most the target/);
+      expect(problems).toMatch(/"csat:x" is not metric:target/);
+    }
+  });
+});

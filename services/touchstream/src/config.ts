@@ -1,6 +1,7 @@
 // The one configuration schema of the process: read from the environment once, validated at start with
 // every problem reported at once, then handed down as typed options (libraries never read process.env).
 import { z } from 'zod';
+import { parseHeatmapTargets } from '@touchstream/query';
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
@@ -47,6 +48,8 @@ export const configShape = z.object({
     CLICKHOUSE_USER: z.string().optional(),
     CLICKHOUSE_PASSWORD: z.string().optional(),
     CLICKHOUSE_DATABASE: z.string().optional(),
+    /** Days a raw touchpoint is kept after it was stored; applied with ALTER … MODIFY TTL at start when it differs. */
+    CLICKHOUSE_RAW_TTL_DAYS: int(400, 1),
     WRITE_KEYS: keyMap('source').default({}),
     READ_KEYS: keyMap('analyst').default({}),
     ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -55,6 +58,15 @@ export const configShape = z.object({
     INGEST_MAX_FUTURE_SKEW_MS: int(10 * 60 * 1000),
     INGEST_SEND_TIMEOUT_MS: int(10_000, 100),
     SCORE_HALF_LIFE_HOURS: z.coerce.number().positive().default(72),
+    /** Heat map targets `metric:target[:warn],…`; a request's `targets` parameter overrides them. */
+    HEATMAP_TARGETS: z
+      .string()
+      .transform((text, ctx) => {
+        const { targets, problems } = parseHeatmapTargets(text);
+        for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+        return targets;
+      })
+      .default({}),
     SHUTDOWN_TIMEOUT_MS: int(30_000, 1000),
 });
 

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import { shutdownTelemetry } from '@touchstream/telemetry';
 import { ConfigError, loadConfig, TARGETS } from './config.ts';
 import { startApp, VERSION, type RunningApp } from './app.ts';
 import { startDemoTraffic } from './demo.ts';
@@ -37,6 +38,8 @@ function onShutdown(timeoutMs: number, ...steps: Array<() => Promise<void>>) {
         console.error(`while stopping: ${(err as Error).message}`);
       });
     }
+    // Spans and metrics of the last seconds reach the collector before the process ends.
+    await shutdownTelemetry().catch(() => undefined);
     // A supervisor must see an unclean stop: exit 1 if any step failed.
     process.exit(failed ? 1 : 0);
   };

@@ -1,0 +1,34 @@
+// The OpenTelemetry SDK and instrumentations, loaded only when telemetry is on (index.ts imports this lazily,
+// so a process without an OTLP endpoint does not pay for loading the SDK).
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export interface SdkOptions {
+  serviceName: string;
+  serviceVersion: string;
+}
+
+/** Starts the SDK: exporters, sampler and intervals come from the standard OTEL_* variables. */
+export function startSdk(opts: SdkOptions): { shutdown(): Promise<void> } {
+  // We log with pino to stdout; OTLP logs only when asked for explicitly.
+  process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName, [ATTR_SERVICE_VERSION]: opts.serviceVersion }),
+    instrumentations: [
+      new HttpInstrumentation({
+        // Probes would drown the traces that matter.
+        ignoreIncomingRequestHook: (req) => req.url === '/healthz' || req.url === '/readyz',
+      }),
+      new UndiciInstrumentation(),
+      new KafkaJsInstrumentation(),
+      new IORedisInstrumentation(),
+    ],
+  });
+  sdk.start();
+  return { shutdown: () => sdk.shutdown() };
+}

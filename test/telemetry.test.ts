@@ -1,0 +1,157 @@
+// OpenTelemetry end to end: the real executable, with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a local OTLP/HTTP
+// receiver (what a collector is), exports one trace that follows an event from its POST through Kafka into the
+// processor, and exports metrics. Without the endpoint nothing is exported (checked by the unit tests).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { eventually } from './support.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '..');
+const run = randomUUID().slice(0, 8);
+const WRITE_KEY = `otel-write-${run}`;
+/** No other test file uses this Redis database. */
+const REDIS_DB = 12;
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  links?: Array<{ traceId: string; spanId: string }>;
+  attributes?: Array<{ key: string; value: Record<string, unknown> }>;
+}
+
+/** What an OTLP collector receives, as JSON (OTEL_EXPORTER_OTLP_PROTOCOL=http/json). */
+const received = { spans: [] as Array<OtlpSpan & { service: string }>, metricNames: new Set<string>() };
+
+function resourceServiceName(resource: { attributes?: Array<{ key: string; value: { stringValue?: string } }> }): string {
+  return resource.attributes?.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+}
+
+const receiver = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    if (req.url === '/v1/traces') {
+      for (const rs of body.resourceSpans ?? [])
+        for (const ss of rs.scopeSpans ?? [])
+          for (const span of ss.spans ?? []) received.spans.push({ ...span, service: resourceServiceName(rs.resource ?? {}) });
+    } else if (req.url === '/v1/metrics') {
+      for (const rm of body.resourceMetrics ?? [])
+        for (const sm of rm.scopeMetrics ?? []) for (const m of sm.metrics ?? []) received.metricNames.add(m.name);
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
+
+let child: ChildProcess | undefined;
+const output: string[] = [];
+let chdbDir: string | undefined;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  receiver.close();
+  if (chdbDir) rmSync(chdbDir, { recursive: true, force: true });
+});
+
+describe('OpenTelemetry', () => {
+  it('exports one trace from the POST through Kafka to the processor, and metrics, to the OTLP endpoint', async () => {
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const otlpPort = (receiver.address() as net.AddressInfo).port;
+    const clickhouseUrl = inject('clickhouseUrl');
+    if (!clickhouseUrl) chdbDir = mkdtempSync(path.join(os.tmpdir(), 'otel-chdb-'));
+    const httpPort = await freePort();
+    const redisUrl = Object.assign(new URL(inject('redisUrl')), { pathname: `/${REDIS_DB}` }).toString();
+    child = spawn(process.execPath, ['--import', 'tsx', '--import', './services/touchstream/src/telemetry.ts', 'services/touchstream/src/main.ts', 'run', '--target', 'all'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? os.tmpdir(),
+        KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+        REDIS_URL: redisUrl,
+        ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: chdbDir! }),
+        HTTP_PORT: String(httpPort),
+        WRITE_KEYS: `${WRITE_KEY}=otel`,
+        READ_KEYS: `otel-read-${run}=analyst`,
+        KAFKA_GROUP_PREFIX: `otel-${run}`,
+        LOG_LEVEL: 'warn',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_SERVICE_NAME: `touchstream-otel-${run}`,
+        // Export quickly so the test does not wait out the default 5 s / 60 s intervals.
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        OTEL_METRIC_EXPORT_INTERVAL: '1000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+    const url = `http://127.0.0.1:${httpPort}`;
+    const opts = {
+      timeoutMs: 60_000,
+      abortIf: () => (child!.exitCode !== null ? `child exited (${child!.exitCode})` : undefined),
+      context: () => output.join('').slice(-3000),
+    };
+    await eventually('/readyz 200', async () => (await fetch(`${url}/readyz`)).status === 200, opts);
+
+    const customer = `otel-${run}`;
+    const posted = await fetch(`${url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customer_id: customer,
+        occurred_at: new Date().toISOString(),
+        channel: 'phone',
+        touchpoint: 'billing_inquiry_call',
+        initiator: 'customer',
+        survey: { kind: 'NPS', score: 2 },
+      }),
+    });
+    expect(posted.status).toBe(202);
+
+    const service = `touchstream-otel-${run}`;
+    const ours = () => received.spans.filter((s) => s.service === service);
+    // The POST's server span, and the Kafka send that ingest did inside it: the same trace.
+    const serverSpan = await eventually('the POST /v1/events server span', async () =>
+      ours().find((s) => s.kind === 2 && s.attributes?.some((a) => a.key === 'http.route' || a.key === 'url.path' || a.key === 'http.target')),
+    opts);
+    const sendSpan = await eventually('the ingest send span in the POST trace', async () =>
+      ours().find((s) => s.name === 'send touchpoints.v1' && s.traceId === serverSpan.traceId),
+    { ...opts, context: () => JSON.stringify(ours().map((s) => [s.name, s.kind, s.traceId, s.parentSpanId]), null, 0) });
+    // The processor's per-record span links back to the send: the trace context travelled in the record headers.
+    const processSpan = await eventually('a processor span linked to the send', async () =>
+      ours().find((s) => s.name === 'process touchpoints.v1' && s.links?.some((l) => l.spanId === sendSpan.spanId && l.traceId === sendSpan.traceId)),
+    opts);
+    expect(processSpan.links?.[0]?.traceId).toBe(serverSpan.traceId);
+    // The processor's own outputs (the detractor signal) are produced inside the consume span's trace.
+    await eventually('the processor sending the signal', async () =>
+      ours().some((s) => s.name === 'send signals.v1'),
+    opts);
+
+    // Metrics: HTTP server durations and Kafka consumption reach the collector.
+    await eventually('HTTP and Kafka metrics', async () =>
+      received.metricNames.has('http.server.request.duration') && [...received.metricNames].some((n) => n.startsWith('messaging.')),
+    { ...opts, context: () => `metrics so far: ${[...received.metricNames].join(', ')}\n${output.join('').slice(-2000)}` });
+  });
+});
