@@ -47,10 +47,21 @@ async function existingDataset(clickhouse: ClickHouseClient, seed: number, event
   return rows[0] ? { events: Number(rows[0].events), customers: Number(rows[0].customers) } : null;
 }
 
+/** Tables that hold data (not views, not the migration log); names come from system.tables, never from input. */
+async function storedTables(clickhouse: ClickHouseClient): Promise<string[]> {
+  const rows = await (
+    await clickhouse.query({
+      query: `SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' AND name != 'schema_migrations' ORDER BY name`,
+      format: 'JSONEachRow',
+    })
+  ).json<{ name: string }>();
+  return rows.map((r) => r.name);
+}
+
 async function generate(clickhouse: ClickHouseClient, seed: number, targetEvents: number, batchSize: number) {
-  for (const table of ['touchpoints', 'signals', 'alerts', 'touchpoint_agg_1m', 'signal_agg_1m', 'bench_dataset']) {
-    await clickhouse.command({ query: `TRUNCATE TABLE IF EXISTS ${table}` });
-  }
+  // Every stored table (raw, aggregates, rollups) starts empty; the views stay.
+  const tables = await storedTables(clickhouse);
+  for (const table of tables) await clickhouse.command({ query: `TRUNCATE TABLE ${table}` });
   const bar = progressBar('generating');
   bar.start(targetEvents, 0, { unit: 'events' });
   let events = 0;
@@ -95,9 +106,7 @@ async function generate(clickhouse: ClickHouseClient, seed: number, targetEvents
   bar.update(targetEvents);
   bar.stop();
   process.stderr.write('merging parts (OPTIMIZE … FINAL)…\n');
-  for (const table of ['touchpoints', 'signals', 'alerts', 'touchpoint_agg_1m', 'signal_agg_1m']) {
-    await clickhouse.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
-  }
+  for (const table of tables) await clickhouse.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
   await clickhouse.command({
     query: 'INSERT INTO bench_dataset SELECT {seed:UInt32}, {events:UInt64}, {customers:UInt64}, now()',
     query_params: { seed, events, customers },
@@ -173,7 +182,11 @@ export function benchRequestTypes(routes: Set<string>): RequestType[] {
   ];
   // Issue 4a's endpoints, when this build has them.
   if (routes.has('/v1/heatmap')) {
-    types.splice(2, 0, { name: 'heatmap (7 days)', request: (_i, rng) => ({ method: 'GET', url: `/v1/heatmap?${qs(range(rng, 7))}` }) });
+    types.splice(
+      2, 0,
+      { name: 'heatmap (1 day)', request: (_i, rng) => ({ method: 'GET', url: `/v1/heatmap?${qs(range(rng, 1))}` }) },
+      { name: 'heatmap (30 days)', request: (_i, rng) => ({ method: 'GET', url: `/v1/heatmap?${qs(range(rng, 30))}` }) },
+    );
   }
   return types;
 }

@@ -10,7 +10,7 @@ export interface AnalysisDeps {
   nowMicros: () => number;
 }
 
-export const tags = ['analysis'];
+export const tags = ['query'];
 export const authNote = 'Requires a read key: `Authorization: Bearer <key>`.';
 
 export const errorResponses = {
