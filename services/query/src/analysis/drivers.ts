@@ -88,16 +88,16 @@ export function driversSql(outcome: string): string {
     : '';
   return `
 WITH per_customer AS (
-  SELECT customer_id, T, F,
+  SELECT customer_id, T, TP, RS, CH,
     ${outcomeAt} AS outcome_at,
     arrayMax(arrayMap(t -> if(t >= {from_us:Int64}, t, 0), T)) AS last_at,
     if(outcome_at > 0, outcome_at, last_at) AS anchor
   FROM (
     SELECT customer_id,
-      arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint, reason, channel, toUInt8(${predicate})))) AS ev,
+      arraySort(e -> e.1, groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint, reason, channel, toUInt8(${predicate})))) AS ev,
       arrayMap(e -> e.1, ev) AS T,
       arrayMap(e -> e.5, ev) AS O,
-      arrayMap(e -> [concat('touchpoint:', toString(e.2)), if(e.3 = '', '', concat('reason:', toString(e.3))), concat('channel:', toString(e.4))], ev) AS F
+      arrayMap(e -> e.2, ev) AS TP, arrayMap(e -> e.3, ev) AS RS, arrayMap(e -> e.4, ev) AS CH
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
       AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
@@ -117,10 +117,14 @@ signal_times AS (
 SELECT factor, countIf(outcome_at > 0) AS with_outcome, count() AS customers
 FROM (
   SELECT p.outcome_at AS outcome_at,
-    arrayDistinct(arrayConcat(
-      arrayFilter(f -> f != '', arrayFlatten(arrayFilter((f, t) -> t >= p.anchor - {window_us:Int64} AND t < p.anchor, p.F, p.T))),
-      arrayMap(s -> s.2, arrayFilter(s -> s.1 >= p.anchor - {window_us:Int64} AND s.1 < p.anchor, s.S))
-    )) AS factors
+    -- distinct values first, factor strings only for them, and only from events inside the customer's window
+    arrayFilter(i -> p.T[i] >= p.anchor - {window_us:Int64} AND p.T[i] < p.anchor, arrayEnumerate(p.T)) AS w,
+    arrayConcat(
+      arrayMap(x -> concat('touchpoint:', toString(x)), arrayDistinct(arrayMap(i -> p.TP[i], w))),
+      arrayMap(x -> concat('reason:', toString(x)), arrayFilter(x -> x != '', arrayDistinct(arrayMap(i -> p.RS[i], w)))),
+      arrayMap(x -> concat('channel:', toString(x)), arrayDistinct(arrayMap(i -> p.CH[i], w))),
+      arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S)))
+    ) AS factors
   FROM per_customer AS p
   LEFT JOIN signal_times AS s ON s.customer_id = p.customer_id
 )

@@ -97,6 +97,11 @@ const stepMaskSql = `arraySum(arrayMap((tp, ch, oc, jr, i) -> if(touchpoint = tp
     {step_touchpoints:Array(String)}, {step_channels:Array(String)}, {step_outcomes:Array(String)}, {step_journeys:Array(String)}, range(toUInt64(length({step_touchpoints:Array(String)})))))`;
 const exclusionSql = `arrayExists(${matcherSql('excl')})`;
 
+// With every event kept, the step matching runs only on events whose touchpoint is in the funnel at all: `if` is
+// short-circuit evaluated, and the bitmask's lambda over all steps is the expensive part of the scan.
+const relevant = (expression: string, otherwise: string) =>
+  `if(touchpoint IN {all_step_touchpoints:Array(String)} OR touchpoint IN {excl_touchpoints:Array(String)}, ${expression}, ${otherwise})`;
+
 interface Shape {
   order: FunnelOrder;
   breakdown?: FunnelBreakdown;
@@ -160,7 +165,7 @@ function customerStepsSql(shape: Shape): string {
     SELECT customer_id, T, M, X, C, P, ${columns.join(',\n      ')}
     FROM (
       SELECT customer_id,
-        arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), ${stepMaskSql}, ${exclusionSql}, channel, touchpoint))) AS ev,
+        arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), ${relevant(stepMaskSql, 'toUInt64(0)')}, ${relevant(exclusionSql, '0')}, channel, touchpoint))) AS ev,
         arrayMap(e -> e.1, ev) AS T, arrayMap(e -> e.2, ev) AS M, arrayMap(e -> e.3, ev) AS X,
         arrayMap(e -> toString(e.4), ev) AS C, arrayMap(e -> toString(e.5), ev) AS P
       FROM touchpoints
