@@ -106,12 +106,12 @@ WITH per_customer AS (
   ${alertJoin}
   WHERE last_at > 0
 ),
+-- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
 signal_times AS (
   SELECT customer_id, groupArray((toUnixTimestamp64Micro(occurred_at), concat('signal:', toString(type)))) AS S
   FROM signals
   WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-    AND customer_id IN (SELECT customer_id FROM per_customer)
   GROUP BY customer_id
 )
 SELECT factor, countIf(outcome_at > 0) AS with_outcome, count() AS customers

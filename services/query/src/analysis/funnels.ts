@@ -191,9 +191,16 @@ ORDER BY step, group_key
 ${querySettingsSql}`;
 }
 
-/** Customers who reached the step before {step} (the previous required one) but not {step}, with what they did next. */
-export function droppedSql(shape: Omit<Shape, 'allEvents'>, kind: 'page' | 'next'): string {
-  const body = `
+/**
+ * Customers who reached the step before {step} (the previous required one) but not {step}, with what they did next.
+ * One row per next (touchpoint, channel): how many customers, and the first {page_end} of them by customer id — enough
+ * to cut any page [offset, offset + limit) from the merged groups, in one pass over the data.
+ */
+export function droppedSql(shape: Omit<Shape, 'allEvents'>): string {
+  return `
+SELECT next_touchpoint, next_channel, count() AS customers,
+  arraySlice(arraySort(groupArray((customer_id, last_step_at, next_at))), 1, {page_end:UInt32}) AS first_customers
+FROM (
   SELECT customer_id,
     arrayMax(arraySlice(R, 1, {step:UInt8} - 1)) AS last_step_at,
     arrayFirstIndex(t -> t > last_step_at, T) AS next_index,
@@ -201,21 +208,9 @@ export function droppedSql(shape: Omit<Shape, 'allEvents'>, kind: 'page' | 'next
     if(next_index = 0, '', C[next_index]) AS next_channel,
     if(next_index = 0, 0, T[next_index]) AS next_at
   FROM (${customerStepsSql({ ...shape, allEvents: true })})
-  WHERE Q[{step:UInt8}] > 0 AND R[{step:UInt8}] = 0`;
-  if (kind === 'page') {
-    return `
-SELECT customer_id, last_step_at, next_touchpoint, next_channel, next_at, count() OVER () AS total
-FROM (${body})
-ORDER BY customer_id
-LIMIT {limit:UInt32} OFFSET {offset:UInt32}
-${querySettingsSql}`;
-  }
-  return `
-SELECT next_touchpoint, next_channel, count() AS customers
-FROM (${body})
+  WHERE Q[{step:UInt8}] > 0 AND R[{step:UInt8}] = 0
+)
 GROUP BY next_touchpoint, next_channel
-ORDER BY customers DESC, next_touchpoint, next_channel
-LIMIT {top:UInt32}
 ${querySettingsSql}`;
 }
 
@@ -352,30 +347,35 @@ export async function queryDropped(
   if (page.step < 2 || page.step > request.steps.length) {
     throw invalidParameter(`step must be between 2 and ${request.steps.length}, the number of steps (got ${page.step}); nobody drops at step 1`);
   }
-  const shape = shapeOf(request);
-  const params = { ...funnelParams(request), step: page.step, limit: page.limit, offset: page.offset, top: page.top };
-  const [pageRows, nextRows] = await Promise.all([
-    clickhouse.query({ query: droppedSql(shape, 'page'), query_params: params, format: 'JSONEachRow' }).then((r) =>
-      r.json<{ customer_id: string; last_step_at: number | string; next_touchpoint: string; next_channel: string; next_at: number | string; total: number | string }>(),
-    ),
-    clickhouse.query({ query: droppedSql(shape, 'next'), query_params: params, format: 'JSONEachRow' }).then((r) =>
-      r.json<{ next_touchpoint: string; next_channel: string; customers: number | string }>(),
-    ),
-  ]);
-  const total = pageRows.length > 0 ? num(pageRows[0]!.total) : nextRows.reduce((s, r) => s + num(r.customers), 0);
+  const params = { ...funnelParams(request), step: page.step, page_end: page.offset + page.limit };
+  const result = await clickhouse.query({ query: droppedSql(shapeOf(request)), query_params: params, format: 'JSONEachRow' });
+  const groups = await result.json<{
+    next_touchpoint: string;
+    next_channel: string;
+    customers: number | string;
+    first_customers: Array<[string, number | string, number | string]>;
+  }>();
+  const total = groups.reduce((s, g) => s + num(g.customers), 0);
+  const customers = groups
+    .flatMap((g) => g.first_customers.map(([customer_id, lastStepAt, nextAt]) => ({ customer_id, lastStepAt, nextAt, g })))
+    .sort((x, y) => (x.customer_id < y.customer_id ? -1 : x.customer_id > y.customer_id ? 1 : 0))
+    .slice(page.offset, page.offset + page.limit);
+  const nextRows = [...groups].sort(
+    (x, y) => num(y.customers) - num(x.customers) || x.next_touchpoint.localeCompare(y.next_touchpoint) || x.next_channel.localeCompare(y.next_channel),
+  );
   return {
     step: page.step,
     label: request.steps[page.step - 1]!.label ?? request.steps[page.step - 1]!.touchpoint,
     total,
     limit: page.limit,
     offset: page.offset,
-    customers: pageRows.map((r) => ({
-      customer_id: r.customer_id,
-      last_step_at: microsToIso(num(r.last_step_at)),
-      next_touchpoint: r.next_touchpoint || null,
-      next_channel: r.next_channel || null,
-      next_at: num(r.next_at) > 0 ? microsToIso(num(r.next_at)) : null,
+    customers: customers.map(({ customer_id, lastStepAt, nextAt, g }) => ({
+      customer_id,
+      last_step_at: microsToIso(num(lastStepAt)),
+      next_touchpoint: g.next_touchpoint || null,
+      next_channel: g.next_channel || null,
+      next_at: num(nextAt) > 0 ? microsToIso(num(nextAt)) : null,
     })),
-    next_touchpoints: nextRows.map((r) => ({ touchpoint: r.next_touchpoint || null, channel: r.next_channel || null, customers: num(r.customers) })),
+    next_touchpoints: nextRows.slice(0, page.top).map((r) => ({ touchpoint: r.next_touchpoint || null, channel: r.next_channel || null, customers: num(r.customers) })),
   };
 }

@@ -170,7 +170,7 @@ const droppedRouteSchema = {
     properties: {
       step: { type: 'integer', minimum: 2, maximum: maxFunnelSteps, description: 'The step (1-based) they did not reach.', examples: [3] },
       limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 },
-      offset: { type: 'integer', minimum: 0, maximum: 10_000_000, default: 0 },
+      offset: { type: 'integer', minimum: 0, maximum: 100_000, default: 0, description: 'Customers to skip (at most 100,000: narrow the range to go deeper).' },
       top: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'How many next touchpoints to list.' },
       format: csvQuery.properties.format,
     },
