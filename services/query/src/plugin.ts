@@ -15,6 +15,10 @@ import { cohortRoutes } from './routes/cohorts.ts';
 import { annotationRoutes } from './routes/annotations.ts';
 import type { HeatmapTargets } from './heatmap.ts';
 import { microsToIso } from './time.ts';
+import { attributionRoutes } from './routes/attribution.ts';
+import { driverRoutes } from './routes/drivers.ts';
+import { funnelRoutes } from './routes/funnels.ts';
+import { pathRoutes } from './routes/paths.ts';
 
 export interface QueryDeps {
   clickhouse: ClickHouseClient;
@@ -35,6 +39,10 @@ export function queryPlugin(deps: QueryDeps): FastifyPluginAsync {
   return async function queryRoutes(app) {
     app.addHook('onRequest', readKeyAuthenticator(deps.readKeys));
     app.setErrorHandler(queryErrorHandler);
+    await app.register(funnelRoutes({ clickhouse: deps.clickhouse, nowMicros }));
+    await app.register(pathRoutes({ clickhouse: deps.clickhouse, nowMicros }));
+    await app.register(driverRoutes({ clickhouse: deps.clickhouse, nowMicros }));
+    await app.register(attributionRoutes({ clickhouse: deps.clickhouse, nowMicros }));
 
     await app.register(kpiRoutes({ ...deps, nowMicros }));
     await app.register(heatmapRoutes({ ...deps, nowMicros }));

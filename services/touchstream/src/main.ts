@@ -9,6 +9,7 @@ import { startApp, VERSION, type RunningApp } from './app.ts';
 import { startDemoTraffic } from './demo.ts';
 import { deadLettersCommand } from './deadletters-cli.ts';
 import { qualityCommand } from './quality/cli.ts';
+import { benchCommand } from './bench.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEMO_WRITE_KEY = 'demo-write-key';
@@ -177,5 +178,6 @@ program
 
 program.addCommand(deadLettersCommand());
 program.addCommand(qualityCommand());
+program.addCommand(benchCommand());
 
 await program.parseAsync(process.argv);

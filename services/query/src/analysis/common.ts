@@ -1,0 +1,47 @@
+// Helpers shared by the analysis endpoints (funnels, paths, drivers, attribution): durations such as `7d`,
+// the default analysis range, numbers from ClickHouse, and CSV output for the tabular answers.
+import { invalidParameter } from '../errors.ts';
+import { resolveRange } from '../range.ts';
+
+/** Analyses look further back than the KPI views by default: a month of journeys. */
+export const defaultAnalysisRangeMicros = 30 * 24 * 3600 * 1_000_000;
+
+const durationUnitsMicros = { s: 1_000_000, m: 60_000_000, h: 3_600_000_000, d: 86_400_000_000 } as const;
+export const durationPattern = '^[1-9][0-9]{0,5}(s|m|h|d)$';
+export const durationHint = 'a whole number followed by s, m, h or d (e.g. 30m, 12h, 7d)';
+
+/** Parses `30m`, `12h`, `7d` into microseconds; 400 naming the parameter otherwise. */
+export function parseDurationMicros(name: string, text: string, maxMicros = 366 * durationUnitsMicros.d): number {
+  const m = /^([1-9][0-9]{0,5})(s|m|h|d)$/.exec(text);
+  if (!m) throw invalidParameter(`${name} must be ${durationHint} (got ${JSON.stringify(text)})`);
+  const micros = Number(m[1]) * durationUnitsMicros[m[2] as keyof typeof durationUnitsMicros];
+  if (micros > maxMicros) throw invalidParameter(`${name} may be at most ${maxMicros / durationUnitsMicros.d} days (got ${text})`);
+  return micros;
+}
+
+/** from/to of an analysis: default the last 30 days up to now. */
+export function analysisRange(query: { from?: string; to?: string }, nowMicros: number) {
+  return resolveRange(query, nowMicros, defaultAnalysisRangeMicros);
+}
+
+/** UInt64/Int64 arrive quoted from a server and as numbers from chDB. */
+export const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+export const round = (v: number | null, digits = 6): number | null =>
+  v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits));
+
+/** RFC 4180 CSV: a header and one line per row; fields with a comma, quote or line break are quoted. */
+export function toCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): string {
+  const field = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    const s = typeof v === 'string' ? v : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header, ...rows].map((row) => row.map(field).join(',')).join('\r\n') + '\r\n';
+}
+
+export const formatParameter = {
+  type: 'string',
+  enum: ['json', 'csv'],
+  default: 'json',
+  description: 'Answer as JSON (default) or as CSV (`text/csv`, one row per table line).',
+} as const;

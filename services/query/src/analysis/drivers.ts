@@ -1,0 +1,206 @@
+// Drivers of an outcome: which touchpoints, reasons, channels and weak signals customers saw in the N days before
+// the outcome, compared with customers without it.
+//
+// Population: customers with at least one touchpoint in [from, to).
+//  * Outcome customers: their FIRST outcome in [from, to) is the anchor; factors are what they saw in [anchor − N days,
+//    anchor) — strictly before the outcome, so the outcome event itself is not a factor.
+//  * Reference window for the others: the N days before their LAST touchpoint in [from, to), same strictness. This
+//    mirrors the outcome side (a window of the same length ending at an event of the customer's) without needing a
+//    matched control.
+// Each factor gives a 2×2 table of customers (a = outcome & factor, b = outcome & not, c = factor & no outcome,
+// d = neither); lift is the relative risk a/(a+c) ÷ b/(b+d) with a log-RR 95% CI, the odds ratio ad/bc with Woolf's
+// 95% CI. Tables with a zero cell get the Haldane–Anscombe +0.5 correction (flagged `corrected`).
+import type { ClickHouseClient } from '@touchstream/clickhouse';
+import { querySettingsSql } from '../settings.ts';
+import { microsToIso } from '../time.ts';
+import { num, round } from './common.ts';
+import { correctedTable, oddsRatio, relativeRisk } from './stats.ts';
+
+export const builtInOutcomes = ['survey_detractor', 'alert_raised', 'journey_abandoned'] as const;
+export const factorKinds = ['touchpoint', 'reason', 'channel', 'signal'] as const;
+export type FactorKind = (typeof factorKinds)[number];
+export const driverSortNames = ['lift', 'odds_ratio'] as const;
+export type DriverSort = (typeof driverSortNames)[number];
+
+/** Row predicates of the built-in outcomes that are read from touchpoints (same detractor rule as the processor). */
+const touchpointOutcomeSql: Record<string, string> = {
+  survey_detractor: `(survey_kind = 'NPS' AND ifNull(survey_score, 99) <= 6) OR (survey_kind = 'CSAT' AND ifNull(survey_score, 99) <= 2) OR (survey_kind = 'CES' AND ifNull(survey_score, -1) >= 5)`,
+  journey_abandoned: `outcome = 'abandoned'`,
+  named_touchpoint: `touchpoint = {outcome_touchpoint:String}`,
+};
+
+export interface DriversRequest {
+  outcome: string;
+  windowMicros: number;
+  fromMicros: number;
+  toMicros: number;
+  minCustomers: number;
+  sort: DriverSort;
+  limit: number;
+}
+
+export interface Driver {
+  kind: FactorKind;
+  value: string;
+  /** a: customers with the outcome who saw the factor. */
+  outcome_with_factor: number;
+  /** b */
+  outcome_without_factor: number;
+  /** c */
+  no_outcome_with_factor: number;
+  /** d */
+  no_outcome_without_factor: number;
+  /** Share of customers with the factor who had the outcome: a/(a+c). */
+  outcome_rate_with_factor: number;
+  outcome_rate_without_factor: number | null;
+  lift: number | null;
+  lift_ci_low: number | null;
+  lift_ci_high: number | null;
+  odds_ratio: number | null;
+  odds_ratio_ci_low: number | null;
+  odds_ratio_ci_high: number | null;
+  corrected: boolean;
+}
+
+export interface DriversResult {
+  outcome: string;
+  days: number;
+  from: string;
+  to: string;
+  customers: number;
+  outcome_customers: number;
+  drivers: Driver[];
+}
+
+export function driversSql(outcome: string): string {
+  const fromAlerts = outcome === 'alert_raised';
+  const predicate = fromAlerts ? '0' : (touchpointOutcomeSql[outcome] ?? touchpointOutcomeSql.named_touchpoint!);
+  const outcomeAt = fromAlerts
+    ? `ifNull(alert_at, 0)`
+    : `arrayFirst((t, o) -> o AND t >= {from_us:Int64}, T, O)`;
+  const alertJoin = fromAlerts
+    ? `LEFT JOIN (
+        SELECT customer_id, min(toUnixTimestamp64Micro(at)) AS alert_at
+        FROM alerts FINAL
+        WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+        GROUP BY customer_id
+      ) AS a USING (customer_id)`
+    : '';
+  return `
+WITH per_customer AS (
+  SELECT customer_id, T, TP, RS, CH,
+    ${outcomeAt} AS outcome_at,
+    arrayMax(arrayMap(t -> if(t >= {from_us:Int64}, t, 0), T)) AS last_at,
+    if(outcome_at > 0, outcome_at, last_at) AS anchor
+  FROM (
+    SELECT customer_id,
+      arraySort(e -> e.1, groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint, reason, channel, toUInt8(${predicate})))) AS ev,
+      arrayMap(e -> e.1, ev) AS T,
+      arrayMap(e -> e.5, ev) AS O,
+      arrayMap(e -> e.2, ev) AS TP, arrayMap(e -> e.3, ev) AS RS, arrayMap(e -> e.4, ev) AS CH
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+    GROUP BY customer_id
+  ) AS c
+  ${alertJoin}
+  WHERE last_at > 0
+),
+-- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
+signal_times AS (
+  SELECT customer_id, groupArray((toUnixTimestamp64Micro(occurred_at), concat('signal:', toString(type)))) AS S
+  FROM signals
+  WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+    AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  GROUP BY customer_id
+)
+SELECT factor, countIf(outcome_at > 0) AS with_outcome, count() AS customers
+FROM (
+  SELECT p.outcome_at AS outcome_at,
+    -- distinct values first, factor strings only for them, and only from events inside the customer's window
+    arrayFilter(i -> p.T[i] >= p.anchor - {window_us:Int64} AND p.T[i] < p.anchor, arrayEnumerate(p.T)) AS w,
+    arrayConcat(
+      arrayMap(x -> concat('touchpoint:', toString(x)), arrayDistinct(arrayMap(i -> p.TP[i], w))),
+      arrayMap(x -> concat('reason:', toString(x)), arrayFilter(x -> x != '', arrayDistinct(arrayMap(i -> p.RS[i], w)))),
+      arrayMap(x -> concat('channel:', toString(x)), arrayDistinct(arrayMap(i -> p.CH[i], w))),
+      arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S)))
+    ) AS factors
+  FROM per_customer AS p
+  LEFT JOIN signal_times AS s ON s.customer_id = p.customer_id
+)
+ARRAY JOIN arrayConcat([''], factors) AS factor
+GROUP BY factor
+${querySettingsSql}`;
+}
+
+interface FactorRow {
+  factor: string;
+  with_outcome: number | string;
+  customers: number | string;
+}
+
+export function driversFromCounts(request: DriversRequest, rows: FactorRow[]): DriversResult {
+  const total = rows.find((r) => r.factor === '');
+  const customers = num(total?.customers);
+  const outcomeCustomers = num(total?.with_outcome);
+  const others = customers - outcomeCustomers;
+  const drivers: Driver[] = [];
+  for (const row of rows) {
+    if (row.factor === '') continue;
+    const split = row.factor.indexOf(':');
+    const kind = row.factor.slice(0, split) as FactorKind;
+    const value = row.factor.slice(split + 1);
+    const a = num(row.with_outcome);
+    const c = num(row.customers) - a;
+    const b = outcomeCustomers - a;
+    const d = others - c;
+    if (a < request.minCustomers) continue;
+    // Without any customer on one side there is nothing to compare with.
+    const comparable = outcomeCustomers > 0 && others > 0;
+    const { table, corrected } = correctedTable({ a, b, c, d });
+    const rr = comparable ? relativeRisk(table) : null;
+    const or = comparable ? oddsRatio(table) : null;
+    drivers.push({
+      kind,
+      value,
+      outcome_with_factor: a,
+      outcome_without_factor: b,
+      no_outcome_with_factor: c,
+      no_outcome_without_factor: d,
+      outcome_rate_with_factor: round(a / (a + c))!,
+      outcome_rate_without_factor: b + d > 0 ? round(b / (b + d)) : null,
+      lift: rr ? round(rr.value, 4) : null,
+      lift_ci_low: rr ? round(rr.ci_low, 4) : null,
+      lift_ci_high: rr ? round(rr.ci_high, 4) : null,
+      odds_ratio: or ? round(or.value, 4) : null,
+      odds_ratio_ci_low: or ? round(or.ci_low, 4) : null,
+      odds_ratio_ci_high: or ? round(or.ci_high, 4) : null,
+      corrected: comparable && corrected,
+    });
+  }
+  const key = request.sort === 'odds_ratio' ? 'odds_ratio' : 'lift';
+  drivers.sort((x, y) => (y[key] ?? -1) - (x[key] ?? -1) || y.outcome_with_factor - x.outcome_with_factor || x.kind.localeCompare(y.kind) || x.value.localeCompare(y.value));
+  return {
+    outcome: request.outcome,
+    days: request.windowMicros / 86_400_000_000,
+    from: microsToIso(request.fromMicros),
+    to: microsToIso(request.toMicros),
+    customers,
+    outcome_customers: outcomeCustomers,
+    drivers: drivers.slice(0, request.limit),
+  };
+}
+
+export async function queryDrivers(clickhouse: ClickHouseClient, request: DriversRequest): Promise<DriversResult> {
+  const result = await clickhouse.query({
+    query: driversSql(request.outcome),
+    query_params: {
+      from_us: request.fromMicros,
+      to_us: request.toMicros,
+      window_us: request.windowMicros,
+      outcome_touchpoint: request.outcome,
+    },
+    format: 'JSONEachRow',
+  });
+  return driversFromCounts(request, await result.json<FactorRow>());
+}
