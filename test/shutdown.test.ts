@@ -5,13 +5,13 @@
 // chDB is one process per data directory: the second child opens the directory only after the first exited.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createKafka, topicNames } from '@touchstream/kafka';
+import { freePort } from '@touchstream/stack';
 import { eventually as pollUntil } from './support.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -47,16 +47,6 @@ let scanner: { disconnect(): Promise<void> } | undefined;
 let posting = false;
 let chdbDir: string | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function startChild(env: Record<string, string>): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'services/touchstream/src/main.ts', 'run', '--target', 'all'], {

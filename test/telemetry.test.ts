@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '@touchstream/stack';
 import { eventually } from './support.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -55,16 +56,6 @@ let child: ChildProcess | undefined;
 const output: string[] = [];
 let chdbDir: string | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 afterAll(async () => {
   if (child && child.exitCode === null) {

@@ -1,30 +1,16 @@
 // Recent alerts from ClickHouse, newest first, each with the signals that raised it (stored on the alert row).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
+import type { AlertJson, AlertSignal } from '@touchstream/schemas';
 import { querySettingsSql } from './settings.ts';
 import { microsToIso } from './time.ts';
 
 export const alertLevelNames = ['watch', 'at_risk', 'critical'] as const;
 export type AlertLevel = (typeof alertLevelNames)[number];
 
-export interface AlertSignalView {
-  signal_id: string;
-  type: string;
-  weight: number;
-  event_id: string;
-  explanation: string;
-}
+export type AlertSignalView = AlertSignal;
 
-export interface AlertView {
-  alert_id: string;
-  customer_id: string;
-  level: string;
-  score: number;
-  score_before: number;
-  at: string;
-  triggered_by: string;
-  signals: AlertSignalView[];
-  rules_version: string | null;
-}
+/** An alert as HTTP consumers see it everywhere (webhooks, SSE); ClickHouse does not keep journey/channel yet. */
+export type AlertView = Omit<AlertJson, 'journey' | 'channel'>;
 
 export interface AlertRow {
   alert_id: string;

@@ -9,20 +9,10 @@
 // customer-initiated touchpoints count as channels; touchpoints beyond the 30-day horizon may record signals but raise no alert (the run
 // counts those apart and fails on any alert they raise).
 
-export const QUALITY_SIGNAL_TYPES = [
-  'repeat_contact',
-  'channel_hopping',
-  'self_service_failure',
-  'sla_breach',
-  'negative_sentiment',
-  'sentiment_decline',
-  'survey_detractor',
-  'escalation',
-  'complaint',
-  'journey_not_completed',
-  'repeated_error',
-] as const;
-export type QualitySignalType = (typeof QUALITY_SIGNAL_TYPES)[number];
+// The names are the engine's (the contract); the rules below are this file's own reading of them.
+import { signalTypes, type SignalType } from '@touchstream/processor';
+export const QUALITY_SIGNAL_TYPES = signalTypes;
+export type QualitySignalType = SignalType;
 
 export const ASSISTED_CHANNELS = new Set(['phone', 'chat', 'store', 'branch', 'agent', 'back_office']);
 export const SELF_SERVICE_CHANNELS = new Set(['web', 'mobile_app', 'ivr']);
