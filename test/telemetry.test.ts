@@ -100,7 +100,8 @@ describe('OpenTelemetry', () => {
     child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
     const url = `http://127.0.0.1:${httpPort}`;
     const opts = {
-      timeoutMs: 60_000,
+      // Generous: on a loaded 2-core machine the consumer groups of a fresh process take a while to join.
+      timeoutMs: 120_000,
       abortIf: () => (child!.exitCode !== null ? `child exited (${child!.exitCode})` : undefined),
       context: () => output.join('').slice(-3000),
     };
@@ -144,5 +145,5 @@ describe('OpenTelemetry', () => {
     await eventually('HTTP and Kafka metrics', async () =>
       received.metricNames.has('http.server.request.duration') && [...received.metricNames].some((n) => n.startsWith('messaging.')),
     { ...opts, context: () => `metrics so far: ${[...received.metricNames].join(', ')}\n${output.join('').slice(-2000)}` });
-  });
+  }, 300_000);
 });
