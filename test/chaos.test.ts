@@ -406,10 +406,17 @@ describe('chaos: crashes and restarts under load', () => {
     };
     const from = encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString());
     const to = encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString());
+    const kpiEvents = async (interval: 'minute' | 'hour') => {
+      const k = await get<{ buckets: Array<{ key?: string; events: number }> }>(`/v1/kpis?from=${from}&to=${to}&interval=${interval}&by=channel`);
+      return k.buckets.filter((b) => b.key === CHANNEL).reduce((n, b) => n + b.events, 0);
+    };
+    let kpiSeen = { minute: -1, hour: -1 };
     await eventually('KPI aggregates caught up', async () => {
-      const k = await get<{ buckets: Array<{ key?: string; events: number; signals?: number }> }>(`/v1/kpis?from=${from}&to=${to}&interval=hour&by=channel`);
-      return k.buckets.filter((b) => b.key === CHANNEL).reduce((n, b) => n + b.events, 0) >= acked.length;
-    }, 90_000, current.store);
+      kpiSeen = { minute: await kpiEvents('minute'), hour: await kpiEvents('hour') };
+      return kpiSeen.minute >= acked.length && kpiSeen.hour >= acked.length;
+    }, 90_000, current.store).catch((err: Error) => {
+      throw new Error(`${err.message}\nacknowledged ${acked.length}; KPI events by minute ${kpiSeen.minute}, by hour ${kpiSeen.hour}`);
+    });
     await eventually('alerts stored', async () => {
       const a = await get<{ alerts: Array<{ customer_id: string }> }>(`/v1/alerts?from=${from}&to=${to}&limit=1000`);
       return a.alerts.filter((x) => x.customer_id.startsWith(CUSTOMER_PREFIX)).length >= expectedAlerts;
