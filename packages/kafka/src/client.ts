@@ -1,3 +1,4 @@
+import { context, type Context } from '@opentelemetry/api';
 import { Kafka, Partitioners, logLevel, type LogEntry, type Producer, type ProducerBatch, type ProducerRecord, type RecordMetadata } from 'kafkajs';
 
 export interface LogSink {
@@ -61,6 +62,8 @@ const MAX_MERGED_BYTES = 512 * 1024;
 interface QueuedSend {
   batch: ProducerBatch;
   bytes: number;
+  /** The caller's OpenTelemetry context: the send's span and the records' trace headers belong to its trace. */
+  ctx: Context;
   resolve(metadata: RecordMetadata[]): void;
   reject(err: unknown): void;
 }
@@ -92,18 +95,23 @@ export function serializeSends(producer: Producer): Producer {
     const jobs = [queue.shift()!];
     let bytes = jobs[0]!.bytes;
     const { acks, compression } = jobs[0]!.batch;
-    while (queue.length > 0 && queue[0]!.batch.acks === acks && queue[0]!.batch.compression === compression && bytes + queue[0]!.bytes <= MAX_MERGED_BYTES) {
+    const { ctx } = jobs[0]!;
+    // Only sends of one trace context are merged (without tracing every context is the root one, so all are):
+    // the instrumented send gives all records of one request the trace of the context it runs in.
+    while (queue.length > 0 && queue[0]!.ctx === ctx && queue[0]!.batch.acks === acks && queue[0]!.batch.compression === compression && bytes + queue[0]!.bytes <= MAX_MERGED_BYTES) {
       const next = queue.shift()!;
       jobs.push(next);
       bytes += next.bytes;
     }
     try {
-      const metadata = await producer.sendBatch({
-        acks,
-        compression,
-        timeout: Math.max(...jobs.map((j) => j.batch.timeout ?? 30_000)),
-        topicMessages: jobs.flatMap((j) => j.batch.topicMessages ?? []),
-      });
+      const metadata = await context.with(ctx, () =>
+        producer.sendBatch({
+          acks,
+          compression,
+          timeout: Math.max(...jobs.map((j) => j.batch.timeout ?? 30_000)),
+          topicMessages: jobs.flatMap((j) => j.batch.topicMessages ?? []),
+        }),
+      );
       for (const j of jobs) {
         const topics = new Set((j.batch.topicMessages ?? []).map((t) => t.topic));
         j.resolve(metadata.filter((m) => topics.has(m.topicName)));
@@ -118,7 +126,7 @@ export function serializeSends(producer: Producer): Producer {
 
   const enqueue = (batch: ProducerBatch) =>
     new Promise<RecordMetadata[]>((resolve, reject) => {
-      queue.push({ batch, bytes: sizeOfBatch(batch), resolve, reject });
+      queue.push({ batch, bytes: sizeOfBatch(batch), ctx: context.active(), resolve, reject });
       void pump();
     });
 
