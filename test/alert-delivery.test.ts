@@ -79,7 +79,7 @@ describe('alert delivery end to end', () => {
 
     const deliveries = await eventually('two webhook deliveries (watch, then at_risk)', async () => receiver.to('/hook').length >= 2 && receiver.to('/hook'), { timeoutMs: 60_000 });
     const bodies = deliveries.map((r) => JSON.parse(r.body) as { alert: { level: string; journey: string; channel: string; customer_id: string; signals: Array<{ explanation: string }> } });
-    expect(bodies.map((b) => [b.alert.level, b.alert.channel, b.alert.journey, b.alert.customer_id])).toEqual([
+    expect(bodies.map((b) => [b.alert.level, b.alert.channel, b.alert.journey, b.alert.customer_id]), JSON.stringify(bodies.map((b) => [(b.alert as unknown as { alert_id: string }).alert_id, b.alert.level, b.alert.signals.map((s) => s.explanation)]))).toEqual([
       ['watch', 'email', JOURNEY, customer],
       ['at_risk', 'phone', JOURNEY, customer],
     ]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { matchesStreamFilter } from './route.ts';
+import { matchesStreamFilter, RecentIds } from './route.ts';
 
 describe('stream cursor (SSE event id)', () => {
   it('round-trips, sorted by partition', () => {
@@ -28,5 +28,14 @@ describe('stream filter', () => {
     expect(matchesStreamFilter(alert, { channel: 'chat' })).toBe(false);
     expect(matchesStreamFilter(alert, { customerId: 'd' })).toBe(false);
     expect(matchesStreamFilter({ ...alert, journey: null }, { journey: 'billing' })).toBe(false);
+  });
+});
+
+describe('RecentIds', () => {
+  it('says whether an id is new, and forgets the oldest beyond its capacity', () => {
+    const recent = new RecentIds(2);
+    expect([recent.add('a'), recent.add('a'), recent.add('b'), recent.add('c')]).toEqual([true, false, true, true]);
+    // 'a' was evicted by 'c'; 'b' and 'c' are still known.
+    expect([recent.add('b'), recent.add('c'), recent.add('a')]).toEqual([false, false, true]);
   });
 });

@@ -147,6 +147,7 @@ function serve(
   raw.write('retry: 2000\n\n');
 
   const queue: StreamedAlert[] = [];
+  const sentAlertIds = new RecentIds(RECENT_ALERT_IDS_PER_CLIENT);
   const replaying = new AbortController();
   let closed = false;
   let wake: (() => void) | undefined;
@@ -191,6 +192,9 @@ function serve(
     if (item.offset < (cursor.get(item.partition) ?? 0)) return; // already sent (or resumed past it)
     cursor.set(item.partition, item.offset + 1);
     if (!matchesStreamFilter(item.alert, filter)) return;
+    // alerts.v1 is at-least-once: a processor batch redelivered after a crash or rebalance produces its alerts
+    // again (same ids, same bytes, new offsets). A client sees each alert id once.
+    if (!sentAlertIds.add(item.alert.alert_id)) return;
     const ok = raw.write(`id: ${lastId()}\nevent: alert\ndata: ${JSON.stringify(item.alert)}\n\n`);
     if (!ok && !closed) {
       await new Promise<void>((resolve) => {
@@ -224,4 +228,24 @@ function serve(
     request.log.error({ err }, 'alert stream failed');
     end('error', 'the stream failed on the server; reconnect with Last-Event-ID');
   });
+}
+
+/**
+ * How many alert ids each client remembers to skip re-emitted copies. Copies follow the original within one
+ * redelivered batch (seconds), so the recent ones suffice; bounded so a long-lived stream keeps bounded memory.
+ */
+const RECENT_ALERT_IDS_PER_CLIENT = 2_000;
+
+/** A set of the most recent ids, evicting the oldest beyond `capacity`. */
+export class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity: number) {}
+
+  /** Adds the id; false when it was already there. */
+  add(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
+    return true;
+  }
 }
