@@ -10,7 +10,7 @@ describe('KPI statements', () => {
       { g: 400, k: 'b', fcr_contacts: 1, fcr_resolved: 0 },
       { g: 300, k: 'b', fcr_contacts: 2, fcr_resolved: 2 },
     ];
-    const totals = fcrTotalsFromSeries(rows, 300).sort((x, y) => x.g - Number(y.g) || (x.k < y.k ? -1 : 1));
+    const totals = fcrTotalsFromSeries(rows, 300).sort((x, y) => Number(x.g) - Number(y.g) || (x.k < y.k ? -1 : 1));
     expect(totals).toEqual([
       { g: 0, k: 'a', fcr_contacts: 7, fcr_resolved: 3 },
       { g: 1, k: 'a', fcr_contacts: 5, fcr_resolved: 5 },
