@@ -124,7 +124,7 @@ export async function queryHeatmap(
   clickhouse: ClickHouseClient,
   request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number },
 ): Promise<HeatmapResult> {
-  const kpis = await queryKpis(clickhouse, { ...request, interval: heatmapInterval(request.fromMicros, request.toMicros), by: 'stage', totalsOnly: true });
+  const kpis = await queryKpis(clickhouse, { ...request, interval: heatmapInterval(request.fromMicros, request.toMicros), by: 'stage', totalsOnly: true, skipUniqueCustomers: true });
   const targetOf = (m: HeatmapMetric): MetricTarget => ({ ...defaultHeatmapTargets[m], ...request.targets[m] });
   const rows = kpis.totals
     .map((total) => {

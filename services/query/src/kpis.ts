@@ -74,6 +74,11 @@ export interface KpiRequest {
   fcrDays?: number;
   /** Skip the per-bucket series (the heat map only needs the period totals). */
   totalsOnly?: boolean;
+  /**
+   * Leave out unique_customers (reported as 0): the heat map shows no such column, and merging the uniq states is
+   * the costliest part of the rollup read.
+   */
+  skipUniqueCustomers?: boolean;
 }
 
 /** The KPI figures of one cell (a bucket or a whole period, for one key). */
@@ -161,14 +166,20 @@ const groupSql = (grouping: Grouping, bucketSql: string, timeSql: string) =>
 const aggregateRange = `bucket >= toDateTime({prev_from_s:Int64}, 'UTC') AND bucket < toDateTime({to_s:Int64}, 'UTC')`;
 
 /** Figures from the rollup table of the interval; exported so tests can check it has no values spliced in. */
-export function touchpointAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
+export function touchpointAggregateSql(
+  interval: KpiInterval,
+  by: KpiDimension | undefined,
+  grouping: Grouping,
+  opts: { uniqueCustomers?: boolean } = {},
+): string {
   const key = by ? kpiDimensions[by].touchpointSql : "''";
+  const uniqueCustomers = opts.uniqueCustomers === false ? 'toUInt64(0)' : 'uniqMerge(customers)';
   return `
 SELECT
   ${groupSql(grouping, 'bucket', 'bucket')},
   ${key} AS k,
   countMerge(events) AS events,
-  uniqMerge(customers) AS unique_customers,
+  ${uniqueCustomers} AS unique_customers,
   sumMerge(nps_responses) AS nps_responses,
   sumMerge(nps_promoters) AS nps_promoters,
   sumMerge(nps_detractors) AS nps_detractors,
@@ -279,7 +290,7 @@ interface SignalAggregateRow {
   signal_count: Num;
 }
 
-interface FcrRow {
+export interface FcrRow {
   g: Num;
   k: string;
   fcr_contacts: Num;
@@ -360,6 +371,20 @@ function mergeCells(touchpoints: TouchpointAggregateRow[], signals: SignalAggreg
   return cells;
 }
 
+/** Sums per-bucket FCR rows into period rows (g = 1 from `fromS` on, else 0), as the totals query groups them. */
+export function fcrTotalsFromSeries(rows: FcrRow[], fromS: number): FcrRow[] {
+  const sums = new Map<string, FcrRow & { fcr_contacts: number; fcr_resolved: number }>();
+  for (const row of rows) {
+    const g = num(row.g) >= fromS ? 1 : 0;
+    const id = cellKey(g, row.k);
+    let sum = sums.get(id);
+    if (!sum) sums.set(id, (sum = { g, k: row.k, fcr_contacts: 0, fcr_resolved: 0 }));
+    sum.fcr_contacts += num(row.fcr_contacts);
+    sum.fcr_resolved += num(row.fcr_resolved);
+  }
+  return [...sums.values()];
+}
+
 async function rowsOf<T>(clickhouse: ClickHouseClient, query: string | null, params: Record<string, unknown>): Promise<T[]> {
   if (query === null) return [];
   const result = await clickhouse.query({ query, query_params: params, format: 'JSONEachRow' });
@@ -381,13 +406,22 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   };
   const { interval, by } = request;
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
-  const read = (grouping: Grouping) =>
+  const uniqueCustomers = !request.skipUniqueCustomers;
+  // FCR counts add up: with a series, the period totals are the sums of its buckets (every bucket lies wholly in one
+  // period, the range being aligned to buckets), so the raw table is read once instead of twice.
+  const series = !request.totalsOnly;
+  const read = (grouping: Grouping, withFcr: boolean) =>
     Promise.all([
-      rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping), params),
+      rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers }), params),
       rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
-      rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, grouping), params),
-    ]);
-  const [totalRows, seriesRows] = await Promise.all([read('totals'), request.totalsOnly ? null : read('series')]);
+      withFcr ? rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, grouping), params) : Promise.resolve([] as FcrRow[]),
+    ] as const);
+  const [totalRowsRead, seriesRows] = await Promise.all([read('totals', !series), series ? read('series', true) : null]);
+  const totalRows: [TouchpointAggregateRow[], SignalAggregateRow[], FcrRow[]] = [
+    totalRowsRead[0],
+    totalRowsRead[1],
+    seriesRows ? fcrTotalsFromSeries(seriesRows[2], alignedFrom / 1_000_000) : totalRowsRead[2],
+  ];
 
   // Totals: g = 1 is the requested period, g = 0 the previous one.
   const totalCells = mergeCells(...totalRows);

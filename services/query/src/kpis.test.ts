@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { fcrTotalsFromSeries, touchpointAggregateSql } from './kpis.ts';
+
+describe('KPI statements', () => {
+  it('period FCR totals are the sums of the series buckets of each period', () => {
+    const rows = [
+      { g: 100, k: 'a', fcr_contacts: 3, fcr_resolved: 2 },
+      { g: 200, k: 'a', fcr_contacts: '4', fcr_resolved: '1' },
+      { g: 300, k: 'a', fcr_contacts: 5, fcr_resolved: 5 },
+      { g: 400, k: 'b', fcr_contacts: 1, fcr_resolved: 0 },
+      { g: 300, k: 'b', fcr_contacts: 2, fcr_resolved: 2 },
+    ];
+    const totals = fcrTotalsFromSeries(rows, 300).sort((x, y) => Number(x.g) - Number(y.g) || (x.k < y.k ? -1 : 1));
+    expect(totals).toEqual([
+      { g: 0, k: 'a', fcr_contacts: 7, fcr_resolved: 3 },
+      { g: 1, k: 'a', fcr_contacts: 5, fcr_resolved: 5 },
+      { g: 1, k: 'b', fcr_contacts: 3, fcr_resolved: 2 },
+    ]);
+  });
+
+  it('leaves the uniq merge of customers out only when asked to', () => {
+    expect(touchpointAggregateSql('day', 'stage', 'totals')).toContain('uniqMerge(customers) AS unique_customers');
+    const skipped = touchpointAggregateSql('day', 'stage', 'totals', { uniqueCustomers: false });
+    expect(skipped).not.toContain('uniqMerge(customers)');
+    expect(skipped).toContain('toUInt64(0) AS unique_customers');
+  });
+});
