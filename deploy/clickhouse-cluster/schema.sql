@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS touchpoints_local ON CLUSTER '{cluster}'
     attributes      Map(String, String),
     kafka_partition UInt32,
     kafka_offset    UInt64,
+    insert_token    String DEFAULT '',
     stored_at       DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX event_id_bloom event_id TYPE bloom_filter GRANULARITY 4
 )
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS signals_local ON CLUSTER '{cluster}'
     rules_version   LowCardinality(String),
     kafka_partition UInt32,
     kafka_offset    UInt64,
+    insert_token    String DEFAULT '',
     stored_at       DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX signal_event_id_bloom event_id TYPE bloom_filter GRANULARITY 4
 )
@@ -87,6 +89,7 @@ CREATE TABLE IF NOT EXISTS alerts_local ON CLUSTER '{cluster}'
     rules_version   LowCardinality(String),
     kafka_partition UInt32,
     kafka_offset    UInt64,
+    insert_token    String DEFAULT '',
     stored_at       DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX alert_customer_bloom customer_id TYPE bloom_filter GRANULARITY 4
 )

@@ -58,10 +58,18 @@ describe('withoutStored', () => {
         encode.signal(signal({ signal_id: 's1', customer_id: 'other' })),
       ]),
     );
-    const pruned = withoutStored(plan, new Set([storedKey('cust-1', 's1')]));
+    const pruned = withoutStored(plan, new Map([[storedKey('cust-1', 's1'), 'signals.v1:0:0-0:another-insert']]));
     expect(pruned.rows.map((r) => r.recordIndex)).toEqual([1, 2]);
     expect(pruned.results).toEqual([{ kind: 'drop', reason: 'signal_id s1 already stored' }, { kind: 'ok' }, { kind: 'ok' }]);
     expect(pruned.dedupToken).toBe(plan.dedupToken);
+    expect(pruned.rows.every((r) => r.row.insert_token === plan.dedupToken)).toBe(true);
+  });
+
+  it('keeps rows stored under this batch\'s own token: the batch goes again, to repair views it did not reach', () => {
+    const plan = rowsFor(batchOf('signals.v1', [encode.signal(signal({ signal_id: 's1' })), encode.signal(signal({ signal_id: 's2' }))]));
+    const again = withoutStored(plan, new Map([[storedKey('cust-1', 's1'), plan.dedupToken], [storedKey('cust-1', 's2'), plan.dedupToken]]));
+    expect(again.rows.map((r) => r.id)).toEqual(['s1', 's2']);
+    expect(again.results).toEqual([{ kind: 'ok' }, { kind: 'ok' }]);
   });
 });
 

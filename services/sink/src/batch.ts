@@ -10,6 +10,10 @@
 //    The raw tables would collapse such copies eventually (ReplacingMergeTree), but the 1-minute aggregates
 //    would count them twice. Keys are customer-partitioned, so a copy always comes through the same
 //    partition, which one consumer works on sequentially: the check cannot race with the original's insert.
+//  * except rows stored under this very batch's token: the batch was inserted before and not committed (a
+//    crash), maybe in the middle of writing the materialized views, which is not atomic. It is inserted again
+//    unchanged under the same token: tables that have the block deduplicate it, a rollup that missed it gets it.
+//    Each raw row keeps the token it was stored under (insert_token, migration 003).
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
@@ -118,28 +122,35 @@ export function rowsFor(batch: ConsumedBatch, topics: SinkTopics = defaultSinkTo
     rows.push({ recordIndex, ...planned });
     results.push({ kind: 'ok' });
   });
-  return { table, dedupToken: dedupTokenFor(batch), rows, results };
+  const dedupToken = dedupTokenFor(batch);
+  for (const r of rows) r.row.insert_token = dedupToken;
+  return { table, dedupToken, rows, results };
 }
 
 export function storedKey(customerId: string, id: string): string {
   return `${customerId}\u0000${id}`;
 }
 
-/** Removes the rows whose (customer, id) is already stored; their records become `drop`. */
-export function withoutStored(plan: BatchPlan, stored: ReadonlySet<string>): BatchPlan {
+/**
+ * Removes the rows whose (customer, id) is already stored under another insert's token (copies); their records
+ * become `drop`. Rows stored under this batch's own token stay: the batch is inserted again to repair views.
+ * `stored` maps storedKey → the insert_token the row was stored with.
+ */
+export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, string>): BatchPlan {
   if (stored.size === 0) return plan;
   const results = [...plan.results];
   const rows = plan.rows.filter((r) => {
-    if (!stored.has(storedKey(r.customerId, r.id))) return true;
+    const token = stored.get(storedKey(r.customerId, r.id));
+    if (token === undefined || token === plan.dedupToken) return true;
     results[r.recordIndex] = { kind: 'drop', reason: `${idColumn[plan.table]} ${r.id} already stored` };
     return false;
   });
   return { ...plan, rows, results };
 }
 
-/** (customer, id) keys of the planned rows that the table already holds. */
-export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[]): Promise<Set<string>> {
-  if (rows.length === 0) return new Set();
+/** (customer, id) keys of the planned rows that the table already holds → the token they were stored under. */
+export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[]): Promise<Map<string, string>> {
+  if (rows.length === 0) return new Map();
   const customers = [...new Set(rows.map((r) => r.customerId))];
   const ids = [...new Set(rows.map((r) => r.id))];
   const id = idColumn[table];
@@ -153,10 +164,10 @@ export async function findStored(client: ClickHouseClient, table: SinkTable, row
     where += ` AND occurred_at BETWEEN {from:DateTime64(6, 'UTC')} AND {to:DateTime64(6, 'UTC')}`;
   }
   const rs = await client.query({
-    query: `SELECT DISTINCT customer_id, ${id} AS id FROM ${table} WHERE ${where}`,
+    query: `SELECT customer_id, ${id} AS id, any(insert_token) AS insert_token FROM ${table} WHERE ${where} GROUP BY customer_id, id`,
     format: 'JSONEachRow',
     query_params: params,
   });
-  const found = await rs.json<{ customer_id: string; id: string }>();
-  return new Set(found.map((f) => storedKey(f.customer_id, f.id)));
+  const found = await rs.json<{ customer_id: string; id: string; insert_token: string }>();
+  return new Map(found.map((f) => [storedKey(f.customer_id, f.id), f.insert_token]));
 }

@@ -16,6 +16,8 @@ export interface TouchpointRow extends TouchpointColumns {
   received_at: string;
   kafka_partition: number;
   kafka_offset: number;
+  /** The deduplication token of the insert (set by the batch plan; migration 003). */
+  insert_token?: string;
 }
 
 export interface SignalRow extends SignalColumns {
@@ -23,6 +25,8 @@ export interface SignalRow extends SignalColumns {
   occurred_at: string;
   kafka_partition: number;
   kafka_offset: number;
+  /** The deduplication token of the insert (set by the batch plan; migration 003). */
+  insert_token?: string;
 }
 
 export interface AlertSignalRow {
@@ -45,6 +49,8 @@ export interface AlertRow {
   rules_version: string;
   kafka_partition: number;
   kafka_offset: number;
+  /** The deduplication token of the insert (set by the batch plan; migration 003). */
+  insert_token?: string;
 }
 
 /** A record ClickHouse cannot hold as it is; it goes to the dead-letter topic instead of blocking its partition. */
