@@ -148,6 +148,23 @@ export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, strin
   return { ...plan, rows, results };
 }
 
+/**
+ * The planned rows already stored under another insert's token, grouped by that token. That insert may have been
+ * cut off while ClickHouse wrote the views (a crash before the batch was committed, redelivered now with other
+ * boundaries): inserting these rows again under their own token repairs a view that missed them, and every
+ * table that has the block deduplicates it. Rows stored before migration 003 (no token) are left alone.
+ */
+export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<string, string>): Map<string, PlannedRow[]> {
+  const groups = new Map<string, PlannedRow[]>();
+  for (const r of plan.rows) {
+    const token = stored.get(storedKey(r.customerId, r.id));
+    if (!token || token === plan.dedupToken) continue;
+    const row = { ...r, row: { ...r.row, insert_token: token } };
+    groups.set(token, [...(groups.get(token) ?? []), row]);
+  }
+  return groups;
+}
+
 /** (customer, id) keys of the planned rows that the table already holds → the token they were stored under. */
 export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[]): Promise<Map<string, string>> {
   if (rows.length === 0) return new Map();

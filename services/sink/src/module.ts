@@ -3,7 +3,7 @@
 import { insertRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { defaultSinkTopics, findStored, rowsFor, withoutStored, type SinkTopics } from './batch.ts';
+import { defaultSinkTopics, findStored, rowsFor, storedUnderOtherTokens, withoutStored, type SinkTopics } from './batch.ts';
 
 export interface SinkDeps {
   /** kafkajs's Kafka (typed through the wrapper, which owns the kafkajs dependency). */
@@ -42,8 +42,12 @@ export function createSinkBatchHandler(opts: {
     const planned = rowsFor(batch, topics);
     if (planned.rows.length === 0) return planned.results;
     try {
-      const plan = withoutStored(planned, await findStored(opts.clickhouse, planned.table, planned.rows));
+      const stored = await findStored(opts.clickhouse, planned.table, planned.rows);
+      const plan = withoutStored(planned, stored);
       await insertRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
+      for (const [token, rows] of storedUnderOtherTokens(planned, stored)) {
+        await insertRows(opts.clickhouse, { table: plan.table, rows: rows.map((r) => r.row), dedupToken: token });
+      }
       report({ ok: true });
       return plan.results;
     } catch (err) {
