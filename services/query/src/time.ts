@@ -1,5 +1,6 @@
 // Timestamps travel through the project as epoch MICROseconds (Avro timestamp-micros, DateTime64(6) in ClickHouse).
 // JavaScript's Date only holds milliseconds, so parsing and formatting are done by hand to keep the last three digits.
+import { microsToIsoUtc as microsToIso } from '@touchstream/schemas';
 
 const isoTimestampPattern =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
@@ -31,13 +32,7 @@ export function parseIsoToMicros(text: string): number | undefined {
 }
 
 /** Formats epoch microseconds as `2024-05-01T12:00:00.123456Z` (always six fraction digits, always UTC). */
-export function microsToIso(micros: number): string {
-  const whole = Math.floor(micros);
-  const ms = Math.floor(whole / 1000);
-  const subMs = whole - ms * 1000;
-  const iso = new Date(ms).toISOString(); // 2024-05-01T12:00:00.123Z
-  return `${iso.slice(0, 23)}${String(subMs).padStart(3, '0')}Z`;
-}
+export { microsToIso };
 
 /** Epoch micros from a ClickHouse Int64 (quoted as a string by a server, a number from chDB) or a Redis string. */
 export function toMicros(value: unknown): number | null {

@@ -159,8 +159,9 @@ export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<stri
   for (const r of plan.rows) {
     const token = stored.get(storedKey(r.customerId, r.id));
     if (!token || token === plan.dedupToken) continue;
-    const row = { ...r, row: { ...r.row, insert_token: token } };
-    groups.set(token, [...(groups.get(token) ?? []), row]);
+    const group = groups.get(token) ?? [];
+    group.push({ ...r, row: { ...r.row, insert_token: token } });
+    groups.set(token, group);
   }
   return groups;
 }

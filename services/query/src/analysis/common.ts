@@ -1,5 +1,6 @@
 // Helpers shared by the analysis endpoints (funnels, paths, drivers, attribution): durations such as `7d`,
 // the default analysis range, numbers from ClickHouse, and CSV output for the tabular answers.
+import { stringify } from 'csv-stringify/sync';
 import { invalidParameter } from '../errors.ts';
 import { resolveRange } from '../range.ts';
 
@@ -29,19 +30,12 @@ export const num = (v: unknown): number => (v === null || v === undefined ? 0 : 
 export const round = (v: number | null, digits = 6): number | null =>
   v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits));
 
-/** RFC 4180 CSV: a header and one line per row; fields with a comma, quote or line break are quoted. */
+/** RFC 4180 CSV (CRLF line ends) of a header and rows, by csv-stringify as the KPI CSV; null is an empty cell. */
 export function toCsv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<unknown>>): string {
-  const field = (v: unknown): string => {
-    if (v === null || v === undefined) return '';
-    const s = typeof v === 'string' ? v : String(v);
-    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return [header, ...rows].map((row) => row.map(field).join(',')).join('\r\n') + '\r\n';
+  return stringify([header, ...rows] as unknown[][], {
+    record_delimiter: '\r\n',
+    // A lone line break inside a field must be quoted too, not only the CRLF record delimiter.
+    quoted_match: /[\r\n]/,
+    cast: { boolean: (v) => String(v) },
+  });
 }
-
-export const formatParameter = {
-  type: 'string',
-  enum: ['json', 'csv'],
-  default: 'json',
-  description: 'Answer as JSON (default) or as CSV (`text/csv`, one row per table line).',
-} as const;

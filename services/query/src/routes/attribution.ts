@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { analysisRange, parseDurationMicros, toCsv } from '../analysis/common.ts';
 import { attributionByNames, queryAttribution, type AttributionBy } from '../analysis/attribution.ts';
-import { authNote, durationProperty, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
+import { authNote, formatParameter, wantsCsv, durationProperty, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
 
 interface AttributionQuery {
   conversion: string;
@@ -11,7 +11,7 @@ interface AttributionQuery {
   half_life: string;
   from?: string;
   to?: string;
-  format: 'json' | 'csv';
+  format?: 'json' | 'csv';
 }
 
 const creditColumns = ['touches', 'first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'markov', 'removal_effect'] as const;
@@ -34,7 +34,7 @@ const attributionRouteSchema = {
       lookback: durationProperty('How far before a conversion touchpoints count:', '30d', '30d'),
       half_life: durationProperty('Half-life of the time-decay model:', '7d', '7d'),
       ...rangeProperties,
-      format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+      format: formatParameter,
     },
   },
   response: {
@@ -93,7 +93,7 @@ export function attributionRoutes(deps: AnalysisDeps): FastifyPluginAsync {
         fromMicros,
         toMicros,
       });
-      if (q.format !== 'csv') return result;
+      if (!wantsCsv(request)) return result;
       return reply.type('text/csv; charset=utf-8').send(toCsv(['key', ...creditColumns], result.credits.map((c) => [c.key, ...creditColumns.map((k) => c[k])])));
     });
   };

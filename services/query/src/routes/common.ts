@@ -31,11 +31,11 @@ export const rangeParameter = (name: 'from' | 'to', text: string) =>
 export const formatParameter = {
   type: 'string',
   enum: ['json', 'csv'],
-  description: 'Response format; `csv` (or `Accept: text/csv`) answers text/csv with one row per figure set.',
+  description: 'Response format: JSON, or `csv` for text/csv (also chosen by `Accept: text/csv` when `format` is not given).',
 } as const;
 
 /** CSV when asked for by `format=csv`, or by an Accept header that prefers text/csv and no explicit `format=json`. */
-export function wantsCsv(request: FastifyRequest<{ Querystring: { format?: 'json' | 'csv' } }>): boolean {
+export function wantsCsv(request: { query: { format?: 'json' | 'csv' }; headers: FastifyRequest['headers'] }): boolean {
   if (request.query.format) return request.query.format === 'csv';
   const accept = request.headers.accept ?? '';
   return /\btext\/csv\b/i.test(accept) && !/\bapplication\/json\b/i.test(accept);

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { analysisRange, toCsv } from '../analysis/common.ts';
 import { builtInOutcomes, driverSortNames, queryDrivers, type DriverSort } from '../analysis/drivers.ts';
-import { authNote, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
+import { authNote, formatParameter, wantsCsv, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
 
 interface DriversQuery {
   outcome: string;
@@ -12,7 +12,7 @@ interface DriversQuery {
   limit: number;
   from?: string;
   to?: string;
-  format: 'json' | 'csv';
+  format?: 'json' | 'csv';
 }
 
 const ratioColumns = ['lift', 'lift_ci_low', 'lift_ci_high', 'odds_ratio', 'odds_ratio_ci_low', 'odds_ratio_ci_high'] as const;
@@ -39,7 +39,7 @@ const driversRouteSchema = {
       sort: { type: 'string', enum: [...driverSortNames], default: 'lift' },
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
       ...rangeProperties,
-      format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+      format: formatParameter,
     },
   },
   response: {
@@ -107,7 +107,7 @@ export function driverRoutes(deps: AnalysisDeps): FastifyPluginAsync {
         sort: q.sort,
         limit: q.limit,
       });
-      if (q.format !== 'csv') return result;
+      if (!wantsCsv(request)) return result;
       const header = ['kind', 'value', ...countColumns, 'outcome_rate_with_factor', 'outcome_rate_without_factor', ...ratioColumns, 'corrected'] as const;
       return reply.type('text/csv; charset=utf-8').send(toCsv(header, result.drivers.map((d) => header.map((h) => d[h]))));
     });

@@ -14,7 +14,7 @@ import {
   type FunnelStep,
   type StepMatcher,
 } from '../analysis/funnels.ts';
-import { authNote, durationProperty, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
+import { authNote, formatParameter, wantsCsv, durationProperty, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
 
 interface FunnelBody {
   steps: FunnelStep[];
@@ -116,7 +116,7 @@ const exampleStep = {
 
 const csvQuery = {
   type: 'object',
-  properties: { format: { type: 'string', enum: ['json', 'csv'], default: 'json', description: 'JSON (default) or CSV (`text/csv`).' } },
+  properties: { format: formatParameter },
 } as const;
 
 const funnelRouteSchema = {
@@ -238,9 +238,9 @@ function funnelRequest(body: FunnelBody, nowMicros: number): FunnelRequest {
 
 export function funnelRoutes(deps: AnalysisDeps): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Body: FunnelBody; Querystring: { format: 'json' | 'csv' } }>('/v1/funnels', { schema: funnelRouteSchema }, async (request, reply) => {
+    app.post<{ Body: FunnelBody; Querystring: { format?: 'json' | 'csv' } }>('/v1/funnels', { schema: funnelRouteSchema }, async (request, reply) => {
       const result = await queryFunnel(deps.clickhouse, funnelRequest(request.body, deps.nowMicros()));
-      if (request.query.format !== 'csv') return result;
+      if (!wantsCsv(request)) return result;
       const groups = [{ key: '', steps: result.steps }, ...(result.breakdown?.groups ?? [])];
       const rows = groups.flatMap((g) =>
         g.steps.map((s) => [g.key, s.step, s.label, s.touchpoint, s.optional, s.customers, s.conversion_from_previous, s.conversion_from_first,
@@ -252,13 +252,13 @@ export function funnelRoutes(deps: AnalysisDeps): FastifyPluginAsync {
       );
     });
 
-    app.post<{ Body: FunnelBody; Querystring: { step: number; limit: number; offset: number; top: number; format: 'json' | 'csv' } }>(
+    app.post<{ Body: FunnelBody; Querystring: { step: number; limit: number; offset: number; top: number; format?: 'json' | 'csv' } }>(
       '/v1/funnels/dropped',
       { schema: droppedRouteSchema },
       async (request, reply) => {
-        const { step, limit, offset, top, format } = request.query;
+        const { step, limit, offset, top } = request.query;
         const result = await queryDropped(deps.clickhouse, funnelRequest(request.body, deps.nowMicros()), { step, limit, offset, top });
-        if (format !== 'csv') return result;
+        if (!wantsCsv(request)) return result;
         return reply.type('text/csv; charset=utf-8').send(
           toCsv(['customer_id', 'last_step_at', 'next_touchpoint', 'next_channel', 'next_at'],
             result.customers.map((c) => [c.customer_id, c.last_step_at, c.next_touchpoint, c.next_channel, c.next_at])),

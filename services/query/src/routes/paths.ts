@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { invalidParameter } from '../errors.ts';
 import { analysisRange, toCsv } from '../analysis/common.ts';
 import { maxPathDepth, queryPaths } from '../analysis/paths.ts';
-import { authNote, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
+import { authNote, formatParameter, wantsCsv, errorResponses, name, rangeProperties, tags, type AnalysisDeps } from './shared.ts';
 
 interface PathsQuery {
   start?: string;
@@ -12,7 +12,7 @@ interface PathsQuery {
   top: number;
   from?: string;
   to?: string;
-  format: 'json' | 'csv';
+  format?: 'json' | 'csv';
 }
 
 const pathsRouteSchema = {
@@ -30,7 +30,7 @@ const pathsRouteSchema = {
       depth: { type: 'integer', minimum: 2, maximum: maxPathDepth, default: 5, description: `Touchpoints per path including the anchor (≤ ${maxPathDepth}).` },
       top: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'Touchpoints kept per step.' },
       ...rangeProperties,
-      format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
+      format: formatParameter,
     },
   },
   response: {
@@ -85,7 +85,7 @@ export function pathRoutes(deps: AnalysisDeps): FastifyPluginAsync {
       const { fromMicros, toMicros } = analysisRange(q, deps.nowMicros());
       const anchor = q.start !== undefined ? { kind: 'start' as const, touchpoint: q.start } : { kind: 'end' as const, touchpoint: q.end! };
       const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros });
-      if (q.format !== 'csv') return result;
+      if (!wantsCsv(request)) return result;
       return reply.type('text/csv; charset=utf-8').send(toCsv(['source', 'target', 'customers'], result.edges.map((e) => [e.source, e.target, e.customers])));
     });
   };

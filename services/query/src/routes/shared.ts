@@ -1,6 +1,5 @@
 // Pieces of route schema shared by the analysis routes (funnels, paths, drivers, attribution).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
-import { errorBodySchema } from '../errors.ts';
 import { isoParameterHint } from '../range.ts';
 import { durationHint, durationPattern } from '../analysis/common.ts';
 
@@ -10,14 +9,7 @@ export interface AnalysisDeps {
   nowMicros: () => number;
 }
 
-export const tags = ['query'];
-export const authNote = 'Requires a read key: `Authorization: Bearer <key>`.';
-
-export const errorResponses = {
-  400: { description: 'A parameter is invalid; `message` says which and why.', ...errorBodySchema },
-  401: { description: 'No read key, or the key is not a read key.', ...errorBodySchema },
-  500: { description: 'The query failed.', ...errorBodySchema },
-} as const;
+export { authNote, errorResponses, formatParameter, tags, wantsCsv } from './common.ts';
 
 export const rangeProperties = {
   from: { type: 'string', minLength: 1, maxLength: 64, description: `Start of the range (inclusive). Default: \`to\` minus 30 days. Must be ${isoParameterHint}.`, examples: ['2024-05-01T00:00:00Z'] },
@@ -36,4 +28,3 @@ export const durationProperty = (description: string, example: string, defaultVa
 export const name = (description: string, example: string) =>
   ({ type: 'string', minLength: 1, maxLength: 256, description, examples: [example] }) as const;
 
-export const csvResponse = (description: string) => ({ description, type: 'string' }) as const;
