@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dedupTokenFor, rowsFor, storedKey, tableFor, withoutStored } from './batch.ts';
+import { dedupTokenFor, rowsFor, storedKey, storedUnderOtherTokens, tableFor, withoutStored } from './batch.ts';
 import { alert, batchOf, encode, signal, touchpoint } from './fixtures.test-support.ts';
 
 describe('rowsFor', () => {
@@ -58,7 +58,7 @@ describe('withoutStored', () => {
         encode.signal(signal({ signal_id: 's1', customer_id: 'other' })),
       ]),
     );
-    const pruned = withoutStored(plan, new Map([[storedKey('cust-1', 's1'), 'signals.v1:0:0-0:another-insert']]));
+    const pruned = withoutStored(plan, new Map([[storedKey('cust-1', 's1'), { insertToken: 'signals.v1:0:0-0:another-insert', kafkaPartition: 0, kafkaOffset: 0 }]]));
     expect(pruned.rows.map((r) => r.recordIndex)).toEqual([1, 2]);
     expect(pruned.results).toEqual([{ kind: 'drop', reason: 'signal_id s1 already stored' }, { kind: 'ok' }, { kind: 'ok' }]);
     expect(pruned.dedupToken).toBe(plan.dedupToken);
@@ -67,9 +67,27 @@ describe('withoutStored', () => {
 
   it('keeps rows stored under this batch\'s own token: the batch goes again, to repair views it did not reach', () => {
     const plan = rowsFor(batchOf('signals.v1', [encode.signal(signal({ signal_id: 's1' })), encode.signal(signal({ signal_id: 's2' }))]));
-    const again = withoutStored(plan, new Map([[storedKey('cust-1', 's1'), plan.dedupToken], [storedKey('cust-1', 's2'), plan.dedupToken]]));
+    const own = (offset: number) => ({ insertToken: plan.dedupToken, kafkaPartition: 0, kafkaOffset: offset });
+    const again = withoutStored(plan, new Map([[storedKey('cust-1', 's1'), own(0)], [storedKey('cust-1', 's2'), own(1)]]));
     expect(again.rows.map((r) => r.id)).toEqual(['s1', 's2']);
     expect(again.results).toEqual([{ kind: 'ok' }, { kind: 'ok' }]);
+  });
+});
+
+describe('storedUnderOtherTokens', () => {
+  it('sends again, under its own token, only what this very record stored; copies at other offsets stay dropped', () => {
+    const plan = rowsFor(batchOf('signals.v1', [encode.signal(signal({ signal_id: 's1' })), encode.signal(signal({ signal_id: 's2' }))], { partition: 4, firstOffset: 30 }));
+    const groups = storedUnderOtherTokens(
+      plan,
+      new Map([
+        // s1 came from this record (partition 4, offset 30) in an earlier, cut-off insert: repair it.
+        [storedKey('cust-1', 's1'), { insertToken: 'signals.v1:4:30-30:aaaa', kafkaPartition: 4, kafkaOffset: 30 }],
+        // s2 is a copy stored from another offset (a replay): its insert may be out of the dedup window.
+        [storedKey('cust-1', 's2'), { insertToken: 'signals.v1:4:7-9:bbbb', kafkaPartition: 4, kafkaOffset: 8 }],
+      ]),
+    );
+    expect([...groups.keys()]).toEqual(['signals.v1:4:30-30:aaaa']);
+    expect(groups.get('signals.v1:4:30-30:aaaa')!.map((r) => [r.id, r.row.insert_token])).toEqual([['s1', 'signals.v1:4:30-30:aaaa']]);
   });
 });
 

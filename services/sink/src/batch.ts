@@ -131,16 +131,22 @@ export function storedKey(customerId: string, id: string): string {
   return `${customerId}\u0000${id}`;
 }
 
+/** Where and how a stored row got into its table: the insert's token and the Kafka record it came from. */
+export interface StoredRow {
+  insertToken: string;
+  kafkaPartition: number;
+  kafkaOffset: number;
+}
+
 /**
  * Removes the rows whose (customer, id) is already stored under another insert's token (copies); their records
  * become `drop`. Rows stored under this batch's own token stay: the batch is inserted again to repair views.
- * `stored` maps storedKey → the insert_token the row was stored with.
  */
-export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, string>): BatchPlan {
+export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, StoredRow>): BatchPlan {
   if (stored.size === 0) return plan;
   const results = [...plan.results];
   const rows = plan.rows.filter((r) => {
-    const token = stored.get(storedKey(r.customerId, r.id));
+    const token = stored.get(storedKey(r.customerId, r.id))?.insertToken;
     if (token === undefined || token === plan.dedupToken) return true;
     results[r.recordIndex] = { kind: 'drop', reason: `${idColumn[plan.table]} ${r.id} already stored` };
     return false;
@@ -149,16 +155,20 @@ export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, strin
 }
 
 /**
- * The planned rows already stored under another insert's token, grouped by that token. That insert may have been
- * cut off while ClickHouse wrote the views (a crash before the batch was committed, redelivered now with other
- * boundaries): inserting these rows again under their own token repairs a view that missed them, and every
- * table that has the block deduplicates it. Rows stored before migration 003 (no token) are left alone.
+ * The planned rows that this very Kafka record (same partition and offset) already stored under another insert's
+ * token, grouped by that token. That insert was cut off before its batch was committed — maybe while ClickHouse
+ * wrote the views — and the range is redelivered now with other boundaries: inserting these rows again under
+ * their own token repairs a view that missed them, and every table that has the block deduplicates it. Copies
+ * at other offsets (a replay, a client resending an event) are not sent again: their insert may be older than
+ * the deduplication window, and would then be stored twice. Rows stored before migration 003 have no token.
  */
-export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<string, string>): Map<string, PlannedRow[]> {
+export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<string, StoredRow>): Map<string, PlannedRow[]> {
   const groups = new Map<string, PlannedRow[]>();
   for (const r of plan.rows) {
-    const token = stored.get(storedKey(r.customerId, r.id));
-    if (!token || token === plan.dedupToken) continue;
+    const found = stored.get(storedKey(r.customerId, r.id));
+    if (!found || !found.insertToken || found.insertToken === plan.dedupToken) continue;
+    if (found.kafkaPartition !== r.row.kafka_partition || found.kafkaOffset !== r.row.kafka_offset) continue;
+    const token = found.insertToken;
     const group = groups.get(token) ?? [];
     group.push({ ...r, row: { ...r.row, insert_token: token } });
     groups.set(token, group);
@@ -166,8 +176,8 @@ export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<stri
   return groups;
 }
 
-/** (customer, id) keys of the planned rows that the table already holds → the token they were stored under. */
-export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[]): Promise<Map<string, string>> {
+/** (customer, id) keys of the planned rows that the table already holds → how they were stored. */
+export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[]): Promise<Map<string, StoredRow>> {
   if (rows.length === 0) return new Map();
   const customers = [...new Set(rows.map((r) => r.customerId))];
   const ids = [...new Set(rows.map((r) => r.id))];
@@ -182,10 +192,13 @@ export async function findStored(client: ClickHouseClient, table: SinkTable, row
     where += ` AND occurred_at BETWEEN {from:DateTime64(6, 'UTC')} AND {to:DateTime64(6, 'UTC')}`;
   }
   const rs = await client.query({
-    query: `SELECT customer_id, ${id} AS id, any(insert_token) AS insert_token FROM ${table} WHERE ${where} GROUP BY customer_id, id`,
+    // The earliest stored copy: the one whose insert may have been cut off.
+    query: `SELECT customer_id, ${id} AS id, argMin(tuple(insert_token, kafka_partition, kafka_offset), stored_at) AS origin FROM ${table} WHERE ${where} GROUP BY customer_id, id`,
     format: 'JSONEachRow',
     query_params: params,
   });
-  const found = await rs.json<{ customer_id: string; id: string; insert_token: string }>();
-  return new Map(found.map((f) => [storedKey(f.customer_id, f.id), f.insert_token]));
+  const found = await rs.json<{ customer_id: string; id: string; origin: [string, number | string, number | string] }>();
+  return new Map(
+    found.map((f) => [storedKey(f.customer_id, f.id), { insertToken: f.origin[0], kafkaPartition: Number(f.origin[1]), kafkaOffset: Number(f.origin[2]) }]),
+  );
 }
