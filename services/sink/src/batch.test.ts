@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dedupTokenFor, rowsFor, storedKey, storedUnderOtherTokens, tableFor, withoutStored } from './batch.ts';
+import { dedupTokenFor, rowsFor, storedKey, storedUnderOtherTokens, tableFor, tokenRange, withoutStored } from './batch.ts';
 import { alert, batchOf, encode, signal, touchpoint } from './fixtures.test-support.ts';
 
 describe('rowsFor', () => {
@@ -75,9 +75,9 @@ describe('withoutStored', () => {
 });
 
 describe('storedUnderOtherTokens', () => {
-  it('sends again, under its own token, only what this very record stored; copies at other offsets stay dropped', () => {
+  it('names the inserts this very record stored under; copies at other offsets stay dropped', () => {
     const plan = rowsFor(batchOf('signals.v1', [encode.signal(signal({ signal_id: 's1' })), encode.signal(signal({ signal_id: 's2' }))], { partition: 4, firstOffset: 30 }));
-    const groups = storedUnderOtherTokens(
+    const tokens = storedUnderOtherTokens(
       plan,
       new Map([
         // s1 came from this record (partition 4, offset 30) in an earlier, cut-off insert: repair it.
@@ -86,8 +86,35 @@ describe('storedUnderOtherTokens', () => {
         [storedKey('cust-1', 's2'), { insertToken: 'signals.v1:4:7-9:bbbb', kafkaPartition: 4, kafkaOffset: 8 }],
       ]),
     );
-    expect([...groups.keys()]).toEqual(['signals.v1:4:30-30:aaaa']);
-    expect(groups.get('signals.v1:4:30-30:aaaa')!.map((r) => [r.id, r.row.insert_token])).toEqual([['s1', 'signals.v1:4:30-30:aaaa']]);
+    expect(tokens).toEqual([{ insertToken: 'signals.v1:4:30-30:aaaa', kafkaPartition: 4, kafkaOffset: 30 }]);
+  });
+
+  it('names each cut-off insert once, however many of its records the batch holds', () => {
+    const plan = rowsFor(
+      batchOf('signals.v1', ['s1', 's2', 's3'].map((id) => encode.signal(signal({ signal_id: id }))), { partition: 4, firstOffset: 30 }),
+    );
+    const at = (insertToken: string, kafkaOffset: number) => ({ insertToken, kafkaPartition: 4, kafkaOffset });
+    const tokens = storedUnderOtherTokens(
+      plan,
+      new Map([
+        [storedKey('cust-1', 's1'), at('signals.v1:4:20-31:aaaa', 30)],
+        [storedKey('cust-1', 's2'), at('signals.v1:4:20-31:aaaa', 31)],
+        [storedKey('cust-1', 's3'), at('signals.v1:4:32-40:cccc', 32)],
+      ]),
+    );
+    expect(tokens.map((t) => t.insertToken)).toEqual(['signals.v1:4:20-31:aaaa', 'signals.v1:4:32-40:cccc']);
+  });
+});
+
+describe('tokenRange', () => {
+  it('reads the partition and offsets back from a token', () => {
+    expect(tokenRange('touchpoints.v1:4:30-45:abcd0123')).toEqual({ partition: 4, firstOffset: 30, lastOffset: 45 });
+    expect(tokenRange(dedupTokenFor(batchOf('touchpoints.v1', [Buffer.from('x')], { partition: 2, firstOffset: 7 })))).toEqual({
+      partition: 2,
+      firstOffset: 7,
+      lastOffset: 7,
+    });
+    expect(tokenRange('not-a-sink-token')).toBeUndefined();
   });
 });
 

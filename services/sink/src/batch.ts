@@ -14,6 +14,10 @@
 //    crash), maybe in the middle of writing the materialized views, which is not atomic. It is inserted again
 //    unchanged under the same token: tables that have the block deduplicate it, a rollup that missed it gets it.
 //    Each raw row keeps the token it was stored under (insert_token, migration 003).
+//  * and rows that this very Kafka record stored under another token T: the cut-off insert had other batch
+//    boundaries. Its whole block, as the raw table holds it under T, goes again under T (storedBlock) — not
+//    just the rows this batch shares with it: the first insert under T marks T as seen in a view that missed
+//    it, so the rest of T's block, coming later in another redelivery, would be deduplicated away there.
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
@@ -155,25 +159,63 @@ export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, Store
 }
 
 /**
- * The planned rows that this very Kafka record (same partition and offset) already stored under another insert's
- * token, grouped by that token. That insert was cut off before its batch was committed — maybe while ClickHouse
- * wrote the views — and the range is redelivered now with other boundaries: inserting these rows again under
- * their own token repairs a view that missed them, and every table that has the block deduplicates it. Copies
- * at other offsets (a replay, a client resending an event) are not sent again: their insert may be older than
- * the deduplication window, and would then be stored twice. Rows stored before migration 003 have no token.
+ * The tokens of other inserts that stored records of this batch from this very Kafka record (same partition and
+ * offset). Such an insert was cut off before its batch was committed — maybe while ClickHouse wrote the views —
+ * and the range is redelivered now with other boundaries: its block goes again under its own token
+ * (storedBlock), which repairs a view that missed it, and every table that has the block deduplicates it.
+ * Copies at other offsets (a replay, a client resending an event) are not sent again: their insert may be older
+ * than the deduplication window, and would then be stored twice. Rows stored before migration 003 have no token.
  */
-export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<string, StoredRow>): Map<string, PlannedRow[]> {
-  const groups = new Map<string, PlannedRow[]>();
+export function storedUnderOtherTokens(plan: BatchPlan, stored: ReadonlyMap<string, StoredRow>): StoredRow[] {
+  const tokens = new Map<string, StoredRow>();
   for (const r of plan.rows) {
     const found = stored.get(storedKey(r.customerId, r.id));
     if (!found || !found.insertToken || found.insertToken === plan.dedupToken) continue;
     if (found.kafkaPartition !== r.row.kafka_partition || found.kafkaOffset !== r.row.kafka_offset) continue;
-    const token = found.insertToken;
-    const group = groups.get(token) ?? [];
-    group.push({ ...r, row: { ...r.row, insert_token: token } });
-    groups.set(token, group);
+    if (!tokens.has(found.insertToken)) tokens.set(found.insertToken, found);
   }
-  return groups;
+  return [...tokens.values()];
+}
+
+/** The partition and offset range a token of dedupTokenFor names; undefined for anything else. */
+export function tokenRange(token: string): { partition: number; firstOffset: number; lastOffset: number } | undefined {
+  const m = /:(\d+):(\d+)-(\d+):[0-9a-f]+$/.exec(token);
+  if (!m) return undefined;
+  const [partition, firstOffset, lastOffset] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (![partition, firstOffset, lastOffset].every(Number.isSafeInteger)) return undefined;
+  return { partition, firstOffset, lastOffset };
+}
+
+/**
+ * The whole block an insert stored in the raw table under `origin.insertToken`, as rows to insert again under
+ * that token: every column but stored_at (it takes its default; the raw table deduplicates the block anyway), in
+ * offset order, as the original insert sent them. Only the views that missed the block see these rows, and they
+ * aggregate what the raw table holds, so the block must be complete: a view deduplicates on the token, not the
+ * content, and takes nothing more under it once it has seen it.
+ *
+ * occurred_at of rows missing from this batch is unknown, so this scans the table, bounded only by the Kafka
+ * partition and the token's offset range (not in the sort key): it runs only after a sink was cut off.
+ */
+export async function storedBlock(client: ClickHouseClient, table: SinkTable, origin: StoredRow): Promise<Record<string, unknown>[]> {
+  const params: Record<string, unknown> = { token: origin.insertToken, partition: origin.kafkaPartition };
+  let where = 'insert_token = {token:String} AND kafka_partition = {partition:UInt32}';
+  const range = tokenRange(origin.insertToken);
+  if (range) {
+    Object.assign(params, { first: range.firstOffset, last: range.lastOffset });
+    where += ' AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
+  }
+  const rs = await client.query({
+    // Read back in the shape JSONEachRow input takes whatever the server's profile says: 64-bit integers as
+    // exact strings (a server's default; chDB's is bare numbers), named tuples (alerts.signals) as objects, and
+    // 'YYYY-MM-DD hh:mm:ss.ffffff' times. One row per record: a block stored twice (beyond the dedup window)
+    // still goes as the one block the token stands for.
+    query:
+      `SELECT * EXCEPT (stored_at) FROM ${table} WHERE ${where} ORDER BY kafka_offset LIMIT 1 BY kafka_offset ` +
+      `SETTINGS output_format_json_quote_64bit_integers = 1, output_format_json_named_tuples_as_objects = 1, date_time_output_format = 'simple'`,
+    format: 'JSONEachRow',
+    query_params: params,
+  });
+  return rs.json<Record<string, unknown>>();
 }
 
 /** (customer, id) keys of the planned rows that the table already holds → how they were stored. */

@@ -2,10 +2,11 @@
 // Kafka: redelivery with other batch boundaries, replayed outputs, poison records.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { migrate } from '@touchstream/clickhouse';
+import { insertRows, migrate } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { createSinkBatchHandler, type ClickHouseHealth } from './module.ts';
-import { alert, batchOf, encode, signal, touchpoint } from './fixtures.test-support.ts';
+import { rowsFor, storedBlock } from './batch.ts';
+import { alert, batchOf, encode, signal, t0Micros, touchpoint } from './fixtures.test-support.ts';
 
 let ch: TestClickHouse;
 const health: ClickHouseHealth[] = [];
@@ -26,6 +27,12 @@ async function scalar(query: string, params: Record<string, unknown>): Promise<n
   const rs = await ch.client.query({ query, format: 'JSONEachRow', query_params: params });
   const [row] = await rs.json<{ n: number | string }>();
   return Number(row!.n);
+}
+
+async function scalarRow(query: string, params: Record<string, unknown>): Promise<Record<string, number>> {
+  const rs = await ch.client.query({ query, format: 'JSONEachRow', query_params: params });
+  const [row] = await rs.json<Record<string, number | string>>();
+  return Object.fromEntries(Object.entries(row!).map(([k, v]) => [k, Number(v)]));
 }
 
 const rawCount = (table: string, channel: string) => scalar(`SELECT count() AS n FROM ${table} WHERE channel = {channel:String}`, { channel });
@@ -100,6 +107,204 @@ describe('sink batch handler', () => {
     expect(await counts()).toEqual({ raw: 4, minute: 4, hour: 4 });
     await handle(batchOf('touchpoints.v1', values, { partition: 1, firstOffset: 700 }));
     expect(await counts()).toEqual({ raw: 4, minute: 4, hour: 4 });
+  });
+
+  it('repairs the whole interrupted insert when it comes again split in two with other boundaries', async () => {
+    // The original batch (one token T) stored offsets 900-905 in the raw table, the minute and day rollups but
+    // not the hour rollup. The consumer refetches the range as 900-902 and 903-905 (two other tokens). Each part
+    // finds its rows stored under T: the first repair must send T's whole block, since after it the hour view
+    // records T as seen and deduplicates anything sent under T later.
+    const channel = `repair_split_${runId}`;
+    const hour = 3_600_000_000;
+    const events = [0, 1, 2, 3, 4, 5].map((i) =>
+      touchpoint({
+        event_id: `${runId}-sp${i}`,
+        customer_id: `${runId}-spc${i % 3}`,
+        channel,
+        // Two hours, and a backfilled event a month earlier (another partition of every table).
+        occurred_at: i === 5 ? t0Micros - 31 * 24 * hour : t0Micros + (i % 2) * hour + i,
+        journey: i % 2 === 0 ? 'onboarding' : null,
+        outcome: i === 2 ? 'completed' : null,
+        duration_ms: i % 2 === 0 ? 1000 * (i + 1) : null,
+        wait_ms: i === 3 ? 2_500 : null,
+        sentiment: i % 3 === 0 ? -0.25 * i : null,
+        survey: i === 1 ? { kind: 'NPS', score: 3, comment: 'slow' } : i === 4 ? { kind: 'CSAT', score: 5, comment: null } : null,
+        attributes: i % 2 === 0 ? { plan: `p${i}`, 'utm "source"': 'mail\nletter' } : {},
+      }),
+    );
+    const values = events.map((e) => encode.touchpoint(e));
+    const where = { channel };
+    const raw = () =>
+      scalarRow(
+        `SELECT count() AS events, uniqExact(customer_id) AS customers, sum(duration_ms) AS duration_sum, count(wait_ms) AS waits,
+                countIf(survey_kind = 'NPS') AS nps, countIf(survey_kind = 'CSAT') AS csat, round(sum(sentiment), 6) AS sentiment_sum
+           FROM touchpoints FINAL WHERE channel = {channel:String}`,
+        where,
+      );
+    const rollup = (table: string) =>
+      scalarRow(
+        `SELECT countMerge(events) AS events, uniqMerge(customers) AS customers, sumMerge(duration_sum) AS duration_sum,
+                countMerge(duration_count) AS durations, sumMerge(nps_responses) AS nps, sumMerge(csat_responses) AS csat
+           FROM ${table} WHERE channel = {channel:String}`,
+        where,
+      );
+    await ch.client.command({ query: 'DETACH TABLE touchpoint_agg_1h_mv' });
+    try {
+      await handle(batchOf('touchpoints.v1', values, { partition: 3, firstOffset: 900 }));
+    } finally {
+      await ch.client.command({ query: 'ATTACH TABLE touchpoint_agg_1h_mv' });
+    }
+    expect((await rollup('touchpoint_agg_1h')).events).toBe(0);
+    const first = await handle(batchOf('touchpoints.v1', values.slice(0, 3), { partition: 3, firstOffset: 900 }));
+    const second = await handle(batchOf('touchpoints.v1', values.slice(3), { partition: 3, firstOffset: 903 }));
+    expect([...first, ...second].map((r) => r.kind)).toEqual(['drop', 'drop', 'drop', 'drop', 'drop', 'drop']);
+    const expected = await raw();
+    expect(expected).toMatchObject({ events: 6, customers: 3, duration_sum: 1000 + 3000 + 5000, waits: 1, nps: 1, csat: 1 });
+    expect(await scalar('SELECT count() AS n FROM touchpoints WHERE channel = {channel:String}', where)).toBe(6);
+    const fromRaw = {
+      events: expected.events,
+      customers: expected.customers,
+      duration_sum: expected.duration_sum,
+      durations: 3,
+      nps: expected.nps,
+      csat: expected.csat,
+    };
+    for (const table of ['touchpoint_agg_1m', 'touchpoint_agg_1h', 'touchpoint_agg_1d']) {
+      expect({ table, ...(await rollup(table)) }).toEqual({ table, ...fromRaw });
+    }
+    // Once more, all of it in one batch with yet another token: nothing changes.
+    await handle(batchOf('touchpoints.v1', values, { partition: 3, firstOffset: 900 }));
+    for (const table of ['touchpoint_agg_1m', 'touchpoint_agg_1h', 'touchpoint_agg_1d']) {
+      expect({ table, ...(await rollup(table)) }).toEqual({ table, ...fromRaw });
+    }
+    expect(await raw()).toEqual(expected);
+  });
+
+  it('repairs a signal rollup the same way, and re-sends alerts split across redeliveries', async () => {
+    const channel = `repair_split_sig_${runId}`;
+    const signals = [0, 1, 2, 3, 4].map((i) =>
+      signal({
+        signal_id: `${runId}-ss${i}`,
+        customer_id: `${runId}-ssc${i % 2}`,
+        channel,
+        weight: 0.5 + i,
+        occurred_at: t0Micros + i * 3_600_000_000,
+        touchpoint: i % 2 ? 'ivr' : null,
+        rules_version: i === 0 ? null : 'r2',
+      }),
+    );
+    const values = signals.map((s) => encode.signal(s));
+    const rollup = (table: string) =>
+      scalarRow(`SELECT countMerge(signals) AS signals, sumMerge(weight_sum) AS weight FROM ${table} WHERE channel = {channel:String}`, {
+        channel,
+      });
+    await ch.client.command({ query: 'DETACH TABLE signal_agg_1h_mv' });
+    try {
+      await handle(batchOf('signals.v1', values, { partition: 4, firstOffset: 40 }));
+    } finally {
+      await ch.client.command({ query: 'ATTACH TABLE signal_agg_1h_mv' });
+    }
+    expect(await rollup('signal_agg_1h')).toEqual({ signals: 0, weight: 0 });
+    await handle(batchOf('signals.v1', values.slice(0, 2), { partition: 4, firstOffset: 40 }));
+    await handle(batchOf('signals.v1', values.slice(2), { partition: 4, firstOffset: 42 }));
+    const fromRaw = await scalarRow('SELECT count() AS signals, sum(weight) AS weight FROM signals WHERE channel = {channel:String}', { channel });
+    expect(fromRaw).toEqual({ signals: 5, weight: 0.5 + 1.5 + 2.5 + 3.5 + 4.5 });
+    for (const table of ['signal_agg_1m', 'signal_agg_1h', 'signal_agg_1d']) {
+      expect({ table, ...(await rollup(table)) }).toEqual({ table, ...fromRaw });
+    }
+
+    // Alerts have no views; the repair insert is deduplicated, and its rows (arrays of tuples) must be accepted.
+    const alerts = [0, 1, 2].map((i) =>
+      encode.alert(
+        alert({
+          alert_id: `${runId}-sa${i}`,
+          customer_id: `${runId}-sac`,
+          rules_version: i === 1 ? null : 'r1',
+          signals: [
+            { signal_id: `${runId}-ss${i}`, type: 'survey_detractor', weight: 2, event_id: 'e1', explanation: 'NPS "3"\n' },
+            { signal_id: `${runId}-ss${i + 1}`, type: 'negative_sentiment', weight: 1.25, event_id: 'e2', explanation: '' },
+          ].slice(0, i + 1),
+        }),
+      ),
+    );
+    await handle(batchOf('alerts.v1', alerts, { partition: 4, firstOffset: 70 }));
+    const parts = [
+      await handle(batchOf('alerts.v1', alerts.slice(0, 1), { partition: 4, firstOffset: 70 })),
+      await handle(batchOf('alerts.v1', alerts.slice(1), { partition: 4, firstOffset: 71 })),
+    ];
+    expect(parts.flat().map((r) => r.kind)).toEqual(['drop', 'drop', 'drop']);
+    expect(health.at(-1)).toEqual({ ok: true });
+    expect(await scalar('SELECT count() AS n FROM alerts WHERE customer_id = {c:String}', { c: `${runId}-sac` })).toBe(3);
+  });
+
+  it('reads a stored block back as rows that insert unchanged (Map, DateTime64, Nullable, arrays of tuples)', async () => {
+    const big = 2 ** 52 + 1;
+    const batches = [
+      batchOf(
+        'touchpoints.v1',
+        [
+          encode.touchpoint(
+            touchpoint({
+              event_id: `${runId}-f0`,
+              customer_id: `${runId}-fc`,
+              occurred_at: t0Micros + 1,
+              duration_ms: big,
+              wait_ms: -1,
+              sentiment: 0.1 + 0.2,
+              survey: { kind: 'CES', score: 7, comment: 'ünïcode "quoted" \\ back\tslash' },
+              attributes: { 'a\u0000b': '', emoji: '🙂', 'new\nline': '{"json":1}' },
+            }),
+          ),
+          encode.touchpoint(touchpoint({ event_id: `${runId}-f1`, customer_id: `${runId}-fc`, occurred_at: 0, received_at: 0 })),
+        ],
+        { partition: 5, firstOffset: big - 10 },
+      ),
+      batchOf(
+        'signals.v1',
+        [encode.signal(signal({ signal_id: `${runId}-fs0`, weight: 1e-300, channel: null })), encode.signal(signal({ signal_id: `${runId}-fs1`, weight: -2.5 }))],
+        { partition: 5, firstOffset: 3 },
+      ),
+      batchOf(
+        'alerts.v1',
+        [
+          encode.alert(alert({ alert_id: `${runId}-fa0`, signals: [], score: 1 / 3 })),
+          encode.alert(
+            alert({
+              alert_id: `${runId}-fa1`,
+              signals: [
+                { signal_id: 's"1', type: 't', weight: 0.1, event_id: 'e\n1', explanation: '' },
+                { signal_id: 's2', type: 'u', weight: 1e21, event_id: 'e2', explanation: 'two' },
+              ],
+            }),
+          ),
+        ],
+        { partition: 5, firstOffset: 8 },
+      ),
+    ];
+    for (const batch of batches) {
+      const plan = rowsFor(batch);
+      await handle(batch);
+      const block = await storedBlock(ch.client, plan.table, { insertToken: plan.dedupToken, kafkaPartition: 5, kafkaOffset: 0 });
+      expect(block).toHaveLength(2);
+      const copy = `${plan.table}_readback_${runId}`;
+      await ch.client.command({ query: `CREATE TABLE ${copy} AS ${plan.table}` });
+      try {
+        await insertRows(ch.client, { table: copy, rows: block });
+        const contents = async (table: string) => {
+          const rs = await ch.client.query({
+            query: `SELECT * EXCEPT (stored_at) FROM ${table} WHERE insert_token = {token:String} ORDER BY kafka_offset`,
+            format: 'JSONEachRow',
+            query_params: { token: plan.dedupToken },
+          });
+          return rs.text();
+        };
+        const original = await contents(plan.table);
+        expect(original.split('\n').filter(Boolean)).toHaveLength(2);
+        expect(await contents(copy)).toBe(original);
+      } finally {
+        await ch.client.command({ query: `DROP TABLE IF EXISTS ${copy}` });
+      }
+    }
   });
 
   it('counts signals re-emitted by a replaying processor at new offsets once', async () => {

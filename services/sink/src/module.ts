@@ -3,7 +3,7 @@
 import { insertRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { defaultSinkTopics, findStored, rowsFor, storedUnderOtherTokens, withoutStored, type SinkTopics } from './batch.ts';
+import { defaultSinkTopics, findStored, rowsFor, storedBlock, storedUnderOtherTokens, withoutStored, type SinkTopics } from './batch.ts';
 
 export interface SinkDeps {
   /** kafkajs's Kafka (typed through the wrapper, which owns the kafkajs dependency). */
@@ -45,8 +45,10 @@ export function createSinkBatchHandler(opts: {
       const stored = await findStored(opts.clickhouse, planned.table, planned.rows);
       const plan = withoutStored(planned, stored);
       await insertRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
-      for (const [token, rows] of storedUnderOtherTokens(planned, stored)) {
-        await insertRows(opts.clickhouse, { table: plan.table, rows: rows.map((r) => r.row), dedupToken: token });
+      // Inserts cut off with other batch boundaries: their whole block again, under their own token.
+      for (const origin of storedUnderOtherTokens(planned, stored)) {
+        const rows = await storedBlock(opts.clickhouse, plan.table, origin);
+        await insertRows(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
       }
       report({ ok: true });
       return plan.results;
