@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Writes deploy/clickhouse-cluster/schema.sql: the final state of packages/clickhouse/migrations for a fresh
 ClickHouse cluster (Replicated* `<name>_local` tables, Distributed `<name>` tables, views on the local tables).
-Run from the repository root after adding a migration; extend the folding of ALTERs below when a new one alters.
-Not yet folded here: 003_insert_token (insert_token on touchpoints, signals, alerts), added to schema.sql by hand."""
+Run from the repository root after adding a migration; extend the folding of ALTERs below when a new one alters."""
 import re
 
 def statements(sql):
@@ -11,6 +10,7 @@ def statements(sql):
 
 s1 = statements(open('packages/clickhouse/migrations/001_initial.sql').read())
 s2 = statements(open('packages/clickhouse/migrations/002_rollups.sql').read())
+s3 = statements(open('packages/clickhouse/migrations/003_insert_token.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
 mv_1m = next(x for x in s2 if x.startswith('ALTER TABLE touchpoint_agg_1m_mv MODIFY QUERY'))
@@ -32,6 +32,18 @@ for x in s2:
         ttl = x.split('MODIFY ', 1)[1]
         continue
     final.append(x)
+
+# Fold 003's new columns of the raw tables into their CREATE statements, before stored_at (the column order is
+# not the single node's, where ADD COLUMN appends; nothing reads or writes these tables by position).
+for x in s3:
+    m = re.match(r'ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.*)$', x, re.S)
+    if not m:
+        raise SystemExit('unhandled statement in 003: ' + x[:80])
+    table, column, definition = m.groups()
+    i = next(i for i, y in enumerate(final) if y.startswith(f'CREATE TABLE IF NOT EXISTS {table}\n'))
+    anchor = '\n    stored_at '
+    assert final[i].count(anchor) == 1, f'{table}: no stored_at column to place {column} before'
+    final[i] = final[i].replace(anchor, f'\n    {column:<15} {definition},{anchor}')
 
 # A customer's rows stay on one shard: per-customer FINAL, FCR look-ahead and activity stay shard-local.
 shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d')}

@@ -247,6 +247,11 @@ describe('deploy/clickhouse-cluster/schema.sql', () => {
       } else {
         expect(text, name).toMatch(new RegExp(`CREATE TABLE IF NOT EXISTS ${name}_local ON CLUSTER [^;]*?ENGINE = Replicated${engine}\\(`));
         expect(text, name).toContain(`CREATE TABLE IF NOT EXISTS ${name} ON CLUSTER '{cluster}' AS ${name}_local\nENGINE = Distributed(`);
+        // Every column the migrations give the table, ALTERs included (e.g. 003's insert_token).
+        const local = statements.find((st) => st.includes(`CREATE TABLE IF NOT EXISTS ${name}_local `))!;
+        const columns = await rows<{ name: string }>('SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String}', { t: name });
+        expect(columns.length, name).toBeGreaterThan(0);
+        expect(columns.map((c) => c.name).filter((c) => !new RegExp(`\\n {4}${c} `).test(local)), name).toEqual([]);
       }
     }
   });
