@@ -12,5 +12,5 @@ export {
 } from './migrate.ts';
 export { dateTime64FromMicros, microsFromDateTime64 } from './time.ts';
 export { tableNames } from './tables.ts';
-export { applyRawRetention, rawTtlStatement, ttlDaysOf } from './retention.ts';
+export { applyRawRetention, rawRetentionTables, rawTtlStatement, ttlDaysOf } from './retention.ts';
 export type { SignalColumns, TouchpointColumns } from './columns.ts';

@@ -3,6 +3,9 @@
 // mutation), which must not run on every restart.
 import type { ClickHouseClient } from '@clickhouse/client';
 
+/** Tables holding raw rows (customer ids, per-event detail): they expire after the configured retention. */
+export const rawRetentionTables = ['touchpoints', 'fcr_contacts'] as const;
+
 /** The day count of `TTL toDateTime(stored_at) + toIntervalDay(N)` in a table's engine_full, or null without one. */
 export function ttlDaysOf(engineFull: string): number | null {
   const m = /\bTTL\s+toDateTime\(stored_at\)\s*\+\s*toIntervalDay\((\d+)\)/.exec(engineFull);

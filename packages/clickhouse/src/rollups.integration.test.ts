@@ -1,5 +1,6 @@
-// Migration 002 on a real engine: the 1 h / 1 d rollups and customer_activity_1d count a retried insert once
-// (DESIGN §5, trap 2), equal what the raw rows give, and the raw retention is applied idempotently.
+// Migrations 002 and 004 on a real engine: the 1 h / 1 d rollups (all-dimension and per-dimension) and
+// customer_activity_1d count a retried insert once (DESIGN §5, trap 2), equal what the raw rows give, and the raw
+// retention is applied idempotently.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { migrate } from './migrate.ts';
@@ -58,11 +59,17 @@ function touchpoint(i: number, minutesAfter: number, over: Record<string, unknow
 // 10 touchpoints, one per 30 minutes from 22:58: buckets 22:00 (2), 23:00 (2), 00:00 (2) … on two days.
 const fixture = Array.from({ length: 10 }, (_, i) => touchpoint(i, i * 30));
 
-const figuresSql = (table: string, bucket: string) => `
+// kpi_agg_* (004) hold one row per (dimension, key): the channel's rows here; uniqCombined64(15) states.
+const perDimension = (table: string) => table.startsWith('kpi_agg_');
+const figuresSql = (table: string, bucket: string) => {
+  const uniq = perDimension(table) ? 'uniqCombined64Merge(15)' : 'uniqMerge';
+  const uniqIf = perDimension(table) ? 'uniqCombined64IfMerge(15)' : 'uniqIfMerge';
+  const where = perDimension(table) ? "dimension = 'channel' AND key = 'rollup_test'" : "channel = 'rollup_test'";
+  return `
 SELECT
   toString(${bucket}) AS b,
   toUInt64(countMerge(events)) AS events,
-  toUInt64(uniqMerge(customers)) AS customers,
+  toUInt64(${uniq}(customers)) AS customers,
   toUInt64(sumMerge(outcome_completed)) AS completed,
   toUInt64(sumMerge(outcome_abandoned)) AS abandoned,
   toInt64(sumMerge(duration_sum)) AS duration_sum,
@@ -72,12 +79,13 @@ SELECT
   toUInt64(sumMerge(nps_promoters)) AS promoters,
   toUInt64(sumMerge(csat_satisfied)) AS satisfied,
   toInt64(sumMerge(csat_score_sum)) AS csat_sum,
-  toUInt64(uniqIfMerge(journeys)) AS journeys,
-  toUInt64(uniqIfMerge(journeys_completed)) AS journeys_completed
+  toUInt64(${uniqIf}(journeys)) AS journeys,
+  toUInt64(${uniqIf}(journeys_completed)) AS journeys_completed
 FROM ${table}
-WHERE channel = 'rollup_test'
+WHERE ${where}
 GROUP BY b ORDER BY b
 SETTINGS output_format_json_quote_64bit_integers = 0`;
+};
 
 // The same figures straight from the raw rows (FINAL: exact, whatever the merges did).
 const rawFiguresSql = (bucket: string) => `
@@ -114,6 +122,14 @@ describe('rollups (migration 002)', () => {
     for (const table of ['touchpoint_agg_1m', 'touchpoint_agg_1h', 'touchpoint_agg_1d']) {
       const [r] = await rows<{ n: number }>(`SELECT toUInt64(countMerge(events)) AS n FROM ${table} WHERE channel = 'rollup_test' SETTINGS output_format_json_quote_64bit_integers = 0`);
       expect(r!.n, table).toBe(10);
+    }
+    for (const table of ['kpi_agg_1h', 'kpi_agg_1d']) {
+      // Every dimension's rows hold the 10 events once: the view's ARRAY JOIN fans each row out to six rows.
+      const byDimension = await rows<{ dimension: string; n: number }>(
+        `SELECT dimension, toUInt64(countMerge(events)) AS n FROM ${table} WHERE (dimension, key) IN [('', ''), ('channel', 'rollup_test'), ('touchpoint', 'call'), ('journey', 'billing'), ('stage', 'support'), ('initiator', 'customer')]
+         AND bucket >= '2025-06-01' AND bucket < '2025-06-03' GROUP BY dimension ORDER BY dimension SETTINGS output_format_json_quote_64bit_integers = 0`,
+      );
+      expect(byDimension, table).toEqual(['', 'channel', 'initiator', 'journey', 'stage', 'touchpoint'].map((dimension) => ({ dimension, n: 10 })));
     }
     const activity = await rows<{ customer_id: string; day: string; events: number }>(
       `SELECT customer_id, toString(day) AS day, toUInt64(sum(events)) AS events FROM customer_activity_1d
@@ -158,6 +174,8 @@ describe('rollups (migration 002)', () => {
     for (const [table, bucket] of [
       ['touchpoint_agg_1h', 'bucket'],
       ['touchpoint_agg_1d', 'bucket'],
+      ['kpi_agg_1h', 'bucket'],
+      ['kpi_agg_1d', 'bucket'],
       ['touchpoint_agg_1m', "toStartOfHour(bucket)"],
       ['touchpoint_agg_1m', "toStartOfDay(bucket)"],
     ] as const) {
@@ -168,22 +186,24 @@ describe('rollups (migration 002)', () => {
       expect(rolled, `${table} ${bucket}`).toEqual(raw);
     }
     // And one day worked out by hand: June 2 holds i = 3…9.
-    const [june2] = (await rows<Record<string, unknown>>(figuresSql('touchpoint_agg_1d', 'bucket'))).slice(1);
-    expect(june2).toMatchObject({
-      b: '2025-06-02 00:00:00',
-      events: 7,
-      customers: 3,
-      completed: 3, // i = 4, 6, 8
-      abandoned: 4, // i = 3, 5, 7, 9
-      duration_sum: 49_000, // 1000 · (4 + 5 + … + 10)
-      wait_avg: 600, // 100 · (3 + … + 9) / 7
-      sentiment_avg: 0.071429, // (3 · 0.5 − 4 · 0.25) / 7 = 0.5 / 7
-      promoters: 0, // NPS at i = 3 (score 7), 6 (4), 9 (1): none ≥ 9
-      satisfied: 2, // CSAT 1 + i mod 5 at i = 4 (5), 5 (1), 7 (3), 8 (4): two ≥ 4
-      csat_sum: 13, // 5 + 1 + 3 + 4
-      journeys: 3, // (cust-0…2, billing)
-      journeys_completed: 3, // completed at i = 4 (cust-1), 6 (cust-0), 8 (cust-2)
-    });
+    for (const table of ['touchpoint_agg_1d', 'kpi_agg_1d']) {
+      const [june2] = (await rows<Record<string, unknown>>(figuresSql(table, 'bucket'))).slice(1);
+      expect(june2, table).toMatchObject({
+        b: '2025-06-02 00:00:00',
+        events: 7,
+        customers: 3,
+        completed: 3, // i = 4, 6, 8
+        abandoned: 4, // i = 3, 5, 7, 9
+        duration_sum: 49_000, // 1000 · (4 + 5 + … + 10)
+        wait_avg: 600, // 100 · (3 + … + 9) / 7
+        sentiment_avg: 0.071429, // (3 · 0.5 − 4 · 0.25) / 7 = 0.5 / 7
+        promoters: 0, // NPS at i = 3 (score 7), 6 (4), 9 (1): none ≥ 9
+        satisfied: 2, // CSAT 1 + i mod 5 at i = 4 (5), 5 (1), 7 (3), 8 (4): two ≥ 4
+        csat_sum: 13, // 5 + 1 + 3 + 4
+        journeys: 3, // (cust-0…2, billing)
+        journeys_completed: 3, // completed at i = 4 (cust-1), 6 (cust-0), 8 (cust-2)
+      });
+    }
   });
 
   it('a plain insert after a deduplicated one still reaches the rollups (trap 1)', async () => {
@@ -192,6 +212,10 @@ describe('rollups (migration 002)', () => {
     await insertRows(ch.client, { table: 'touchpoints', rows: [{ ...row, event_id: 'plain-51' }] });
     for (const table of ['touchpoint_agg_1h', 'touchpoint_agg_1d']) {
       const [r] = await rows<{ n: number }>(`SELECT toUInt64(countMerge(events)) AS n FROM ${table} WHERE channel = 'rollup_plain' SETTINGS output_format_json_quote_64bit_integers = 0`);
+      expect(r!.n, table).toBe(2);
+    }
+    for (const table of ['kpi_agg_1h', 'kpi_agg_1d']) {
+      const [r] = await rows<{ n: number }>(`SELECT toUInt64(countMerge(events)) AS n FROM ${table} WHERE dimension = 'channel' AND key = 'rollup_plain' SETTINGS output_format_json_quote_64bit_integers = 0`);
       expect(r!.n, table).toBe(2);
     }
   });

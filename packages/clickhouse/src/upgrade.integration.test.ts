@@ -1,6 +1,7 @@
 // Upgrading a database that already holds data under migration 001: 002 redefines the 1-minute view in place
 // (ALTER … MODIFY QUERY) and adds columns, so old rows keep merging, new rows get the new states, and nothing
-// inserted around the upgrade is lost or doubled.
+// inserted around the upgrade is lost or doubled. 004 copies the rows stored before it into its tables once, also
+// when it is run again after an interruption.
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,9 +26,9 @@ afterAll(async () => {
 });
 
 const at = Date.UTC(2025, 8, 1, 10, 0) * 1000;
-const row = (id: string, customer: string, outcome: string) => ({
+const row = (id: string, customer: string, outcome: string, reason = '') => ({
   event_id: id, customer_id: customer, occurred_at: dateTime64FromMicros(at), received_at: dateTime64FromMicros(at),
-  channel: 'upgrade', touchpoint: 'page', initiator: 'customer', journey: 'signup', stage: 'onboarding', reason: '',
+  channel: 'upgrade', touchpoint: 'page', initiator: 'customer', journey: 'signup', stage: 'onboarding', reason,
   outcome, duration_ms: null, wait_ms: null, sentiment: null, survey_kind: '', survey_score: null, survey_comment: '',
   agent_id: '', session_id: '', attributes: {}, kafka_partition: 0, kafka_offset: 0,
 });
@@ -35,9 +36,9 @@ const row = (id: string, customer: string, outcome: string) => ({
 describe('001 with data → 002', () => {
   it('keeps the old 1-minute rows, adds the new states for new rows', async () => {
     expect(await migrate(ch.client, { migrationsDir: only001 })).toEqual(['001_initial']);
-    await insertRows(ch.client, { table: 'touchpoints', rows: [row('u1', 'old', 'completed')], dedupToken: 'upgrade:0:1-1' });
-    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token']);
-    await insertRows(ch.client, { table: 'touchpoints', rows: [row('u2', 'new', 'completed')], dedupToken: 'upgrade:0:2-2' });
+    await insertRows(ch.client, { table: 'touchpoints', rows: [row('u1', 'old', 'completed', 'billing')], dedupToken: 'upgrade:0:1-1' });
+    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions']);
+    await insertRows(ch.client, { table: 'touchpoints', rows: [row('u2', 'new', 'completed', 'billing')], dedupToken: 'upgrade:0:2-2' });
 
     const rs = await ch.client.query({
       query: `SELECT toUInt64(countMerge(events)) AS events, toUInt64(uniqMerge(customers)) AS customers,
@@ -54,5 +55,24 @@ describe('001 with data → 002', () => {
       format: 'JSONEachRow',
     });
     expect(await hourly.json()).toEqual([{ n: 1 }]);
+
+    // 004's tables: the old row copied by the migration, the new one through the views; each once.
+    const perDimension = async () => {
+      const rs = await ch.client.query({
+        query: `SELECT
+                  (SELECT toUInt64(countMerge(events)) FROM kpi_agg_1h WHERE dimension = 'channel' AND key = 'upgrade') AS hour,
+                  (SELECT toUInt64(uniqCombined64Merge(15)(customers)) FROM kpi_agg_1d WHERE dimension = 'channel' AND key = 'upgrade') AS day_customers,
+                  (SELECT toUInt64(count()) FROM fcr_contacts FINAL WHERE channel = 'upgrade') AS contacts
+                SETTINGS output_format_json_quote_64bit_integers = 0`,
+        format: 'JSONEachRow',
+      });
+      return rs.json();
+    };
+    expect(await perDimension()).toEqual([{ hour: 2, day_customers: 2, contacts: 2 }]);
+
+    // An interrupted 004 runs again from its first statement: its copies carry fixed tokens and are not doubled.
+    await ch.client.command({ query: "DELETE FROM schema_migrations WHERE version = '004_kpi_dimensions'" });
+    expect(await migrate(ch.client)).toEqual(['004_kpi_dimensions']);
+    expect(await perDimension()).toEqual([{ hour: 2, day_customers: 2, contacts: 2 }]);
   });
 });

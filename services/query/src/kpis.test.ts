@@ -19,9 +19,21 @@ describe('KPI statements', () => {
   });
 
   it('leaves the uniq merge of customers out only when asked to', () => {
-    expect(touchpointAggregateSql('day', 'stage', 'totals')).toContain('uniqMerge(customers) AS unique_customers');
+    expect(touchpointAggregateSql('day', 'stage', 'totals')).toContain('uniqCombined64Merge(15)(customers) AS unique_customers');
+    expect(touchpointAggregateSql('minute', 'stage', 'totals')).toContain('uniqMerge(customers) AS unique_customers');
     const skipped = touchpointAggregateSql('day', 'stage', 'totals', { uniqueCustomers: false });
-    expect(skipped).not.toContain('uniqMerge(customers)');
+    expect(skipped).not.toContain('(customers)');
     expect(skipped).toContain('toUInt64(0) AS unique_customers');
+  });
+
+  it('reads one dimension\'s rows of the per-dimension rollups, every combination of the 1-minute table', () => {
+    const hourly = touchpointAggregateSql('hour', 'channel', 'series');
+    expect(hourly).toContain('FROM kpi_agg_1h');
+    expect(hourly).toContain('dimension = {dimension:String}');
+    expect(hourly).toContain('key AS k');
+    const minute = touchpointAggregateSql('minute', 'channel', 'series');
+    expect(minute).toContain('FROM touchpoint_agg_1m');
+    expect(minute).not.toContain('dimension');
+    expect(minute).toContain('channel AS k');
   });
 });

@@ -1,7 +1,8 @@
 // Experience KPIs per time bucket and per period, optionally split by one dimension, each with the previous period
-// (same length, just before) beside it. Figures come from the aggregate table that matches the interval (1 min, 1 h
-// or 1 day rollup), signal counts from the matching signal rollup, and first-contact resolution from the raw
-// table (it needs each contact's next contact, which no aggregate state holds).
+// (same length, just before) beside it. Figures come from the aggregate table that matches the interval (the
+// 1-minute aggregate, or the per-dimension 1 h / 1 day rollups of migration 004), signal counts from the matching
+// signal rollup, and first-contact resolution from fcr_contacts (it needs each contact's next contact, which no
+// aggregate state holds).
 // Everything user-chosen in the SQL comes from the fixed fragments below; values travel as {name:Type}.
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from './errors.ts';
@@ -21,6 +22,11 @@ export interface KpiIntervalSpec {
   /** How many buckets one request may ask for (the previous period doubles what is read). */
   maxBuckets: number;
   touchpointTable: string;
+  /**
+   * How the table holds the dimensions: `combined` (touchpoint_agg_1m: one row per combination of all five,
+   * `uniq` states) or `single` (kpi_agg_1h/1d: rows per (dimension, key), '' for everyone, uniqCombined64(15)).
+   */
+  layout: 'combined' | 'single';
   signalTable: string;
   /** The bucket of a raw row's occurred_at, for the figures read from the raw table. */
   rawBucketSql: string;
@@ -31,20 +37,23 @@ export const kpiIntervals: Record<KpiInterval, KpiIntervalSpec> = {
     micros: minuteMicros,
     maxBuckets: 7 * 24 * 60,
     touchpointTable: 'touchpoint_agg_1m',
+    layout: 'combined',
     signalTable: 'signal_agg_1m',
     rawBucketSql: "toStartOfMinute(toDateTime(occurred_at, 'UTC'))",
   },
   hour: {
     micros: 60 * minuteMicros,
     maxBuckets: 93 * 24,
-    touchpointTable: 'touchpoint_agg_1h',
+    touchpointTable: 'kpi_agg_1h',
+    layout: 'single',
     signalTable: 'signal_agg_1h',
     rawBucketSql: "toStartOfHour(toDateTime(occurred_at, 'UTC'))",
   },
   day: {
     micros: 24 * 60 * minuteMicros,
     maxBuckets: 3 * 366,
-    touchpointTable: 'touchpoint_agg_1d',
+    touchpointTable: 'kpi_agg_1d',
+    layout: 'single',
     signalTable: 'signal_agg_1d',
     rawBucketSql: "toStartOfDay(toDateTime(occurred_at, 'UTC'))",
   },
@@ -54,12 +63,13 @@ export const kpiIntervals: Record<KpiInterval, KpiIntervalSpec> = {
  * The dimension's column in the touchpoint tables and in the signal tables. Signals carry no initiator, so
  * by=initiator reports no signal counts (negative_signal_rate null) rather than attributing them to a guessed side.
  */
-export const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: string | null }> = {
-  channel: { touchpointSql: 'channel', signalSql: 'channel' },
-  touchpoint: { touchpointSql: 'touchpoint', signalSql: 'touchpoint' },
-  journey: { touchpointSql: 'journey', signalSql: 'journey' },
-  stage: { touchpointSql: 'stage', signalSql: 'stage' },
-  initiator: { touchpointSql: 'initiator', signalSql: null },
+export const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: string | null; contactSql: string }> = {
+  channel: { touchpointSql: 'channel', signalSql: 'channel', contactSql: 'channel' },
+  touchpoint: { touchpointSql: 'touchpoint', signalSql: 'touchpoint', contactSql: 'touchpoint' },
+  journey: { touchpointSql: 'journey', signalSql: 'journey', contactSql: 'journey' },
+  stage: { touchpointSql: 'stage', signalSql: 'stage', contactSql: 'stage' },
+  // fcr_contacts holds customer-initiated contacts only.
+  initiator: { touchpointSql: 'initiator', signalSql: null, contactSql: "'customer'" },
 };
 
 export const defaultFcrDays = 7;
@@ -172,8 +182,15 @@ export function touchpointAggregateSql(
   grouping: Grouping,
   opts: { uniqueCustomers?: boolean } = {},
 ): string {
-  const key = by ? kpiDimensions[by].touchpointSql : "''";
-  const uniqueCustomers = opts.uniqueCustomers === false ? 'toUInt64(0)' : 'uniqMerge(customers)';
+  const { touchpointTable, layout } = kpiIntervals[interval];
+  const single = layout === 'single';
+  // `single` tables hold the chosen dimension's rows under `key` (and everyone's under dimension ''); the
+  // dimension name is one of the fixed names above, sent as a parameter all the same.
+  const key = single ? 'key' : by ? kpiDimensions[by].touchpointSql : "''";
+  const dimensionFilter = single ? ` AND dimension = {dimension:String}` : '';
+  const uniqMerge = single ? 'uniqCombined64Merge(15)' : 'uniqMerge';
+  const uniqIfMerge = single ? 'uniqCombined64IfMerge(15)' : 'uniqIfMerge';
+  const uniqueCustomers = opts.uniqueCustomers === false ? 'toUInt64(0)' : `${uniqMerge}(customers)`;
   return `
 SELECT
   ${groupSql(grouping, 'bucket', 'bucket')},
@@ -197,10 +214,10 @@ SELECT
     + sumMerge(outcome_escalated) + sumMerge(outcome_transferred) + sumMerge(outcome_resolved)
     + sumMerge(outcome_unresolved) AS outcomes,
   sumMerge(outcome_abandoned) AS abandoned,
-  uniqIfMerge(journeys) AS journeys,
-  uniqIfMerge(journeys_completed) AS journeys_completed
-FROM ${kpiIntervals[interval].touchpointTable}
-WHERE ${aggregateRange}
+  ${uniqIfMerge}(journeys) AS journeys,
+  ${uniqIfMerge}(journeys_completed) AS journeys_completed
+FROM ${touchpointTable}
+WHERE ${aggregateRange}${dimensionFilter}
 GROUP BY g, k
 ORDER BY g, k
 ${querySettingsSql}`;
@@ -218,10 +235,11 @@ ${querySettingsSql}`;
 }
 
 /**
- * First-contact resolution from the raw table: customer-initiated contacts with a reason, each resolved unless the
- * same customer contacted again (customer-initiated) about the same reason within {fcr_days} days. The look-ahead
- * reads up to {fcr_days} past the range's end; contacts too recent for their window to have elapsed count as
- * resolved so far. `scopeSql` adds fixed filter fragments (the impact analysis' scope).
+ * First-contact resolution: customer-initiated contacts with a reason (fcr_contacts, fed from the raw inserts), each
+ * resolved unless the same customer contacted again (customer-initiated) about the same reason within {fcr_days}
+ * days. The look-ahead reads up to {fcr_days} past the range's end; contacts too recent for their window to have
+ * elapsed count as resolved so far. The window's partition and order are the table's sorting key, so ClickHouse
+ * reads in that order instead of sorting. `scopeSql` adds fixed filter fragments (the impact analysis' scope).
  */
 export function fcrSql(groupExpression: string, key: string, scopeSql = ''): string {
   return `
@@ -230,11 +248,10 @@ WITH contacts AS (
     occurred_at,
     ${key} AS k,
     leadInFrame(toNullable(occurred_at)) OVER (
-      PARTITION BY customer_id, reason ORDER BY occurred_at, event_id ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING
+      PARTITION BY contact_key ORDER BY occurred_at, event_id ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING
     ) AS next_at
-  FROM touchpoints FINAL
-  WHERE initiator = 'customer' AND reason != ''${scopeSql}
-    AND occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
+  FROM fcr_contacts FINAL
+  WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')${scopeSql}
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC') + toIntervalDay({fcr_days:UInt16})
 )
 SELECT
@@ -250,7 +267,7 @@ ${querySettingsSql}`;
 }
 
 export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
-  const key = by ? kpiDimensions[by].touchpointSql : "''";
+  const key = by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
@@ -403,6 +420,7 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     prev_from_s: Math.floor(prevFrom / 1_000_000),
     to_s: Math.floor(alignedTo / 1_000_000),
     fcr_days: fcrDays,
+    dimension: request.by ?? '',
   };
   const { interval, by } = request;
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;

@@ -173,7 +173,8 @@ describe('KPI SQL', () => {
             for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
           }
           expect(touchpointAggregateSql(interval, by, grouping)).toContain('{prev_from_s:Int64}');
-          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM touchpoint_agg_${{ minute: '1m', hour: '1h', day: '1d' }[interval]}`);
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM ${{ minute: 'touchpoint_agg_1m', hour: 'kpi_agg_1h', day: 'kpi_agg_1d' }[interval]}`);
+          expect(kpiFcrSql(interval, by, grouping)).toContain('FROM fcr_contacts FINAL');
           expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
         }
       }

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
 import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs, trackProducerConnection } from '@touchstream/kafka';
-import { applyRawRetention, createClickHouse, migrate } from '@touchstream/clickhouse';
+import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
@@ -94,7 +94,10 @@ function sharedClickHouseModule(clickhouse: ClickHouseClient, rawTtlDays: number
         async start() {
           const applied = await migrate(clickhouse, { log: (m: string) => log.info(m) });
           if (applied.length) log.info({ applied }, 'ClickHouse migrations applied');
-          if (await applyRawRetention(clickhouse, rawTtlDays)) log.info({ days: rawTtlDays }, 'raw touchpoint retention set');
+          // fcr_contacts copies raw contacts (customer ids included): it expires with the raw table.
+          for (const table of rawRetentionTables) {
+            if (await applyRawRetention(clickhouse, rawTtlDays, table)) log.info({ days: rawTtlDays, table }, 'raw retention set');
+          }
           reachable = true;
         },
         async stop() {

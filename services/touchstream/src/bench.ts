@@ -51,7 +51,7 @@ async function existingDataset(clickhouse: ClickHouseClient, seed: number, event
 async function storedTables(clickhouse: ClickHouseClient): Promise<string[]> {
   const rows = await (
     await clickhouse.query({
-      query: `SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' AND name != 'schema_migrations' ORDER BY name`,
+      query: `SELECT name FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree' AND name NOT IN ('schema_migrations', 'migration_marks') ORDER BY name`,
       format: 'JSONEachRow',
     })
   ).json<{ name: string }>();
