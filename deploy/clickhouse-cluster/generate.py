@@ -11,6 +11,7 @@ def statements(sql):
 s1 = statements(open('packages/clickhouse/migrations/001_initial.sql').read())
 s2 = statements(open('packages/clickhouse/migrations/002_rollups.sql').read())
 s3 = statements(open('packages/clickhouse/migrations/003_insert_token.sql').read())
+s4 = statements(open('packages/clickhouse/migrations/004_kpi_dimensions.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
 mv_1m = next(x for x in s2 if x.startswith('ALTER TABLE touchpoint_agg_1m_mv MODIFY QUERY'))
@@ -45,8 +46,15 @@ for x in s3:
     assert final[i].count(anchor) == 1, f'{table}: no stored_at column to place {column} before'
     final[i] = final[i].replace(anchor, f'\n    {column:<15} {definition},{anchor}')
 
+# 004's tables and views as they are; its backfill (the mark and the copies from raw) has nothing to copy on a
+# fresh cluster.
+for x in s4:
+    if x.startswith('INSERT INTO') or x.startswith('CREATE TABLE IF NOT EXISTS migration_marks\n'):
+        continue
+    final.append(x)
+
 # A customer's rows stay on one shard: per-customer FINAL, FCR look-ahead and activity stay shard-local.
-shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d')}
+shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d', 'fcr_contacts')}
 shard_keys['annotations'] = 'cityHash64(annotation_id)'
 
 out = []

@@ -43,8 +43,8 @@ export function createKafka(opts: KafkaClientOptions): Kafka {
  * The idempotent producer: acks from all in-sync replicas are requested per send (acks: -1), retries never
  * duplicate a record, and one request in flight keeps each customer's records in order.
  */
-export function createIdempotentProducer(kafka: Kafka): Producer {
-  return serializeSends(kafka.producer({
+export function createIdempotentProducer(kafka: Kafka, log?: LogSink): Producer {
+  return serializeSends(() => kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
@@ -53,7 +53,25 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     createPartitioner: Partitioners.DefaultPartitioner,
     // Retries stay unlimited (kafkajs' idempotent default, so no duplicate on retry); callers bound how
     // long they wait (ingest answers 503 after INGEST_SEND_TIMEOUT_MS).
-  }));
+  }), log);
+}
+
+/**
+ * Broker answers after which this producer identity (producer id, epoch, sequence numbers) can never write again.
+ * kafkajs 2.2.4 moves a partition's sequence number back on ANY failed produce (sendMessages.js), also when the
+ * broker wrote the batch but its answer was lost (a broker stopping mid-request): from then on the client is one
+ * batch behind and every produce is refused with OUT_OF_ORDER_SEQUENCE_NUMBER (seen in the chaos suite after a
+ * broker restart). The other two mean the broker no longer knows the producer's id or epoch.
+ */
+const fatalProducerErrorTypes = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+export function isFatalProducerError(err: unknown): boolean {
+  let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (typeof e.type === 'string' && fatalProducerErrorTypes.has(e.type)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
 }
 
 /** Largest merged produce request (sum of keys and values); one call larger than this goes alone. */
@@ -84,10 +102,38 @@ const sizeOfBatch = (batch: ProducerBatch) =>
  * Merging keeps the throughput that concurrency gave. The price is head-of-line blocking: a send that kafkajs
  * keeps retrying (a partition without a leader) holds up the sends queued behind it, on every topic, until it
  * completes; callers bound how long they wait (ingest's send timeout). Every other method is the producer's own.
+ *
+ * After a fatal answer (isFatalProducerError) the failed sends are rejected as usual and the kafkajs producer is
+ * replaced by a new one from `createProducer` (a new producer id, sequences from 0), connected if the old one was:
+ * otherwise the process could never write again. Nothing is duplicated that the design does not already absorb:
+ * a record the broker wrote under the old id while its sender got an error is sent again by that sender's retry,
+ * and every consumer is idempotent per event id (DESIGN §6). Listeners registered with on() move to the new one.
  */
-export function serializeSends(producer: Producer): Producer {
+export function serializeSends(createProducer: () => Producer, log?: LogSink): Producer {
   const queue: QueuedSend[] = [];
   let busy = false;
+  let producer = createProducer();
+  let connectRequested = false;
+  type Listener = { event: Parameters<Producer['on']>[0]; listener: Parameters<Producer['on']>[1]; remove: () => void };
+  const listeners = new Set<Listener>();
+
+  const replaceProducer = async (cause: unknown) => {
+    const old = producer;
+    producer = createProducer();
+    // Off the old one first: its DISCONNECT must not reach a listener after the new one's CONNECT.
+    for (const l of listeners) {
+      l.remove();
+      l.remove = producer.on(l.event, l.listener);
+    }
+    log?.warn({ err: cause instanceof Error ? cause.message : String(cause) }, 'kafka: the producer can no longer write (fatal broker answer); replacing it with a new producer id');
+    void old.disconnect().catch(() => {});
+    if (connectRequested) {
+      await producer.connect().catch((err: unknown) => {
+        // The next send fails and is retried by its caller; kafkajs connects on send as well.
+        log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'kafka: the new producer could not connect yet');
+      });
+    }
+  };
 
   const pump = async (): Promise<void> => {
     if (busy || queue.length === 0) return;
@@ -118,6 +164,7 @@ export function serializeSends(producer: Producer): Producer {
       }
     } catch (err) {
       for (const j of jobs) j.reject(err);
+      if (isFatalProducerError(err)) await replaceProducer(err);
     } finally {
       busy = false;
       void pump();
@@ -130,12 +177,32 @@ export function serializeSends(producer: Producer): Producer {
       void pump();
     });
 
-  // The kafkajs producer is a plain object whose methods close over its state: delegate everything else to it.
-  const serialized = Object.create(producer) as Producer;
-  serialized.sendBatch = enqueue;
-  serialized.send = (record: ProducerRecord) =>
-    enqueue({ acks: record.acks, timeout: record.timeout, compression: record.compression, topicMessages: [{ topic: record.topic, messages: record.messages }] });
-  return serialized;
+  const overrides: Partial<Producer> = {
+    sendBatch: enqueue,
+    send: (record: ProducerRecord) =>
+      enqueue({ acks: record.acks, timeout: record.timeout, compression: record.compression, topicMessages: [{ topic: record.topic, messages: record.messages }] }),
+    connect: () => {
+      connectRequested = true;
+      return producer.connect();
+    },
+    disconnect: () => {
+      connectRequested = false;
+      return producer.disconnect();
+    },
+    on: (event, listener) => {
+      const entry: Listener = { event, listener, remove: producer.on(event, listener) };
+      listeners.add(entry);
+      return () => {
+        entry.remove();
+        listeners.delete(entry);
+      };
+    },
+  };
+  // The kafkajs producer is a plain object whose methods close over its state: everything else goes to the
+  // current one (events, isIdempotent, logger, transaction…).
+  return new Proxy({} as Producer, {
+    get: (_target, prop) => (prop in overrides ? overrides[prop as keyof Producer] : (producer as unknown as Record<PropertyKey, unknown>)[prop]),
+  });
 }
 
 export interface ProducerConnection {

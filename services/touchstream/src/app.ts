@@ -126,7 +126,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const log = http.log;
 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });
-  const producer = createIdempotentProducer(kafka);
+  const producer = createIdempotentProducer(kafka, log);
   modules.push(sharedKafkaModule(config, kafka, producer));
 
   let redis: Redis | undefined;
