@@ -165,13 +165,19 @@ export function alignRange(fromMicros: number, toMicros: number, interval: KpiIn
 
 /**
  * How rows are grouped: `series` by bucket (over both periods), `totals` by period (1 = the requested one, 0 = the
- * previous one). `bucketSql` is the table's bucket column or the raw rows' bucket expression.
+ * previous one), `both` in one pass (GROUPING SETS: each stored state is read and deserialised once for the two,
+ * which is most of the cost; `is_total` tells the rows apart). `bucketSql` is the table's bucket column or the raw
+ * rows' bucket expression.
  */
-type Grouping = 'series' | 'totals';
+type Grouping = 'series' | 'totals' | 'both';
+const periodSql = (timeSql: string) => `toUInt32(${timeSql} >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
 const groupSql = (grouping: Grouping, bucketSql: string, timeSql: string) =>
   grouping === 'series'
     ? `toUnixTimestamp(${bucketSql}) AS g`
-    : `toUInt32(${timeSql} >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS g`;
+    : grouping === 'totals'
+      ? `${periodSql(timeSql)} AS g`
+      : `toUnixTimestamp(${bucketSql}) AS b, ${periodSql(timeSql)} AS p, grouping(b) AS is_total, if(is_total = 1, p, b) AS g`;
+const groupBySql = (grouping: Grouping) => (grouping === 'both' ? 'GROUPING SETS ((b, k), (p, k))' : 'g, k');
 
 const aggregateRange = `bucket >= toDateTime({prev_from_s:Int64}, 'UTC') AND bucket < toDateTime({to_s:Int64}, 'UTC')`;
 
@@ -218,7 +224,7 @@ SELECT
   ${uniqIfMerge}(journeys_completed) AS journeys_completed
 FROM ${touchpointTable}
 WHERE ${aggregateRange}${dimensionFilter}
-GROUP BY g, k
+GROUP BY ${groupBySql(grouping)}
 ORDER BY g, k
 ${querySettingsSql}`;
 }
@@ -230,7 +236,7 @@ export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | und
 SELECT ${groupSql(grouping, 'bucket', 'bucket')}, ${key} AS k, countMerge(signals) AS signal_count
 FROM ${kpiIntervals[interval].signalTable}
 WHERE ${aggregateRange}
-GROUP BY g, k
+GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
 
@@ -266,7 +272,7 @@ GROUP BY g, k
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Exclude<Grouping, 'both'>): string {
   const key = by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
@@ -279,6 +285,8 @@ type Num = number | string | null | undefined;
 
 export interface TouchpointAggregateRow {
   g: Num;
+  /** With grouping `both`: 1 on the period rows, 0 on the bucket rows. */
+  is_total?: Num;
   k: string;
   events: Num;
   unique_customers: Num;
@@ -303,6 +311,7 @@ export interface TouchpointAggregateRow {
 
 interface SignalAggregateRow {
   g: Num;
+  is_total?: Num;
   k: string;
   signal_count: Num;
 }
@@ -428,18 +437,22 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   // FCR counts add up: with a series, the period totals are the sums of its buckets (every bucket lies wholly in one
   // period, the range being aligned to buckets), so the raw table is read once instead of twice.
   const series = !request.totalsOnly;
-  const read = (grouping: Grouping, withFcr: boolean) =>
-    Promise.all([
-      rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers }), params),
-      rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
-      withFcr ? rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, grouping), params) : Promise.resolve([] as FcrRow[]),
-    ] as const);
-  const [totalRowsRead, seriesRows] = await Promise.all([read('totals', !series), series ? read('series', true) : null]);
+  // With a series, the aggregates are read once for buckets and periods together (grouping `both`).
+  const grouping: Grouping = series ? 'both' : 'totals';
+  const [touchpointRows, signalRows, fcrRows] = await Promise.all([
+    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers }), params),
+    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
+    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals'), params),
+  ] as const);
+  const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;
   const totalRows: [TouchpointAggregateRow[], SignalAggregateRow[], FcrRow[]] = [
-    totalRowsRead[0],
-    totalRowsRead[1],
-    seriesRows ? fcrTotalsFromSeries(seriesRows[2], alignedFrom / 1_000_000) : totalRowsRead[2],
+    touchpointRows.filter(isTotal),
+    signalRows.filter(isTotal),
+    series ? fcrTotalsFromSeries(fcrRows, alignedFrom / 1_000_000) : fcrRows,
   ];
+  const seriesRows: [TouchpointAggregateRow[], SignalAggregateRow[], FcrRow[]] | null = series
+    ? [touchpointRows.filter((r) => !isTotal(r)), signalRows.filter((r) => !isTotal(r)), fcrRows]
+    : null;
 
   // Totals: g = 1 is the requested period, g = 0 the previous one.
   const totalCells = mergeCells(...totalRows);

@@ -177,6 +177,10 @@ describe('KPI SQL', () => {
           expect(kpiFcrSql(interval, by, grouping)).toContain('FROM fcr_contacts FINAL');
           expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
         }
+        for (const sql of [touchpointAggregateSql(interval, by, 'both'), signalAggregateSql(interval, by, 'both') ?? '']) {
+          for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
+        }
+        expect(touchpointAggregateSql(interval, by, 'both')).toContain('GROUPING SETS ((b, k), (p, k))');
       }
     }
   });
