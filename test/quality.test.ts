@@ -66,7 +66,7 @@ describe('a quality run on 1.5k labelled events', () => {
     expect(result.labels).toBeGreaterThan(200);
   });
 
-  it('finds every labelled survey detractor on its event, with a delay from acceptance', () => {
+  it('finds every labelled survey detractor on its event, with a delay from the post', () => {
     const row = result.report.rows.find((r) => r.type === 'survey_detractor')!;
     expect(row.labelled).toBeGreaterThan(20);
     expect(row.tp).toBe(row.labelled);

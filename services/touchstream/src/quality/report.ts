@@ -82,7 +82,7 @@ export interface MatchInput {
   /** Signals of this run's customers (duplicates by signal_id are counted once). */
   signals: readonly ObservedSignal[];
   alerts: readonly ObservedAlert[];
-  /** event_id → when ingest acknowledged the POST that carried it (epoch ms). */
+  /** event_id → when the POST that carried it was sent (epoch ms; retries until a 202 included). */
   acceptedAtMs: ReadonlyMap<string, number>;
   /** Touchpoints beyond the backfill horizon: their signals are counted apart, and any alert for them is a miss. */
   backfillEventIds?: ReadonlySet<string>;

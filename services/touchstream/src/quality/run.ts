@@ -164,15 +164,17 @@ export async function runQuality(opts: QualityRunOptions): Promise<QualityRunRes
         const endAt = Date.now();
         const materialized = batch.stories.map((s) => materializeStory(s, endAt, rules));
         const events = materialized.flatMap((m) => m.events);
+        // Delays run from the send, not the 202: the processor may produce the signal (its record timestamp)
+        // before this client has read the answer, which made delays from the 202 negative under load.
+        const sentAt = Date.now();
         const rejected = await postUntilAccepted(opts.url, opts.writeKey, events, warn);
-        const acceptedAt = Date.now();
         for (const r of rejected) {
           rejectedCustomers.add(events[r.index]!.customer_id);
           if (rejectedEvents < 5) warn(`event ${events[r.index]!.event_id} rejected: ${r.errors.join('; ')}`);
         }
         rejectedEvents += rejected.length;
         for (const m of materialized) {
-          for (const e of m.events) acceptedAtMs.set(e.event_id, acceptedAt);
+          for (const e of m.events) acceptedAtMs.set(e.event_id, sentAt);
           for (const id of m.backfillEventIds) backfillEventIds.add(id);
           // A customer with a rejected event did not get the story it was labelled for: leave it out.
           if (!rejectedCustomers.has(m.story.customer_id)) labels.push(...m.labels.map((l) => ({ ...l, customer_id: m.story.customer_id })));
