@@ -68,28 +68,31 @@ SELECT kind, a, b, sum(v.1) AS first_touch, sum(v.2) AS last_touch, sum(v.3) AS 
 FROM (
   SELECT arrayConcat(
       -- heuristic credits of converting paths
-      if(converting, arrayMap((k, j) -> ('credit', k, '',
-          (toFloat64(j = 1), toFloat64(j = n), 1 / n, W[j] / arraySum(W),
+      if(converting, arrayMap((k, j, w) -> ('credit', k, '',
+          (toFloat64(j = 1), toFloat64(j = n), 1 / n, w / w_sum,
            multiIf(n = 1, 1., n = 2, 0.5, j = 1 OR j = n, 0.4, 0.2 / (n - 2)), 1.)),
-        K, arrayEnumerate(K)), []),
+        K, arrayEnumerate(K), W), []),
       -- Markov transitions of every path
       arrayMap((x, y) -> ('edge', x, y, (0., 0., 0., 0., 0., 1.)),
         arrayConcat(['${startState}'], K), arrayConcat(K, [if(converting, '${conversionState}', '${nullState}')])),
       [('paths', if(converting, if(n = 0, 'empty', 'conversion'), 'none'), '', (0., 0., 0., 0., 0., 1.))]
     ) AS items
   FROM (
+    -- Arrays are zipped into the lambdas rather than indexed from inside them: an array captured by a lambda is
+    -- copied once per element, which makes indexing quadratic in the number of events.
     SELECT ci > 0 AS converting,
       if(converting, T[ci], arrayMax(arrayMap(t -> if(t >= {from_us:Int64}, t, 0), T))) AS end_at,
       if(converting, arrayMax(arrayMap((t, v, i) -> if(v AND i < ci, t, 0), T, V, arrayEnumerate(T))), 0) AS previous_conversion_at,
-      arrayFilter((i, t, v) -> NOT v AND (if(converting, i < ci, t <= end_at)) AND t > end_at - {lookback_us:Int64} AND t > previous_conversion_at,
-        arrayEnumerate(T), T, V) AS path_indexes,
-      arrayMap(i -> K0[i], path_indexes) AS K,
-      arrayMap(i -> exp2(-(end_at - T[i]) / {half_life_us:Int64}), path_indexes) AS W,
+      arrayMap((i, t, v) -> NOT v AND (if(converting, i < ci, t <= end_at)) AND t > end_at - {lookback_us:Int64} AND t > previous_conversion_at,
+        arrayEnumerate(T), T, V) AS on_path,
+      arrayFilter((k, p) -> p, K0, on_path) AS K,
+      arrayMap(t -> exp2(-(end_at - t) / {half_life_us:Int64}), arrayFilter((t, p) -> p, T, on_path)) AS W,
+      arraySum(W) AS w_sum,
       toFloat64(length(K)) AS n
     FROM (
       SELECT customer_id,
         arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), toString(${keyColumn[by]}), touchpoint = {conversion:String}))) AS ev,
-        arrayMap(e -> e.1, ev) AS T, arrayMap(e -> e.2, ev) AS K0, arrayMap(e -> e.3, ev) AS V,
+        ev.1 AS T, ev.2 AS K0, ev.3 AS V,
         arrayFilter((i, t, v) -> v AND t >= {from_us:Int64}, arrayEnumerate(T), T, V) AS conversion_indexes
       FROM touchpoints
       WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')

@@ -75,9 +75,7 @@ export interface DriversResult {
 export function driversSql(outcome: string): string {
   const fromAlerts = outcome === 'alert_raised';
   const predicate = fromAlerts ? '0' : (touchpointOutcomeSql[outcome] ?? touchpointOutcomeSql.named_touchpoint!);
-  const outcomeAt = fromAlerts
-    ? `ifNull(alert_at, 0)`
-    : `arrayFirst((t, o) -> o AND t >= {from_us:Int64}, T, O)`;
+  const outcomeAt = fromAlerts ? `ifNull(alert_at, 0)` : `first_outcome_at`;
   const alertJoin = fromAlerts
     ? `LEFT JOIN (
         SELECT customer_id, min(toUnixTimestamp64Micro(at)) AS alert_at
@@ -90,14 +88,15 @@ export function driversSql(outcome: string): string {
 WITH per_customer AS (
   SELECT customer_id, T, TP, RS, CH,
     ${outcomeAt} AS outcome_at,
-    arrayMax(arrayMap(t -> if(t >= {from_us:Int64}, t, 0), T)) AS last_at,
     if(outcome_at > 0, outcome_at, last_at) AS anchor
   FROM (
+    -- Only sets of events in time windows are needed, so the arrays are left unsorted (the groupArrays of one group
+    -- keep the same row order); the first outcome and the last touchpoint in the range are aggregated directly.
     SELECT customer_id,
-      arraySort(e -> e.1, groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint, reason, channel, toUInt8(${predicate})))) AS ev,
-      arrayMap(e -> e.1, ev) AS T,
-      arrayMap(e -> e.5, ev) AS O,
-      arrayMap(e -> e.2, ev) AS TP, arrayMap(e -> e.3, ev) AS RS, arrayMap(e -> e.4, ev) AS CH
+      groupArray(toUnixTimestamp64Micro(occurred_at)) AS T,
+      groupArray(touchpoint) AS TP, groupArray(reason) AS RS, groupArray(channel) AS CH,
+      minIf(toUnixTimestamp64Micro(occurred_at), (${predicate}) AND occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS first_outcome_at,
+      maxIf(toUnixTimestamp64Micro(occurred_at), occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS last_at
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
       AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
@@ -118,11 +117,12 @@ SELECT factor, countIf(outcome_at > 0) AS with_outcome, count() AS customers
 FROM (
   SELECT p.outcome_at AS outcome_at,
     -- distinct values first, factor strings only for them, and only from events inside the customer's window
-    arrayFilter(i -> p.T[i] >= p.anchor - {window_us:Int64} AND p.T[i] < p.anchor, arrayEnumerate(p.T)) AS w,
+    -- (arrays zipped into the lambdas, not indexed from inside them: a captured array is copied once per element)
+    arrayMap(t -> t >= p.anchor - {window_us:Int64} AND t < p.anchor, p.T) AS w,
     arrayConcat(
-      arrayMap(x -> concat('touchpoint:', toString(x)), arrayDistinct(arrayMap(i -> p.TP[i], w))),
-      arrayMap(x -> concat('reason:', toString(x)), arrayFilter(x -> x != '', arrayDistinct(arrayMap(i -> p.RS[i], w)))),
-      arrayMap(x -> concat('channel:', toString(x)), arrayDistinct(arrayMap(i -> p.CH[i], w))),
+      arrayMap(x -> concat('touchpoint:', toString(x)), arrayDistinct(arrayFilter((x, k) -> k, p.TP, w))),
+      arrayMap(x -> concat('reason:', toString(x)), arrayFilter(x -> x != '', arrayDistinct(arrayFilter((x, k) -> k, p.RS, w)))),
+      arrayMap(x -> concat('channel:', toString(x)), arrayDistinct(arrayFilter((x, k) -> k, p.CH, w))),
       arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S)))
     ) AS factors
   FROM per_customer AS p
