@@ -68,10 +68,13 @@ WITH
 -- its dictionary, not every row), which orders like the string, and strings come back after grouping. Positions 0,
 -- length(dict) + 1 and + 2 are the Markov states (start), (conversion) and (null).
 (
-  SELECT arraySort(groupUniqArray(toString(${keyColumn[by]})))
-  FROM touchpoints
-  WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
-    AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  SELECT arraySort(groupArray(toString(key)))
+  FROM (
+    SELECT DISTINCT ${keyColumn[by]} AS key
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  )
 ) AS dict,
 toUInt32(length(dict) + 1) AS conversion_id,
 toUInt32(length(dict) + 2) AS null_id,
@@ -106,9 +109,15 @@ FROM (
       toFloat64(length(K)) AS n
     FROM (
       SELECT customer_id,
-        -- (a row whose key was first stored after the dictionary was read, while this query ran, is left out)
-        arraySort(groupArrayIf((toUnixTimestamp64Micro(occurred_at), key_id, touchpoint = {conversion:String}), key_id > 0)) AS ev,
-        ev.1 AS T, ev.2 AS K0, ev.3 AS V,
+        -- Events in (time, key, is conversion) order, sorted as one Int128 each: time · 2^33 + key position · 2 + is
+        -- conversion (the position is a UInt32, so the low 33 bits never carry into the time); much cheaper to build
+        -- and sort than tuples. (A row whose key was first stored after the dictionary was read, while this query
+        -- ran, is left out.)
+        arraySort(groupArrayIf(toInt128(toUnixTimestamp64Micro(occurred_at)) * 8589934592 + key_id * 2 + (touchpoint = {conversion:String}),
+          key_id > 0)) AS ev,
+        arrayMap(x -> toInt64(bitShiftRight(x, 33)), ev) AS T,
+        arrayMap(x -> toUInt32(bitShiftRight(bitAnd(x, 8589934591), 1)), ev) AS K0,
+        arrayMap(x -> toUInt8(bitAnd(x, 1)), ev) AS V,
         arrayFilter((i, t, v) -> v AND t >= {from_us:Int64}, arrayEnumerate(T), T, V) AS conversion_indexes
       FROM (
         SELECT customer_id, occurred_at, touchpoint, toUInt32(transform(${keyColumn[by]}, dict, arrayEnumerate(dict), 0)) AS key_id

@@ -89,10 +89,18 @@ WITH
 -- The distinct touchpoints, reasons, channels and signal types of the range, once: rows carry their 1-based position
 -- here (transform on a LowCardinality column maps its dictionary, not every row) and strings come back after grouping.
 (
-  SELECT (groupUniqArray(touchpoint), groupUniqArray(reason), groupUniqArray(channel))
-  FROM touchpoints
-  WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
-    AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  (SELECT groupArray(v) FROM (SELECT DISTINCT touchpoint AS v
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC'))),
+  (SELECT groupArray(v) FROM (SELECT DISTINCT reason AS v
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC'))),
+  (SELECT groupArray(v) FROM (SELECT DISTINCT channel AS v
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')))
 ) AS dict,
 (
   SELECT groupUniqArray(toString(type))
