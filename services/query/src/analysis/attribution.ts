@@ -63,45 +63,76 @@ const keyColumn: Record<AttributionBy, string> = { channel: 'channel', touchpoin
  */
 export function attributionSql(by: AttributionBy): string {
   return `
-SELECT kind, a, b, sum(v.1) AS first_touch, sum(v.2) AS last_touch, sum(v.3) AS linear, sum(v.4) AS time_decay,
+WITH
+-- The distinct keys of the range, sorted: rows carry their 1-based position (transform on a LowCardinality column maps
+-- its dictionary, not every row), which orders like the string, and strings come back after grouping. Positions 0,
+-- length(dict) + 1 and + 2 are the Markov states (start), (conversion) and (null).
+(
+  SELECT arraySort(groupArray(toString(key)))
+  FROM (
+    SELECT DISTINCT ${keyColumn[by]} AS key
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  )
+) AS dict,
+toUInt32(length(dict) + 1) AS conversion_id,
+toUInt32(length(dict) + 2) AS null_id,
+arrayConcat(['${startState}'], dict, ['${conversionState}', '${nullState}']) AS names
+SELECT ['credit', 'edge', 'paths'][kind_id] AS kind, if(kind_id = 3, ['conversion', 'empty', 'none'][ia], names[ia + 1]) AS a,
+  if(kind_id = 2, names[ib + 1], '') AS b,
+  sum(v.1) AS first_touch, sum(v.2) AS last_touch, sum(v.3) AS linear, sum(v.4) AS time_decay,
   sum(v.5) AS position_based, sum(v.6) AS count
 FROM (
   SELECT arrayConcat(
       -- heuristic credits of converting paths
-      if(converting, arrayMap((k, j) -> ('credit', k, '',
-          (toFloat64(j = 1), toFloat64(j = n), 1 / n, W[j] / arraySum(W),
+      if(converting, arrayMap((k, j, w) -> (toUInt8(1), k, toUInt32(0),
+          (toFloat64(j = 1), toFloat64(j = n), 1 / n, w / w_sum,
            multiIf(n = 1, 1., n = 2, 0.5, j = 1 OR j = n, 0.4, 0.2 / (n - 2)), 1.)),
-        K, arrayEnumerate(K)), []),
+        K, arrayEnumerate(K), W), []),
       -- Markov transitions of every path
-      arrayMap((x, y) -> ('edge', x, y, (0., 0., 0., 0., 0., 1.)),
-        arrayConcat(['${startState}'], K), arrayConcat(K, [if(converting, '${conversionState}', '${nullState}')])),
-      [('paths', if(converting, if(n = 0, 'empty', 'conversion'), 'none'), '', (0., 0., 0., 0., 0., 1.))]
+      arrayMap((x, y) -> (toUInt8(2), x, y, (0., 0., 0., 0., 0., 1.)),
+        arrayConcat([toUInt32(0)], K), arrayConcat(K, [if(converting, conversion_id, null_id)])),
+      [(toUInt8(3), toUInt32(if(converting, if(n = 0, 2, 1), 3)), toUInt32(0), (0., 0., 0., 0., 0., 1.))]
     ) AS items
   FROM (
+    -- Arrays are zipped into the lambdas rather than indexed from inside them: an array captured by a lambda is
+    -- copied once per element, which makes indexing quadratic in the number of events.
     SELECT ci > 0 AS converting,
       if(converting, T[ci], arrayMax(arrayMap(t -> if(t >= {from_us:Int64}, t, 0), T))) AS end_at,
       if(converting, arrayMax(arrayMap((t, v, i) -> if(v AND i < ci, t, 0), T, V, arrayEnumerate(T))), 0) AS previous_conversion_at,
-      arrayFilter((i, t, v) -> NOT v AND (if(converting, i < ci, t <= end_at)) AND t > end_at - {lookback_us:Int64} AND t > previous_conversion_at,
-        arrayEnumerate(T), T, V) AS path_indexes,
-      arrayMap(i -> K0[i], path_indexes) AS K,
-      arrayMap(i -> exp2(-(end_at - T[i]) / {half_life_us:Int64}), path_indexes) AS W,
+      arrayMap((i, t, v) -> NOT v AND (if(converting, i < ci, t <= end_at)) AND t > end_at - {lookback_us:Int64} AND t > previous_conversion_at,
+        arrayEnumerate(T), T, V) AS on_path,
+      arrayFilter((k, p) -> p, K0, on_path) AS K,
+      arrayMap(t -> exp2(-(end_at - t) / {half_life_us:Int64}), arrayFilter((t, p) -> p, T, on_path)) AS W,
+      arraySum(W) AS w_sum,
       toFloat64(length(K)) AS n
     FROM (
       SELECT customer_id,
-        arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), toString(${keyColumn[by]}), touchpoint = {conversion:String}))) AS ev,
-        arrayMap(e -> e.1, ev) AS T, arrayMap(e -> e.2, ev) AS K0, arrayMap(e -> e.3, ev) AS V,
+        -- Events in (time, key, is conversion) order, sorted as one Int128 each: time · 2^33 + key position · 2 + is
+        -- conversion (the position is a UInt32, so the low 33 bits never carry into the time); much cheaper to build
+        -- and sort than tuples. (A row whose key was first stored after the dictionary was read, while this query
+        -- ran, is left out.)
+        arraySort(groupArrayIf(toInt128(toUnixTimestamp64Micro(occurred_at)) * 8589934592 + key_id * 2 + (touchpoint = {conversion:String}),
+          key_id > 0)) AS ev,
+        arrayMap(x -> toInt64(bitShiftRight(x, 33)), ev) AS T,
+        arrayMap(x -> toUInt32(bitShiftRight(bitAnd(x, 8589934591), 1)), ev) AS K0,
+        arrayMap(x -> toUInt8(bitAnd(x, 1)), ev) AS V,
         arrayFilter((i, t, v) -> v AND t >= {from_us:Int64}, arrayEnumerate(T), T, V) AS conversion_indexes
-      FROM touchpoints
-      WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
-        AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+      FROM (
+        SELECT customer_id, occurred_at, touchpoint, toUInt32(transform(${keyColumn[by]}, dict, arrayEnumerate(dict), 0)) AS key_id
+        FROM touchpoints
+        WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
+          AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+      )
       GROUP BY customer_id
     )
     ARRAY JOIN if(empty(conversion_indexes), [0], conversion_indexes) AS ci
     WHERE end_at > 0
   )
 )
-ARRAY JOIN items.1 AS kind, items.2 AS a, items.3 AS b, items.4 AS v
-GROUP BY kind, a, b
+ARRAY JOIN items.1 AS kind_id, items.2 AS ia, items.3 AS ib, items.4 AS v
+GROUP BY kind_id, ia, ib
 ${querySettingsSql}`;
 }
 

@@ -75,9 +75,7 @@ export interface DriversResult {
 export function driversSql(outcome: string): string {
   const fromAlerts = outcome === 'alert_raised';
   const predicate = fromAlerts ? '0' : (touchpointOutcomeSql[outcome] ?? touchpointOutcomeSql.named_touchpoint!);
-  const outcomeAt = fromAlerts
-    ? `ifNull(alert_at, 0)`
-    : `arrayFirst((t, o) -> o AND t >= {from_us:Int64}, T, O)`;
+  const outcomeAt = fromAlerts ? `ifNull(alert_at, 0)` : `first_outcome_at`;
   const alertJoin = fromAlerts
     ? `LEFT JOIN (
         SELECT customer_id, min(toUnixTimestamp64Micro(at)) AS alert_at
@@ -87,17 +85,43 @@ export function driversSql(outcome: string): string {
       ) AS a USING (customer_id)`
     : '';
   return `
-WITH per_customer AS (
+WITH
+-- The distinct touchpoints, reasons, channels and signal types of the range, once: rows carry their 1-based position
+-- here (transform on a LowCardinality column maps its dictionary, not every row) and strings come back after grouping.
+(
+  (SELECT groupArray(v) FROM (SELECT DISTINCT touchpoint AS v
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC'))),
+  (SELECT groupArray(v) FROM (SELECT DISTINCT reason AS v
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC'))),
+  (SELECT groupArray(v) FROM (SELECT DISTINCT channel AS v
+    FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')))
+) AS dict,
+(
+  SELECT groupUniqArray(toString(type))
+  FROM signals
+  WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
+    AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+) AS signal_dict,
+per_customer AS (
   SELECT customer_id, T, TP, RS, CH,
     ${outcomeAt} AS outcome_at,
-    arrayMax(arrayMap(t -> if(t >= {from_us:Int64}, t, 0), T)) AS last_at,
     if(outcome_at > 0, outcome_at, last_at) AS anchor
   FROM (
+    -- Only sets of events in time windows are needed, so the arrays are left unsorted (the groupArrays of one group
+    -- keep the same row order); the first outcome and the last touchpoint in the range are aggregated directly.
     SELECT customer_id,
-      arraySort(e -> e.1, groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint, reason, channel, toUInt8(${predicate})))) AS ev,
-      arrayMap(e -> e.1, ev) AS T,
-      arrayMap(e -> e.5, ev) AS O,
-      arrayMap(e -> e.2, ev) AS TP, arrayMap(e -> e.3, ev) AS RS, arrayMap(e -> e.4, ev) AS CH
+      groupArray(toUnixTimestamp64Micro(occurred_at)) AS T,
+      groupArray(transform(touchpoint, dict.1, arrayEnumerate(dict.1), 0)) AS TP,
+      groupArray(transform(reason, dict.2, arrayEnumerate(dict.2), 0)) AS RS,
+      groupArray(transform(channel, dict.3, arrayEnumerate(dict.3), 0)) AS CH,
+      minIf(toUnixTimestamp64Micro(occurred_at), (${predicate}) AND occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS first_outcome_at,
+      maxIf(toUnixTimestamp64Micro(occurred_at), occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS last_at
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
       AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
@@ -108,28 +132,34 @@ WITH per_customer AS (
 ),
 -- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
 signal_times AS (
-  SELECT customer_id, groupArray((toUnixTimestamp64Micro(occurred_at), concat('signal:', toString(type)))) AS S
+  SELECT customer_id, groupArray((toUnixTimestamp64Micro(occurred_at), transform(toString(type), signal_dict, arrayEnumerate(signal_dict), 0))) AS S
   FROM signals
   WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
   GROUP BY customer_id
 )
-SELECT factor, countIf(outcome_at > 0) AS with_outcome, count() AS customers
+SELECT multiIf(kind = 1, concat('touchpoint:', dict.1[id]), kind = 2, concat('reason:', dict.2[id]),
+    kind = 3, concat('channel:', dict.3[id]), kind = 4, concat('signal:', signal_dict[id]), '') AS factor,
+  countIf(outcome_at > 0) AS with_outcome, count() AS customers
 FROM (
   SELECT p.outcome_at AS outcome_at,
-    -- distinct values first, factor strings only for them, and only from events inside the customer's window
-    arrayFilter(i -> p.T[i] >= p.anchor - {window_us:Int64} AND p.T[i] < p.anchor, arrayEnumerate(p.T)) AS w,
+    -- distinct (kind, position) pairs from events inside the customer's window; (0, 0) counts the customer
+    -- (arrays zipped into the lambdas, not indexed from inside them: a captured array is copied once per element)
+    arrayMap(t -> t >= p.anchor - {window_us:Int64} AND t < p.anchor, p.T) AS w,
     arrayConcat(
-      arrayMap(x -> concat('touchpoint:', toString(x)), arrayDistinct(arrayMap(i -> p.TP[i], w))),
-      arrayMap(x -> concat('reason:', toString(x)), arrayFilter(x -> x != '', arrayDistinct(arrayMap(i -> p.RS[i], w)))),
-      arrayMap(x -> concat('channel:', toString(x)), arrayDistinct(arrayMap(i -> p.CH[i], w))),
-      arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S)))
+      [(toUInt8(0), toUInt32(0))],
+      arrayMap(x -> (toUInt8(1), x), arrayDistinct(arrayFilter((x, k) -> k, p.TP, w))),
+      arrayMap(x -> (toUInt8(2), x), arrayFilter(x -> x != indexOf(dict.2, ''), arrayDistinct(arrayFilter((x, k) -> k, p.RS, w)))),
+      arrayMap(x -> (toUInt8(3), x), arrayDistinct(arrayFilter((x, k) -> k, p.CH, w))),
+      arrayMap(x -> (toUInt8(4), x), arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S))))
     ) AS factors
   FROM per_customer AS p
   LEFT JOIN signal_times AS s ON s.customer_id = p.customer_id
 )
-ARRAY JOIN arrayConcat([''], factors) AS factor
-GROUP BY factor
+ARRAY JOIN factors.1 AS kind, factors.2 AS id
+-- (position 0: a value first stored after the dictionaries were read, while this query ran; left out)
+WHERE kind = 0 OR id > 0
+GROUP BY kind, id
 ${querySettingsSql}`;
 }
 
