@@ -27,11 +27,11 @@ describe('KPI statements', () => {
   });
 
   it('reads one dimension\'s rows of the per-dimension rollups, every combination of the 1-minute table', () => {
-    const hourly = touchpointAggregateSql('hour', 'channel', 'series');
+    const hourly = touchpointAggregateSql('hour', 'channel', 'both');
     expect(hourly).toContain('FROM kpi_agg_1h');
     expect(hourly).toContain('dimension = {dimension:String}');
     expect(hourly).toContain('key AS k');
-    const minute = touchpointAggregateSql('minute', 'channel', 'series');
+    const minute = touchpointAggregateSql('minute', 'channel', 'both');
     expect(minute).toContain('FROM touchpoint_agg_1m');
     expect(minute).not.toContain('dimension');
     expect(minute).toContain('channel AS k');

@@ -165,19 +165,18 @@ export function alignRange(fromMicros: number, toMicros: number, interval: KpiIn
 
 /**
  * How rows are grouped: `series` by bucket (over both periods), `totals` by period (1 = the requested one, 0 = the
- * previous one), `both` in one pass (GROUPING SETS: each stored state is read and deserialised once for the two,
- * which is most of the cost; `is_total` tells the rows apart). `bucketSql` is the table's bucket column or the raw
- * rows' bucket expression.
+ * previous one). The aggregate tables are read for `totals` alone or for `both` in one pass (GROUPING SETS: each
+ * stored state is read and deserialised once for the two, which is most of the cost; `is_total` tells the rows
+ * apart); first-contact resolution for `series` or `totals` (its totals are sums of its buckets).
  */
-type Grouping = 'series' | 'totals' | 'both';
-const periodSql = (timeSql: string) => `toUInt32(${timeSql} >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-const groupSql = (grouping: Grouping, bucketSql: string, timeSql: string) =>
-  grouping === 'series'
-    ? `toUnixTimestamp(${bucketSql}) AS g`
-    : grouping === 'totals'
-      ? `${periodSql(timeSql)} AS g`
-      : `toUnixTimestamp(${bucketSql}) AS b, ${periodSql(timeSql)} AS p, grouping(b) AS is_total, if(is_total = 1, p, b) AS g`;
-const groupBySql = (grouping: Grouping) => (grouping === 'both' ? 'GROUPING SETS ((b, k), (p, k))' : 'g, k');
+type Grouping = 'series' | 'totals';
+type AggregateGrouping = 'totals' | 'both';
+const periodSql = `toUInt32(bucket >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
+const groupSql = (grouping: AggregateGrouping) =>
+  grouping === 'totals'
+    ? `${periodSql} AS g`
+    : `toUnixTimestamp(bucket) AS b, ${periodSql} AS p, grouping(b) AS is_total, if(is_total = 1, p, b) AS g`;
+const groupBySql = (grouping: AggregateGrouping) => (grouping === 'both' ? 'GROUPING SETS ((b, k), (p, k))' : 'g, k');
 
 const aggregateRange = `bucket >= toDateTime({prev_from_s:Int64}, 'UTC') AND bucket < toDateTime({to_s:Int64}, 'UTC')`;
 
@@ -185,7 +184,7 @@ const aggregateRange = `bucket >= toDateTime({prev_from_s:Int64}, 'UTC') AND buc
 export function touchpointAggregateSql(
   interval: KpiInterval,
   by: KpiDimension | undefined,
-  grouping: Grouping,
+  grouping: AggregateGrouping,
   opts: { uniqueCustomers?: boolean } = {},
 ): string {
   const { touchpointTable, layout } = kpiIntervals[interval];
@@ -199,7 +198,7 @@ export function touchpointAggregateSql(
   const uniqueCustomers = opts.uniqueCustomers === false ? 'toUInt64(0)' : `${uniqMerge}(customers)`;
   return `
 SELECT
-  ${groupSql(grouping, 'bucket', 'bucket')},
+  ${groupSql(grouping)},
   ${key} AS k,
   countMerge(events) AS events,
   ${uniqueCustomers} AS unique_customers,
@@ -229,11 +228,11 @@ ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string | null {
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping): string | null {
   const key = by ? kpiDimensions[by].signalSql : "''";
   if (key === null) return null;
   return `
-SELECT ${groupSql(grouping, 'bucket', 'bucket')}, ${key} AS k, countMerge(signals) AS signal_count
+SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
 FROM ${kpiIntervals[interval].signalTable}
 WHERE ${aggregateRange}
 GROUP BY ${groupBySql(grouping)}
@@ -272,7 +271,7 @@ GROUP BY g, k
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Exclude<Grouping, 'both'>): string {
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
   const key = by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
@@ -434,11 +433,11 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const { interval, by } = request;
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
-  // FCR counts add up: with a series, the period totals are the sums of its buckets (every bucket lies wholly in one
-  // period, the range being aligned to buckets), so the raw table is read once instead of twice.
+  // With a series, the aggregates are read once for buckets and periods together (grouping `both`), and FCR per
+  // bucket only: its counts add up, every bucket lying wholly in one period (the range is aligned to buckets), so
+  // the period totals are the sums of the buckets.
   const series = !request.totalsOnly;
-  // With a series, the aggregates are read once for buckets and periods together (grouping `both`).
-  const grouping: Grouping = series ? 'both' : 'totals';
+  const grouping: AggregateGrouping = series ? 'both' : 'totals';
   const [touchpointRows, signalRows, fcrRows] = await Promise.all([
     rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers }), params),
     rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
