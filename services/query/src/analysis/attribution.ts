@@ -12,7 +12,7 @@
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { querySettingsSql } from '../settings.ts';
 import { microsToIso } from '../time.ts';
-import { num, round } from './common.ts';
+import { distinctValuesSql, num, round } from './common.ts';
 import { addTransition, conversionState, nullState, removalEffects, startState, type Transitions } from './stats.ts';
 
 export const attributionByNames = ['channel', 'touchpoint'] as const;
@@ -67,15 +67,7 @@ WITH
 -- The distinct keys of the range, sorted: rows carry their 1-based position (transform on a LowCardinality column maps
 -- its dictionary, not every row), which orders like the string, and strings come back after grouping. Positions 0,
 -- length(dict) + 1 and + 2 are the Markov states (start), (conversion) and (null).
-(
-  SELECT arraySort(groupArray(toString(key)))
-  FROM (
-    SELECT DISTINCT ${keyColumn[by]} AS key
-    FROM touchpoints
-    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
-      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-  )
-) AS dict,
+arraySort(${distinctValuesSql(keyColumn[by], 'touchpoints', 'lookback_us')}) AS dict,
 toUInt32(length(dict) + 1) AS conversion_id,
 toUInt32(length(dict) + 2) AS null_id,
 arrayConcat(['${startState}'], dict, ['${conversionState}', '${nullState}']) AS names

@@ -13,7 +13,7 @@
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { querySettingsSql } from '../settings.ts';
 import { microsToIso } from '../time.ts';
-import { num, round } from './common.ts';
+import { distinctValuesSql, num, round } from './common.ts';
 import { correctedTable, oddsRatio, relativeRisk } from './stats.ts';
 
 export const builtInOutcomes = ['survey_detractor', 'alert_raised', 'journey_abandoned'] as const;
@@ -86,28 +86,13 @@ export function driversSql(outcome: string): string {
     : '';
   return `
 WITH
--- The distinct touchpoints, reasons, channels and signal types of the range, once: rows carry their 1-based position
--- here (transform on a LowCardinality column maps its dictionary, not every row) and strings come back after grouping.
+-- The distinct touchpoints, reasons, channels and signal types of the range, once (distinctValuesSql).
 (
-  (SELECT groupArray(v) FROM (SELECT DISTINCT touchpoint AS v
-    FROM touchpoints
-    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
-      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC'))),
-  (SELECT groupArray(v) FROM (SELECT DISTINCT reason AS v
-    FROM touchpoints
-    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
-      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC'))),
-  (SELECT groupArray(v) FROM (SELECT DISTINCT channel AS v
-    FROM touchpoints
-    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
-      AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')))
+  ${distinctValuesSql('touchpoint', 'touchpoints', 'window_us')},
+  ${distinctValuesSql('reason', 'touchpoints', 'window_us')},
+  ${distinctValuesSql('channel', 'touchpoints', 'window_us')}
 ) AS dict,
-(
-  SELECT groupUniqArray(toString(type))
-  FROM signals
-  WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
-    AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-) AS signal_dict,
+${distinctValuesSql('type', 'signals', 'window_us')} AS signal_dict,
 per_customer AS (
   SELECT customer_id, T, TP, RS, CH,
     ${outcomeAt} AS outcome_at,
@@ -132,7 +117,7 @@ per_customer AS (
 ),
 -- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
 signal_times AS (
-  SELECT customer_id, groupArray((toUnixTimestamp64Micro(occurred_at), transform(toString(type), signal_dict, arrayEnumerate(signal_dict), 0))) AS S
+  SELECT customer_id, groupArray((toUnixTimestamp64Micro(occurred_at), transform(type, signal_dict, arrayEnumerate(signal_dict), 0))) AS S
   FROM signals
   WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
