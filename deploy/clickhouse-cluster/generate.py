@@ -12,6 +12,7 @@ s1 = statements(open('packages/clickhouse/migrations/001_initial.sql').read())
 s2 = statements(open('packages/clickhouse/migrations/002_rollups.sql').read())
 s3 = statements(open('packages/clickhouse/migrations/003_insert_token.sql').read())
 s4 = statements(open('packages/clickhouse/migrations/004_kpi_dimensions.sql').read())
+s5 = statements(open('packages/clickhouse/migrations/005_view_feeds.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
 mv_1m = next(x for x in s2 if x.startswith('ALTER TABLE touchpoint_agg_1m_mv MODIFY QUERY'))
@@ -53,6 +54,20 @@ for x in s4:
         continue
     final.append(x)
 
+# 005: the feed tables (Null engine, the raw table's columns) and the views' final bodies, reading the feeds.
+feeds = {}
+for x in s5:
+    m = re.match(r'CREATE TABLE IF NOT EXISTS (\w+) AS (\w+) ENGINE = Null$', x)
+    if m:
+        feeds[m.group(1)] = m.group(2)
+        continue
+    m = re.match(r'ALTER TABLE (\w+) MODIFY QUERY\n(.*)$', x, re.S)
+    if not m:
+        raise SystemExit('unhandled statement in 005: ' + x[:80])
+    view, body = m.groups()
+    i = next(i for i, y in enumerate(final) if y.startswith(f'CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO '))
+    final[i] = final[i].split(' AS\n', 1)[0] + ' AS\n' + body
+
 # A customer's rows stay on one shard: per-customer FINAL, FCR look-ahead and activity stay shard-local.
 shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d', 'fcr_contacts')}
 shard_keys['annotations'] = 'cityHash64(annotation_id)'
@@ -72,6 +87,11 @@ for x in final:
                    f"ENGINE = Replicated{engine}({path}{', ' + args if args else ''})\n{rest}")
         out.append(f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER '{{cluster}}' AS {name}_local\n"
                    f"ENGINE = Distributed('{{cluster}}', currentDatabase(), {name}_local, {shard_keys.get(name, 'rand()')})")
+        for feed in (f for f, source in feeds.items() if source == name):
+            # The sink inserts into the Distributed feed after the raw table; each shard's views run on its local feed.
+            out.append(f"CREATE TABLE IF NOT EXISTS {feed}_local ON CLUSTER '{{cluster}}' AS {name}_local\nENGINE = Null")
+            out.append(f"CREATE TABLE IF NOT EXISTS {feed} ON CLUSTER '{{cluster}}' AS {feed}_local\n"
+                       f"ENGINE = Distributed('{{cluster}}', currentDatabase(), {feed}_local, {shard_keys[name]})")
         continue
     m = re.match(r'CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\n(.*)$', x, re.S)
     if m:

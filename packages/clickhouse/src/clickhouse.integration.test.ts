@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { appliedMigrations, migrate } from './migrate.ts';
-import { insertRows } from './insert.ts';
+import { insertRows, storeRows } from './insert.ts';
 import { dateTime64FromMicros } from './time.ts';
 
 let ch: TestClickHouse;
@@ -67,9 +67,9 @@ async function countAggregated(channel: string): Promise<number> {
 
 describe('migrate', () => {
   it('applies every migration once; running again applies nothing', async () => {
-    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions']);
+    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds']);
     expect(await migrate(ch.client)).toEqual([]);
-    expect([...(await appliedMigrations(ch.client)).keys()]).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions']);
+    expect([...(await appliedMigrations(ch.client)).keys()]).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds']);
     const tables = await rows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name');
     expect(tables.map((t) => t.name)).toEqual(
       expect.arrayContaining(['alerts', 'schema_migrations', 'signal_agg_1m', 'signal_agg_1m_mv', 'signals', 'touchpoint_agg_1m', 'touchpoint_agg_1m_mv', 'touchpoints']),
@@ -78,7 +78,7 @@ describe('migrate', () => {
 
   it('re-runs a migration whose record is missing (interrupted run) without failing', async () => {
     await ch.client.command({ query: 'TRUNCATE TABLE schema_migrations' });
-    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions']);
+    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds']);
     expect(await migrate(ch.client)).toEqual([]);
   });
 });
@@ -88,8 +88,8 @@ describe('insertRows deduplication (DESIGN §5 traps)', () => {
     const channel = `retry_${runId}`;
     const batch = [touchpointRow({ channel, customer_id: 'c1' }), touchpointRow({ channel, customer_id: 'c2' })];
     const dedupToken = `touchpoints.v1:0:10-11:${runId}`;
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
     expect(await countRaw('touchpoints', channel)).toBe(2);
     expect(await countAggregated(channel)).toBe(2);
   });
@@ -101,17 +101,17 @@ describe('insertRows deduplication (DESIGN §5 traps)', () => {
       touchpointRow({ channel, occurred_at: dateTime64FromMicros(baseMicros + i * monthMicros), kafka_offset: i }),
     );
     const dedupToken = `touchpoints.v1:1:0-2:${runId}`;
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken });
     expect(await countRaw('touchpoints', channel)).toBe(3);
     expect(await countAggregated(channel)).toBe(3);
   });
 
   it('stores a plain insert made after a deduplicated one (trap 1: no token leaks into the session)', async () => {
     const channel = `leak_${runId}`;
-    await insertRows(ch.client, { table: 'touchpoints', rows: [touchpointRow({ channel })], dedupToken: `leak-${runId}` });
-    await insertRows(ch.client, { table: 'touchpoints', rows: [touchpointRow({ channel })] });
-    await insertRows(ch.client, { table: 'touchpoints', rows: [touchpointRow({ channel })] });
+    await storeRows(ch.client, { table: 'touchpoints', rows: [touchpointRow({ channel })], dedupToken: `leak-${runId}` });
+    await storeRows(ch.client, { table: 'touchpoints', rows: [touchpointRow({ channel })] });
+    await storeRows(ch.client, { table: 'touchpoints', rows: [touchpointRow({ channel })] });
     expect(await countRaw('touchpoints', channel)).toBe(3);
     expect(await countAggregated(channel)).toBe(3);
   });
@@ -119,10 +119,10 @@ describe('insertRows deduplication (DESIGN §5 traps)', () => {
   it('stores identical rows twice when inserted without a token, and the same rows under a new token', async () => {
     const channel = `plain_${runId}`;
     const batch = [touchpointRow({ channel, event_id: `same-${runId}` })];
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch });
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch });
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: `plain-a-${runId}` });
-    await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: `plain-b-${runId}` });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: `plain-a-${runId}` });
+    await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: `plain-b-${runId}` });
     expect(await countRaw('touchpoints', channel)).toBe(4);
     // The raw table's ReplacingMergeTree key is the backstop for such copies.
     const [finalCount] = await rows<{ n: number | string }>(
@@ -152,8 +152,8 @@ describe('insertRows deduplication (DESIGN §5 traps)', () => {
     });
     const batch = [signal(`s1-${runId}`, 'c1', 2), signal(`s2-${runId}`, 'c1', 1.5), signal(`s3-${runId}`, 'c2', 2)];
     const dedupToken = `signals.v1:2:5-7:${runId}`;
-    await insertRows(ch.client, { table: 'signals', rows: batch, dedupToken });
-    await insertRows(ch.client, { table: 'signals', rows: batch, dedupToken });
+    await storeRows(ch.client, { table: 'signals', rows: batch, dedupToken });
+    await storeRows(ch.client, { table: 'signals', rows: batch, dedupToken });
     expect(await countRaw('signals', channel)).toBe(3);
     const [agg] = await rows<{ bucket: string; n: number | string; customers: number | string; weight: number }>(
       `SELECT bucket, countMerge(signals) AS n, uniqMerge(customers) AS customers, sumMerge(weight_sum) AS weight
@@ -207,8 +207,8 @@ describe('touchpoint_agg_1m', () => {
       touchpointRow({ channel, customer_id: 'c4', occurred_at: at(60), outcome: 'escalated', duration_ms: 50 }),
     ];
     // Two inserts: the aggregate holds two partial states for the first minute that -Merge must combine.
-    await insertRows(ch.client, { table: 'touchpoints', rows: fixture.slice(0, 3), dedupToken: `agg-1-${runId}` });
-    await insertRows(ch.client, { table: 'touchpoints', rows: fixture.slice(3), dedupToken: `agg-2-${runId}` });
+    await storeRows(ch.client, { table: 'touchpoints', rows: fixture.slice(0, 3), dedupToken: `agg-1-${runId}` });
+    await storeRows(ch.client, { table: 'touchpoints', rows: fixture.slice(3), dedupToken: `agg-2-${runId}` });
 
     const result = await rows<Record<string, unknown>>(
       `SELECT

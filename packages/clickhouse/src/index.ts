@@ -1,5 +1,5 @@
 export { createClickHouse, type ClickHouseClient, type ClickHouseOptions, type EmbeddedClickHouseOptions, type ServerClickHouseOptions } from './client.ts';
-export { insertRows, insertStatement, jsonEachRowBody, assertDedupToken, type InsertRowsOptions } from './insert.ts';
+export { insertRows, storeRows, feedViews, feedTableOf, viewFeeds, insertStatement, jsonEachRowBody, assertDedupToken, type InsertRowsOptions } from './insert.ts';
 export {
   migrate,
   appliedMigrations,

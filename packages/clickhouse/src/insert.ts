@@ -70,3 +70,32 @@ export async function insertRows(client: ClickHouseClient, opts: InsertRowsOptio
   // The response body is empty for an INSERT, but on a server it must be consumed to free the socket.
   await drainStream(result.stream);
 }
+
+/** Raw tables whose materialized views run on a feed table instead (migration 005), by raw table name. */
+export const viewFeeds: Readonly<Record<string, string>> = { touchpoints: 'touchpoints_feed', signals: 'signals_feed' };
+
+/** The feed table of a raw table (keeping a database qualifier), or undefined for a table without views. */
+export function feedTableOf(table: string): string | undefined {
+  const dot = table.lastIndexOf('.');
+  const feed = viewFeeds[table.slice(dot + 1)];
+  return feed === undefined ? undefined : table.slice(0, dot + 1) + feed;
+}
+
+/**
+ * Stores rows in a raw table, then runs its views on them (feedViews), under the same token. The raw part is
+ * committed before any view sees the block, so a view never holds a block the raw table lacks, and a cut-off
+ * store is repaired by feeding the raw table's block again (migration 005). Every raw write goes through here.
+ */
+export async function storeRows(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
+  await insertRows(client, opts);
+  await feedViews(client, opts);
+}
+
+/**
+ * Inserts rows into a raw table's feed only: its views aggregate them, the raw table is not touched. With the
+ * token of the raw insert that stored them, views that already have the block deduplicate it.
+ */
+export async function feedViews(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
+  const feed = feedTableOf(opts.table);
+  if (feed !== undefined) await insertRows(client, { ...opts, table: feed });
+}

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { migrate } from './migrate.ts';
-import { insertRows } from './insert.ts';
+import { insertRows, storeRows } from './insert.ts';
 import { applyRawRetention, rawTtlStatement, ttlDaysOf } from './retention.ts';
 import { dateTime64FromMicros } from './time.ts';
 import { readFile } from 'node:fs/promises';
@@ -113,8 +113,8 @@ describe('rollups (migration 002)', () => {
   beforeAll(async () => {
     // Two batches, each retried with its token (the sink's retry after a crash before committing offsets).
     for (const [token, batch] of [['rollup:0:0-4', fixture.slice(0, 5)], ['rollup:0:5-9', fixture.slice(5)]] as const) {
-      await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: token });
-      await insertRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: token });
+      await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: token });
+      await storeRows(ch.client, { table: 'touchpoints', rows: batch, dedupToken: token });
     }
   });
 
@@ -154,8 +154,8 @@ describe('rollups (migration 002)', () => {
       explanation: '', rules_version: '', kafka_partition: 0, kafka_offset: i,
     });
     const batch = [0, 1, 2, 3].map(signal);
-    await insertRows(ch.client, { table: 'signals', rows: batch, dedupToken: 'rollup-signals:0:0-3' });
-    await insertRows(ch.client, { table: 'signals', rows: batch, dedupToken: 'rollup-signals:0:0-3' });
+    await storeRows(ch.client, { table: 'signals', rows: batch, dedupToken: 'rollup-signals:0:0-3' });
+    await storeRows(ch.client, { table: 'signals', rows: batch, dedupToken: 'rollup-signals:0:0-3' });
     for (const [table, bucket, expected] of [
       // 22:58, 23:28, 23:58, 00:28 → hours 22 (1), 23 (2), 00 (1); days June 1 (3), June 2 (1)
       ['signal_agg_1h', 'toHour(bucket)', [[0, 1], [22, 1], [23, 2]]],
@@ -208,8 +208,8 @@ describe('rollups (migration 002)', () => {
 
   it('a plain insert after a deduplicated one still reaches the rollups (trap 1)', async () => {
     const row = touchpoint(50, 0, { channel: 'rollup_plain', event_id: 'plain-50' });
-    await insertRows(ch.client, { table: 'touchpoints', rows: [row], dedupToken: 'rollup-plain:0:50-50' });
-    await insertRows(ch.client, { table: 'touchpoints', rows: [{ ...row, event_id: 'plain-51' }] });
+    await storeRows(ch.client, { table: 'touchpoints', rows: [row], dedupToken: 'rollup-plain:0:50-50' });
+    await storeRows(ch.client, { table: 'touchpoints', rows: [{ ...row, event_id: 'plain-51' }] });
     for (const table of ['touchpoint_agg_1h', 'touchpoint_agg_1d']) {
       const [r] = await rows<{ n: number }>(`SELECT toUInt64(countMerge(events)) AS n FROM ${table} WHERE channel = 'rollup_plain' SETTINGS output_format_json_quote_64bit_integers = 0`);
       expect(r!.n, table).toBe(2);
@@ -239,7 +239,7 @@ describe('raw retention', () => {
 
   it('counts from the storage time, so an old backfilled event is kept', async () => {
     const old = touchpoint(60, 0, { channel: 'rollup_backfill', event_id: 'old-60', occurred_at: dateTime64FromMicros(Date.UTC(2019, 0, 1) * 1000) });
-    await insertRows(ch.client, { table: 'touchpoints', rows: [old], dedupToken: 'rollup-backfill:0:60-60' });
+    await storeRows(ch.client, { table: 'touchpoints', rows: [old], dedupToken: 'rollup-backfill:0:60-60' });
     await ch.client.command({ query: 'OPTIMIZE TABLE touchpoints FINAL' });
     const [r] = await rows<{ n: number }>("SELECT toUInt64(count()) AS n FROM touchpoints WHERE channel = 'rollup_backfill' SETTINGS output_format_json_quote_64bit_integers = 0");
     expect(r!.n).toBe(1);
@@ -262,14 +262,21 @@ describe('deploy/clickhouse-cluster/schema.sql', () => {
       const [r] = await rows<{ f: string }>('SELECT formatQuery({q:String}) AS f', { q: statement });
       expect(r!.f.length, statement.slice(0, 80)).toBeGreaterThan(0);
     }
-    const objects = await rows<{ name: string; engine: string }>(
+    const objects = await rows<{ name: string; engine: string; as_select: string }>(
       // The migrations' own bookkeeping stays out: each node records its migrations, and the cluster schema has no
       // backfill to mark.
-      "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name NOT IN ('schema_migrations', 'migration_marks') ORDER BY name",
+      "SELECT name, engine, as_select FROM system.tables WHERE database = currentDatabase() AND name NOT IN ('schema_migrations', 'migration_marks') ORDER BY name",
     );
-    for (const { name, engine } of objects) {
+    for (const { name, engine, as_select } of objects) {
       if (engine === 'MaterializedView') {
         expect(text, name).toMatch(new RegExp(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} ON CLUSTER '\\{cluster\\}' TO \\w+_local AS`));
+        // Reading the same source as on one node (the feeds since 005), as that shard's local table.
+        const source = /\bFROM (?:\w+\.)?(\w+)/.exec(as_select)![1];
+        const view = statements.find((st) => st.startsWith(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${name} `))!;
+        expect(view, name).toMatch(new RegExp(`\\nFROM ${source}_local\\n`));
+      } else if (engine === 'Null') {
+        expect(text, name).toMatch(new RegExp(`CREATE TABLE IF NOT EXISTS ${name}_local ON CLUSTER '\\{cluster\\}' AS \\w+_local\\nENGINE = Null;`));
+        expect(text, name).toContain(`CREATE TABLE IF NOT EXISTS ${name} ON CLUSTER '{cluster}' AS ${name}_local\nENGINE = Distributed(`);
       } else {
         expect(text, name).toMatch(new RegExp(`CREATE TABLE IF NOT EXISTS ${name}_local ON CLUSTER [^;]*?ENGINE = Replicated${engine}\\(`));
         expect(text, name).toContain(`CREATE TABLE IF NOT EXISTS ${name} ON CLUSTER '{cluster}' AS ${name}_local\nENGINE = Distributed(`);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { defaultMigrationsDir, migrate } from './migrate.ts';
-import { insertRows } from './insert.ts';
+import { insertRows, storeRows } from './insert.ts';
 import { dateTime64FromMicros } from './time.ts';
 
 let ch: TestClickHouse;
@@ -37,8 +37,8 @@ describe('001 with data → 002', () => {
   it('keeps the old 1-minute rows, adds the new states for new rows', async () => {
     expect(await migrate(ch.client, { migrationsDir: only001 })).toEqual(['001_initial']);
     await insertRows(ch.client, { table: 'touchpoints', rows: [row('u1', 'old', 'completed', 'billing')], dedupToken: 'upgrade:0:1-1' });
-    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions']);
-    await insertRows(ch.client, { table: 'touchpoints', rows: [row('u2', 'new', 'completed', 'billing')], dedupToken: 'upgrade:0:2-2' });
+    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds']);
+    await storeRows(ch.client, { table: 'touchpoints', rows: [row('u2', 'new', 'completed', 'billing')], dedupToken: 'upgrade:0:2-2' });
 
     const rs = await ch.client.query({
       query: `SELECT toUInt64(countMerge(events)) AS events, toUInt64(uniqMerge(customers)) AS customers,

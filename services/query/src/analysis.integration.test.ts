@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dateTime64FromMicros, insertRows, migrate } from '@touchstream/clickhouse';
+import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
 import { parseIsoToMicros } from './time.ts';
@@ -107,9 +107,8 @@ beforeAll(async () => {
   ch = await openTestClickHouse();
   await migrate(ch.client);
   const all = [...funnelEvents, ...longEvents, ...driverEvents, ...attributionEvents];
-  await insertRows(ch.client, { table: 'touchpoints', rows: all.map(row) });
-  await insertRows(ch.client, {
-    table: 'signals',
+  await storeRows(ch.client, { table: 'touchpoints', rows: all.map(row) });
+  await storeRows(ch.client, { table: 'signals',
     rows: [{ signal_id: 'sig-1', customer_id: 'd1', type: 'repeat_contact', weight: 3, event_id: 'x', occurred_at: dateTime64FromMicros(at('2024-05-11T11:00:00Z')),
       channel: 'phone', touchpoint: 'billing_call', journey: '', stage: '', explanation: 'second call', rules_version: 'r1', kafka_partition: 0, kafka_offset: 0 }],
   });

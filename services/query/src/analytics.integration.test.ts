@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dateTime64FromMicros, insertRows, migrate } from '@touchstream/clickhouse';
+import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
 import { queryCohorts } from './cohorts.ts';
@@ -126,13 +126,13 @@ beforeAll(async () => {
   redis = new Redis(inject('redisUrl'), { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const kpiBatch = { table: 'touchpoints', rows: kpiEvents.map((e, i) => row(e, i)), dedupToken: 'touchpoints.v1:0:0-7' };
-  await insertRows(ch.client, kpiBatch);
+  await storeRows(ch.client, kpiBatch);
   // The sink retrying the same batch (same token): stored once in the raw table and in the 1 m, 1 h and 1 d rollups.
-  await insertRows(ch.client, kpiBatch);
-  await insertRows(ch.client, { table: 'signals', rows: kpiSignals, dedupToken: 'signals.v1:0:0-2' });
-  await insertRows(ch.client, { table: 'signals', rows: kpiSignals, dedupToken: 'signals.v1:0:0-2' });
-  await insertRows(ch.client, { table: 'touchpoints', rows: cohortEvents.map((e, i) => row(e, 100 + i)), dedupToken: 'touchpoints.v1:1:100-109' });
-  await insertRows(ch.client, { table: 'touchpoints', rows: impactEvents.map((e, i) => row(e, 200 + i)), dedupToken: 'touchpoints.v1:2:200-211' });
+  await storeRows(ch.client, kpiBatch);
+  await storeRows(ch.client, { table: 'signals', rows: kpiSignals, dedupToken: 'signals.v1:0:0-2' });
+  await storeRows(ch.client, { table: 'signals', rows: kpiSignals, dedupToken: 'signals.v1:0:0-2' });
+  await storeRows(ch.client, { table: 'touchpoints', rows: cohortEvents.map((e, i) => row(e, 100 + i)), dedupToken: 'touchpoints.v1:1:100-109' });
+  await storeRows(ch.client, { table: 'touchpoints', rows: impactEvents.map((e, i) => row(e, 200 + i)), dedupToken: 'touchpoints.v1:2:200-211' });
 
   app = Fastify();
   await app.register(queryPlugin({

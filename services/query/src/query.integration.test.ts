@@ -8,7 +8,7 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClickHouse, dateTime64FromMicros, insertRows, migrate, type ClickHouseClient } from '@touchstream/clickhouse';
+import { createClickHouse, dateTime64FromMicros, insertRows, migrate, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { customerStateKey } from '@touchstream/processor';
 import { createQueryModule } from './module.ts';
 import { queryPlugin } from './plugin.ts';
@@ -157,18 +157,18 @@ beforeAll(async () => {
   await redis.connect();
 
   const batch = { table: 'touchpoints', rows: events.map((e, i) => touchpointRow(e, i)), dedupToken: 'touchpoints.v1:0:0-8' };
-  await insertRows(clickhouse, batch);
+  await storeRows(clickhouse, batch);
   // The sink's retry of the same batch: stored and aggregated once, so the KPIs below must not change.
-  await insertRows(clickhouse, batch);
-  await insertRows(clickhouse, { table: 'signals', rows: signals.map(signalRow), dedupToken: 'signals.v1:0:0-2' });
+  await storeRows(clickhouse, batch);
+  await storeRows(clickhouse, { table: 'signals', rows: signals.map(signalRow), dedupToken: 'signals.v1:0:0-2' });
   await insertRows(clickhouse, { table: 'alerts', rows: alerts.map(alertRow), dedupToken: 'alerts.v1:0:0-2' });
   // The same alert reaching ClickHouse in a second, differently-tokened insert (e.g. re-emitted after a processor
   // restart): ReplacingMergeTree + FINAL must still show it once.
   await insertRows(clickhouse, { table: 'alerts', rows: [alertRow(alerts[2]!)], dedupToken: 'alerts.v1:1:0-0' });
   // A customer outside the KPI window whose one event was stored twice, in two inserts.
   const old = touchpointRow({ event_id: 'old-1', customer_id: 'c-old', occurred_at: '2024-03-01T08:00:00Z', channel: 'store', touchpoint: 'store_visit' }, 100);
-  await insertRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:1:100-100' });
-  await insertRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:2:100-100' });
+  await storeRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:1:100-100' });
+  await storeRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:2:100-100' });
 
   // Live state as the processor leaves it (DESIGN §4).
   await redis.hset(customerStateKey('c-b'), {

@@ -10,14 +10,16 @@
 //    The raw tables would collapse such copies eventually (ReplacingMergeTree), but the 1-minute aggregates
 //    would count them twice. Keys are customer-partitioned, so a copy always comes through the same
 //    partition, which one consumer works on sequentially: the check cannot race with the original's insert.
-//  * except rows stored under this very batch's token: the batch was inserted before and not committed (a
-//    crash), maybe in the middle of writing the materialized views, which is not atomic. It is inserted again
-//    unchanged under the same token: tables that have the block deduplicate it, a rollup that missed it gets it.
-//    Each raw row keeps the token it was stored under (insert_token, migration 003).
-//  * and rows that this very Kafka record stored under another token T: the cut-off insert had other batch
-//    boundaries. Its whole block, as the raw table holds it under T, goes again under T (storedBlock) — not
-//    just the rows this batch shares with it: the first insert under T marks T as seen in a view that missed
+//  * except rows stored under this very batch's token: the batch was stored before and not committed (a
+//    crash), maybe before or while its views were fed, which is not atomic. It is stored again unchanged under
+//    the same token: tables that have the block deduplicate it, a rollup that missed it gets it. Each raw row
+//    keeps the token it was stored under (insert_token, migration 003).
+//  * and rows that this very Kafka record stored under another token T: the cut-off store had other batch
+//    boundaries. Its whole block, as the raw table holds it under T, feeds the views again under T (storedBlock)
+//    — not just the rows this batch shares with it: the first feed under T marks T as seen in a view that missed
 //    it, so the rest of T's block, coming later in another redelivery, would be deduplicated away there.
+//  * all of which rests on the raw table being written before the views (storeRows, migration 005): what the
+//    raw table holds is a superset of what any view has seen, so it can tell what to repair.
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';

@@ -109,6 +109,30 @@ describe('sink batch handler', () => {
     expect(await counts()).toEqual({ raw: 4, minute: 4, hour: 4 });
   });
 
+  it('feeds the views only once the raw table stored the block, so a cut-off store is counted once after any redelivery', async () => {
+    // Migration 005: views run on touchpoints_feed, written after the raw insert succeeded. A store cut off inside
+    // the raw insert (here: refused by a constraint) has reached no view, so a redelivery with other boundaries,
+    // which finds nothing stored, counts every event once.
+    const channel = `raw_first_${runId}`;
+    const values = [0, 1, 2, 3].map((i) => encode.touchpoint(touchpoint({ event_id: `${runId}-rf${i}`, customer_id: `${runId}-rfc`, channel })));
+    const counts = async () => ({
+      raw: await rawCount('touchpoints', channel),
+      minute: await touchpointAggCount(channel),
+      kpiHour: await scalar("SELECT countMerge(events) AS n FROM kpi_agg_1h WHERE dimension = 'channel' AND key = {channel:String}", { channel }),
+    });
+    const constraint = `refuse_${runId}`;
+    await ch.client.command({ query: `ALTER TABLE touchpoints ADD CONSTRAINT ${constraint} CHECK channel != '${channel}'` });
+    try {
+      await expect(handle(batchOf('touchpoints.v1', values.slice(0, 3), { partition: 1, firstOffset: 800 }))).rejects.toThrow(/constraint/i);
+    } finally {
+      await ch.client.command({ query: `ALTER TABLE touchpoints DROP CONSTRAINT ${constraint}` });
+    }
+    expect(await counts()).toEqual({ raw: 0, minute: 0, kpiHour: 0 });
+    const again = await handle(batchOf('touchpoints.v1', values, { partition: 1, firstOffset: 800 }));
+    expect(again.map((r) => r.kind)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(await counts()).toEqual({ raw: 4, minute: 4, kpiHour: 4 });
+  });
+
   it('repairs the whole interrupted insert when it comes again split in two with other boundaries', async () => {
     // The original batch (one token T) stored offsets 900-905 in the raw table, the minute and day rollups but
     // not the hour rollup. The consumer refetches the range as 900-902 and 903-905 (two other tokens). Each part

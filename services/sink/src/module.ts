@@ -1,6 +1,6 @@
 // The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
 // The tables exist before it starts: the composition root's clickhouse module applies the migrations.
-import { insertRows, type ClickHouseClient } from '@touchstream/clickhouse';
+import { feedViews, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { defaultSinkTopics, findStored, rowsFor, storedBlock, storedUnderOtherTokens, withoutStored, type SinkTopics } from './batch.ts';
@@ -44,11 +44,12 @@ export function createSinkBatchHandler(opts: {
     try {
       const stored = await findStored(opts.clickhouse, planned.table, planned.rows);
       const plan = withoutStored(planned, stored);
-      await insertRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
-      // Inserts cut off with other batch boundaries: their whole block again, under their own token.
+      // Raw table first, then its views (migration 005): a view never holds a block the raw table lacks.
+      await storeRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
+      // Stores cut off with other batch boundaries: the views get their whole raw block again, under its token.
       for (const origin of storedUnderOtherTokens(planned, stored)) {
         const rows = await storedBlock(opts.clickhouse, plan.table, origin);
-        await insertRows(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
+        await feedViews(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
       }
       report({ ok: true });
       return plan.results;

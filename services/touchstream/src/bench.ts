@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
-import { createClickHouse, dateTime64FromMicros, insertRows, migrate, type ClickHouseClient } from '@touchstream/clickhouse';
+import { createClickHouse, dateTime64FromMicros, insertRows, migrate, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { queryPlugin } from '@touchstream/query';
 import { benchCustomer, benchEpochEndMicros, benchSpanDays, type BenchCustomer } from './bench-data.ts';
 import { seededRng } from './demo.ts';
@@ -70,8 +70,8 @@ async function generate(clickhouse: ClickHouseClient, seed: number, targetEvents
   let signalRows: object[] = [];
   let alertRows: object[] = [];
   const flush = async () => {
-    await insertRows(clickhouse, { table: 'touchpoints', rows: touchpointRows });
-    await insertRows(clickhouse, { table: 'signals', rows: signalRows });
+    await storeRows(clickhouse, { table: 'touchpoints', rows: touchpointRows });
+    await storeRows(clickhouse, { table: 'signals', rows: signalRows });
     await insertRows(clickhouse, { table: 'alerts', rows: alertRows });
     touchpointRows = [];
     signalRows = [];
