@@ -1,17 +1,11 @@
 // The alert carries the journey and channel of the touchpoint that raised it (webhook and SSE filters use
 // them), and a redelivered touchpoint re-emits the same alert with them, byte for byte.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codecs } from '@touchstream/schemas';
 import { createTouchpointProcessor } from './processor.ts';
-import { HOUR_MS, startTestRedis, touchpoint, uniqueCustomer, type TestRedis } from './test-support.ts';
+import { HOUR_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useTestRedis();
 
 const NOW_MS = Date.UTC(2026, 4, 1, 12, 0, 0);
 

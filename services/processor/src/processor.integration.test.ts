@@ -1,20 +1,14 @@
 // The processor against a real redis-server (a private child process): state, score, signals, alerts,
 // idempotence. No Kafka: batches are built from Avro-encoded records, as the consumer wrapper hands them.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codecs, type TouchpointEvent } from '@touchstream/schemas';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
 import { customerSeenIndexKey, customerSeenKey, customerStateKey, customerTimelineKey } from './keys.ts';
 import { createTouchpointProcessor, type TouchpointProcessorOptions } from './processor.ts';
 import { alertIdFor, signalIdFor } from './signals.ts';
-import { DAY_MS, HOUR_MS, MINUTE_MS, startTestRedis, touchpoint, uniqueCustomer, type TestRedis } from './test-support.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useTestRedis();
 
 /** Processing time of every test: event times are placed relative to it. */
 const NOW_MS = Date.UTC(2026, 4, 1, 12, 0, 0);

@@ -4,7 +4,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { codecs, type TouchpointEvent } from '@touchstream/schemas';
 import type { OutboundMessage } from '@touchstream/kafka';
 import { customerDueKey, customerStateKey, customerTimersKey } from './keys.ts';
@@ -13,15 +13,9 @@ import { parseRules } from './rules.ts';
 import { createRulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper } from './timer-sweeper.ts';
 import { signalIdFor, timerAlertIdFor } from './signals.ts';
-import { DAY_MS, HOUR_MS, MINUTE_MS, startTestRedis, touchpoint, uniqueCustomer, type TestRedis } from './test-support.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useTestRedis();
 
 const NOW_MS = Date.UTC(2026, 4, 1, 12, 0, 0);
 /** High levels: these tests look at signals, not alerts. */

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import type { TouchpointEvent } from '@touchstream/schemas';
 import { touchpointEvent } from '@touchstream/schemas/fixtures';
 
@@ -80,4 +81,31 @@ export function touchpoint(
 /** A unique customer id per call, so tests sharing one Redis never see each other's state. */
 export function uniqueCustomer(label: string): string {
   return `${label}-${process.pid}-${Date.now().toString(36)}-${(sequence++).toString(36)}`;
+}
+
+/**
+ * A private redis-server for the calling test file: started before its tests, stopped after them. The returned
+ * object reads through to it, so tests use `redis.client` and `redis.url` as with startTestRedis.
+ */
+export function useTestRedis(): TestRedis {
+  let started: TestRedis | undefined;
+  beforeAll(async () => {
+    started = await startTestRedis();
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const current = (): TestRedis => {
+    if (!started) throw new Error('the test Redis starts in beforeAll: use it inside a test or hook');
+    return started;
+  };
+  return {
+    get url() {
+      return current().url;
+    },
+    get client() {
+      return current().client;
+    },
+    stop: () => current().stop(),
+  };
 }
