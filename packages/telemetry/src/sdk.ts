@@ -17,6 +17,11 @@ export interface SdkOptions {
 export function startSdk(opts: SdkOptions): { shutdown(): Promise<void> } {
   // We log with pino to stdout; OTLP logs only when asked for explicitly.
   process.env.OTEL_LOGS_EXPORTER ??= 'none';
+  // A consumer catching up on a backlog makes a span per record in bursts of thousands; the SDK defaults (queue
+  // 2,048, batches of 512 every 5 s) then drop spans, the HTTP ones of the same moment too. A larger queue
+  // (bounded: ~16k spans, some tens of MiB at most) exported in larger batches rides such bursts out.
+  process.env.OTEL_BSP_MAX_QUEUE_SIZE ??= '16384';
+  process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE ??= '2048';
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName, [ATTR_SERVICE_VERSION]: opts.serviceVersion }),
     instrumentations: [
