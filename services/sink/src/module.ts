@@ -35,6 +35,8 @@ export function createSinkBatchHandler(opts: {
   topics?: SinkTopics;
   /** Called after every ClickHouse call with its outcome. */
   onClickHouse?: (health: ClickHouseHealth) => void;
+  /** Called before the views are fed again with the block of a store cut off under another token. */
+  onRepair?: (repair: { table: string; token: string; rows: number }) => void;
 }): BatchHandler {
   const topics = opts.topics ?? defaultSinkTopics;
   const report = opts.onClickHouse ?? (() => {});
@@ -49,6 +51,7 @@ export function createSinkBatchHandler(opts: {
       // Stores cut off with other batch boundaries: the views get their whole raw block again, under its token.
       for (const origin of storedUnderOtherTokens(planned, stored)) {
         const rows = await storedBlock(opts.clickhouse, plan.table, origin);
+        opts.onRepair?.({ table: plan.table, token: origin.insertToken, rows: rows.length });
         await feedViews(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
       }
       report({ ok: true });
@@ -78,6 +81,7 @@ export function createSinkModule(deps: SinkDeps): Module {
           if (health.ok && !clickhouse.ok) deps.log.info({}, 'sink: ClickHouse answers again');
           clickhouse = health;
         },
+        onRepair: (repair) => deps.log.info(repair, 'sink: feeding the views again with the block of a store cut off under another token'),
       });
       return {
         async start() {
