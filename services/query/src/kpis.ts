@@ -245,11 +245,11 @@ ${querySettingsSql}`;
  * days. The look-ahead reads up to {fcr_days} past the range's end; contacts too recent for their window to have
  * elapsed count as resolved so far. `scopeSql` adds fixed filter fragments (the impact analysis' scope).
  *
- * The key travels through the window's sort as a plain String: a LowCardinality column carried through it (the
- * dimension columns are) is re-encoded row by row as sorted blocks merge, which doubled the whole query (a 30-day
- * heat map by stage: ~180 → ~100 ms). A cast alone would not do: the planner moves functions the sort does not
- * need to after it, so the cast key is also the last ORDER BY column. It never decides an order: FINAL leaves one
- * row per (contact_key, occurred_at, event_id), the table's sorting key.
+ * The key travels through the window's sort as a plain String: carrying a LowCardinality column (the dimension
+ * columns are) through the sort and the window cost as much as all the rest (30-day FCR by stage on 10M events:
+ * ~180 ms against ~100 ms as a String, ~85 ms with no key at all). A cast alone would not do: the planner moves
+ * functions the sort does not need to after it, so the cast key is also the last ORDER BY column. It never
+ * decides an order: FINAL leaves one row per (contact_key, occurred_at, event_id), the table's sorting key.
  */
 export function fcrSql(groupExpression: string, key: string, scopeSql = ''): string {
   return `
