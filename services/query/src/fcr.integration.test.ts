@@ -6,7 +6,7 @@
 // exactly at and just past the fcr_days boundary, contacts stored twice (FINAL), company-initiated contacts and
 // contacts without a reason (no FCR contacts), and contacts before, between and after the two periods.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dateTime64FromMicros, insertRows, migrate } from '@touchstream/clickhouse';
+import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryHeatmap } from './heatmap.ts';
 import { queryKpis, type KpiDimension } from './kpis.ts';
@@ -134,10 +134,10 @@ beforeAll(async () => {
     agent_id: '', session_id: '', attributes: {}, kafka_partition: 0, kafka_offset: offset,
   });
   const rows = contacts.map((c, i) => row(c, i));
-  await insertRows(ch.client, { table: 'touchpoints', rows, dedupToken: `touchpoints.v1:0:0-${rows.length - 1}` });
+  await storeRows(ch.client, { table: 'touchpoints', rows, dedupToken: `touchpoints.v1:0:0-${rows.length - 1}` });
   // Every fifth contact stored a second time (another token, as after a re-delivery): FINAL must count it once.
   const again = rows.filter((_, i) => i % 5 === 0);
-  await insertRows(ch.client, { table: 'touchpoints', rows: again, dedupToken: 'touchpoints.v1:1:0-999' });
+  await storeRows(ch.client, { table: 'touchpoints', rows: again, dedupToken: 'touchpoints.v1:1:0-999' });
 }, 120_000);
 
 afterAll(async () => {
