@@ -240,7 +240,7 @@ ${querySettingsSql}`;
 }
 
 /**
- * First-contact resolution: customer-initiated contacts with a reason (fcr_contacts, fed from the raw inserts), each
+ * First-contact resolution: customer-initiated contacts with a reason (fcr_contacts, fed by a view with every stored touchpoint), each
  * resolved unless the same customer contacted again (customer-initiated) about the same reason within {fcr_days}
  * days. The look-ahead reads up to {fcr_days} past the range's end; contacts too recent for their window to have
  * elapsed count as resolved so far. `scopeSql` adds fixed filter fragments (the impact analysis' scope).

@@ -163,8 +163,8 @@ export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, Store
 /**
  * The tokens of other inserts that stored records of this batch from this very Kafka record (same partition and
  * offset). Such an insert was cut off before its batch was committed — maybe while ClickHouse wrote the views —
- * and the range is redelivered now with other boundaries: its block goes again under its own token
- * (storedBlock), which repairs a view that missed it, and every table that has the block deduplicates it.
+ * and the range is redelivered now with other boundaries: its block feeds the views again under its own token
+ * (storedBlock, feedViews), which repairs a view that missed it; every view that has the block deduplicates it.
  * Copies at other offsets (a replay, a client resending an event) are not sent again: their insert may be older
  * than the deduplication window, and would then be stored twice. Rows stored before migration 003 have no token.
  */
@@ -189,9 +189,9 @@ export function tokenRange(token: string): { partition: number; firstOffset: num
 }
 
 /**
- * The whole block an insert stored in the raw table under `origin.insertToken`, as rows to insert again under
- * that token: every column but stored_at (it takes its default; the raw table deduplicates the block anyway), in
- * offset order, as the original insert sent them. Only the views that missed the block see these rows, and they
+ * The whole block an insert stored in the raw table under `origin.insertToken`, as rows to feed the views again
+ * under that token: every column but stored_at (it takes its default), in offset order, as the original insert
+ * sent them. Only the views that missed the block take these rows, and they
  * aggregate what the raw table holds, so the block must be complete: a view deduplicates on the token, not the
  * content, and takes nothing more under it once it has seen it.
  *
