@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertDedupToken, insertStatement, jsonEachRowBody } from './insert.ts';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { assertDedupToken, insertRows, insertStatement, jsonEachRowBody } from './insert.ts';
 
 describe('insertStatement', () => {
   it('puts the token and the view deduplication into the statement, not into session settings', () => {
@@ -29,5 +30,14 @@ describe('jsonEachRowBody', () => {
   it('writes one JSON object per line', () => {
     expect(jsonEachRowBody([{ a: 1 }, { a: 'x\ny' }])).toBe('{"a":1}\n{"a":"x\\ny"}\n');
     expect(jsonEachRowBody([])).toBe('');
+  });
+});
+
+describe('insertRows', () => {
+  it('refuses a raw table with views unless told the insert is raw-only: such rows would be counted by no rollup', async () => {
+    const untouched = new Proxy({}, { get: () => { throw new Error('ClickHouse touched'); } }) as unknown as ClickHouseClient;
+    for (const table of ['touchpoints', 'signals', 'default.touchpoints']) {
+      await expect(insertRows(untouched, { table, rows: [{}] })).rejects.toThrow(/use storeRows/);
+    }
   });
 });

@@ -16,6 +16,12 @@ export interface InsertRowsOptions {
    * Without a token nothing is deduplicated, so two identical plain inserts store the rows twice.
    */
   dedupToken?: string;
+  /**
+   * Required to insert into a raw table whose views read a feed (touchpoints, signals: migration 005): such an
+   * insert stores rows that no rollup counts, which is only right before 005 exists (upgrade tests) or when the
+   * feed is written separately. Everything else goes through storeRows.
+   */
+  rawOnly?: boolean;
 }
 
 const tableNamePattern = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
@@ -64,6 +70,10 @@ export function jsonEachRowBody(rows: readonly object[]): string {
 
 /** Inserts the rows in one statement; resolves once ClickHouse has written them (or recognised a duplicate). */
 export async function insertRows(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
+  if (!opts.rawOnly && feedTableOf(opts.table) !== undefined) {
+    // A plain insert here would be counted by no rollup: a mistake that shows only as figures that disagree.
+    throw new Error(`insertRows into ${opts.table} would feed none of its views: use storeRows (or say rawOnly: true)`);
+  }
   const query = insertStatement(opts.table, opts.dedupToken);
   if (opts.rows.length === 0) return;
   const result = await client.exec({ query, values: Readable.from([Buffer.from(jsonEachRowBody(opts.rows))]) });
@@ -87,7 +97,7 @@ export function feedTableOf(table: string): string | undefined {
  * store is repaired by feeding the raw table's block again (migration 005). Every raw write goes through here.
  */
 export async function storeRows(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
-  await insertRows(client, opts);
+  await insertRows(client, { ...opts, rawOnly: true });
   await feedViews(client, opts);
 }
 
