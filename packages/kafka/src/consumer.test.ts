@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
 import { codecs } from '@touchstream/schemas';
-import { routeResults } from './consumer.ts';
+import { isRebalanceRefusal, routeResults } from './consumer.ts';
 import type { KafkaRecord } from './types.ts';
 
 const record = (offset: string): KafkaRecord => ({
@@ -29,5 +30,26 @@ describe('routeResults', () => {
 
   it('refuses a handler that lost track of records', () => {
     expect(() => routeResults([record('1')], [], { stage: 's', source: 's', deadLetterTopic: 'd', nowMs: 0 })).toThrow(/0 results for 1 records/);
+  });
+});
+
+describe('isRebalanceRefusal', () => {
+  // As kafkajs's retrier throws a non-retriable protocol error from commitOffsets (retry/index.js).
+  const wrapped = (type: string, code: number) => {
+    const protocol = new KafkaJSProtocolError({ message: `answer ${type}`, type, code, retriable: false } as never);
+    return Object.assign(new KafkaJSNonRetriableError(protocol), { cause: protocol });
+  };
+
+  it('recognises a commit refused because the group is rebalancing, wrapped or not', () => {
+    expect(isRebalanceRefusal(wrapped('REBALANCE_IN_PROGRESS', 27))).toBe(true);
+    expect(isRebalanceRefusal(wrapped('ILLEGAL_GENERATION', 22))).toBe(true);
+    expect(isRebalanceRefusal(wrapped('UNKNOWN_MEMBER_ID', 25))).toBe(true);
+    expect(isRebalanceRefusal(new KafkaJSProtocolError({ message: 'x', type: 'REBALANCE_IN_PROGRESS', code: 27 } as never))).toBe(true);
+  });
+
+  it('leaves every other failure to crash the consumer', () => {
+    expect(isRebalanceRefusal(wrapped('TOPIC_AUTHORIZATION_FAILED', 29))).toBe(false);
+    expect(isRebalanceRefusal(new Error('connection closed'))).toBe(false);
+    expect(isRebalanceRefusal(undefined)).toBe(false);
   });
 });

@@ -119,6 +119,21 @@ export async function produceAll(producer: Producer, messages: OutboundMessage[]
   });
 }
 
+/** Group-membership answers that mean "this member no longer owns the partition": the new owner redoes the batch. */
+const rebalanceRefusals = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+
+/**
+ * Whether a failed offset commit was refused because the group is rebalancing. kafkajs wraps these protocol
+ * errors (not retriable) in a KafkaJSNonRetriableError whose `cause` holds the type; thrown from eachBatch, that
+ * crashes the consumer with `restart: false`, and it would stay down for good.
+ */
+export function isRebalanceRefusal(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.type === 'string' && rebalanceRefusals.has(e.type)) return true;
+  }
+  return false;
+}
+
 export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
   const maxRecords = opts.maxRecordsPerBatch ?? 1000;
   const deadLetterTopic = opts.deadLetterTopic ?? topicNames.deadLetters;
@@ -181,9 +196,17 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
             const firstOffset = records[0]!.offset;
             const lastOffset = records[records.length - 1]!.offset;
             await work({ topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat });
-            await consumer!.commitOffsets([
-              { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
-            ]);
+            try {
+              await consumer!.commitOffsets([
+                { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
+              ]);
+            } catch (err) {
+              if (!isRebalanceRefusal(err)) throw err;
+              // The side effects are done; whoever owns the partition after the rebalance gets the batch again and
+              // deduplicates it. Returning lets the next heartbeat rejoin instead of crashing the consumer for good.
+              opts.log?.warn({ groupId: opts.groupId, topic: batch.topic, partition: batch.partition, err: String(err) }, 'offset commit refused by a rebalance; the batch will be redelivered');
+              return;
+            }
             resolveOffset(lastOffset);
             await heartbeat();
           }
