@@ -81,7 +81,8 @@ export function createSinkModule(deps: SinkDeps): Module {
           if (health.ok && !clickhouse.ok) deps.log.info({}, 'sink: ClickHouse answers again');
           clickhouse = health;
         },
-        onRepair: (repair) => deps.log.info(repair, 'sink: feeding the views again with the block of a store cut off under another token'),
+        // Warn: it happens only after a sink was cut off mid-store, and it is what to look at if a rollup disagrees with raw.
+        onRepair: (repair) => deps.log.warn(repair, 'sink: feeding the views again with the block of a store cut off under another token'),
       });
       return {
         async start() {
