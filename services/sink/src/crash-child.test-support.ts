@@ -3,7 +3,8 @@
 // the consumer does) is cut into batches whose sizes are random in every process, as a redelivery after a crash
 // cuts them differently; each batch goes through the real batch handler against the chDB directory, and its
 // "commit" is a file written after the handler returned. Every 50th record is a copy of the one 7 before it
-// (a client's retry whose first attempt landed). Prints `open` once chDB is open; with FINISH=1 it stores up to
+// (a client's retry whose first attempt landed). Prints `open` once chDB is open and `stored` after its first
+// batch; with FINISH=1 it stores up to
 // the last offset any cut-off store reached, then exits.
 import { existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { createClickHouse } from '@touchstream/clickhouse';
@@ -40,6 +41,8 @@ async function maxStoredOffset(table: string, partition: number): Promise<number
   return Number((await rs.json<{ next: string }>())[0]?.next ?? 0);
 }
 
+let reported = false;
+
 async function work(topic: 'touchpoints' | 'signals', partition: number): Promise<void> {
   const committedFile = `${stateDir}/${topic}-${partition}.committed`;
   let next = existsSync(committedFile) ? Number(readFileSync(committedFile, 'utf8')) : 0;
@@ -48,6 +51,10 @@ async function work(topic: 'touchpoints' | 'signals', partition: number): Promis
     const size = 1 + Math.floor(Math.random() * 40);
     const values = Array.from({ length: size }, (_, i) => recordAt(topic, partition, next + i));
     await handle(batchOf(`${topic}.v1`, values, { partition, firstOffset: next }));
+    if (!reported) {
+      reported = true;
+      process.stdout.write('stored\n');
+    }
     next += size;
     writeFileSync(`${committedFile}.tmp`, String(next));
     renameSync(`${committedFile}.tmp`, committedFile);

@@ -29,7 +29,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the child until it has opened chDB and, unless it finishes by itself, for `killAfterMs` more; then SIGKILL. */
+/** Runs the child until it has stored a batch and, unless it finishes by itself, for `killAfterMs` more; then SIGKILL. */
 async function runChild(killAfterMs: number | 'finish'): Promise<void> {
   const proc = spawn(process.execPath, ['--import', 'tsx', child, path.join(dir, 'chdb'), dir, channel], {
     env: { ...process.env, ...(killAfterMs === 'finish' ? { FINISH: '1' } : {}) },
@@ -38,12 +38,18 @@ async function runChild(killAfterMs: number | 'finish'): Promise<void> {
   const output: string[] = [];
   proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const opened = new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => d.toString().includes('open') && resolve()));
+  const said = (word: string) => new Promise<void>((resolve) => proc.stdout!.on('data', (d: Buffer) => d.toString().includes(word) && resolve()));
+  const opened = said('open');
+  // Killed only once it has stored a batch in this life, however slow the machine: every life does some work.
+  const stored = said('stored');
   const first = await Promise.race([opened.then(() => 'open' as const), exited.then(() => 'exited' as const)]);
   if (first === 'exited') throw new Error(`the crash child exited before opening chDB:\n${output.join('')}`);
   if (killAfterMs === 'finish') {
     expect(await exited, output.join('')).toBe(0);
     return;
+  }
+  if ((await Promise.race([stored.then(() => 'stored' as const), exited.then(() => 'exited' as const)])) === 'exited') {
+    throw new Error(`the crash child exited by itself:\n${output.join('')}`);
   }
   await sleep(killAfterMs);
   proc.kill('SIGKILL');
@@ -52,7 +58,7 @@ async function runChild(killAfterMs: number | 'finish'): Promise<void> {
 
 describe('sink killed while storing', () => {
   it('stores every record once and counts it once in every rollup after repeated SIGKILLs', async () => {
-    for (let i = 0; i < KILLS; i++) await runChild(200 + Math.random() * 1000);
+    for (let i = 0; i < KILLS; i++) await runChild(Math.random() * 800);
     await runChild('finish');
 
     const clickhouse = createClickHouse({ path: path.join(dir, 'chdb') });
@@ -77,7 +83,8 @@ describe('sink killed while storing', () => {
       console.log(`sink crash loop: ${KILLS} SIGKILLs, ${repairs} repairs of stores cut off under another token; ${JSON.stringify(figures)}`);
       // The kills landed inside stores: some redeliveries were cut differently and repaired a cut-off store.
       expect(repairs).toBeGreaterThan(0);
-      expect(figures.touchpoints).toBeGreaterThan(1000);
+      expect(figures.touchpoints).toBeGreaterThan(0);
+      expect(figures.signals).toBeGreaterThan(0);
       // Raw: each record once (copies at later offsets dropped, retried blocks deduplicated).
       expect(figures.touchpoints).toBe(figures.distinctEvents);
       expect(figures.signals).toBe(figures.distinctSignals);
