@@ -556,15 +556,17 @@ describe('chaos: crashes and restarts under load', () => {
     expect([...stored.keys()].filter((id) => !ackedIds.has(id)).slice(0, 10)).toEqual([]);
     // Every aggregate should count each event once. A sink killed inside a store leaves the views with at most what
     // the raw table got (raw first, then the feed: migration 005), and the redelivery repairs the rest (README
-    // "Rollups after a sink crash"). Reported, not asserted: after a sink kill -9 a rollup sometimes still holds a
-    // block twice or misses one (README "Left open (issue 5)"); the sink's repairs are printed to trace it.
+    // "Rollups after a sink crash"). Reported, not asserted: after a re-send (a sink kill -9, or redeliveries after the
+    // Kafka outage) a rollup sometimes holds a block twice or misses one (README "Left open (issue 5)"); the sink's
+    // repairs are printed to trace it.
     const aggregateCounts = { minute: aggregateEvents, ...rollupEvents };
     console.log(`chaos: aggregates ${JSON.stringify(aggregateCounts)} for ${acked.length} acknowledged events (query API by hour before the stop: ${kpiSeen.hour})`);
     const signalCounts = { minute: signalAggregate, ...signalRollups };
     if ([...Object.values(aggregateCounts).map((n) => n - acked.length), ...Object.values(signalCounts).map((n) => n - expectedSignals)].some((d) => d !== 0)) {
       const sinkLines = everyChild
         .filter((c) => c.role === 'store')
-        .flatMap((c, i) => c.output.join('').split('\n').filter((l) => /sink:|"level":(40|50)/.test(l)).map((l) => `store #${i + 1}: ${l}`));
+        // The sink's own lines and errors; kafkajs's connection warnings during the outage would crowd out the repairs.
+        .flatMap((c, i) => c.output.join('').split('\n').filter((l) => /sink:|"level":50/.test(l)).map((l) => `store #${i + 1}: ${l}`));
       console.warn(
         `chaos: AGGREGATE MISMATCH: touchpoints ${JSON.stringify(aggregateCounts)} for ${acked.length}, signals ${JSON.stringify(signalCounts)} for ` +
           `${expectedSignals}; set TOUCHSTREAM_KEEP_TEST_STACK=1 to keep ${dir}\n${sinkLines.slice(-60).join('\n')}`,

@@ -175,8 +175,10 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
       });
       consumer.on(consumer.events.CRASH, (e) => {
         joined = false;
-        crashed = String((e.payload as { error?: Error }).error?.message ?? 'crashed');
-        opts.log?.error({ groupId: opts.groupId, err: crashed }, 'consumer crashed; kafkajs restarts it');
+        const { error, restart } = e.payload as { error?: Error; restart?: boolean };
+        crashed = String(error?.message ?? 'crashed');
+        // kafkajs restarts the consumer only after a retriable error; otherwise it stays down until the process restarts.
+        opts.log?.error({ groupId: opts.groupId, err: crashed, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed and stays down: restart the process');
       });
       consumer.on(consumer.events.DISCONNECT, () => {
         joined = false;

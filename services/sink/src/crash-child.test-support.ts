@@ -4,8 +4,7 @@
 // cuts them differently; each batch goes through the real batch handler against the chDB directory, and its
 // "commit" is a file written after the handler returned. Every 50th record is a copy of the one 7 before it
 // (a client's retry whose first attempt landed). Prints `open` once chDB is open and `stored` after its first
-// batch; with FINISH=1 it stores up to
-// the last offset any cut-off store reached, then exits.
+// batch; with FINISH=1 it stores up to the last offset any cut-off store reached, then exits.
 import { existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { createClickHouse } from '@touchstream/clickhouse';
 import { createSinkBatchHandler } from './module.ts';
