@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes deploy/clickhouse-cluster/schema.sql: the final state of packages/clickhouse/migrations for a fresh
-ClickHouse cluster (Replicated* `<name>_local` tables, Distributed `<name>` tables, views on the local tables).
+ClickHouse cluster (Replicated* `<name>_local` tables, Distributed `<name>` tables; no views since 006).
 Run from the repository root after adding a migration; extend the folding of ALTERs below when a new one alters."""
 import re
 
@@ -12,7 +12,7 @@ s1 = statements(open('packages/clickhouse/migrations/001_initial.sql').read())
 s2 = statements(open('packages/clickhouse/migrations/002_rollups.sql').read())
 s3 = statements(open('packages/clickhouse/migrations/003_insert_token.sql').read())
 s4 = statements(open('packages/clickhouse/migrations/004_kpi_dimensions.sql').read())
-s5 = statements(open('packages/clickhouse/migrations/005_view_feeds.sql').read())
+s6 = statements(open('packages/clickhouse/migrations/006_direct_rollups.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
 mv_1m = next(x for x in s2 if x.startswith('ALTER TABLE touchpoint_agg_1m_mv MODIFY QUERY'))
@@ -54,23 +54,34 @@ for x in s4:
         continue
     final.append(x)
 
-# 005: the feed tables (Null engine, the raw table's columns) and the views' final bodies, reading the feeds.
-feeds = {}
-for x in s5:
-    m = re.match(r'CREATE TABLE IF NOT EXISTS (\w+) AS (\w+) ENGINE = Null$', x)
-    if m:
-        feeds[m.group(1)] = m.group(2)
-        continue
-    m = re.match(r'ALTER TABLE (\w+) MODIFY QUERY\n(.*)$', x, re.S)
+# 005 only redirected the views to feeds, and 006 drops the views and the feeds: the sink writes every rollup
+# itself. What 006 drops is left out.
+dropped = set()
+for x in s6:
+    m = re.match(r'DROP (?:VIEW|TABLE) IF EXISTS (\w+)$', x)
     if not m:
-        raise SystemExit('unhandled statement in 005: ' + x[:80])
-    view, body = m.groups()
-    i = next(i for i, y in enumerate(final) if y.startswith(f'CREATE MATERIALIZED VIEW IF NOT EXISTS {view} TO '))
-    final[i] = final[i].split(' AS\n', 1)[0] + ' AS\n' + body
+        raise SystemExit('unhandled statement in 006: ' + x[:80])
+    dropped.add(m.group(1))
+def created(x):
+    m = re.match(r'CREATE (?:MATERIALIZED VIEW|TABLE) IF NOT EXISTS (\w+)', x)
+    return m and m.group(1)
+missing = dropped - {created(x) for x in final}
+if missing - {'touchpoints_feed', 'signals_feed'}:
+    raise SystemExit('006 drops what no migration creates: ' + ', '.join(sorted(missing)))
+final = [x for x in final if created(x) not in dropped]
+if any(x.startswith('CREATE MATERIALIZED VIEW') for x in final):
+    raise SystemExit('a view is left: write how the cluster computes it')
 
 # A customer's rows stay on one shard: per-customer FINAL, FCR look-ahead and activity stay shard-local.
 shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d', 'fcr_contacts')}
 shard_keys['annotations'] = 'cityHash64(annotation_id)'
+# Every other table (the rollups) by a hash of its sorting key: a retried insert through the Distributed table must
+# send each row to the same shard as the first time, where that shard's replicated table deduplicates it by the token.
+
+def sort_key_hash(rest):
+    m = re.search(r'^ORDER BY \(?([^)\n]*)\)?$', rest, re.M)
+    assert m, 'no ORDER BY in ' + rest
+    return f'cityHash64({m.group(1)})'
 
 out = []
 for x in final:
@@ -86,18 +97,7 @@ for x in final:
         out.append(f"CREATE TABLE IF NOT EXISTS {name}_local ON CLUSTER '{{cluster}}'\n{columns}\n"
                    f"ENGINE = Replicated{engine}({path}{', ' + args if args else ''})\n{rest}")
         out.append(f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER '{{cluster}}' AS {name}_local\n"
-                   f"ENGINE = Distributed('{{cluster}}', currentDatabase(), {name}_local, {shard_keys.get(name, 'rand()')})")
-        for feed in (f for f, source in feeds.items() if source == name):
-            # The sink inserts into the Distributed feed after the raw table; each shard's views run on its local feed.
-            out.append(f"CREATE TABLE IF NOT EXISTS {feed}_local ON CLUSTER '{{cluster}}' AS {name}_local\nENGINE = Null")
-            out.append(f"CREATE TABLE IF NOT EXISTS {feed} ON CLUSTER '{{cluster}}' AS {feed}_local\n"
-                       f"ENGINE = Distributed('{{cluster}}', currentDatabase(), {feed}_local, {shard_keys[name]})")
-        continue
-    m = re.match(r'CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS\n(.*)$', x, re.S)
-    if m:
-        name, target, body = m.groups()
-        body = re.sub(r'\nFROM (\w+)\n', lambda mm: f'\nFROM {mm.group(1)}_local\n', body)
-        out.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {name} ON CLUSTER '{{cluster}}' TO {target}_local AS\n{body}")
+                   f"ENGINE = Distributed('{{cluster}}', currentDatabase(), {name}_local, {shard_keys.get(name) or sort_key_hash(rest)})")
         continue
     raise SystemExit('unhandled statement: ' + x[:80])
 

@@ -1,5 +1,6 @@
 export { createClickHouse, type ClickHouseClient, type ClickHouseOptions, type EmbeddedClickHouseOptions, type ServerClickHouseOptions } from './client.ts';
-export { insertRows, storeRows, feedViews, feedTableOf, viewFeeds, insertStatement, jsonEachRowBody, assertDedupToken, type InsertRowsOptions } from './insert.ts';
+export { insertRows, storeRows, insertStatement, jsonEachRowBody, assertDedupToken, type InsertRowsOptions } from './insert.ts';
+export { writeRollups, rollUpStoredRows, rollupsOf, rollupsOfTable, rollupStatement, stringLiteral, type Rollup, type WriteRollupsOptions } from './rollups.ts';
 export {
   migrate,
   appliedMigrations,

@@ -34,7 +34,7 @@ describe('jsonEachRowBody', () => {
 });
 
 describe('insertRows', () => {
-  it('refuses a raw table with views unless told the insert is raw-only: such rows would be counted by no rollup', async () => {
+  it('refuses a raw table with rollups unless told the insert is raw-only: such rows would be counted by no rollup', async () => {
     const untouched = new Proxy({}, { get: () => { throw new Error('ClickHouse touched'); } }) as unknown as ClickHouseClient;
     for (const table of ['touchpoints', 'signals', 'default.touchpoints']) {
       await expect(insertRows(untouched, { table, rows: [{}] })).rejects.toThrow(/use storeRows/);

@@ -4,6 +4,7 @@
 // and a statement-level clause behaves the same on a server.
 import { Readable } from 'node:stream';
 import { drainStream, type ClickHouseClient } from '@clickhouse/client';
+import { rollupsOfTable, writeRollups } from './rollups.ts';
 
 export interface InsertRowsOptions {
   /** Table name, optionally database-qualified. */
@@ -11,15 +12,15 @@ export interface InsertRowsOptions {
   /** Objects keyed by column name; omitted columns take their defaults. Sent as JSONEachRow. */
   rows: readonly object[];
   /**
-   * Makes the insert idempotent: a retry with the same token is stored once, in the table and in every
-   * materialized view fed from it. Derive it from the data's origin (e.g. topic:partition:first-last offsets).
+   * Makes the insert idempotent: a retry with the same token is stored once (and, through storeRows, once in every
+   * rollup). Derive it from the data's origin (e.g. topic:partition:first-last offsets).
    * Without a token nothing is deduplicated, so two identical plain inserts store the rows twice.
    */
   dedupToken?: string;
   /**
-   * Required to insert into a raw table whose views read a feed (touchpoints, signals: migration 005): such an
-   * insert stores rows that no rollup counts, which is only right before 005 exists (upgrade tests) or when the
-   * feed is written separately. Everything else goes through storeRows.
+   * Required to insert into a raw table that has rollups (touchpoints, signals): such an insert stores rows that no
+   * rollup counts, which is only right when the rollups are written separately (storeRows, writeRollups) or before
+   * migration 006 (upgrade tests, where views still count them). Everything else goes through storeRows.
    */
   rawOnly?: boolean;
 }
@@ -54,7 +55,8 @@ export function insertStatement(table: string, dedupToken?: string): string {
       'insert_deduplicate = 1',
       // The pattern already excludes quotes and backslashes; the literal needs no further escaping.
       `insert_deduplication_token = '${dedupToken}'`,
-      // Trap 2: without this a retried insert deduplicated in the table still reached its views again.
+      // Trap 2: without this a retried insert deduplicated in the table still reached its views again (no table
+      // of ours has views since migration 006; kept for a view a deployment adds).
       'deduplicate_blocks_in_dependent_materialized_views = 1',
     );
   }
@@ -70,9 +72,9 @@ export function jsonEachRowBody(rows: readonly object[]): string {
 
 /** Inserts the rows in one statement; resolves once ClickHouse has written them (or recognised a duplicate). */
 export async function insertRows(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
-  if (!opts.rawOnly && feedTableOf(opts.table) !== undefined) {
+  if (!opts.rawOnly && rollupsOfTable(opts.table).length > 0) {
     // A plain insert here would be counted by no rollup: a mistake that shows only as figures that disagree.
-    throw new Error(`insertRows into ${opts.table} would feed none of its views: use storeRows (or say rawOnly: true)`);
+    throw new Error(`insertRows into ${opts.table} would reach none of its rollups: use storeRows (or say rawOnly: true)`);
   }
   const query = insertStatement(opts.table, opts.dedupToken);
   if (opts.rows.length === 0) return;
@@ -81,31 +83,13 @@ export async function insertRows(client: ClickHouseClient, opts: InsertRowsOptio
   await drainStream(result.stream);
 }
 
-/** Raw tables whose materialized views run on a feed table instead (migration 005), by raw table name. */
-export const viewFeeds: Readonly<Record<string, string>> = { touchpoints: 'touchpoints_feed', signals: 'signals_feed' };
-
-/** The feed table of a raw table (keeping a database qualifier), or undefined for a table without views. */
-export function feedTableOf(table: string): string | undefined {
-  const dot = table.lastIndexOf('.');
-  const feed = viewFeeds[table.slice(dot + 1)];
-  return feed === undefined ? undefined : table.slice(0, dot + 1) + feed;
-}
-
 /**
- * Stores rows in a raw table, then runs its views on them (feedViews), under the same token. The raw part is
- * committed before any view sees the block, so a view never holds a block the raw table lacks, and a cut-off
- * store is repaired by feeding the raw table's block again (migration 005). Every raw write goes through here.
+ * Stores rows in a raw table, then their contribution to each of its rollups (writeRollups), all under the same
+ * token. The raw part is committed before any rollup sees the block, so a rollup never holds a block the raw table
+ * lacks, and a cut-off store is repaired by writing the raw table's block to the rollups again under its token
+ * (migration 006). Every raw write goes through here.
  */
 export async function storeRows(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
   await insertRows(client, { ...opts, rawOnly: true });
-  await feedViews(client, opts);
-}
-
-/**
- * Inserts rows into a raw table's feed only: its views aggregate them, the raw table is not touched. With the
- * token of the raw insert that stored them, views that already have the block deduplicate it.
- */
-export async function feedViews(client: ClickHouseClient, opts: InsertRowsOptions): Promise<void> {
-  const feed = feedTableOf(opts.table);
-  if (feed !== undefined) await insertRows(client, { ...opts, table: feed });
+  await writeRollups(client, opts);
 }

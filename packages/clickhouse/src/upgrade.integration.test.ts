@@ -1,7 +1,8 @@
 // Upgrading a database that already holds data under migration 001: 002 redefines the 1-minute view in place
 // (ALTER … MODIFY QUERY) and adds columns, so old rows keep merging, new rows get the new states, and nothing
 // inserted around the upgrade is lost or doubled. 004 copies the rows stored before it into its tables once, also
-// when it is run again after an interruption.
+// when it is run again after an interruption. 006 drops every view: rows stored after it reach the rollups through
+// storeRows, once.
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,7 @@ describe('001 with data → 002', () => {
   it('keeps the old 1-minute rows, adds the new states for new rows', async () => {
     expect(await migrate(ch.client, { migrationsDir: only001 })).toEqual(['001_initial']);
     await insertRows(ch.client, { table: 'touchpoints', rows: [row('u1', 'old', 'completed', 'billing')], dedupToken: 'upgrade:0:1-1', rawOnly: true });
-    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds']);
+    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups']);
     await storeRows(ch.client, { table: 'touchpoints', rows: [row('u2', 'new', 'completed', 'billing')], dedupToken: 'upgrade:0:2-2' });
 
     const rs = await ch.client.query({
@@ -56,7 +57,7 @@ describe('001 with data → 002', () => {
     });
     expect(await hourly.json()).toEqual([{ n: 1 }]);
 
-    // 004's tables: the old row copied by the migration, the new one through the views; each once.
+    // 004's tables: the old row copied by the migration, the new one by storeRows (006: no views); each once.
     const perDimension = async () => {
       const rs = await ch.client.query({
         query: `SELECT
@@ -69,6 +70,9 @@ describe('001 with data → 002', () => {
       return rs.json();
     };
     expect(await perDimension()).toEqual([{ hour: 2, day_customers: 2, contacts: 2 }]);
+
+    const views = await ch.client.query({ query: "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'", format: 'JSONEachRow' });
+    expect(await views.json()).toEqual([]);
 
     // An interrupted 004 runs again from its first statement: its copies carry fixed tokens and are not doubled.
     await ch.client.command({ query: "DELETE FROM schema_migrations WHERE version = '004_kpi_dimensions'" });

@@ -11,15 +11,15 @@
 //    would count them twice. Keys are customer-partitioned, so a copy always comes through the same
 //    partition, which one consumer works on sequentially: the check cannot race with the original's insert.
 //  * except rows stored under this very batch's token: the batch was stored before and not committed (a
-//    crash), maybe before or while its views were fed, which is not atomic. It is stored again unchanged under
-//    the same token: tables that have the block deduplicate it, a rollup that missed it gets it. Each raw row
-//    keeps the token it was stored under (insert_token, migration 003).
+//    crash), maybe before or while its rollups were written, which is not atomic. It is stored again unchanged
+//    under the same token: tables that have the block deduplicate it, a rollup that missed it gets it. Each raw
+//    row keeps the token it was stored under (insert_token, migration 003).
 //  * and rows that this very Kafka record stored under another token T: the cut-off store had other batch
-//    boundaries. Its whole block, as the raw table holds it under T, feeds the views again under T (storedBlock)
-//    — not just the rows this batch shares with it: the first feed under T marks T as seen in a view that missed
-//    it, so the rest of T's block, coming later in another redelivery, would be deduplicated away there.
-//  * all of which rests on the raw table being written before the views (storeRows, migration 005): what the
-//    raw table holds is a superset of what any view has seen, so it can tell what to repair.
+//    boundaries. Its whole block, as the raw table holds it under T, goes to the rollups again under T
+//    (storedBlock, writeRollups) — not just the rows this batch shares with it: the first write under T marks T
+//    as seen in a rollup that missed it, so the rest of T's block, coming later, would be deduplicated away there.
+//  * all of which rests on the raw table being written before the rollups (storeRows, migration 006): what the
+//    raw table holds is a superset of what any rollup has counted, so it can tell what to repair.
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
@@ -146,7 +146,7 @@ export interface StoredRow {
 
 /**
  * Removes the rows whose (customer, id) is already stored under another insert's token (copies); their records
- * become `drop`. Rows stored under this batch's own token stay: the batch is inserted again to repair views.
+ * become `drop`. Rows stored under this batch's own token stay: the batch is inserted again to repair rollups.
  */
 export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, StoredRow>): BatchPlan {
   if (stored.size === 0) return plan;
@@ -162,9 +162,9 @@ export function withoutStored(plan: BatchPlan, stored: ReadonlyMap<string, Store
 
 /**
  * The tokens of other inserts that stored records of this batch from this very Kafka record (same partition and
- * offset). Such an insert was cut off before its batch was committed — maybe while ClickHouse wrote the views —
- * and the range is redelivered now with other boundaries: its block feeds the views again under its own token
- * (storedBlock, feedViews), which repairs a view that missed it; every view that has the block deduplicates it.
+ * offset). Such an insert was cut off before its batch was committed — maybe before all rollups were written —
+ * and the range is redelivered now with other boundaries: its block goes to the rollups again under its own token
+ * (storedBlock, writeRollups), which repairs a rollup that missed it; every rollup that has it deduplicates it.
  * Copies at other offsets (a replay, a client resending an event) are not sent again: their insert may be older
  * than the deduplication window, and would then be stored twice. Rows stored before migration 003 have no token.
  */
@@ -189,11 +189,10 @@ export function tokenRange(token: string): { partition: number; firstOffset: num
 }
 
 /**
- * The whole block an insert stored in the raw table under `origin.insertToken`, as rows to feed the views again
- * under that token: every column but stored_at (it takes its default), in offset order, as the original insert
- * sent them. Only the views that missed the block take these rows, and they
- * aggregate what the raw table holds, so the block must be complete: a view deduplicates on the token, not the
- * content, and takes nothing more under it once it has seen it.
+ * The whole block an insert stored in the raw table under `origin.insertToken`, as rows to write to the rollups
+ * again under that token: every column but stored_at (it takes its default), in offset order, as the original
+ * insert sent them. Only the rollups that missed the block take these rows, so the block must be complete: a
+ * rollup deduplicates on the token, not the content, and takes nothing more under it once it has seen it.
  *
  * occurred_at of rows missing from this batch is unknown, so this scans the table, bounded only by the Kafka
  * partition and the token's offset range (not in the sort key): it runs only after a sink was cut off.

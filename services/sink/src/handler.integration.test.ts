@@ -41,6 +41,20 @@ const touchpointAggCount = (channel: string) =>
 const signalAggCount = (channel: string) =>
   scalar('SELECT countMerge(signals) AS n FROM signal_agg_1m WHERE channel = {channel:String}', { channel });
 
+/**
+ * Handles a batch while `table` refuses rows of `channel`: a store cut off at that rollup, after the raw table and
+ * the rollups written before it (writeRollups goes through them in order), before the ones after it.
+ */
+async function cutOffAt(table: string, channel: string, handleBatch: () => Promise<unknown>): Promise<void> {
+  const constraint = `cut_${randomBytes(4).toString('hex')}`;
+  await ch.client.command({ query: `ALTER TABLE ${table} ADD CONSTRAINT ${constraint} CHECK channel != '${channel}'` });
+  try {
+    await expect(handleBatch()).rejects.toThrow(/constraint/i);
+  } finally {
+    await ch.client.command({ query: `ALTER TABLE ${table} DROP CONSTRAINT ${constraint}` });
+  }
+}
+
 describe('sink batch handler', () => {
   it('stores a batch once when it is redelivered verbatim and again with other boundaries', async () => {
     const channel = `redeliver_${runId}`;
@@ -68,15 +82,10 @@ describe('sink batch handler', () => {
       hour: await scalar('SELECT countMerge(events) AS n FROM touchpoint_agg_1h WHERE channel = {channel:String}', { channel }),
       day: await scalar('SELECT countMerge(events) AS n FROM touchpoint_agg_1d WHERE channel = {channel:String}', { channel }),
     });
-    // A sink killed while ClickHouse wrote the views one after another: the raw table and some rollups got the
-    // block, the hour rollup did not (simulated by detaching its view for the first insert).
-    await ch.client.command({ query: 'DETACH TABLE touchpoint_agg_1h_mv' });
-    try {
-      await handle(batch());
-    } finally {
-      await ch.client.command({ query: 'ATTACH TABLE touchpoint_agg_1h_mv' });
-    }
-    expect(await counts()).toEqual({ raw: 3, minute: 3, hour: 0, day: 3 });
+    // A sink killed while it wrote the rollups one after another: the raw table and the minute rollup got the
+    // block, the hour rollup and the ones after it did not.
+    await cutOffAt('touchpoint_agg_1h', channel, () => handle(batch()));
+    expect(await counts()).toEqual({ raw: 3, minute: 3, hour: 0, day: 0 });
     // Not committed, so the batch comes again: stored under its own token, it is inserted again under it.
     const again = await handle(batch());
     expect(again.map((r) => r.kind)).toEqual(['ok', 'ok', 'ok']);
@@ -93,15 +102,11 @@ describe('sink batch handler', () => {
       minute: await touchpointAggCount(channel),
       hour: await scalar('SELECT countMerge(events) AS n FROM touchpoint_agg_1h WHERE channel = {channel:String}', { channel }),
     });
-    await ch.client.command({ query: 'DETACH TABLE touchpoint_agg_1h_mv' });
-    try {
-      await handle(batchOf('touchpoints.v1', values.slice(0, 3), { partition: 1, firstOffset: 700 }));
-    } finally {
-      await ch.client.command({ query: 'ATTACH TABLE touchpoint_agg_1h_mv' });
-    }
+    await cutOffAt('touchpoint_agg_1h', channel, () => handle(batchOf('touchpoints.v1', values.slice(0, 3), { partition: 1, firstOffset: 700 })));
     expect(await counts()).toEqual({ raw: 3, minute: 3, hour: 0 });
     // Refetched after the crash with one more record: a different token. The three stored rows go again under
-    // their own token (repairing the hour view, deduplicated elsewhere); the new one is inserted.
+    // their own token (repairing the hour rollup and those after it, deduplicated in the minute one); the new one
+    // is inserted.
     const again = await handle(batchOf('touchpoints.v1', values, { partition: 1, firstOffset: 700 }));
     expect(again.map((r) => r.kind)).toEqual(['drop', 'drop', 'drop', 'ok']);
     expect(await counts()).toEqual({ raw: 4, minute: 4, hour: 4 });
@@ -109,10 +114,10 @@ describe('sink batch handler', () => {
     expect(await counts()).toEqual({ raw: 4, minute: 4, hour: 4 });
   });
 
-  it('feeds the views only once the raw table stored the block, so a cut-off store is counted once after any redelivery', async () => {
-    // Migration 005: views run on touchpoints_feed, written after the raw insert succeeded. A store cut off inside
-    // the raw insert (here: refused by a constraint) has reached no view, so a redelivery with other boundaries,
-    // which finds nothing stored, counts every event once.
+  it('writes the rollups only once the raw table stored the block, so a cut-off store is counted once after any redelivery', async () => {
+    // Migration 006: the rollups are written after the raw insert succeeded. A store cut off inside the raw insert
+    // (here: refused by a constraint) has reached no rollup, so a redelivery with other boundaries, which finds
+    // nothing stored, counts every event once.
     const channel = `raw_first_${runId}`;
     const values = [0, 1, 2, 3].map((i) => encode.touchpoint(touchpoint({ event_id: `${runId}-rf${i}`, customer_id: `${runId}-rfc`, channel })));
     const counts = async () => ({
@@ -135,9 +140,9 @@ describe('sink batch handler', () => {
 
   it('repairs the whole interrupted insert when it comes again split in two with other boundaries', async () => {
     // The original batch (one token T) stored offsets 900-905 in the raw table, the minute and day rollups but
-    // not the hour rollup. The consumer refetches the range as 900-902 and 903-905 (two other tokens). Each part
-    // finds its rows stored under T: the first repair must send T's whole block, since after it the hour view
-    // records T as seen and deduplicates anything sent under T later.
+    // not the hour rollup and those after it. The consumer refetches the range as 900-902 and 903-905 (two other
+    // tokens). Each part finds its rows stored under T: the first repair must send T's whole block, since after it
+    // the hour rollup records T as seen and deduplicates anything sent under T later.
     const channel = `repair_split_${runId}`;
     const hour = 3_600_000_000;
     const events = [0, 1, 2, 3, 4, 5].map((i) =>
@@ -172,12 +177,7 @@ describe('sink batch handler', () => {
            FROM ${table} WHERE channel = {channel:String}`,
         where,
       );
-    await ch.client.command({ query: 'DETACH TABLE touchpoint_agg_1h_mv' });
-    try {
-      await handle(batchOf('touchpoints.v1', values, { partition: 3, firstOffset: 900 }));
-    } finally {
-      await ch.client.command({ query: 'ATTACH TABLE touchpoint_agg_1h_mv' });
-    }
+    await cutOffAt('touchpoint_agg_1h', channel, () => handle(batchOf('touchpoints.v1', values, { partition: 3, firstOffset: 900 })));
     expect((await rollup('touchpoint_agg_1h')).events).toBe(0);
     const first = await handle(batchOf('touchpoints.v1', values.slice(0, 3), { partition: 3, firstOffset: 900 }));
     const second = await handle(batchOf('touchpoints.v1', values.slice(3), { partition: 3, firstOffset: 903 }));
@@ -222,12 +222,7 @@ describe('sink batch handler', () => {
       scalarRow(`SELECT countMerge(signals) AS signals, sumMerge(weight_sum) AS weight FROM ${table} WHERE channel = {channel:String}`, {
         channel,
       });
-    await ch.client.command({ query: 'DETACH TABLE signal_agg_1h_mv' });
-    try {
-      await handle(batchOf('signals.v1', values, { partition: 4, firstOffset: 40 }));
-    } finally {
-      await ch.client.command({ query: 'ATTACH TABLE signal_agg_1h_mv' });
-    }
+    await cutOffAt('signal_agg_1h', channel, () => handle(batchOf('signals.v1', values, { partition: 4, firstOffset: 40 })));
     expect(await rollup('signal_agg_1h')).toEqual({ signals: 0, weight: 0 });
     await handle(batchOf('signals.v1', values.slice(0, 2), { partition: 4, firstOffset: 40 }));
     await handle(batchOf('signals.v1', values.slice(2), { partition: 4, firstOffset: 42 }));
@@ -237,7 +232,7 @@ describe('sink batch handler', () => {
       expect({ table, ...(await rollup(table)) }).toEqual({ table, ...fromRaw });
     }
 
-    // Alerts have no views; the repair insert is deduplicated, and its rows (arrays of tuples) must be accepted.
+    // Alerts have no rollups; the repair insert is deduplicated, and its rows (arrays of tuples) must be accepted.
     const alerts = [0, 1, 2].map((i) =>
       encode.alert(
         alert({

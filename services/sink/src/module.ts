@@ -1,6 +1,6 @@
 // The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
 // The tables exist before it starts: the composition root's clickhouse module applies the migrations.
-import { feedViews, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
+import { storeRows, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { defaultSinkTopics, findStored, rowsFor, storedBlock, storedUnderOtherTokens, withoutStored, type SinkTopics } from './batch.ts';
@@ -35,7 +35,7 @@ export function createSinkBatchHandler(opts: {
   topics?: SinkTopics;
   /** Called after every ClickHouse call with its outcome. */
   onClickHouse?: (health: ClickHouseHealth) => void;
-  /** Called before the views are fed again with the block of a store cut off under another token. */
+  /** Called before the rollups get again the block of a store cut off under another token. */
   onRepair?: (repair: { table: string; token: string; rows: number }) => void;
 }): BatchHandler {
   const topics = opts.topics ?? defaultSinkTopics;
@@ -46,13 +46,13 @@ export function createSinkBatchHandler(opts: {
     try {
       const stored = await findStored(opts.clickhouse, planned.table, planned.rows);
       const plan = withoutStored(planned, stored);
-      // Raw table first, then its views (migration 005): a view never holds a block the raw table lacks.
+      // Raw table first, then its rollups (migration 006): a rollup never holds a block the raw table lacks.
       await storeRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
-      // Stores cut off with other batch boundaries: the views get their whole raw block again, under its token.
+      // Stores cut off with other batch boundaries: the rollups get their whole raw block again, under its token.
       for (const origin of storedUnderOtherTokens(planned, stored)) {
         const rows = await storedBlock(opts.clickhouse, plan.table, origin);
         opts.onRepair?.({ table: plan.table, token: origin.insertToken, rows: rows.length });
-        await feedViews(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
+        await writeRollups(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
       }
       report({ ok: true });
       return plan.results;
@@ -82,7 +82,7 @@ export function createSinkModule(deps: SinkDeps): Module {
           clickhouse = health;
         },
         // Warn: it happens only after a sink was cut off mid-store, and it is what to look at if a rollup disagrees with raw.
-        onRepair: (repair) => deps.log.warn(repair, 'sink: feeding the views again with the block of a store cut off under another token'),
+        onRepair: (repair) => deps.log.warn(repair, 'sink: writing the rollups again with the block of a store cut off under another token'),
       });
       return {
         async start() {
