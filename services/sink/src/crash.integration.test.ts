@@ -1,9 +1,9 @@
 // Crash consistency of the store path (issue 5): the sink is killed with SIGKILL again and again while it stores,
-// then finishes; every record is stored once in the raw tables and counted once in every rollup fed from them.
+// then finishes; every record is stored once in the raw tables and counted once in every rollup written from them.
 // The child (crash-child.test-support.ts) runs the real batch handler against one chDB directory, without Kafka:
-// what is exercised is what a kill leaves in ClickHouse (a raw insert without its feed, a feed cut off between
-// two views, a batch stored but not committed) and what the redelivery does with it — retries under the same
-// token, and under another one when the batch is cut differently (the repair through storedBlock / feedViews).
+// what is exercised is what a kill leaves in ClickHouse (a raw insert without its rollups, a store cut off between
+// two rollups, a batch stored but not committed) and what the redelivery does with it — retries under the same
+// token, and under another one when the batch is cut differently (the repair through storedBlock / writeRollups).
 // The chaos suite (test/chaos.test.ts) does the same through Kafka, under load, with every other part failing too.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
