@@ -34,9 +34,8 @@ export function assertDedupToken(token: string): void {
   }
 }
 
-/** The INSERT statement (without data) for a table and optional token; exported for tests. */
-export function insertStatement(table: string, dedupToken?: string): string {
-  if (!tableNamePattern.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
+/** The SETTINGS of every insert of ours (rows or INSERT … SELECT), with or without a deduplication token. */
+export function insertSettings(dedupToken?: string): string[] {
   const settings = [
     // Synchronous: the promise resolves only once the rows are written (chDB enables async_insert by default,
     // and a server profile may too), so a caller may commit Kafka offsets afterwards.
@@ -60,6 +59,13 @@ export function insertStatement(table: string, dedupToken?: string): string {
       'deduplicate_blocks_in_dependent_materialized_views = 1',
     );
   }
+  return settings;
+}
+
+/** The INSERT statement (without data) for a table and optional token; exported for tests. */
+export function insertStatement(table: string, dedupToken?: string): string {
+  if (!tableNamePattern.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);
+  const settings = insertSettings(dedupToken);
   return `INSERT INTO ${table} SETTINGS ${settings.join(', ')} FORMAT JSONEachRow`;
 }
 

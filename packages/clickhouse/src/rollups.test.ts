@@ -5,16 +5,18 @@ describe('rollupStatement', () => {
   const [minute] = rollupsOf.touchpoints!;
 
   it('puts the token into the statement and reads the rows from the given source, whatever it contains', () => {
-    const sql = rollupStatement(minute!, "format(JSONEachRow, 'a String', '$& $1 {source}')", 'touchpoints.v1:0:1-2:ab');
+    const sql = rollupStatement(minute!, "format(JSONEachRow, 'a String', '$& $1 {source}')", ['bucket', 'events'], 'touchpoints.v1:0:1-2:ab');
     expect(sql).toMatch(/^INSERT INTO touchpoint_agg_1m SETTINGS .*insert_deduplication_token = 'touchpoints.v1:0:1-2:ab'/);
+    // The table's columns by name, whatever order the rollup's query gives them in.
+    expect(sql).toContain('\nSELECT `bucket`, `events` FROM (\nSELECT');
     expect(sql).toContain('max_threads = 1');
     expect(sql).toContain("FROM format(JSONEachRow, 'a String', '$& $1 {source}')\n");
     expect(sql).not.toContain('FROM {source}');
   });
 
   it('turns deduplication off without a token and refuses a token that could break out', () => {
-    expect(rollupStatement(minute!, 'touchpoints')).toContain('insert_deduplicate = 0');
-    expect(() => rollupStatement(minute!, 'touchpoints', "x', insert_deduplicate = 0 --")).toThrow(/invalid deduplication token/);
+    expect(rollupStatement(minute!, 'touchpoints', ['bucket'])).toContain('insert_deduplicate = 0');
+    expect(() => rollupStatement(minute!, 'touchpoints', ['bucket'], "x', insert_deduplicate = 0 --")).toThrow(/invalid deduplication token/);
   });
 });
 

@@ -9,7 +9,7 @@
 // columns as structure (defaults included: stored_at is the insert's time, as a view saw it). A literal, not a query
 // parameter: a server takes parameters in the URL, which a batch would overflow; a literal goes in the POST body.
 import { drainStream, type ClickHouseClient } from '@clickhouse/client';
-import { assertDedupToken } from './insert.ts';
+import { insertSettings } from './insert.ts';
 
 export interface Rollup {
   /** The table the rollup is stored in. */
@@ -18,29 +18,11 @@ export interface Rollup {
   select: string;
 }
 
-const touchpointMeasures = `
-    countState() AS events,
-    uniqState(customer_id) AS customers,
-    sumState(toUInt64(outcome = 'started')) AS outcome_started,
-    sumState(toUInt64(outcome = 'completed')) AS outcome_completed,
-    sumState(toUInt64(outcome = 'failed')) AS outcome_failed,
-    sumState(toUInt64(outcome = 'abandoned')) AS outcome_abandoned,
-    sumState(toUInt64(outcome = 'escalated')) AS outcome_escalated,
-    sumState(toUInt64(outcome = 'transferred')) AS outcome_transferred,
-    sumState(toUInt64(outcome = 'resolved')) AS outcome_resolved,
-    sumState(toUInt64(outcome = 'unresolved')) AS outcome_unresolved,
-    avgState(duration_ms) AS duration_avg,
-    sumState(duration_ms) AS duration_sum,
-    countState(duration_ms) AS duration_count,
-    avgState(wait_ms) AS wait_avg,
-    quantilesState(0.5, 0.9)(wait_ms) AS wait_quantiles,
-    avgState(sentiment) AS sentiment_avg,
-    ${surveyMeasures()},
-    uniqIfState((customer_id, journey), journey != '') AS journeys,
-    uniqIfState((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
+const outcomeMeasures = ['started', 'completed', 'failed', 'abandoned', 'escalated', 'transferred', 'resolved', 'unresolved']
+  .map((o) => `sumState(toUInt64(outcome = '${o}')) AS outcome_${o}`)
+  .join(',\n    ');
 
-function surveyMeasures(): string {
-  return `sumState(toUInt64(survey_kind = 'NPS')) AS nps_responses,
+const surveyMeasures = `sumState(toUInt64(survey_kind = 'NPS')) AS nps_responses,
     sumState(toUInt64(survey_kind = 'NPS' AND ifNull(survey_score, -1) >= 9)) AS nps_promoters,
     sumState(toUInt64(survey_kind = 'NPS' AND ifNull(survey_score, 99) <= 6)) AS nps_detractors,
     sumState(toUInt64(survey_kind = 'CSAT')) AS csat_responses,
@@ -48,26 +30,32 @@ function surveyMeasures(): string {
     sumState(toInt64(if(survey_kind = 'CSAT', ifNull(survey_score, 0), 0))) AS csat_score_sum,
     sumState(toUInt64(survey_kind = 'CES')) AS ces_responses,
     sumState(toInt64(if(survey_kind = 'CES', ifNull(survey_score, 0), 0))) AS ces_score_sum`;
-}
 
-// kpi_agg_*: no duration_avg column, and HyperLogLog distinct counts (migration 004).
-const kpiMeasures = `
+const touchpointMeasures = `
     countState() AS events,
-    uniqCombined64State(15)(customer_id) AS customers,
-    sumState(toUInt64(outcome = 'started')) AS outcome_started,
-    sumState(toUInt64(outcome = 'completed')) AS outcome_completed,
-    sumState(toUInt64(outcome = 'failed')) AS outcome_failed,
-    sumState(toUInt64(outcome = 'abandoned')) AS outcome_abandoned,
-    sumState(toUInt64(outcome = 'escalated')) AS outcome_escalated,
-    sumState(toUInt64(outcome = 'transferred')) AS outcome_transferred,
-    sumState(toUInt64(outcome = 'resolved')) AS outcome_resolved,
-    sumState(toUInt64(outcome = 'unresolved')) AS outcome_unresolved,
+    uniqState(customer_id) AS customers,
+    ${outcomeMeasures},
+    avgState(duration_ms) AS duration_avg,
     sumState(duration_ms) AS duration_sum,
     countState(duration_ms) AS duration_count,
     avgState(wait_ms) AS wait_avg,
     quantilesState(0.5, 0.9)(wait_ms) AS wait_quantiles,
     avgState(sentiment) AS sentiment_avg,
-    ${surveyMeasures()},
+    ${surveyMeasures},
+    uniqIfState((customer_id, journey), journey != '') AS journeys,
+    uniqIfState((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
+
+// kpi_agg_*: no duration_avg column, and HyperLogLog distinct counts (migration 004).
+const kpiMeasures = `
+    countState() AS events,
+    uniqCombined64State(15)(customer_id) AS customers,
+    ${outcomeMeasures},
+    sumState(duration_ms) AS duration_sum,
+    countState(duration_ms) AS duration_count,
+    avgState(wait_ms) AS wait_avg,
+    quantilesState(0.5, 0.9)(wait_ms) AS wait_quantiles,
+    avgState(sentiment) AS sentiment_avg,
+    ${surveyMeasures},
     uniqCombined64IfState(15)((customer_id, journey), journey != '') AS journeys,
     uniqCombined64IfState(15)((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
 
@@ -152,38 +140,56 @@ export function stringLiteral(text: string): string {
 // batches. Passed as a setting of the request (URL on a server; a session SET on chDB, harmless to keep).
 const maxQuerySize = 1 << 30;
 
-/** The INSERT … SELECT of one rollup over `source`; exported for tests. */
-export function rollupStatement(rollup: Rollup, source: string, dedupToken?: string): string {
-  const settings = ['async_insert = 0', 'throw_on_max_partitions_per_insert_block = 0'];
-  if (dedupToken === undefined) {
-    settings.push('insert_deduplicate = 0');
-  } else {
-    assertDedupToken(dedupToken);
-    settings.push(
-      'insert_deduplicate = 1',
-      `insert_deduplication_token = '${dedupToken}'`,
-      // The token of each inserted block includes its number in the SELECT's output; one thread makes the output's
-      // cut into blocks the same on every retry of the same rows.
-      'max_threads = 1',
-    );
-  }
-  return `INSERT INTO ${rollup.table} SETTINGS ${settings.join(', ')}\n${rollup.select.replace('{source}', () => source)}`;
+/**
+ * The INSERT … SELECT of one rollup over `source`; exported for tests. INSERT … SELECT matches columns by position,
+ * so the rollup's query is wrapped in one that picks the table's own `columns` by name, in the table's order (a view
+ * matched them by name; the order of a table's columns is not the same everywhere: ALTER ADD COLUMN appends).
+ */
+export function rollupStatement(rollup: Rollup, source: string, columns: readonly string[], dedupToken?: string): string {
+  const settings = insertSettings(dedupToken);
+  // The token of each inserted block includes its number in the SELECT's output; one thread makes the output's cut
+  // into blocks the same on every retry of the same rows.
+  if (dedupToken !== undefined) settings.push('max_threads = 1');
+  const picked = columns.map((c) => `\`${c}\``).join(', ');
+  return `INSERT INTO ${rollup.table} SETTINGS ${settings.join(', ')}\nSELECT ${picked} FROM (\n${rollup.select.replace('{source}', () => source)}\n)`;
 }
 
-/** `name type [DEFAULT expr], …` of a table's stored columns, as the structure argument of `format`. */
-async function columnsStructure(client: ClickHouseClient, table: string): Promise<string> {
-  const dot = table.lastIndexOf('.');
-  const database = dot < 0 ? 'currentDatabase()' : '{database:String}';
+interface Column {
+  table: string;
+  name: string;
+  type: string;
+  default_kind: string;
+  default_expression: string;
+}
+
+/** The stored columns (no MATERIALIZED, no ALIAS) of the given tables of one database, in each table's order. */
+async function storedColumns(client: ClickHouseClient, tables: readonly string[]): Promise<Map<string, Column[]>> {
+  const qualified = tables.map((t) => ({ table: t, dot: t.lastIndexOf('.') }));
+  const database = qualified[0]!.dot < 0 ? 'currentDatabase()' : '{database:String}';
   const rs = await client.query({
     query:
-      `SELECT name, type, default_kind, default_expression FROM system.columns ` +
-      `WHERE database = ${database} AND table = {table:String} AND default_kind IN ('', 'DEFAULT') ORDER BY position`,
+      `SELECT table, name, type, default_kind, default_expression FROM system.columns ` +
+      `WHERE database = ${database} AND table IN {tables:Array(String)} AND default_kind IN ('', 'DEFAULT') ORDER BY table, position`,
     format: 'JSONEachRow',
-    query_params: { database: table.slice(0, Math.max(dot, 0)), table: table.slice(dot + 1) },
+    query_params: { database: tables[0]!.slice(0, Math.max(qualified[0]!.dot, 0)), tables: qualified.map((q) => q.table.slice(q.dot + 1)) },
   });
-  const columns = await rs.json<{ name: string; type: string; default_kind: string; default_expression: string }>();
-  if (columns.length === 0) throw new Error(`table ${table} not found: run the migrations first`);
-  return columns.map((c) => `${c.name} ${c.type}${c.default_kind === 'DEFAULT' ? ` DEFAULT ${c.default_expression}` : ''}`).join(', ');
+  const byTable = new Map<string, Column[]>();
+  for (const column of await rs.json<Column>()) byTable.set(column.table, [...(byTable.get(column.table) ?? []), column]);
+  const result = new Map<string, Column[]>();
+  for (const { table, dot } of qualified) {
+    const columns = byTable.get(table.slice(dot + 1));
+    if (!columns) throw new Error(`table ${table} not found: run the migrations first`);
+    result.set(table, columns);
+  }
+  return result;
+}
+
+/** The statements that write a raw table's rollups from `source` (rows with the raw table's columns). */
+async function rollupStatements(client: ClickHouseClient, table: string, source: (rawColumns: Column[]) => string, dedupToken?: string): Promise<string[]> {
+  const rollups = rollupsOfTable(table);
+  const columns = await storedColumns(client, [table, ...rollups.map((r) => r.table)]);
+  const from = source(columns.get(table)!);
+  return rollups.map((r) => rollupStatement(r, from, columns.get(r.table)!.map((c) => c.name), dedupToken));
 }
 
 export interface WriteRollupsOptions {
@@ -200,13 +206,15 @@ export interface WriteRollupsOptions {
  * raw insert's token. Idempotent with a token: after a store cut off anywhere, running it again completes it.
  */
 export async function writeRollups(client: ClickHouseClient, opts: WriteRollupsOptions): Promise<void> {
-  const rollups = rollupsOfTable(opts.table);
-  if (rollups.length === 0 || opts.rows.length === 0) return;
+  if (rollupsOfTable(opts.table).length === 0 || opts.rows.length === 0) return;
   let body = '';
   for (const row of opts.rows) body += JSON.stringify(row) + '\n';
-  const source = `format(JSONEachRow, ${stringLiteral(await columnsStructure(client, opts.table))}, ${stringLiteral(body)})`;
-  for (const rollup of rollups) {
-    const result = await client.exec({ query: rollupStatement(rollup, source, opts.dedupToken), clickhouse_settings: { max_query_size: String(maxQuerySize) } });
+  // The raw table's columns as the structure, defaults included: stored_at is the time of this insert.
+  const structure = (raw: Column[]) =>
+    raw.map((c) => `${c.name} ${c.type}${c.default_kind === 'DEFAULT' ? ` DEFAULT ${c.default_expression}` : ''}`).join(', ');
+  const statements = await rollupStatements(client, opts.table, (raw) => `format(JSONEachRow, ${stringLiteral(structure(raw))}, ${stringLiteral(body)})`, opts.dedupToken);
+  for (const query of statements) {
+    const result = await client.exec({ query, clickhouse_settings: { max_query_size: String(maxQuerySize) } });
     await drainStream(result.stream);
   }
 }
@@ -218,8 +226,8 @@ export async function writeRollups(client: ClickHouseClient, opts: WriteRollupsO
  */
 export async function rollUpStoredRows(client: ClickHouseClient, table: string, range: { from: string; to: string }): Promise<void> {
   const source = `(SELECT * FROM ${table} WHERE occurred_at >= toDateTime64(${stringLiteral(range.from)}, 6, 'UTC') AND occurred_at < toDateTime64(${stringLiteral(range.to)}, 6, 'UTC'))`;
-  for (const rollup of rollupsOfTable(table)) {
-    const result = await client.exec({ query: rollupStatement(rollup, source) });
+  for (const query of await rollupStatements(client, table, () => source)) {
+    const result = await client.exec({ query });
     await drainStream(result.stream);
   }
 }
