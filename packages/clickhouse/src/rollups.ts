@@ -31,17 +31,19 @@ const surveyMeasures = `sumState(toUInt64(survey_kind = 'NPS')) AS nps_responses
     sumState(toUInt64(survey_kind = 'CES')) AS ces_responses,
     sumState(toInt64(if(survey_kind = 'CES', ifNull(survey_score, 0), 0))) AS ces_score_sum`;
 
+const timeAndSurveyMeasures = `sumState(duration_ms) AS duration_sum,
+    countState(duration_ms) AS duration_count,
+    avgState(wait_ms) AS wait_avg,
+    quantilesState(0.5, 0.9)(wait_ms) AS wait_quantiles,
+    avgState(sentiment) AS sentiment_avg,
+    ${surveyMeasures}`;
+
 const touchpointMeasures = `
     countState() AS events,
     uniqState(customer_id) AS customers,
     ${outcomeMeasures},
     avgState(duration_ms) AS duration_avg,
-    sumState(duration_ms) AS duration_sum,
-    countState(duration_ms) AS duration_count,
-    avgState(wait_ms) AS wait_avg,
-    quantilesState(0.5, 0.9)(wait_ms) AS wait_quantiles,
-    avgState(sentiment) AS sentiment_avg,
-    ${surveyMeasures},
+    ${timeAndSurveyMeasures},
     uniqIfState((customer_id, journey), journey != '') AS journeys,
     uniqIfState((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
 
@@ -50,12 +52,7 @@ const kpiMeasures = `
     countState() AS events,
     uniqCombined64State(15)(customer_id) AS customers,
     ${outcomeMeasures},
-    sumState(duration_ms) AS duration_sum,
-    countState(duration_ms) AS duration_count,
-    avgState(wait_ms) AS wait_avg,
-    quantilesState(0.5, 0.9)(wait_ms) AS wait_quantiles,
-    avgState(sentiment) AS sentiment_avg,
-    ${surveyMeasures},
+    ${timeAndSurveyMeasures},
     uniqCombined64IfState(15)((customer_id, journey), journey != '') AS journeys,
     uniqCombined64IfState(15)((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
 
