@@ -181,10 +181,26 @@ async function storedColumns(client: ClickHouseClient, tables: readonly string[]
   return result;
 }
 
+// The columns of a raw table and its rollups, read once per client: the schema only changes through migrations,
+// which run at start before anything is stored (a failed read is not kept, so it is tried again).
+const columnsByClient = new WeakMap<ClickHouseClient, Map<string, Promise<Map<string, Column[]>>>>();
+
+function rollupColumns(client: ClickHouseClient, table: string): Promise<Map<string, Column[]>> {
+  let byTable = columnsByClient.get(client);
+  if (!byTable) columnsByClient.set(client, (byTable = new Map()));
+  let columns = byTable.get(table);
+  if (!columns) {
+    columns = storedColumns(client, [table, ...rollupsOfTable(table).map((r) => r.table)]);
+    byTable.set(table, columns);
+    columns.catch(() => byTable.delete(table));
+  }
+  return columns;
+}
+
 /** The statements that write a raw table's rollups from `source` (rows with the raw table's columns). */
 async function rollupStatements(client: ClickHouseClient, table: string, source: (rawColumns: Column[]) => string, dedupToken?: string): Promise<string[]> {
   const rollups = rollupsOfTable(table);
-  const columns = await storedColumns(client, [table, ...rollups.map((r) => r.table)]);
+  const columns = await rollupColumns(client, table);
   const from = source(columns.get(table)!);
   return rollups.map((r) => rollupStatement(r, from, columns.get(r.table)!.map((c) => c.name), dedupToken));
 }
