@@ -13,6 +13,8 @@ import { createClickHouse, dateTime64FromMicros, insertRows, migrate, rollUpStor
 import { queryPlugin } from '@touchstream/query';
 import { benchCustomer, benchEpochEndMicros, benchSpanDays, type BenchCustomer } from './bench-data.ts';
 import { seededRng } from './demo.ts';
+import { pipelineBenchCommand } from './bench/pipeline.ts';
+import { stageBenchCommand } from './bench/stage.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const dayMs = 86_400_000;
@@ -220,7 +222,16 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('Benchmark: generate ≥ 10M touchpoints into ClickHouse (reused across runs) and time every query-API request type (p50/p95)')
+    .description('Benchmarks: `bench query` (the default: query-API latency over ≥ 10M touchpoints), `bench pipeline` (throughput and latency end to end), `bench sink` / `bench processor` (one stage from a pre-filled topic)')
+    .addCommand(queryBenchCommand(), { isDefault: true })
+    .addCommand(pipelineBenchCommand())
+    .addCommand(stageBenchCommand('sink'))
+    .addCommand(stageBenchCommand('processor'));
+}
+
+function queryBenchCommand(): Command {
+  return new Command('query')
+    .description('Generate ≥ 10M touchpoints into ClickHouse (reused across runs) and time every query-API request type (p50/p95)')
     .option('--dir <dir>', 'chDB data directory for the benchmark dataset (reused when it already holds it)', '.bench/chdb')
     .option('--events <n>', 'touchpoints to generate', '10000000')
     .option('--seed <n>', 'seed of the generator (same seed, same data)', '42')
