@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { appliedMigrations, migrate } from './migrate.ts';
-import { insertRows, storeRows } from './insert.ts';
+import { insertRows } from './insert.ts';
+import { storeRows } from './store.ts';
 import { dateTime64FromMicros } from './time.ts';
 
 let ch: TestClickHouse;

@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { migrate } from './migrate.ts';
-import { insertRows, storeRows } from './insert.ts';
+import { insertRows } from './insert.ts';
+import { storeRows } from './store.ts';
 import { applyRawRetention, rawTtlStatement, ttlDaysOf } from './retention.ts';
 import { dateTime64FromMicros } from './time.ts';
 import { readFile } from 'node:fs/promises';

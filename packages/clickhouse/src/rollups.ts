@@ -5,11 +5,10 @@
 // that views and their source agree after a failed insert. Now every rollup is a table of its own that deduplicates a
 // retried insert by the token alone, exactly like the raw table: a rollup either has the batch or takes it.
 //
-// The rows reach the SELECT as a JSONEachRow literal read by the `format` table function with the raw table's
-// columns as structure (defaults included: stored_at is the insert's time, as a view saw it). A literal, not a query
-// parameter: a server takes parameters in the URL, which a batch would overflow; a literal goes in the POST body.
+// The rows reach every SELECT from a staging table that holds the batch once (store.ts): parsed once, read seven times
+// from memory. Until issue 13 each rollup parsed the batch again from a JSON literal (≈ 4k rows/s for the sink).
 import { drainStream, type ClickHouseClient } from '@clickhouse/client';
-import { insertSettings } from './insert.ts';
+import { insertSettings } from './settings.ts';
 
 export interface Rollup {
   /** The table the rollup is stored in. */
@@ -133,10 +132,6 @@ export function stringLiteral(text: string): string {
   return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-// A batch's rows are one literal in the statement: the parser's default limit (256 KiB) would refuse large
-// batches. Passed as a setting of the request (URL on a server; a session SET on chDB, harmless to keep).
-const maxQuerySize = 1 << 30;
-
 /**
  * The INSERT … SELECT of one rollup over `source`; exported for tests. INSERT … SELECT matches columns by position,
  * so the rollup's query is wrapped in one that picks the table's own `columns` by name, in the table's order (a view
@@ -151,7 +146,7 @@ export function rollupStatement(rollup: Rollup, source: string, columns: readonl
   return `INSERT INTO ${rollup.table} SETTINGS ${settings.join(', ')}\nSELECT ${picked} FROM (\n${rollup.select.replace('{source}', () => source)}\n)`;
 }
 
-interface Column {
+export interface Column {
   table: string;
   name: string;
   type: string;
@@ -185,7 +180,7 @@ async function storedColumns(client: ClickHouseClient, tables: readonly string[]
 // which run at start before anything is stored (a failed read is not kept, so it is tried again).
 const columnsByClient = new WeakMap<ClickHouseClient, Map<string, Promise<Map<string, Column[]>>>>();
 
-function rollupColumns(client: ClickHouseClient, table: string): Promise<Map<string, Column[]>> {
+export function rollupColumns(client: ClickHouseClient, table: string): Promise<Map<string, Column[]>> {
   let byTable = columnsByClient.get(client);
   if (!byTable) columnsByClient.set(client, (byTable = new Map()));
   let columns = byTable.get(table);
@@ -198,38 +193,11 @@ function rollupColumns(client: ClickHouseClient, table: string): Promise<Map<str
 }
 
 /** The statements that write a raw table's rollups from `source` (rows with the raw table's columns). */
-async function rollupStatements(client: ClickHouseClient, table: string, source: (rawColumns: Column[]) => string, dedupToken?: string): Promise<string[]> {
+export async function rollupStatements(client: ClickHouseClient, table: string, source: (rawColumns: Column[]) => string, dedupToken?: string): Promise<string[]> {
   const rollups = rollupsOfTable(table);
   const columns = await rollupColumns(client, table);
   const from = source(columns.get(table)!);
   return rollups.map((r) => rollupStatement(r, from, columns.get(r.table)!.map((c) => c.name), dedupToken));
-}
-
-export interface WriteRollupsOptions {
-  /** The raw table the rows belong to (touchpoints or signals, optionally database-qualified). */
-  table: string;
-  /** The raw rows, as stored (or as storedBlock read them back); JSONEachRow objects. */
-  rows: readonly object[];
-  /** The token of the raw insert that stored them: a rollup that has the block deduplicates it, one that lacks it takes it. */
-  dedupToken?: string;
-}
-
-/**
- * Writes the rows' contribution to every rollup of their raw table, one INSERT … SELECT per rollup, each under the
- * raw insert's token. Idempotent with a token: after a store cut off anywhere, running it again completes it.
- */
-export async function writeRollups(client: ClickHouseClient, opts: WriteRollupsOptions): Promise<void> {
-  if (rollupsOfTable(opts.table).length === 0 || opts.rows.length === 0) return;
-  let body = '';
-  for (const row of opts.rows) body += JSON.stringify(row) + '\n';
-  // The raw table's columns as the structure, defaults included: stored_at is the time of this insert.
-  const structure = (raw: Column[]) =>
-    raw.map((c) => `${c.name} ${c.type}${c.default_kind === 'DEFAULT' ? ` DEFAULT ${c.default_expression}` : ''}`).join(', ');
-  const statements = await rollupStatements(client, opts.table, (raw) => `format(JSONEachRow, ${stringLiteral(structure(raw))}, ${stringLiteral(body)})`, opts.dedupToken);
-  for (const query of statements) {
-    const result = await client.exec({ query, clickhouse_settings: { max_query_size: String(maxQuerySize) } });
-    await drainStream(result.stream);
-  }
 }
 
 /**

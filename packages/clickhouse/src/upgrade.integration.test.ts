@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openTestClickHouse, type TestClickHouse } from './testing.ts';
 import { defaultMigrationsDir, migrate } from './migrate.ts';
-import { insertRows, storeRows } from './insert.ts';
+import { insertRows } from './insert.ts';
+import { storeRows } from './store.ts';
 import { dateTime64FromMicros } from './time.ts';
 
 let ch: TestClickHouse;

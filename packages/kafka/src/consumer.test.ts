@@ -10,7 +10,7 @@ const record = (offset: string): KafkaRecord => ({
 
 describe('routeResults', () => {
   it('produces ok outputs, dead-letters dlq records with their origin, and drops drops', () => {
-    const stats = { batches: 0, records: 0, ok: 0, dlq: 0, drop: 0, outputs: 0 };
+    const stats = { calls: 0, batches: 0, records: 0, ok: 0, dlq: 0, drop: 0, outputs: 0 };
     const out = routeResults(
       [record('10'), record('11'), record('12')],
       [

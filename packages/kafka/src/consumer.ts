@@ -4,7 +4,7 @@
 // are idempotent, so nothing is lost and nothing is counted twice.
 import type { Consumer, Kafka, Producer, Message, KafkaMessage } from 'kafkajs';
 import { codecs } from '@touchstream/schemas';
-import type { BatchHandler, ConsumedBatch, KafkaRecord, OutboundMessage, RecordResult } from './types.ts';
+import type { BatchHandler, ConsumedBatch, KafkaRecord, MultiBatchHandler, OutboundMessage, RecordResult } from './types.ts';
 import type { LogSink } from './client.ts';
 import { topicNames } from './topics.ts';
 
@@ -14,7 +14,17 @@ export interface BatchConsumerOptions {
   topics: string[];
   /** Produces outputs and dead letters; idempotent, shared by the process. */
   producer: Producer;
-  handleBatch: BatchHandler;
+  /** Works on one partition's batch at a time (per partition in parallel up to partitionsConsumedConcurrently). */
+  handleBatch?: BatchHandler;
+  /**
+   * Instead of handleBatch: works on the batches of every partition fetched together, in one call (group commit).
+   * While a call is in flight the next partitions' batches wait and go together into the next one, so the work per
+   * call grows with the load instead of the number of calls: one Redis pipeline or one ClickHouse insert for many
+   * partitions. Outputs are produced in one request and the offsets of all the call's batches committed in one.
+   */
+  handleBatches?: MultiBatchHandler;
+  /** With handleBatches: records per call at most (whole partition chunks; default 50,000). */
+  maxRecordsPerCall?: number;
   /** Where records the handler marks `dlq` go (with reason and origin). */
   deadLetterTopic?: string;
   /** Which pipeline stage consumes (recorded on dead letters); defaults to the group id. */
@@ -34,6 +44,8 @@ export interface BatchConsumerOptions {
 }
 
 export interface BatchConsumerStats {
+  /** Handler calls (with handleBatches one call covers several partitions' batches). */
+  calls: number;
   batches: number;
   records: number;
   ok: number;
@@ -48,6 +60,11 @@ export interface BatchConsumer {
   stop(): Promise<void>;
   ready(): { ready: boolean; reason?: string };
   readonly stats: BatchConsumerStats;
+  /**
+   * Records behind the end of each partition this member worked on, as of its last batch there (`topic` →
+   * partition → lag): the broker's high watermark minus the next offset to commit. Empty until the first batch.
+   */
+  lag(): Map<string, Map<number, number>>;
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
@@ -134,38 +151,116 @@ export function isRebalanceRefusal(err: unknown): boolean {
   return false;
 }
 
+/** What became of a chunk handed to a group-commit call. */
+type ChunkOutcome = 'committed' | 'refused';
+
+interface PendingChunk {
+  batch: ConsumedBatch;
+  resolve(outcome: ChunkOutcome): void;
+  reject(err: unknown): void;
+}
+
 export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
-  const maxRecords = opts.maxRecordsPerBatch ?? 1000;
+  if (!opts.handleBatch === !opts.handleBatches) throw new Error('createBatchConsumer: give exactly one of handleBatch and handleBatches');
+  const grouped = !!opts.handleBatches;
+  const maxRecords = opts.maxRecordsPerBatch ?? (grouped ? 20_000 : 1000);
+  const maxRecordsPerCall = opts.maxRecordsPerCall ?? 50_000;
   const deadLetterTopic = opts.deadLetterTopic ?? topicNames.deadLetters;
   const now = opts.now ?? Date.now;
-  const stats: BatchConsumerStats = { batches: 0, records: 0, ok: 0, dlq: 0, drop: 0, outputs: 0 };
+  const stats: BatchConsumerStats = { calls: 0, batches: 0, records: 0, ok: 0, dlq: 0, drop: 0, outputs: 0 };
+  const lagByTopic = new Map<string, Map<number, number>>();
   let consumer: Consumer | undefined;
   let joined = false;
   let crashed: string | undefined;
   let stopping = false;
+  const routing = () => ({ stage: opts.stage ?? opts.groupId, source: opts.groupId, deadLetterTopic, nowMs: now() });
 
   const work = async (batch: ConsumedBatch): Promise<void> => {
-    const results = await opts.handleBatch(batch);
-    const outputs = routeResults(batch.records, results, {
-      stage: opts.stage ?? opts.groupId,
-      source: opts.groupId,
-      deadLetterTopic,
-      nowMs: now(),
-    }, stats);
+    const results = await opts.handleBatch!(batch);
+    const outputs = routeResults(batch.records, results, routing(), stats);
     await produceAll(opts.producer, outputs);
     stats.outputs += outputs.length;
+    stats.calls++;
     stats.batches++;
     stats.records += batch.records.length;
   };
 
+  const commitOffsetOf = (batch: ConsumedBatch) => ({ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset) + 1n).toString() });
+  const warnRefused = (batches: ConsumedBatch[], err: unknown) =>
+    opts.log?.warn(
+      { groupId: opts.groupId, partitions: batches.map((b) => `${b.topic}:${b.partition}`), err: String(err) },
+      'offset commit refused by a rebalance; the batch will be redelivered',
+    );
+
+  // Group commit (handleBatches): chunks wait here while a call is in flight; one call at a time, so a record is never
+  // worked on while an earlier one of its partition is (each partition has at most one chunk waiting or in flight).
+  const pending: PendingChunk[] = [];
+  let calling = false;
+  let scheduled = false;
+  const schedule = () => {
+    if (calling || scheduled || pending.length === 0) return;
+    scheduled = true;
+    // After the current macrotask: kafkajs hands every batch of one fetch to its workers synchronously, so they
+    // all reach the queue before the call starts.
+    setImmediate(() => {
+      scheduled = false;
+      void callHandler();
+    });
+  };
+  const callHandler = async () => {
+    if (calling || pending.length === 0) return;
+    calling = true;
+    const taken: PendingChunk[] = [];
+    let records = 0;
+    while (pending.length > 0 && (taken.length === 0 || records + pending[0]!.batch.records.length <= maxRecordsPerCall)) {
+      const next = pending.shift()!;
+      taken.push(next);
+      records += next.batch.records.length;
+    }
+    const batches = taken.map((t) => t.batch);
+    try {
+      const results = await opts.handleBatches!(batches);
+      if (results.length !== batches.length) throw new Error(`handler returned ${results.length} result lists for ${batches.length} batches`);
+      const route = routing();
+      const outputs = batches.flatMap((b, i) => routeResults(b.records, results[i]!, route, stats));
+      await produceAll(opts.producer, outputs);
+      stats.outputs += outputs.length;
+      stats.calls++;
+      stats.batches += batches.length;
+      stats.records += records;
+      let outcome: ChunkOutcome = 'committed';
+      try {
+        await consumer!.commitOffsets(batches.map(commitOffsetOf));
+      } catch (err) {
+        if (!isRebalanceRefusal(err)) throw err;
+        warnRefused(batches, err);
+        outcome = 'refused';
+      }
+      for (const t of taken) t.resolve(outcome);
+    } catch (err) {
+      for (const t of taken) t.reject(err);
+    } finally {
+      calling = false;
+      schedule();
+    }
+  };
+  const submit = (batch: ConsumedBatch) =>
+    new Promise<ChunkOutcome>((resolve, reject) => {
+      pending.push({ batch, resolve, reject });
+      schedule();
+    });
+
   return {
     stats,
+    lag: () => lagByTopic,
     async start() {
       consumer = opts.kafka.consumer({
         groupId: opts.groupId,
         allowAutoTopicCreation: false,
         // Bounded fetches: a partition's batch is at most ~1 MiB before it is handed to the handler.
         maxBytesPerPartition: 1024 * 1024,
+        // Grouped: one fetch feeds one call, so a fetch may bring more partitions' batches at once.
+        ...(grouped ? { maxBytes: 32 * 1024 * 1024 } : {}),
         ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(opts.sessionTimeoutMs / 10)) } : {}),
         retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 10_000 },
       });
@@ -188,28 +283,40 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 3,
+        // Grouped: every partition's batch of a fetch must be in the queue at once to go into one call.
+        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? (grouped ? 256 : 3),
         eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
           const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+          const recordLag = (nextOffset: bigint) => {
+            let byPartition = lagByTopic.get(batch.topic);
+            if (!byPartition) lagByTopic.set(batch.topic, (byPartition = new Map()));
+            const lag = BigInt(batch.highWatermark) - nextOffset;
+            byPartition.set(batch.partition, Number(lag > 0n ? lag : 0n));
+          };
           for (let i = 0; i < all.length; i += maxRecords) {
             // On rebalance or shutdown, stop before taking more work; what is not committed is redelivered.
             if (!isRunning() || isStale()) return;
             const records = all.slice(i, i + maxRecords);
             const firstOffset = records[0]!.offset;
             const lastOffset = records[records.length - 1]!.offset;
-            await work({ topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat });
-            try {
-              await consumer!.commitOffsets([
-                { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
-              ]);
-            } catch (err) {
-              if (!isRebalanceRefusal(err)) throw err;
-              // The side effects are done; whoever owns the partition after the rebalance gets the batch again and
-              // deduplicates it. Returning lets the next heartbeat rejoin instead of crashing the consumer for good.
-              opts.log?.warn({ groupId: opts.groupId, topic: batch.topic, partition: batch.partition, err: String(err) }, 'offset commit refused by a rebalance; the batch will be redelivered');
-              return;
+            const chunk: ConsumedBatch = { topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat };
+            if (grouped) {
+              // The side effects are done either way; after a refused commit whoever owns the partition after the
+              // rebalance gets the batch again and deduplicates it.
+              if ((await submit(chunk)) === 'refused') return;
+            } else {
+              await work(chunk);
+              try {
+                await consumer!.commitOffsets([commitOffsetOf(chunk)]);
+              } catch (err) {
+                if (!isRebalanceRefusal(err)) throw err;
+                // Returning lets the next heartbeat rejoin instead of crashing the consumer for good.
+                warnRefused([chunk], err);
+                return;
+              }
             }
             resolveOffset(lastOffset);
+            recordLag(BigInt(lastOffset) + 1n);
             await heartbeat();
           }
         },

@@ -3,3 +3,4 @@ export * from './client.ts';
 export * from './topics.ts';
 export * from './consumer.ts';
 export * from './health.ts';
+export * from './lag.ts';

@@ -43,3 +43,9 @@ export interface ConsumedBatch {
 
 /** Returns one result per record, in the same order as batch.records. Throwing retries the whole batch. */
 export type BatchHandler = (batch: ConsumedBatch) => Promise<RecordResult[]>;
+
+/**
+ * Several partitions' batches at once (one chunk per partition at most, each in offset order): one result list per
+ * batch, in the same order. Throwing retries every batch of the call.
+ */
+export type MultiBatchHandler = (batches: ConsumedBatch[]) => Promise<RecordResult[][]>;

@@ -71,7 +71,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
             groupId,
             topics: [topicNames.touchpoints],
             producer: deps.producer,
-            handleBatch: p.handleBatch,
+            handleBatches: p.handleBatches,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'processor',
             log: deps.log,

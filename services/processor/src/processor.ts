@@ -61,8 +61,10 @@ export interface TouchpointProcessor {
   setConfig(config: ScoringConfig): void;
   /** Applies touchpoints (any customers, each customer's in the given order); one outcome per input, same order. */
   processTouchpoints(events: readonly TouchpointEvent[]): Promise<TouchpointOutcome[]>;
-  /** The BatchHandler for runBatchConsumer: decode, process, and return the records to produce. */
+  /** One partition's batch: decode, process, and return the records to produce. */
   handleBatch(batch: ConsumedBatch): Promise<RecordResult[]>;
+  /** The MultiBatchHandler for runBatchConsumer: several partitions' batches in one Redis round trip. */
+  handleBatches(batches: ConsumedBatch[]): Promise<RecordResult[][]>;
   /**
    * Fires the journey timers due at `nowMs` (default: the clock), hands their outputs to `emit` (which must
    * resolve only once they are durably produced), then removes them. Safe to run on every instance at once.
@@ -203,34 +205,42 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
     return out;
   }
 
-  async function handleBatch(batch: ConsumedBatch): Promise<RecordResult[]> {
-    const results = new Array<RecordResult>(batch.records.length);
+  async function handleBatches(batches: ConsumedBatch[]): Promise<RecordResult[][]> {
+    const results = batches.map((batch) => new Array<RecordResult>(batch.records.length));
     const events: TouchpointEvent[] = [];
-    const positions: number[] = [];
-    batch.records.forEach((record, i) => {
-      if (!record.value) {
-        results[i] = { kind: 'dlq', reason: 'record has no value' };
-        return;
-      }
-      try {
-        const event = codecs.touchpoint.decode(record.value);
-        if (!event.customer_id) {
-          // An empty id would make `{}` the hash tag, which Redis ignores: the keys would land in different slots.
-          results[i] = { kind: 'dlq', reason: 'touchpoint has an empty customer_id' };
+    const positions: Array<[batch: number, record: number]> = [];
+    batches.forEach((batch, b) => {
+      batch.records.forEach((record, i) => {
+        if (!record.value) {
+          results[b]![i] = { kind: 'dlq', reason: 'record has no value' };
           return;
         }
-        events.push(event);
-        positions.push(i);
-      } catch (err) {
-        if (!(err instanceof SchemaError)) throw err;
-        results[i] = { kind: 'dlq', reason: `undecodable touchpoint: ${err.message}` };
-      }
+        try {
+          const event = codecs.touchpoint.decode(record.value);
+          if (!event.customer_id) {
+            // An empty id would make `{}` the hash tag, which Redis ignores: the keys would land in different slots.
+            results[b]![i] = { kind: 'dlq', reason: 'touchpoint has an empty customer_id' };
+            return;
+          }
+          events.push(event);
+          positions.push([b, i]);
+        } catch (err) {
+          if (!(err instanceof SchemaError)) throw err;
+          results[b]![i] = { kind: 'dlq', reason: `undecodable touchpoint: ${err.message}` };
+        }
+      });
     });
+    // A customer's records are all on one partition, so in one batch, in offset order: processTouchpoints keeps it.
     const outcomes = await processTouchpoints(events);
     outcomes.forEach((outcome, k) => {
-      results[positions[k]!] = { kind: 'ok', outputs: outputsOf(outcome) };
+      const [b, i] = positions[k]!;
+      results[b]![i] = { kind: 'ok', outputs: outputsOf(outcome) };
     });
     return results;
+  }
+
+  async function handleBatch(batch: ConsumedBatch): Promise<RecordResult[]> {
+    return (await handleBatches([batch]))[0]!;
   }
 
   async function sweepTimers(emit: (messages: OutboundMessage[]) => Promise<void>, nowMs = now()): Promise<TimerOutcome[]> {
@@ -292,6 +302,7 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
     },
     processTouchpoints,
     handleBatch,
+    handleBatches,
     sweepTimers,
     outputsOf,
   };

@@ -1,5 +1,6 @@
-// One consumed batch (one topic-partition) → one insert into that topic's table. The pure part (decode, map,
-// dedupe within the batch, the token) is rowsFor; the handler adds what needs ClickHouse.
+// The consumed batches of one topic (one chunk per partition, handed over together by the consumer's group commit)
+// → one store into that topic's table. The pure part (decode, map, dedupe within the batch, the token) is rowsFor;
+// the handler adds what needs ClickHouse.
 //
 // Exactly-once in ClickHouse rests on two things:
 //  * the insert carries a token derived from the batch (topic, partition, offsets, content), so a batch
@@ -21,7 +22,7 @@
 //  * all of which rests on the raw table being written before the rollups (storeRows, migration 006): what the
 //    raw table holds is a superset of what any rollup has counted, so it can tell what to repair.
 import { createHash } from 'node:crypto';
-import type { ClickHouseClient } from '@touchstream/clickhouse';
+import type { ClickHouseClient, StagedRows } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
 import { topicNames } from '@touchstream/kafka';
 import { codecs } from '@touchstream/schemas';
@@ -57,26 +58,46 @@ export interface PlannedRow {
 export interface BatchPlan {
   table: SinkTable;
   dedupToken: string;
-  /** At most one per id, in offset order. */
+  /** At most one per id, in (partition, offset) order. */
   rows: PlannedRow[];
-  /** One per record; `ok` for records in `rows` until something says otherwise. */
+  /** One per record of the batches, in the order given; `ok` for records in `rows` until something says otherwise. */
   results: RecordResult[];
+  /** Records per batch, in the order given: splits `results` back into one list per batch. */
+  batchSizes: number[];
+}
+
+/** `results` of a plan as one list per batch, in the order the batches were given. */
+export function resultsPerBatch(plan: BatchPlan): RecordResult[][] {
+  const lists: RecordResult[][] = [];
+  let at = 0;
+  for (const size of plan.batchSizes) {
+    lists.push(plan.results.slice(at, at + size));
+    at += size;
+  }
+  return lists;
 }
 
 const idColumn: Record<SinkTable, string> = { touchpoints: 'event_id', signals: 'signal_id', alerts: 'alert_id' };
 
 /**
- * `<topic>:<partition>:<firstOffset>-<lastOffset>:<content hash>`. The hash keeps a token from matching a
- * different batch at the same offsets (a topic deleted and recreated while ClickHouse keeps its data would
- * otherwise have its first batches dropped as "duplicates"); a verbatim retry hashes the same.
+ * One partition's batch: `<topic>:<partition>:<firstOffset>-<lastOffset>:<content hash>`; several partitions' at once:
+ * `<topic>:multi:<hash of every partition, offset and content>`. The hash keeps a token from matching a different
+ * batch at the same offsets (a topic deleted and recreated while ClickHouse keeps its data would otherwise have its
+ * first batches dropped as "duplicates"); a verbatim retry hashes the same.
  */
-export function dedupTokenFor(batch: ConsumedBatch): string {
+export function dedupTokenFor(batches: ConsumedBatch | readonly ConsumedBatch[]): string {
+  const list: readonly ConsumedBatch[] = Array.isArray(batches) ? batches : [batches as ConsumedBatch];
   const hash = createHash('sha256');
-  for (const record of batch.records) {
-    hash.update(`${record.offset}:${record.value?.length ?? -1}:`);
-    if (record.value) hash.update(record.value);
+  for (const batch of list) {
+    if (list.length > 1) hash.update(`${batch.topic}:${batch.partition}:`);
+    for (const record of batch.records) {
+      hash.update(`${record.offset}:${record.value?.length ?? -1}:`);
+      if (record.value) hash.update(record.value);
+    }
   }
-  return `${batch.topic}:${batch.partition}:${batch.firstOffset}-${batch.lastOffset}:${hash.digest('hex').slice(0, 16)}`;
+  const [first] = list;
+  if (list.length === 1) return `${first!.topic}:${first!.partition}:${first!.firstOffset}-${first!.lastOffset}:${hash.digest('hex').slice(0, 16)}`;
+  return `${first!.topic}:multi:${hash.digest('hex').slice(0, 32)}`;
 }
 
 export function tableFor(topic: string, topics: SinkTopics = defaultSinkTopics): SinkTable {
@@ -90,17 +111,34 @@ function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
-/** Decodes and maps every record of the batch; undecodable or unstorable ones get `dlq` with the reason. */
-export function rowsFor(batch: ConsumedBatch, topics: SinkTopics = defaultSinkTopics): BatchPlan {
-  const table = tableFor(batch.topic, topics);
+/**
+ * Decodes and maps every record of the batches (all of one topic, at most one per partition); undecodable or
+ * unstorable ones get `dlq` with the reason.
+ */
+export function rowsFor(batches: ConsumedBatch | readonly ConsumedBatch[], topics: SinkTopics = defaultSinkTopics): BatchPlan {
+  const list: readonly ConsumedBatch[] = Array.isArray(batches) ? batches : [batches as ConsumedBatch];
+  const table = tableFor(list[0]!.topic, topics);
   const rows: PlannedRow[] = [];
   const results: RecordResult[] = [];
   const seen = new Set<string>();
-  batch.records.forEach((record, recordIndex) => {
-    if (record.value === null || record.value.length === 0) {
-      results.push({ kind: 'dlq', reason: 'record has no value' });
-      return;
-    }
+  // Rows in (partition, offset) order, whatever order the batches came in: storedBlock reads a block back that way.
+  const starts: number[] = [];
+  list.forEach((batch, b) => starts.push(b === 0 ? 0 : starts[b - 1]! + list[b - 1]!.records.length));
+  const order = list.map((batch, b) => ({ batch, start: starts[b]! })).sort((x, y) => x.batch.partition - y.batch.partition);
+  for (const { batch, start } of order) {
+    if (tableFor(batch.topic, topics) !== table) throw new Error(`rowsFor: batches of ${batch.topic} and of ${list[0]!.topic} in one plan`);
+    batch.records.forEach((record, i) => {
+      const recordIndex = start + i;
+      const result = planRecord(record, recordIndex);
+      results[recordIndex] = result;
+    });
+  }
+  const dedupToken = dedupTokenFor(list);
+  for (const r of rows) r.row.insert_token = dedupToken;
+  return { table, dedupToken, rows, results, batchSizes: list.map((b) => b.records.length) };
+
+  function planRecord(record: ConsumedBatch['records'][number], recordIndex: number): RecordResult {
+    if (record.value === null || record.value.length === 0) return { kind: 'dlq', reason: 'record has no value' };
     const origin = { partition: record.partition, offset: record.offset };
     let planned: Omit<PlannedRow, 'recordIndex'>;
     try {
@@ -116,21 +154,14 @@ export function rowsFor(batch: ConsumedBatch, topics: SinkTopics = defaultSinkTo
       }
     } catch (err) {
       const what = err instanceof UnstorableRecordError ? 'cannot be stored' : 'cannot be decoded';
-      results.push({ kind: 'dlq', reason: `${table} record ${what}: ${describe(err)}` });
-      return;
+      return { kind: 'dlq', reason: `${table} record ${what}: ${describe(err)}` };
     }
     const key = storedKey(planned.customerId, planned.id);
-    if (seen.has(key)) {
-      results.push({ kind: 'drop', reason: `duplicate ${idColumn[table]} ${planned.id} earlier in the same batch` });
-      return;
-    }
+    if (seen.has(key)) return { kind: 'drop', reason: `duplicate ${idColumn[table]} ${planned.id} earlier in the same batch` };
     seen.add(key);
     rows.push({ recordIndex, ...planned });
-    results.push({ kind: 'ok' });
-  });
-  const dedupToken = dedupTokenFor(batch);
-  for (const r of rows) r.row.insert_token = dedupToken;
-  return { table, dedupToken, rows, results };
+    return { kind: 'ok' };
+  }
 }
 
 export function storedKey(customerId: string, id: string): string {
@@ -198,20 +229,21 @@ export function tokenRange(token: string): { partition: number; firstOffset: num
  * partition and the token's offset range (not in the sort key): it runs only after a sink was cut off.
  */
 export async function storedBlock(client: ClickHouseClient, table: SinkTable, origin: StoredRow): Promise<Record<string, unknown>[]> {
-  const params: Record<string, unknown> = { token: origin.insertToken, partition: origin.kafkaPartition };
-  let where = 'insert_token = {token:String} AND kafka_partition = {partition:UInt32}';
+  const params: Record<string, unknown> = { token: origin.insertToken };
+  let where = 'insert_token = {token:String}';
   const range = tokenRange(origin.insertToken);
   if (range) {
-    Object.assign(params, { first: range.firstOffset, last: range.lastOffset });
-    where += ' AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
+    // A token of one partition's batch names its range: a cheap filter before the token is compared.
+    Object.assign(params, { partition: range.partition, first: range.firstOffset, last: range.lastOffset });
+    where += ' AND kafka_partition = {partition:UInt32} AND kafka_offset BETWEEN {first:UInt64} AND {last:UInt64}';
   }
   const rs = await client.query({
-    // Read back in the shape JSONEachRow input takes whatever the server's profile says: 64-bit integers as
-    // exact strings (a server's default; chDB's is bare numbers), named tuples (alerts.signals) as objects, and
-    // 'YYYY-MM-DD hh:mm:ss.ffffff' times. One row per record: a block stored twice (beyond the dedup window)
-    // still goes as the one block the token stands for.
+    // Read back in the shape JSON input takes whatever the server's profile says: 64-bit integers as exact strings
+    // (a server's default; chDB's is bare numbers), named tuples (alerts.signals) as objects, and
+    // 'YYYY-MM-DD hh:mm:ss.ffffff' times. One row per record, in (partition, offset) order as rowsFor planned it: a
+    // block stored twice (beyond the dedup window) still goes as the one block the token stands for.
     query:
-      `SELECT * EXCEPT (stored_at) FROM ${table} WHERE ${where} ORDER BY kafka_offset LIMIT 1 BY kafka_offset ` +
+      `SELECT * EXCEPT (stored_at) FROM ${table} WHERE ${where} ORDER BY kafka_partition, kafka_offset LIMIT 1 BY kafka_partition, kafka_offset ` +
       `SETTINGS output_format_json_quote_64bit_integers = 1, output_format_json_named_tuples_as_objects = 1, date_time_output_format = 'simple'`,
     format: 'JSONEachRow',
     query_params: params,
@@ -219,19 +251,33 @@ export async function storedBlock(client: ClickHouseClient, table: SinkTable, or
   return rs.json<Record<string, unknown>>();
 }
 
-/** (customer, id) keys of the planned rows that the table already holds → how they were stored. */
-export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[]): Promise<Map<string, StoredRow>> {
+/**
+ * (customer, id) keys of the planned rows that the table already holds → how they were stored. With `staged` (the
+ * planned rows in a staging table, stageRows) the keys are read from it instead of sent as parameters: a server takes
+ * parameters in the URL, which a large batch would overflow.
+ */
+export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[], staged?: StagedRows): Promise<Map<string, StoredRow>> {
   if (rows.length === 0) return new Map();
-  const customers = [...new Set(rows.map((r) => r.customerId))];
-  const ids = [...new Set(rows.map((r) => r.id))];
   const id = idColumn[table];
-  const params: Record<string, unknown> = { customers, ids };
-  let where = `customer_id IN {customers:Array(String)} AND ${id} IN {ids:Array(String)}`;
+  const params: Record<string, unknown> = {};
+  let where: string;
+  if (staged) {
+    where = `customer_id IN (SELECT customer_id FROM ${staged.name}) AND ${id} IN (SELECT ${id} FROM ${staged.name})`;
+  } else {
+    params.customers = [...new Set(rows.map((r) => r.customerId))];
+    params.ids = [...new Set(rows.map((r) => r.id))];
+    where = `customer_id IN {customers:Array(String)} AND ${id} IN {ids:Array(String)}`;
+  }
   if (table !== 'alerts') {
     // Copies carry the original's event time: bounding it prunes the monthly partitions read.
-    const times = rows.map((r) => r.timeMicros);
-    params.from = dateTime64FromMicros(Math.min(...times));
-    params.to = dateTime64FromMicros(Math.max(...times));
+    let min = Infinity;
+    let max = -Infinity;
+    for (const r of rows) {
+      if (r.timeMicros < min) min = r.timeMicros;
+      if (r.timeMicros > max) max = r.timeMicros;
+    }
+    params.from = dateTime64FromMicros(min);
+    params.to = dateTime64FromMicros(max);
     where += ` AND occurred_at BETWEEN {from:DateTime64(6, 'UTC')} AND {to:DateTime64(6, 'UTC')}`;
   }
   const rs = await client.query({

@@ -1,9 +1,9 @@
 // The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
 // The tables exist before it starts: the composition root's clickhouse module applies the migrations.
-import { storeRows, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
-import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink } from '@touchstream/kafka';
+import { dropStaleStages, stageRows, storeStaged, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
+import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink, type MultiBatchHandler, type RecordResult } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { defaultSinkTopics, findStored, rowsFor, storedBlock, storedUnderOtherTokens, withoutStored, type SinkTopics } from './batch.ts';
+import { defaultSinkTopics, findStored, resultsPerBatch, rowsFor, storedBlock, storedUnderOtherTokens, tableFor, withoutStored, type BatchPlan, type SinkTopics } from './batch.ts';
 
 export interface SinkDeps {
   /** kafkajs's Kafka (typed through the wrapper, which owns the kafkajs dependency). */
@@ -16,8 +16,10 @@ export interface SinkDeps {
   log: LogSink;
   /** Defaults to touchpoints.v1, signals.v1 and alerts.v1. */
   topics?: Partial<SinkTopics>;
-  /** Records per insert at most (the consumer splits larger fetches); defaults to the consumer's 1000. */
+  /** Records per partition chunk at most (the consumer splits larger fetches). */
   maxRecordsPerBatch?: number;
+  /** Records per store at most, over all partitions (the consumer's group commit; default 50,000). */
+  maxRecordsPerCall?: number;
   partitionsConsumedConcurrently?: number;
   /** See BatchConsumerOptions.sessionTimeoutMs. */
   sessionTimeoutMs?: number;
@@ -29,39 +31,70 @@ export interface ClickHouseHealth {
   error?: string;
 }
 
-/** The per-batch work, without Kafka: plan, drop what is stored, insert, report. */
-export function createSinkBatchHandler(opts: {
+export interface SinkHandlerOptions {
   clickhouse: ClickHouseClient;
   topics?: SinkTopics;
   /** Called after every ClickHouse call with its outcome. */
   onClickHouse?: (health: ClickHouseHealth) => void;
   /** Called before the rollups get again the block of a store cut off under another token. */
   onRepair?: (repair: { table: string; token: string; rows: number }) => void;
-}): BatchHandler {
+}
+
+/**
+ * The work on the batches of one consumer call, without Kafka: per topic, plan the rows of all its partitions' batches,
+ * stage them once, drop what is already stored, store raw then rollups under one token, repair cut-off stores.
+ */
+export function createSinkBatchesHandler(opts: SinkHandlerOptions): MultiBatchHandler {
   const topics = opts.topics ?? defaultSinkTopics;
   const report = opts.onClickHouse ?? (() => {});
-  return async (batch) => {
-    const planned = rowsFor(batch, topics);
-    if (planned.rows.length === 0) return planned.results;
+  return async (batches) => {
+    const results: RecordResult[][] = new Array(batches.length);
+    const byTable = new Map<string, number[]>();
+    batches.forEach((b, i) => {
+      const table = tableFor(b.topic, topics);
+      byTable.set(table, [...(byTable.get(table) ?? []), i]);
+    });
     try {
-      const stored = await findStored(opts.clickhouse, planned.table, planned.rows);
+      for (const indexes of byTable.values()) {
+        const planned = rowsFor(indexes.map((i) => batches[i]!), topics);
+        const plan = planned.rows.length === 0 ? planned : await store(planned);
+        resultsPerBatch(plan).forEach((list, k) => (results[indexes[k]!] = list));
+      }
+      report({ ok: true });
+      return results;
+    } catch (err) {
+      report({ ok: false, error: err instanceof Error ? err.message : String(err) });
+      // Thrown: the consumer retries the whole call; nothing of it is committed meanwhile.
+      throw err;
+    }
+  };
+
+  async function store(planned: BatchPlan): Promise<BatchPlan> {
+    const staged = await stageRows(opts.clickhouse, planned.table, planned.rows.map((r) => r.row));
+    try {
+      const stored = await findStored(opts.clickhouse, planned.table, planned.rows, staged);
       const plan = withoutStored(planned, stored);
+      // Copies of rows stored before (rare: replays, resent events) leave the staged batch.
+      if (plan.rows.length !== planned.rows.length) await staged.replace(plan.rows.map((r) => r.row));
       // Raw table first, then its rollups (migration 006): a rollup never holds a block the raw table lacks.
-      await storeRows(opts.clickhouse, { table: plan.table, rows: plan.rows.map((r) => r.row), dedupToken: plan.dedupToken });
+      if (plan.rows.length > 0) await storeStaged(opts.clickhouse, staged, plan.dedupToken);
       // Stores cut off with other batch boundaries: the rollups get their whole raw block again, under its token.
       for (const origin of storedUnderOtherTokens(planned, stored)) {
         const rows = await storedBlock(opts.clickhouse, plan.table, origin);
         opts.onRepair?.({ table: plan.table, token: origin.insertToken, rows: rows.length });
         await writeRollups(opts.clickhouse, { table: plan.table, rows, dedupToken: origin.insertToken });
       }
-      report({ ok: true });
-      return plan.results;
-    } catch (err) {
-      report({ ok: false, error: err instanceof Error ? err.message : String(err) });
-      // Thrown: the consumer retries the whole batch; nothing of it is committed meanwhile.
-      throw err;
+      return plan;
+    } finally {
+      await staged.drop();
     }
-  };
+  }
+}
+
+/** createSinkBatchesHandler for one partition's batch at a time (tests, tools). */
+export function createSinkBatchHandler(opts: SinkHandlerOptions): BatchHandler {
+  const handle = createSinkBatchesHandler(opts);
+  return async (batch) => (await handle([batch]))[0]!;
 }
 
 export function createSinkModule(deps: SinkDeps): Module {
@@ -73,7 +106,7 @@ export function createSinkModule(deps: SinkDeps): Module {
     async init(): Promise<ModuleInstance> {
       let clickhouse: ClickHouseHealth = { ok: true };
       let consumer: BatchConsumer | undefined;
-      const handleBatch = createSinkBatchHandler({
+      const handleBatches = createSinkBatchesHandler({
         clickhouse: deps.clickhouse,
         topics,
         onClickHouse: (health) => {
@@ -86,6 +119,9 @@ export function createSinkModule(deps: SinkDeps): Module {
       });
       return {
         async start() {
+          // Staging tables of a sink killed mid-store hold nothing anyone reads: drop them.
+          const stale = await dropStaleStages(deps.clickhouse).catch(() => 0);
+          if (stale > 0) deps.log.info({ stale }, 'sink: dropped staging tables left by an earlier sink');
           consumer = await runBatchConsumer({
             kafka: deps.kafka,
             groupId,
@@ -93,9 +129,10 @@ export function createSinkModule(deps: SinkDeps): Module {
             producer: deps.producer,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'sink',
-            handleBatch,
+            handleBatches,
             log: deps.log,
             maxRecordsPerBatch: deps.maxRecordsPerBatch,
+            maxRecordsPerCall: deps.maxRecordsPerCall,
             partitionsConsumedConcurrently: deps.partitionsConsumedConcurrently,
             sessionTimeoutMs: deps.sessionTimeoutMs,
           });

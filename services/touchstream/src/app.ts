@@ -5,7 +5,7 @@ import type { Producer } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
-import { createKafka, createIdempotentProducer, ensureTopics, topicSpecs, trackProducerConnection } from '@touchstream/kafka';
+import { createKafka, createIdempotentProducer, ensureTopics, startLagMonitor, topicNames, topicSpecs, trackProducerConnection, type LaggingGroup, type LagMonitor } from '@touchstream/kafka';
 import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
@@ -27,6 +27,30 @@ export interface RunningApp {
   stop(): Promise<void>;
   /** Re-reads the processor's rules file (SIGHUP); an invalid file is rejected (logged) and the rules in force stay. */
   reloadRules(): Promise<{ ok: boolean; error?: string }>;
+  /** Consumer lag of the groups this process runs (processor, sink, notifier), read from the broker every few seconds. */
+  lag?: LagMonitor;
+}
+
+/** Reads the lag of the consumer groups this process runs; also the `touchstream.consumer.lag` gauge. */
+function lagModule(kafka: ReturnType<typeof createKafka>, groups: LaggingGroup[], log: FastifyInstance['log'], onStart: (m: LagMonitor) => void): Module {
+  let monitor: LagMonitor | undefined;
+  return {
+    name: 'lag',
+    deps: ['kafka'],
+    async init() {
+      return {
+        async start() {
+          monitor = startLagMonitor({ kafka, groups, log });
+          onStart(monitor);
+        },
+        async stop() {
+          await monitor?.stop();
+        },
+        // Informational: a lagging pipeline is still a running one.
+        ready: () => ({ ready: true }),
+      };
+    },
+  };
 }
 
 /** Gives a module dependencies on the shared-client modules it needs. */
@@ -184,6 +208,13 @@ export async function startApp(config: Config): Promise<RunningApp> {
     modules.push(dependingOn(createNotifierModule({ kafka, producer, redis: redis!, settings, groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, log }), ['kafka', 'redis']));
   }
 
+  const laggingGroups: LaggingGroup[] = [];
+  if (targets.has('processor')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, topics: [topicNames.touchpoints] });
+  if (targets.has('sink')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] });
+  if (targets.has('notifier')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, topics: [topicNames.alerts] });
+  let lag: LagMonitor | undefined;
+  if (laggingGroups.length > 0) modules.push(lagModule(kafka, laggingGroups, log, (m) => (lag = m)));
+
   runner = new ModuleRunner(modules);
   await runner.init({ http, log });
   // Listen before the modules start so /readyz can say what is still starting.
@@ -204,6 +235,9 @@ export async function startApp(config: Config): Promise<RunningApp> {
     http,
     runner,
     reloadRules: () => processorModule?.reloadRules() ?? Promise.resolve({ ok: false, error: 'this process runs no processor' }),
+    get lag() {
+      return lag;
+    },
     stop() {
       stopping ??= (async () => {
         runner!.beginDrain();

@@ -10,6 +10,7 @@ import { startDemoTraffic } from './demo.ts';
 import { deadLettersCommand } from './deadletters-cli.ts';
 import { qualityCommand } from './quality/cli.ts';
 import { benchCommand } from './bench.ts';
+import { lagStatusLine } from './status.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEMO_WRITE_KEY = 'demo-write-key';
@@ -128,8 +129,21 @@ KPIs of the last hour by channel:
 Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
   curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
 
-Ctrl-C stops everything.
+Ctrl-C stops everything. The line below shows how far behind the processor and the sink are (records).
 `);
+      // On a terminal the line is rewritten in place; in a log, one line every 30 s.
+      const tty = process.stdout.isTTY;
+      let printed = 0;
+      const status = setInterval(() => {
+        const line = lagStatusLine(running.lag?.history() ?? []);
+        if (!line) return;
+        if (tty) process.stdout.write(`\r\x1b[K${line}`);
+        else if (Date.now() - printed >= 30_000) {
+          printed = Date.now();
+          console.log(line);
+        }
+      }, 5000);
+      status.unref();
     } catch (err) {
       await app?.stop().catch(() => undefined);
       await stack.stop();
