@@ -130,13 +130,21 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
   }
   const script = (name: ScriptName): ScriptCall => (redis as unknown as Record<string, ScriptCall>)[name]!.bind(redis);
 
-  /** Runs script calls: one pipeline on a standalone server; on a Cluster, concurrent calls (ioredis pipelines them per node). */
+  /**
+   * Runs script calls: one MULTI … EXEC on a standalone server; on a Cluster, concurrent calls (ioredis pipelines them
+   * per node). Why a transaction and not a plain pipeline: with `appendfsync always` Redis fsyncs its AOF once per
+   * event-loop turn that wrote anything, and a turn reads ~16 KiB of a pipeline (a few dozen calls), so a plain
+   * pipeline of a large batch paid hundreds of fsyncs; queued in MULTI, every write happens in the one EXEC turn:
+   * one fsync per batch (measured: 7k → 11k events/s). EXEC holds Redis for the batch's duration, which the
+   * consumer bounds (maxRecordsPerCall). Each script stays atomic per customer either way; a failing one does not
+   * undo the others (EXEC has no rollback), as in a pipeline.
+   */
   async function runAll(calls: Array<{ name: ScriptName | 'zadd'; args: string[]; what: string }>): Promise<unknown[]> {
     if (calls.length === 0) return [];
     if (redis.isCluster) {
       return Promise.all(calls.map((c) => (c.name === 'zadd' ? redis.zadd(c.args[0]!, c.args[1]!, c.args[2]!) : script(c.name)(...c.args))));
     }
-    const pipeline = redis.pipeline() as unknown as Record<string, (...args: string[]) => unknown> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
+    const pipeline = redis.multi() as unknown as Record<string, (...args: string[]) => unknown> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const c of calls) pipeline[c.name]!(...c.args);
     const results = (await pipeline.exec()) ?? [];
     return results.map(([err, reply], k) => {
