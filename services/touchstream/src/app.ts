@@ -211,7 +211,10 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const laggingGroups: LaggingGroup[] = [];
   if (targets.has('processor')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, topics: [topicNames.touchpoints] });
   if (targets.has('sink')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] });
-  if (targets.has('notifier')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, topics: [topicNames.alerts] });
+  // An idle notifier (no webhook destinations) consumes nothing: its group would look ever further behind.
+  if (targets.has('notifier') && (parseWebhooks(config).settings?.destinations.length ?? 0) > 0) {
+    laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, topics: [topicNames.alerts] });
+  }
   let lag: LagMonitor | undefined;
   if (laggingGroups.length > 0) modules.push(lagModule(kafka, laggingGroups, log, (m) => (lag = m)));
 
