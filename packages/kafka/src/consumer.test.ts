@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
 import { codecs } from '@touchstream/schemas';
-import { isRebalanceRefusal, routeResults } from './consumer.ts';
+import { isRebalanceRefusal, produceRequests, routeResults } from './consumer.ts';
 import type { KafkaRecord } from './types.ts';
 
 const record = (offset: string): KafkaRecord => ({
@@ -51,5 +51,20 @@ describe('isRebalanceRefusal', () => {
     expect(isRebalanceRefusal(wrapped('TOPIC_AUTHORIZATION_FAILED', 29))).toBe(false);
     expect(isRebalanceRefusal(new Error('connection closed'))).toBe(false);
     expect(isRebalanceRefusal(undefined)).toBe(false);
+  });
+});
+
+describe('produceRequests', () => {
+  const message = (n: number, bytes: number) => ({ topic: 'signals.v1', key: `c-${n}`, value: Buffer.alloc(bytes) });
+
+  it('cuts outputs into requests under the byte bound, in order, a larger message alone', () => {
+    const messages = [message(0, 400), message(1, 400), message(2, 400), message(3, 5000), message(4, 10)];
+    const requests = produceRequests(messages, 1000);
+    expect(requests.map((r) => r.map((m) => m.key))).toEqual([['c-0', 'c-1'], ['c-2'], ['c-3'], ['c-4']]);
+    expect(requests.flat()).toEqual(messages);
+  });
+
+  it('sends nothing for no outputs', () => {
+    expect(produceRequests([])).toEqual([]);
   });
 });

@@ -121,19 +121,51 @@ export function routeResults(
   return out;
 }
 
-/** One produce request for all of a batch's outputs, grouped per topic, acknowledged by all in-sync replicas. */
-export async function produceAll(producer: Producer, messages: OutboundMessage[]): Promise<void> {
-  if (messages.length === 0) return;
-  const byTopic = new Map<string, Message[]>();
+/**
+ * Bytes of outputs per produce request at most. A request holds one record batch per partition, and the broker refuses
+ * a record batch over `message.max.bytes` (1 MiB by default) with MESSAGE_TOO_LARGE: a group-commit call's outputs
+ * (thousands of signals and alerts on a topic of few partitions) would exceed it in one request.
+ */
+export const MAX_PRODUCE_BYTES = 512 * 1024;
+
+const sizeOfMessage = (m: OutboundMessage) => m.value.length + m.key.length + Object.entries(m.headers ?? {}).reduce((n, [k, v]) => n + k.length + v.length, 0) + 64;
+
+/** The outputs cut into requests of at most maxBytes each (a larger message goes alone), in their order. */
+export function produceRequests(messages: readonly OutboundMessage[], maxBytes = MAX_PRODUCE_BYTES): OutboundMessage[][] {
+  const requests: OutboundMessage[][] = [];
+  let current: OutboundMessage[] = [];
+  let bytes = 0;
   for (const m of messages) {
-    const list = byTopic.get(m.topic) ?? [];
-    list.push({ key: m.key, value: m.value, headers: m.headers });
-    byTopic.set(m.topic, list);
+    const size = sizeOfMessage(m);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      requests.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
   }
-  await producer.sendBatch({
-    acks: -1,
-    topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
-  });
+  if (current.length > 0) requests.push(current);
+  return requests;
+}
+
+/**
+ * A batch's outputs, grouped per topic, acknowledged by all in-sync replicas: one produce request per
+ * MAX_PRODUCE_BYTES, one after the other, so a customer's outputs stay in order.
+ */
+export async function produceAll(producer: Producer, messages: OutboundMessage[]): Promise<void> {
+  for (const request of produceRequests(messages)) {
+    const byTopic = new Map<string, Message[]>();
+    for (const m of request) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: m.value, headers: m.headers });
+      byTopic.set(m.topic, list);
+    }
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })),
+    });
+  }
 }
 
 /** Group-membership answers that mean "this member no longer owns the partition": the new owner redoes the batch. */
@@ -173,6 +205,8 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
   let joined = false;
   let crashed: string | undefined;
   let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let restarts = 0;
   const routing = () => ({ stage: opts.stage ?? opts.groupId, source: opts.groupId, deadLetterTopic, nowMs: now() });
 
   const work = async (batch: ConsumedBatch): Promise<void> => {
@@ -254,76 +288,11 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
     stats,
     lag: () => lagByTopic,
     async start() {
-      consumer = opts.kafka.consumer({
-        groupId: opts.groupId,
-        allowAutoTopicCreation: false,
-        // Bounded fetches: a partition's batch is at most ~1 MiB before it is handed to the handler.
-        maxBytesPerPartition: 1024 * 1024,
-        // Grouped: one fetch feeds one call, so a fetch may bring more partitions' batches at once.
-        ...(grouped ? { maxBytes: 32 * 1024 * 1024 } : {}),
-        ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(opts.sessionTimeoutMs / 10)) } : {}),
-        retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 10_000 },
-      });
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        joined = true;
-        crashed = undefined;
-      });
-      consumer.on(consumer.events.CRASH, (e) => {
-        joined = false;
-        const { error, restart } = e.payload as { error?: Error; restart?: boolean };
-        crashed = String(error?.message ?? 'crashed');
-        // kafkajs restarts the consumer only after a retriable error; otherwise it stays down until the process restarts.
-        opts.log?.error({ groupId: opts.groupId, err: crashed, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed and stays down: restart the process');
-      });
-      consumer.on(consumer.events.DISCONNECT, () => {
-        joined = false;
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        // Grouped: every partition's batch of a fetch must be in the queue at once to go into one call.
-        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? (grouped ? 256 : 3),
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
-          const recordLag = (nextOffset: bigint) => {
-            let byPartition = lagByTopic.get(batch.topic);
-            if (!byPartition) lagByTopic.set(batch.topic, (byPartition = new Map()));
-            const lag = BigInt(batch.highWatermark) - nextOffset;
-            byPartition.set(batch.partition, Number(lag > 0n ? lag : 0n));
-          };
-          for (let i = 0; i < all.length; i += maxRecords) {
-            // On rebalance or shutdown, stop before taking more work; what is not committed is redelivered.
-            if (!isRunning() || isStale()) return;
-            const records = all.slice(i, i + maxRecords);
-            const firstOffset = records[0]!.offset;
-            const lastOffset = records[records.length - 1]!.offset;
-            const chunk: ConsumedBatch = { topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat };
-            if (grouped) {
-              // The side effects are done either way; after a refused commit whoever owns the partition after the
-              // rebalance gets the batch again and deduplicates it.
-              if ((await submit(chunk)) === 'refused') return;
-            } else {
-              await work(chunk);
-              try {
-                await consumer!.commitOffsets([commitOffsetOf(chunk)]);
-              } catch (err) {
-                if (!isRebalanceRefusal(err)) throw err;
-                // Returning lets the next heartbeat rejoin instead of crashing the consumer for good.
-                warnRefused([chunk], err);
-                return;
-              }
-            }
-            resolveOffset(lastOffset);
-            recordLag(BigInt(lastOffset) + 1n);
-            await heartbeat();
-          }
-        },
-      });
+      await launch();
     },
     async stop() {
       stopping = true;
+      clearTimeout(restartTimer);
       await consumer?.disconnect();
       joined = false;
     },
@@ -334,6 +303,107 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
       return { ready: true };
     },
   };
+
+  /**
+   * A consumer that kafkajs stopped for good (a non-retriable error thrown by a batch: a broker refusing a produce, a
+   * bug) is replaced by a new one after a pause, in this process: its partitions come back from the committed
+   * offsets, so the batch that failed is tried again. Until then readiness says why it is down.
+   */
+  function scheduleRestart() {
+    if (stopping || restartTimer) return;
+    restarts++;
+    const delayMs = Math.min(30_000, 1000 * 2 ** Math.min(restarts - 1, 5));
+    opts.log?.error({ groupId: opts.groupId, delayMs, restarts }, 'consumer stopped for good by kafkajs; starting a new one');
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      void (async () => {
+        const old = consumer;
+        await old?.disconnect().catch(() => undefined);
+        if (stopping) return;
+        await launch().catch((err: unknown) => {
+          crashed = `restart failed: ${err instanceof Error ? err.message : String(err)}`;
+          scheduleRestart();
+        });
+      })();
+    }, delayMs);
+    restartTimer.unref?.();
+  }
+
+  async function launch() {
+    consumer = opts.kafka.consumer({
+      groupId: opts.groupId,
+      allowAutoTopicCreation: false,
+      // Bounded fetches: a partition's batch is at most ~1 MiB before it is handed to the handler.
+      maxBytesPerPartition: 1024 * 1024,
+      // Grouped: one fetch feeds one call, so a fetch may bring more partitions' batches at once.
+      ...(grouped ? { maxBytes: 32 * 1024 * 1024 } : {}),
+      ...(opts.sessionTimeoutMs ? { sessionTimeout: opts.sessionTimeoutMs, heartbeatInterval: Math.max(500, Math.floor(opts.sessionTimeoutMs / 10)) } : {}),
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 10_000 },
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joined = true;
+      crashed = undefined;
+    });
+    // A consumer that worked for a minute after a restart starts the backoff from the beginning again.
+    const launchedAt = Date.now();
+    consumer.on(consumer.events.CRASH, () => {
+      if (Date.now() - launchedAt > 60_000) restarts = 0;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      joined = false;
+      const { error, restart } = e.payload as { error?: Error; restart?: boolean };
+      crashed = String(error?.message ?? 'crashed');
+      // kafkajs restarts the consumer only after a retriable error; otherwise this wrapper starts a new one.
+      opts.log?.error({ groupId: opts.groupId, err: crashed, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed and kafkajs stopped it');
+      if (!restart) scheduleRestart();
+    });
+    consumer.on(consumer.events.DISCONNECT, () => {
+      joined = false;
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Grouped: every partition's batch of a fetch must be in the queue at once to go into one call.
+      partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? (grouped ? 256 : 3),
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+        const recordLag = (nextOffset: bigint) => {
+          let byPartition = lagByTopic.get(batch.topic);
+          if (!byPartition) lagByTopic.set(batch.topic, (byPartition = new Map()));
+          const lag = BigInt(batch.highWatermark) - nextOffset;
+          byPartition.set(batch.partition, Number(lag > 0n ? lag : 0n));
+        };
+        for (let i = 0; i < all.length; i += maxRecords) {
+          // On rebalance or shutdown, stop before taking more work; what is not committed is redelivered.
+          if (!isRunning() || isStale()) return;
+          const records = all.slice(i, i + maxRecords);
+          const firstOffset = records[0]!.offset;
+          const lastOffset = records[records.length - 1]!.offset;
+          const chunk: ConsumedBatch = { topic: batch.topic, partition: batch.partition, records, firstOffset, lastOffset, heartbeat };
+          if (grouped) {
+            // The side effects are done either way; after a refused commit whoever owns the partition after the
+            // rebalance gets the batch again and deduplicates it.
+            if ((await submit(chunk)) === 'refused') return;
+          } else {
+            await work(chunk);
+            try {
+              await consumer!.commitOffsets([commitOffsetOf(chunk)]);
+            } catch (err) {
+              if (!isRebalanceRefusal(err)) throw err;
+              // Returning lets the next heartbeat rejoin instead of crashing the consumer for good.
+              warnRefused([chunk], err);
+              return;
+            }
+          }
+          resolveOffset(lastOffset);
+          recordLag(BigInt(lastOffset) + 1n);
+          await heartbeat();
+        }
+      },
+    });
+  }
 }
 
 /** Creates and starts a batch consumer (convenience for modules). */
