@@ -597,6 +597,7 @@ export async function runPipelineBench(opts: PipelineOptions): Promise<number> {
     const signalsProduced = produced(TOPICS.signals);
     const stageRates = {
       ingestAckedPerS: acked / loadSeconds,
+      ingestAckedSecondHalfPerS: mid && secondHalf > 0 ? (acked - mid.acked) / secondHalf : null,
       sentPerS: sent / loadSeconds,
       touchpointsProducedPerS: produced(TOPICS.touchpoints) === null ? null : produced(TOPICS.touchpoints)! / loadSeconds,
       signalsProducedPerS: signalsProduced === null ? null : signalsProduced / loadSeconds,
@@ -648,7 +649,7 @@ export async function runPipelineBench(opts: PipelineOptions): Promise<number> {
     const oursBusy = procNames.reduce((a, n) => a + ((cpu[n]!.load?.meanPct as number | undefined) ?? 0), 0);
     const othersPct = machineBusy === null ? null : Math.max(0, machineBusy - oursBusy);
     if (othersPct !== null && othersPct > 25) {
-      problems.push(`other processes used ${othersPct.toFixed(0)}% of a core on average during the load: the run was disturbed, its figures are pessimistic (most: ${othersDuringLoad.map((o) => `${o.cpuPct.toFixed(0)}% ${o.command.slice(0, 80)}`).join('; ')})`);
+      problems.push(`other processes used ${othersPct.toFixed(0)}% of a core on average during the load: the run was disturbed, its figures are pessimistic (most among those still running: ${othersDuringLoad.map((o) => `${o.cpuPct.toFixed(0)}% ${o.command.slice(0, 80)}`).join('; ')})`);
     }
 
     const ingest = summarize(requestMs);
@@ -734,7 +735,7 @@ interface Report {
   machine: ReturnType<typeof machineInfo>;
   options: { rate: number | 'max'; duration: number; batch: number; concurrency: number; customers: number; probesPerS: number };
   load: { seconds: number; sent: number; acked: number; requests: number; statuses: Record<string, number>; shortfall: number | null };
-  stages: Record<string, unknown> & { ingestAckedPerS: number; signalsProducedPerS: number | null; alertsProduced: number | null; signalsProduced: number | null };
+  stages: Record<string, unknown> & { ingestAckedPerS: number; ingestAckedSecondHalfPerS: number | null; signalsProducedPerS: number | null; alertsProduced: number | null; signalsProduced: number | null };
   endToEnd: { eventsPerS: number | null; allDoneSeconds: number | null; countedPerS: number | null; countedAllSeconds: number | null };
   throughDrain: { processorPerS: number | null; sinkTouchpointsPerS: number | null; sinkSignalsPerS: number | null };
   lag: { trends: Record<string, LagTrend>; series: Record<string, Array<{ t: number; lag: number }>> };
@@ -766,7 +767,7 @@ function printReport(r: Report, lanes: Lane[]) {
   out.push('events/s per stage                during load   last half   through drain');
   const row = (name: string, a: number | null | undefined, b: number | null | undefined, c: number | null | undefined) =>
     out.push(`  ${name.padEnd(30)} ${fmtInt(a).padStart(11)} ${fmtInt(b).padStart(11)} ${fmtInt(c).padStart(15)}`);
-  row('ingest (acknowledged)', r.stages.ingestAckedPerS, null, null);
+  row('ingest (acknowledged)', r.stages.ingestAckedPerS, r.stages.ingestAckedSecondHalfPerS, null);
   const lane = (i: number) => r.stages[lanes[i]!.name] as { duringLoadPerS: number | null; secondHalfPerS: number | null };
   row('processor', lane(0).duringLoadPerS, lane(0).secondHalfPerS, r.throughDrain.processorPerS);
   row('sink touchpoints', lane(1).duringLoadPerS, lane(1).secondHalfPerS, r.throughDrain.sinkTouchpointsPerS);
