@@ -732,6 +732,7 @@ export async function runPipelineBench(opts: PipelineOptions): Promise<number> {
 
 interface Report {
   command: string;
+  aborted: boolean;
   machine: ReturnType<typeof machineInfo>;
   options: { rate: number | 'max'; duration: number; batch: number; concurrency: number; customers: number; probesPerS: number };
   load: { seconds: number; sent: number; acked: number; requests: number; statuses: Record<string, number>; shortfall: number | null };
@@ -760,6 +761,7 @@ function printReport(r: Report, lanes: Lane[]) {
   const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`);
   out.push('');
   out.push(`touchstream bench pipeline · ${r.options.rate === 'max' ? `rate max (${r.options.concurrency} request loops)` : `${fmtInt(r.options.rate)} events/s offered`} · ${r.options.duration} s · ${r.options.batch} events/request · ${fmtInt(r.options.customers)} customers · ${r.options.probesPerS} probes/s`);
+  if (r.aborted) out.push('INTERRUPTED (Ctrl-C): partial figures, no drain wait, no ceilings');
   out.push(`machine: ${m.cores} × ${m.cpu}, ${m.ramGiB} GiB RAM, Node ${m.node}, ${m.kernel}; load average at start ${m.loadavgAtStart.join(' ')}`);
   out.push('');
   out.push(`load: ${fmtInt(r.load.sent)} events sent in ${r.load.seconds.toFixed(1)} s, ${fmtInt(r.load.acked)} acknowledged (${Object.entries(r.load.statuses).map(([k, v]) => `${k} × ${fmtInt(v)}`).join(', ')})${r.load.shortfall ? `; ${fmtInt(r.load.shortfall)} events behind the offered rate` : ''}`);
