@@ -9,10 +9,18 @@ export function dateTime64FromMicros(micros: number): string {
   if (!Number.isSafeInteger(micros)) throw new RangeError(`not an integer number of microseconds: ${micros}`);
   const seconds = Math.floor(micros / microsPerSecond);
   const fraction = micros - seconds * microsPerSecond;
-  const iso = new Date(seconds * 1000).toISOString();
-  if (iso.startsWith('+') || iso.startsWith('-')) throw new RangeError(`timestamp out of range: ${micros}`);
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${String(fraction).padStart(6, '0')}`;
+  if (seconds !== lastSeconds) {
+    // The events of a batch fall in few seconds: the date and time part is formatted once per second, not per row.
+    const iso = new Date(seconds * 1000).toISOString();
+    if (iso.startsWith('+') || iso.startsWith('-')) throw new RangeError(`timestamp out of range: ${micros}`);
+    lastPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.`;
+    lastSeconds = seconds;
+  }
+  return lastPrefix + String(fraction).padStart(6, '0');
 }
+
+let lastSeconds = Number.NaN;
+let lastPrefix = '';
 
 /** ClickHouse DateTime64 text in UTC (any precision 0–6, as returned in JSON formats) → epoch microseconds. */
 export function microsFromDateTime64(text: string): number {
