@@ -12,6 +12,7 @@ export { ensureKafkaJars, kafkaJarsResolved, repoRoot, startKafka, waitForKafka,
 export { startRedis, waitForRedis, type RedisOptions, type RedisService } from './redis.ts';
 export { freePort, freePorts, isPortFree } from './ports.ts';
 export type { Log, ServiceHandle, StopOptions } from './process.ts';
+export { hasPdeathsig } from './process.ts';
 
 export interface StackOptions {
   /** State and logs, e.g. `.stack/<name>`: `kafka/`, `redis/`, `chdb/`, `kafka.log`, `redis.log`. */

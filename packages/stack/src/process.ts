@@ -57,7 +57,7 @@ let pdeathsig: boolean | undefined;
  * The kernel ties it to the thread that spawned the child: start services from the main thread (or a
  * worker thread that outlives them).
  */
-function hasPdeathsig(): boolean {
+export function hasPdeathsig(): boolean {
   if (pdeathsig === undefined) {
     const r = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
     pdeathsig = process.platform === 'linux' && r.status === 0 && r.stdout.includes('--pdeathsig');

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hasPdeathsig } from '@touchstream/stack';
 import { descendants } from './procfs.ts';
 
 export interface StackChildOptions {
@@ -14,15 +15,6 @@ export interface StackChildOptions {
   port: number;
   logFile: string;
   readyTimeoutMs?: number;
-}
-
-let pdeathsig: boolean | undefined;
-function hasPdeathsig(): boolean {
-  if (pdeathsig === undefined) {
-    const r = spawnSync('setpriv', ['--help'], { encoding: 'utf8' });
-    pdeathsig = process.platform === 'linux' && r.status === 0 && r.stdout.includes('--pdeathsig');
-  }
-  return pdeathsig;
 }
 
 function cmdline(pid: number): string {
