@@ -29,6 +29,7 @@ export interface InsertRowsOptions {
 }
 
 export const tableNamePattern = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+
 /** The INSERT statement (without data) for a table and optional token; exported for tests. */
 export function insertStatement(table: string, dedupToken?: string): string {
   if (!tableNamePattern.test(table)) throw new Error(`invalid table name ${JSON.stringify(table)}`);

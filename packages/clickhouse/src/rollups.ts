@@ -146,12 +146,9 @@ export function rollupStatement(rollup: Rollup, source: string, columns: readonl
   return `INSERT INTO ${rollup.table} SETTINGS ${settings.join(', ')}\nSELECT ${picked} FROM (\n${rollup.select.replace('{source}', () => source)}\n)`;
 }
 
-export interface Column {
+interface Column {
   table: string;
   name: string;
-  type: string;
-  default_kind: string;
-  default_expression: string;
 }
 
 /** The stored columns (no MATERIALIZED, no ALIAS) of the given tables of one database, in each table's order. */
@@ -160,7 +157,7 @@ async function storedColumns(client: ClickHouseClient, tables: readonly string[]
   const database = qualified[0]!.dot < 0 ? 'currentDatabase()' : '{database:String}';
   const rs = await client.query({
     query:
-      `SELECT table, name, type, default_kind, default_expression FROM system.columns ` +
+      `SELECT table, name FROM system.columns ` +
       `WHERE database = ${database} AND table IN {tables:Array(String)} AND default_kind IN ('', 'DEFAULT') ORDER BY table, position`,
     format: 'JSONEachRow',
     query_params: { database: tables[0]!.slice(0, Math.max(qualified[0]!.dot, 0)), tables: qualified.map((q) => q.table.slice(q.dot + 1)) },
@@ -192,12 +189,10 @@ export function rollupColumns(client: ClickHouseClient, table: string): Promise<
   return columns;
 }
 
-/** The statements that write a raw table's rollups from `source` (rows with the raw table's columns). */
-export async function rollupStatements(client: ClickHouseClient, table: string, source: (rawColumns: Column[]) => string, dedupToken?: string): Promise<string[]> {
-  const rollups = rollupsOfTable(table);
+/** The statements that write a raw table's rollups from `source` (a table or subquery with the raw table's columns). */
+export async function rollupStatements(client: ClickHouseClient, table: string, source: string, dedupToken?: string): Promise<string[]> {
   const columns = await rollupColumns(client, table);
-  const from = source(columns.get(table)!);
-  return rollups.map((r) => rollupStatement(r, from, columns.get(r.table)!.map((c) => c.name), dedupToken));
+  return rollupsOfTable(table).map((r) => rollupStatement(r, source, columns.get(r.table)!.map((c) => c.name), dedupToken));
 }
 
 /**
@@ -207,7 +202,7 @@ export async function rollupStatements(client: ClickHouseClient, table: string, 
  */
 export async function rollUpStoredRows(client: ClickHouseClient, table: string, range: { from: string; to: string }): Promise<void> {
   const source = `(SELECT * FROM ${table} WHERE occurred_at >= toDateTime64(${stringLiteral(range.from)}, 6, 'UTC') AND occurred_at < toDateTime64(${stringLiteral(range.to)}, 6, 'UTC'))`;
-  for (const query of await rollupStatements(client, table, () => source)) {
+  for (const query of await rollupStatements(client, table, source)) {
     const result = await client.exec({ query });
     await drainStream(result.stream);
   }

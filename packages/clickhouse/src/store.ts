@@ -84,7 +84,7 @@ export async function stageRows(client: ClickHouseClient, table: string, rows: r
 /** Writes the staged rows' contribution to every rollup of their raw table, each under `dedupToken`. */
 export async function rollUpStaged(client: ClickHouseClient, staged: StagedRows, dedupToken?: string): Promise<void> {
   if (rollupsOfTable(staged.table).length === 0) return;
-  for (const query of await rollupStatements(client, staged.table, () => staged.name, dedupToken)) await run(client, query);
+  for (const query of await rollupStatements(client, staged.table, staged.name, dedupToken)) await run(client, query);
 }
 
 /** Writes the staged rows to their raw table, then to each of its rollups, all under `dedupToken`. */

@@ -60,11 +60,6 @@ export interface BatchConsumer {
   stop(): Promise<void>;
   ready(): { ready: boolean; reason?: string };
   readonly stats: BatchConsumerStats;
-  /**
-   * Records behind the end of each partition this member worked on, as of its last batch there (`topic` →
-   * partition → lag): the broker's high watermark minus the next offset to commit. Empty until the first batch.
-   */
-  lag(): Map<string, Map<number, number>>;
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
@@ -200,7 +195,6 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
   const deadLetterTopic = opts.deadLetterTopic ?? topicNames.deadLetters;
   const now = opts.now ?? Date.now;
   const stats: BatchConsumerStats = { calls: 0, batches: 0, records: 0, ok: 0, dlq: 0, drop: 0, outputs: 0 };
-  const lagByTopic = new Map<string, Map<number, number>>();
   let consumer: Consumer | undefined;
   let joined = false;
   let crashed: string | undefined;
@@ -286,7 +280,6 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
 
   return {
     stats,
-    lag: () => lagByTopic,
     async start() {
       await launch();
     },
@@ -344,13 +337,11 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
       joined = true;
       crashed = undefined;
     });
-    // A consumer that worked for a minute after a restart starts the backoff from the beginning again.
     const launchedAt = Date.now();
-    consumer.on(consumer.events.CRASH, () => {
-      if (Date.now() - launchedAt > 60_000) restarts = 0;
-    });
     consumer.on(consumer.events.CRASH, (e) => {
       joined = false;
+      // A consumer that worked for a minute after a restart starts the backoff from the beginning again.
+      if (Date.now() - launchedAt > 60_000) restarts = 0;
       const { error, restart } = e.payload as { error?: Error; restart?: boolean };
       crashed = String(error?.message ?? 'crashed');
       // kafkajs restarts the consumer only after a retriable error; otherwise this wrapper starts a new one.
@@ -369,12 +360,6 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
       partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? (grouped ? 256 : 3),
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
-        const recordLag = (nextOffset: bigint) => {
-          let byPartition = lagByTopic.get(batch.topic);
-          if (!byPartition) lagByTopic.set(batch.topic, (byPartition = new Map()));
-          const lag = BigInt(batch.highWatermark) - nextOffset;
-          byPartition.set(batch.partition, Number(lag > 0n ? lag : 0n));
-        };
         for (let i = 0; i < all.length; i += maxRecords) {
           // On rebalance or shutdown, stop before taking more work; what is not committed is redelivered.
           if (!isRunning() || isStale()) return;
@@ -398,7 +383,6 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
             }
           }
           resolveOffset(lastOffset);
-          recordLag(BigInt(lastOffset) + 1n);
           await heartbeat();
         }
       },

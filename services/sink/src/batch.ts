@@ -252,22 +252,15 @@ export async function storedBlock(client: ClickHouseClient, table: SinkTable, or
 }
 
 /**
- * (customer, id) keys of the planned rows that the table already holds → how they were stored. With `staged` (the
- * planned rows in a staging table, stageRows) the keys are read from it instead of sent as parameters: a server takes
- * parameters in the URL, which a large batch would overflow.
+ * (customer, id) keys of the planned rows that the table already holds → how they were stored. The keys are read from
+ * the staged batch (`staged`, stageRows of these rows), not sent as parameters: a server takes parameters in the URL,
+ * which a large batch would overflow.
  */
-export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[], staged?: StagedRows): Promise<Map<string, StoredRow>> {
+export async function findStored(client: ClickHouseClient, table: SinkTable, rows: readonly PlannedRow[], staged: StagedRows): Promise<Map<string, StoredRow>> {
   if (rows.length === 0) return new Map();
   const id = idColumn[table];
   const params: Record<string, unknown> = {};
-  let where: string;
-  if (staged) {
-    where = `customer_id IN (SELECT customer_id FROM ${staged.name}) AND ${id} IN (SELECT ${id} FROM ${staged.name})`;
-  } else {
-    params.customers = [...new Set(rows.map((r) => r.customerId))];
-    params.ids = [...new Set(rows.map((r) => r.id))];
-    where = `customer_id IN {customers:Array(String)} AND ${id} IN {ids:Array(String)}`;
-  }
+  let where = `customer_id IN (SELECT customer_id FROM ${staged.name}) AND ${id} IN (SELECT ${id} FROM ${staged.name})`;
   if (table !== 'alerts') {
     // Copies carry the original's event time: bounding it prunes the monthly partitions read.
     let min = Infinity;

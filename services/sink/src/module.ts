@@ -52,7 +52,9 @@ export function createSinkBatchesHandler(opts: SinkHandlerOptions): MultiBatchHa
     const byTable = new Map<string, number[]>();
     batches.forEach((b, i) => {
       const table = tableFor(b.topic, topics);
-      byTable.set(table, [...(byTable.get(table) ?? []), i]);
+      const indexes = byTable.get(table);
+      if (indexes) indexes.push(i);
+      else byTable.set(table, [i]);
     });
     try {
       for (const indexes of byTable.values()) {

@@ -32,16 +32,16 @@ export interface RunningApp {
 }
 
 /** Reads the lag of the consumer groups this process runs; also the `touchstream.consumer.lag` gauge. */
-function lagModule(kafka: ReturnType<typeof createKafka>, groups: LaggingGroup[], log: FastifyInstance['log'], onStart: (m: LagMonitor) => void): Module {
+function lagModule(kafka: ReturnType<typeof createKafka>, groups: LaggingGroup[], log: FastifyInstance['log']): Module & { monitor(): LagMonitor | undefined } {
   let monitor: LagMonitor | undefined;
   return {
     name: 'lag',
     deps: ['kafka'],
+    monitor: () => monitor,
     async init() {
       return {
         async start() {
           monitor = startLagMonitor({ kafka, groups, log });
-          onStart(monitor);
         },
         async stop() {
           await monitor?.stop();
@@ -201,22 +201,19 @@ export async function startApp(config: Config): Promise<RunningApp> {
     modules.push(dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']));
   }
 
+  const laggingGroups: LaggingGroup[] = [];
+  if (targets.has('processor')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, topics: [topicNames.touchpoints] });
+  if (targets.has('sink')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] });
   if (targets.has('notifier')) {
     const webhooks = parseWebhooks(config);
     if (!webhooks.settings) throw new Error(`webhook configuration: ${webhooks.problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
     const settings = webhooks.settings;
     modules.push(dependingOn(createNotifierModule({ kafka, producer, redis: redis!, settings, groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, log }), ['kafka', 'redis']));
+    // An idle notifier (no webhook destinations) consumes nothing: its group would look ever further behind.
+    if (settings.destinations.length > 0) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, topics: [topicNames.alerts] });
   }
-
-  const laggingGroups: LaggingGroup[] = [];
-  if (targets.has('processor')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, topics: [topicNames.touchpoints] });
-  if (targets.has('sink')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] });
-  // An idle notifier (no webhook destinations) consumes nothing: its group would look ever further behind.
-  if (targets.has('notifier') && (parseWebhooks(config).settings?.destinations.length ?? 0) > 0) {
-    laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, topics: [topicNames.alerts] });
-  }
-  let lag: LagMonitor | undefined;
-  if (laggingGroups.length > 0) modules.push(lagModule(kafka, laggingGroups, log, (m) => (lag = m)));
+  const lag = laggingGroups.length > 0 ? lagModule(kafka, laggingGroups, log) : undefined;
+  if (lag) modules.push(lag);
 
   runner = new ModuleRunner(modules);
   await runner.init({ http, log });
@@ -239,7 +236,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     runner,
     reloadRules: () => processorModule?.reloadRules() ?? Promise.resolve({ ok: false, error: 'this process runs no processor' }),
     get lag() {
-      return lag;
+      return lag?.monitor();
     },
     stop() {
       stopping ??= (async () => {
