@@ -6,13 +6,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import { createClickHouse, dateTime64FromMicros, insertRows, migrate, rollUpStoredRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { queryPlugin } from '@touchstream/query';
 import { benchCustomer, benchEpochEndMicros, benchSpanDays, type BenchCustomer } from './bench-data.ts';
 import { seededRng } from './demo.ts';
+import { progressBar } from './progress.ts';
 import { pipelineBenchCommand } from './bench/pipeline.ts';
 import { stageBenchCommand } from './bench/stage.ts';
 
@@ -28,12 +28,7 @@ interface BenchOptions {
   only?: string;
 }
 
-function progressBar(label: string) {
-  return new cliProgress.SingleBar(
-    { format: `${label} [{bar}] {percentage}% · {value}/{total} {unit} · {eta_formatted} left`, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 15_000 },
-    cliProgress.Presets.shades_classic,
-  );
-}
+const labelledBar = (label: string) => progressBar(`${label} [{bar}] {percentage}% · {value}/{total} {unit} · {eta_formatted} left`, { everyMs: 15_000 });
 
 const datasetTable = `CREATE TABLE IF NOT EXISTS bench_dataset (seed UInt32, events UInt64, customers UInt64, generated_at DateTime) ENGINE = MergeTree ORDER BY seed`;
 
@@ -70,7 +65,7 @@ async function rollUp(clickhouse: ClickHouseClient) {
   ).json<{ first: number | string; last: number | string }>();
   const first = Number(span!.first) * 1000;
   const days = Math.round((Number(span!.last) * 1000 - first) / dayMs) + 1;
-  const bar = progressBar('rolling up');
+  const bar = labelledBar('rolling up');
   bar.start(days, 0, { unit: 'days' });
   const day = (i: number) => new Date(first + i * dayMs).toISOString().slice(0, 10);
   for (let i = 0; i < days; i++) {
@@ -84,7 +79,7 @@ async function generate(clickhouse: ClickHouseClient, seed: number, targetEvents
   // Every stored table (raw, aggregates, rollups) starts empty.
   const tables = await storedTables(clickhouse);
   for (const table of tables) await clickhouse.command({ query: `TRUNCATE TABLE ${table}` });
-  const bar = progressBar('generating');
+  const bar = labelledBar('generating');
   bar.start(targetEvents, 0, { unit: 'events' });
   let events = 0;
   let customers = 0;
@@ -266,7 +261,7 @@ function queryBenchCommand(): Command {
 
       const types = benchRequestTypes(routes).filter((t) => !opts.only || t.name.includes(opts.only));
       const results: Array<{ name: string; p50: number; p95: number; max: number; failures: number }> = [];
-      const bar = progressBar('timing');
+      const bar = labelledBar('timing');
       bar.start(types.length * (iterations + 1), 0, { unit: 'requests' });
       for (const type of types) {
         const rng = seededRng(seed + type.name.length);

@@ -10,12 +10,10 @@
 //    ProducerPerformance, redis-benchmark, a raw chDB insert in a process of its own) and touchstream's ratio to each.
 // Prints a report and writes every figure (and the per-second series) to a JSON file.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { freePort } from '@touchstream/stack';
 import { AlertStreamClient, getJson, IngestClient, TrafficGenerator, type BenchEvent, type PostResult } from './pipeline-load.ts';
@@ -23,8 +21,9 @@ import {
   checkTargets, freshness, lagTrend, parseProducerPerformance, parseRedisBenchmark, sparkline, summarize,
   type AckCheckpoint, type CountObservation, type LagTrend, type ProducerPerformanceResult, type Summary, type TargetCheck,
 } from './pipeline-stats.ts';
-import { allProcessTicks, ProcSampler, topOthers } from './procfs.ts';
+import { allProcessTicks, ProcSampler, topOthers, machineInfo } from './procfs.ts';
 import { StackChild } from './stack-child.ts';
+import { progressBar } from '../progress.ts';
 import type { ChdbCeiling } from './chdb-ceiling.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -136,17 +135,6 @@ function positive(name: string, text: string | undefined, def: number): number {
   return v;
 }
 
-function machineInfo() {
-  const cpus = os.cpus();
-  return {
-    cores: cpus.length,
-    cpu: cpus[0]?.model ?? 'unknown CPU',
-    ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    kernel: `${os.type()} ${os.release()}`,
-    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
-  };
-}
 
 async function readOffsets(admin: Admin, lanes: Lane[]): Promise<OffsetSnapshot> {
   const topics = [...new Set(lanes.map((l) => l.topic))];
@@ -260,12 +248,7 @@ async function measureCeilings(admin: Admin, stack: StackChild, records: number,
   return ceilings;
 }
 
-function bar(format: string) {
-  return new cliProgress.SingleBar(
-    { format, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 5_000, barsize: 24 },
-    cliProgress.Presets.shades_classic,
-  );
-}
+const bar = (format: string) => progressBar(format, { barsize: 24 });
 
 export async function runPipelineBench(opts: PipelineOptions): Promise<number> {
   const max = opts.rate === 'max';

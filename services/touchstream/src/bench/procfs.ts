@@ -1,6 +1,7 @@
 // CPU and memory of processes from /proc (Linux): the stack's node process, its Kafka JVM and redis-server, and
 // the benchmark driver itself, sampled once a second by `touchstream bench pipeline`.
 import fs from 'node:fs';
+import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 
 export interface ProcStat {
@@ -166,4 +167,17 @@ export function topOthers(before: Map<number, { ticks: number; comm: string }>, 
     rows.push({ pid, cpuPct: (used / hz / seconds) * 100, command: (commandLine(pid) || a.comm).slice(0, 160) });
   }
   return rows.sort((x, y) => y.cpuPct - x.cpuPct).slice(0, top);
+}
+
+/** The machine a benchmark ran on, as its reports print it. */
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpu: cpus[0]?.model ?? 'unknown CPU',
+    ramGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
 }

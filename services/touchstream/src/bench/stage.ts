@@ -3,19 +3,20 @@
 // fills touchpoints.v1 with realistic Avro touchpoints keyed by customer (bench/stage-data.ts), then starts only that
 // stage through the real composition root (startApp) and times it until its consumer group has committed every
 // offset. The sink is checked afterwards: the raw table holds every event once and every rollup counts them all.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import cliProgress from 'cli-progress';
 import type { Admin } from 'kafkajs';
 import { createKafka, ensureTopics, topicNames, topicSpecs } from '@touchstream/kafka';
 import { startApp, type RunningApp } from '../app.ts';
 import { configShape, loadConfig, type Config } from '../config.ts';
+import { progressBar } from '../progress.ts';
 import { stageSpanDays } from './stage-data.ts';
 import { prefill, prefillTouchpointsInWorker } from './stage-prefill.ts';
+import { allProcessTicks, clockTicksPerSecond, machineCpu, machineInfo, readProcStat, topOthers } from './procfs.ts';
 
 type Stage = 'sink' | 'processor';
 
@@ -47,77 +48,21 @@ interface StageFlags {
   redisFsync: 'always' | 'everysec';
 }
 
-function progressBar(label: string, unit: string) {
-  return new cliProgress.SingleBar(
-    { format: `${label.padEnd(22)} [{bar}] {percentage}% · {value}/{total} ${unit} · {rate}/s`, stream: process.stderr, hideCursor: true, noTTYOutput: true, notTTYSchedule: 5_000 },
-    cliProgress.Presets.shades_classic,
-  );
-}
+const countingBar = (label: string, unit: string) => progressBar(`${label.padEnd(22)} [{bar}] {percentage}% · {value}/{total} ${unit} · {rate}/s`);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-// ——— CPU of the engines (other processes): /proc/<pid>/stat utime + stime ———
+// ——— CPU of the engines (other processes), from /proc (procfs.ts) ———
 
-let clockTicks: number | undefined;
+/** utime + stime of a process in seconds, or undefined when it is gone (or not given). */
 function cpuSecondsOf(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
-  } catch {
-    return undefined;
-  }
+  const stat = pid ? readProcStat(pid) : null;
+  return stat ? stat.cpuTicks / clockTicksPerSecond() : undefined;
 }
 
-/** CPU seconds the whole machine spent busy (every core, every process), from /proc/stat. */
-function machineBusySeconds(): number | undefined {
-  try {
-    clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-    const [user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return (user! + nice! + system! + irq! + softirq! + steal!) / clockTicks;
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds of every process on the machine (utime + stime), by pid, with its command line's start. */
-function processCpu(): Map<number, { name: string; seconds: number }> {
-  const out = new Map<number, { name: string; seconds: number }>();
-  let pids: string[] = [];
-  try {
-    pids = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return out;
-  }
-  for (const pid of pids) {
-    const seconds = cpuSecondsOf(Number(pid));
-    if (seconds === undefined) continue;
-    let name = '';
-    try {
-      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      name = [path.basename(argv[0] ?? ''), ...argv.slice(1).filter((a) => !a.startsWith('-'))].join(' ').slice(0, 100);
-    } catch {
-      // gone
-    }
-    out.set(Number(pid), { name, seconds });
-  }
-  return out;
-}
-
-/** The processes other than `exclude` that used the most CPU between two processCpu() snapshots. */
-function topOthers(before: Map<number, { name: string; seconds: number }>, after: Map<number, { name: string; seconds: number }>, exclude: Set<number>) {
-  const used: Array<{ pid: number; name: string; seconds: number }> = [];
-  for (const [pid, a] of after) {
-    if (exclude.has(pid)) continue;
-    const seconds = a.seconds - (before.get(pid)?.seconds ?? 0);
-    if (seconds >= 0.1) used.push({ pid, name: a.name, seconds: Math.round(seconds * 10) / 10 });
-  }
-  return used.sort((x, y) => y.seconds - x.seconds).slice(0, 5);
-}
+/** CPU seconds the whole machine spent busy (every core, every process). */
+const machineBusySeconds = () => machineCpu().busy / clockTicksPerSecond();
 
 // ——— offsets ———
 
@@ -218,14 +163,14 @@ async function drainWithApp(opts: {
   const { admin, groupId, topics } = opts;
   const ends = await endOffsets(admin, topics);
   const total = recordsIn(ends);
-  const bar = progressBar(opts.label, 'records');
+  const bar = countingBar(opts.label, 'records');
   const rssBefore = process.memoryUsage().rss;
   let rssPeak = rssBefore;
   let heapPeak = process.memoryUsage().heapUsed;
   const loadAverageAtStart = os.loadavg()[0]!;
   const kafkaCpu0 = cpuSecondsOf(opts.pids.kafka);
   const redisCpu0 = cpuSecondsOf(opts.pids.redis);
-  const procs0 = processCpu();
+  const procs0 = allProcessTicks();
   const machine0 = machineBusySeconds();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -274,7 +219,10 @@ async function drainWithApp(opts: {
   const kafkaCpu1 = cpuSecondsOf(opts.pids.kafka);
   const redisCpu1 = cpuSecondsOf(opts.pids.redis);
   const machine1 = machineBusySeconds();
-  const others = topOthers(procs0, processCpu(), new Set([process.pid, opts.pids.kafka ?? -1, opts.pids.redis ?? -1]));
+  const drainSeconds = (performance.now() - t0) / 1000;
+  const others = topOthers(procs0, drainSeconds, [process.pid, opts.pids.kafka ?? -1, opts.pids.redis ?? -1], 5)
+    .map((o) => ({ pid: o.pid, name: o.command, seconds: Math.round((o.cpuPct / 100) * drainSeconds * 10) / 10 }))
+    .filter((o) => o.seconds >= 0.1);
   const stopStarted = performance.now();
   await app.stop();
   opts.onApp(undefined);
@@ -296,7 +244,7 @@ async function drainWithApp(opts: {
   const processSeconds = (cpu.user + cpu.system) / 1e6;
   const kafkaSeconds = kafkaCpu0 !== undefined && kafkaCpu1 !== undefined ? kafkaCpu1 - kafkaCpu0 : undefined;
   const redisSeconds = redisCpu0 !== undefined && redisCpu1 !== undefined ? redisCpu1 - redisCpu0 : undefined;
-  const machineSeconds = machine0 !== undefined && machine1 !== undefined ? machine1 - machine0 : undefined;
+  const machineSeconds = machine1 - machine0;
   return {
     topics,
     records: total,
@@ -315,7 +263,7 @@ async function drainWithApp(opts: {
       kafkaSeconds,
       redisSeconds,
       machineSeconds,
-      otherSeconds: machineSeconds === undefined ? undefined : Math.max(0, machineSeconds - processSeconds - (kafkaSeconds ?? 0) - (redisSeconds ?? 0)),
+      otherSeconds: Math.max(0, machineSeconds - processSeconds - (kafkaSeconds ?? 0) - (redisSeconds ?? 0)),
       topOthers: others,
     },
     memory: { rssBeforeMb: rssBefore / 2 ** 20, rssPeakMb: rssPeak / 2 ** 20, heapPeakMb: heapPeak / 2 ** 20 },
@@ -401,15 +349,6 @@ function gitState() {
   }
 }
 
-function machine() {
-  return {
-    cores: os.cpus().length,
-    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
-    ramGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${os.type()} ${os.release()}`,
-  };
-}
 
 function positiveInt(name: string, value: string): number {
   const n = Number(value);
@@ -469,7 +408,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
     const dir = path.resolve(repoRoot, flags.dir ?? `.bench/stage-${stamp}`);
     const out = path.resolve(process.cwd(), flags.out ?? path.join(repoRoot, `.bench/${stage}-${stamp}.json`));
     const git = gitState();
-    const info = machine();
+    const info = machineInfo();
 
     const { startStack, checkPrerequisites } = await import('@touchstream/stack');
     const missing = checkPrerequisites();
@@ -500,7 +439,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
       await ensureTopics(admin, topicSpecs({ touchpointPartitions: partitions, otherPartitions: OTHER_PARTITIONS, replicationFactor: 1, minInsyncReplicas: 1 }));
 
       // Generated, encoded and produced in a worker thread: its heap is gone before the stage starts here.
-      let bar = progressBar(`pre-filling ${topicNames.touchpoints}`, 'records');
+      let bar = countingBar(`pre-filling ${topicNames.touchpoints}`, 'records');
       const fillStarted = performance.now();
       const filled = await prefillTouchpointsInWorker(
         { brokers: stack.kafkaBrokers, events, customers, seed, nowMicros: Date.now() * 1000 },
@@ -555,7 +494,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
 
       let signalDrain: DrainResult | undefined;
       if (stage === 'sink' && withSignals) {
-        bar = progressBar(`pre-filling ${topicNames.signals}`, 'records');
+        bar = countingBar(`pre-filling ${topicNames.signals}`, 'records');
         bar.start(signals.length, 0, { rate: '–' });
         const signalsStarted = performance.now();
         (result.prefill as Record<string, unknown>)[topicNames.signals] = await prefill(
