@@ -107,7 +107,7 @@ ts_bootstrap_engines() {
     java_ok=0; missing+=("Java 17+, found Java $(ts_java_major) (apt-get install -y openjdk-17-jre-headless)")
   fi
 
-  # Same convention as ensureKafkaJars() in packages/stack: lib/.complete holds the sha256 of the pom.
+  # Same convention as ensureKafkaJars() in tools/stack: lib/.complete holds the sha256 of the pom.
   local kafka="$ts_root/tools/kafka"
   local want
   want="$(sha256sum "$kafka/pom.xml" | cut -d' ' -f1)"

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startApp, loadConfig, type RunningApp } from '@touchstream/touchstream';
+import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { startTestReceiver, type TestReceiver } from '../services/notifier/src/test-receiver.ts';
 import { verifySignature } from '../services/notifier/src/delivery.ts';
 import { eventually } from './support.ts';

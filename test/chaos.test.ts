@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { startStack, freePort, type Stack } from '@touchstream/stack';
 import { createKafka, topicNames } from '@touchstream/kafka';
 import { createClickHouse, type ClickHouseClient } from '@touchstream/clickhouse';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import { eventually as pollUntil } from './support.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -92,7 +92,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function start(role: Role): Child {
   const target = role === 'store' ? 'sink,query' : role;
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'services/touchstream/src/main.ts', 'run', '--target', target], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', target], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env, HTTP_PORT: String(ports[role]) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { Consumer } from 'kafkajs';
-import { startApp, loadConfig, type RunningApp } from '@touchstream/touchstream';
+import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createKafka, topicNames } from '@touchstream/kafka';
-import { codecs, type Alert, type DeadLetter } from '@touchstream/schemas';
+import { codecs, type Alert, type DeadLetter } from '@touchstream/contracts';
 import { eventually } from './support.ts';
 
 const run = randomUUID().slice(0, 8);

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import fc from 'fast-check';
 import { createKafka, topicNames } from '@touchstream/kafka';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import { freePort } from '@touchstream/stack';
 import { eventually } from './support.ts';
 
@@ -32,7 +32,7 @@ const output: string[] = [];
 beforeAll(async () => {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--import', 'tsx', 'services/touchstream/src/main.ts', 'run', '--target', 'ingest'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', 'ingest'], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',

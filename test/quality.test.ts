@@ -7,10 +7,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startApp, loadConfig, type RunningApp } from '@touchstream/touchstream';
+import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createKafka } from '@touchstream/kafka';
-import { qualityRulesDocument, RULES_FILE_ENV } from '../services/touchstream/src/quality/cli.ts';
-import { runQuality, type QualityRunResult } from '../services/touchstream/src/quality/run.ts';
+import { qualityRulesDocument, RULES_FILE_ENV } from '../tools/cli/src/quality/cli.ts';
+import { runQuality, type QualityRunResult } from '../tools/cli/src/quality/run.ts';
 import { eventually } from './support.ts';
 
 const run = randomUUID().slice(0, 8);

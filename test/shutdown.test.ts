@@ -49,7 +49,7 @@ let chdbDir: string | undefined;
 
 
 function startChild(env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'services/touchstream/src/main.ts', 'run', '--target', 'all'], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', 'all'], {
     cwd: repoRoot,
     // Only what the process needs: no CLICKHOUSE_URL / TOUCHSTREAM_* leaking in from the test runner.
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },

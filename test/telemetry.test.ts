@@ -74,7 +74,7 @@ describe('OpenTelemetry', () => {
     if (!clickhouseUrl) chdbDir = mkdtempSync(path.join(os.tmpdir(), 'otel-chdb-'));
     const httpPort = await freePort();
     const redisUrl = Object.assign(new URL(inject('redisUrl')), { pathname: `/${REDIS_DB}` }).toString();
-    child = spawn(process.execPath, ['--import', 'tsx', '--import', './services/touchstream/src/telemetry.ts', 'services/touchstream/src/main.ts', 'run', '--target', 'all'], {
+    child = spawn(process.execPath, ['--import', 'tsx', '--import', './apps/touchstream/src/telemetry.ts', 'apps/touchstream/src/main.ts', 'run', '--target', 'all'], {
       cwd: repoRoot,
       env: {
         PATH: process.env.PATH ?? '',

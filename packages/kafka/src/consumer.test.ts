@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import { isRebalanceRefusal, produceRequests, routeResults } from './consumer.ts';
 import type { KafkaRecord } from './types.ts';
 

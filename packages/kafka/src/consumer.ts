@@ -3,7 +3,7 @@
 // batch's offsets committed. A crash anywhere before the commit redelivers the batch, and the handlers
 // are idempotent, so nothing is lost and nothing is counted twice.
 import type { Consumer, Kafka, Producer, Message, KafkaMessage } from 'kafkajs';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import type { BatchHandler, ConsumedBatch, KafkaRecord, MultiBatchHandler, OutboundMessage, RecordResult } from './types.ts';
 import type { LogSink } from './client.ts';
 import { topicNames } from './topics.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { codecs, createTouchpointValidator } from '@touchstream/schemas';
+import { codecs, createTouchpointValidator } from '@touchstream/contracts';
 import { parseEventsBody } from './body.ts';
 import { deadLetterMessage, derivedEventId, prepareBatch } from './batch.ts';
 

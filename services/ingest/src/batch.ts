@@ -2,7 +2,7 @@
 // customer (DESIGN §3), rejected ones as dead letters keyed by source. Pure (dead-letter ids aside), so it is
 // tested without Kafka.
 import { createHash, randomUUID } from 'node:crypto';
-import { codecs, type TouchpointEvent, type TouchpointValidator } from '@touchstream/schemas';
+import { codecs, type TouchpointEvent, type TouchpointValidator } from '@touchstream/contracts';
 import type { BodyItem } from './body.ts';
 
 /** The message shape kafkajs `send` takes; values are Avro single-object encoded. */

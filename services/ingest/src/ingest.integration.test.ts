@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
-import { codecs, type DeadLetter, type TouchpointEvent } from '@touchstream/schemas';
+import { codecs, type DeadLetter, type TouchpointEvent } from '@touchstream/contracts';
 import type { ModuleInstance } from '@touchstream/runtime';
 import { createIngestModule } from './module.ts';
 import { ingestPlugin } from './plugin.ts';

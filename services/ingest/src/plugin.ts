@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type LogSink } from '@touchstream/kafka';
 import { bearerKeyResolver } from '@touchstream/runtime';
-import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/schemas';
+import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/contracts';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
 import { deadLetterMessage, prepareBatch, type IngestMessage } from './batch.ts';
 import { humanBytes, ingestRouteSchema } from './schemas.ts';

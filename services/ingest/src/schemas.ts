@@ -1,7 +1,7 @@
 // Route schema of POST /v1/events: what /docs (OpenAPI) shows and how responses are serialised. The body
 // schema is documentation only — events are validated one by one in the handler, so one bad event does not
 // reject its batch (the route turns Fastify's body validation off).
-import { touchpointInputJsonSchema, type TouchpointLimits } from '@touchstream/schemas';
+import { touchpointInputJsonSchema, type TouchpointLimits } from '@touchstream/contracts';
 
 const tags = ['ingest'];
 

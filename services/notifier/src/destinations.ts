@@ -1,6 +1,6 @@
 // Webhook destinations and which alerts each one wants. The configuration layer (services/touchstream)
 // reads and validates the file; this package only takes the typed result.
-import { alertLevelRank } from '@touchstream/schemas';
+import { alertLevelsFrom, type AlertLevelName } from '@touchstream/contracts';
 
 export interface RetryPolicy {
   /** First backoff ceiling; doubles per attempt. */
@@ -48,9 +48,8 @@ export const defaultNotifierSettings: Omit<NotifierSettings, 'destinations'> = {
 };
 
 /** Levels from `min` up: min_level at_risk → at_risk, critical. */
-export function levelsFrom(min: string): string[] {
-  const rank = alertLevelRank(min);
-  return ['watch', 'at_risk', 'critical'].filter((l) => alertLevelRank(l) >= rank);
+export function levelsFrom(min: AlertLevelName): string[] {
+  return alertLevelsFrom(min);
 }
 
 export function matchesFilter(alert: { level: string; journey?: string | null; channel?: string | null }, f: AlertFilter): boolean {

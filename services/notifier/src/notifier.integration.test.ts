@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { Admin, Producer } from 'kafkajs';
-import { codecs, type Alert, type DeadLetter } from '@touchstream/schemas';
+import { codecs, type Alert, type DeadLetter } from '@touchstream/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
 import type { ModuleInstance } from '@touchstream/runtime';
 import { eventually } from '../../../test/support.ts';

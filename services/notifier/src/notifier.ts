@@ -3,7 +3,7 @@
 // (and so its offsets) is done once every delivery is delivered or dead-lettered. Delivered (alert_id,
 // destination) pairs are remembered in Redis, so a redelivered batch or a replay sends nothing twice.
 import type { Cluster, Redis } from 'ioredis';
-import { alertJson, codecs, SchemaError, type Alert } from '@touchstream/schemas';
+import { alertJson, codecs, SchemaError, type Alert } from '@touchstream/contracts';
 import { topicNames, type ConsumedBatch, type KafkaRecord, type LogSink, type OutboundMessage, type RecordResult } from '@touchstream/kafka';
 import { deliverWithRetries, type DeliveryOutcome } from './delivery.ts';
 import { matchesFilter, type NotifierSettings, type WebhookDestination } from './destinations.ts';

@@ -1,7 +1,7 @@
 // The alert carries the journey and channel of the touchpoint that raised it (webhook and SSE filters use
 // them), and a redelivered touchpoint re-emits the same alert with them, byte for byte.
 import { describe, expect, it } from 'vitest';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import { createTouchpointProcessor } from './processor.ts';
 import { HOUR_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
 

@@ -2,25 +2,10 @@
 // journey, score half-life, alert levels. The defaults here are the signal catalogue's; a rules file
 // (rules.ts) overrides any of them. Every duration is in milliseconds of EVENT time unless said otherwise.
 
-export const signalTypes = [
-  'repeat_contact',
-  'channel_hopping',
-  'self_service_failure',
-  'sla_breach',
-  'negative_sentiment',
-  'sentiment_decline',
-  'survey_detractor',
-  'escalation',
-  'complaint',
-  'journey_not_completed',
-  'repeated_error',
-] as const;
-export type SignalType = (typeof signalTypes)[number];
+import { signalTypes, type AlertLevelName, type SignalType } from '@touchstream/contracts';
 
-/** Alert levels from lowest to highest; `none` is the level of a customer with no alert-worthy score. */
-export const alertLevels = ['none', 'watch', 'at_risk', 'critical'] as const;
-export type AlertLevel = (typeof alertLevels)[number];
-export type RaisedLevel = Exclude<AlertLevel, 'none'>;
+export { signalTypes, type SignalType };
+export type RaisedLevel = AlertLevelName;
 
 /** Parameters every signal has: a disabled signal never fires (its state is still kept). */
 interface Common {

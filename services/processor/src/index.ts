@@ -1,27 +1,12 @@
 export {
-  customerStateKey,
-  customerTimelineKey,
-  customerSeenKey,
-  customerSeenIndexKey,
-  customerDueKey,
-  customerTimersKey,
-  customerKeys,
-  defaultTimerIndexKey,
-} from './keys.ts';
-export { decayedScore } from './score.ts';
-export {
   defaultScoringConfig,
   defaultSignalParams,
   resolveScoringConfig,
   signalParamsFor,
-  signalTypes,
-  alertLevels,
   type ScoringConfig,
   type ScoringOverrides,
   type SignalParams,
   type SignalParamsOverride,
-  type SignalType,
-  type AlertLevel,
   type RaisedLevel,
 } from './config.ts';
 export { parseRules, loadRulesFile, parseDuration, rulesVersionOf, RulesError } from './rules.ts';

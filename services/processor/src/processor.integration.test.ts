@@ -1,9 +1,9 @@
 // The processor against a real redis-server (a private child process): state, score, signals, alerts,
 // idempotence. No Kafka: batches are built from Avro-encoded records, as the consumer wrapper hands them.
 import { describe, expect, it } from 'vitest';
-import { codecs, type TouchpointEvent } from '@touchstream/schemas';
+import { codecs, type TouchpointEvent } from '@touchstream/contracts';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
-import { customerSeenIndexKey, customerSeenKey, customerStateKey, customerTimelineKey } from './keys.ts';
+import { customerSeenIndexKey, customerSeenKey, customerStateKey, customerTimelineKey } from '@touchstream/contracts';
 import { createTouchpointProcessor, type TouchpointProcessorOptions } from './processor.ts';
 import { alertIdFor, signalIdFor } from './signals.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';

@@ -3,11 +3,11 @@
 // atomic script call per customer, carrying that customer's touchpoints in offset order.
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
-import { codecs, SchemaError, type Alert, type Signal, type TouchpointEvent } from '@touchstream/schemas';
+import { codecs, SchemaError, type Alert, type Signal, type TouchpointEvent } from '@touchstream/contracts';
 import { topicNames, type ConsumedBatch, type OutboundMessage, type RecordResult } from '@touchstream/kafka';
 import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from './config.ts';
 // The scripts take a customer's keys in customerKeys order.
-import { customerDueKey, customerKeys, customerTimersKey, defaultTimerIndexKey } from './keys.ts';
+import { customerDueKey, customerKeys, customerTimersKey, defaultTimerIndexKey } from '@touchstream/contracts';
 import { paramsOf, signalIdFor, statefulInputs, statelessSignals } from './signals.ts';
 
 const lua = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');

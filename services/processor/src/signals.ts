@@ -4,7 +4,7 @@
 // Lua scripts, so two processors can never both see "no previous contact"; this file hands them the
 // parameters in force for the touchpoint (its channel's and journey's overrides applied).
 import { createHash } from 'node:crypto';
-import type { TouchpointEvent } from '@touchstream/schemas';
+import type { TouchpointEvent } from '@touchstream/contracts';
 import { signalParamsFor, type RaisedLevel, type ScoringConfig, type SignalParams, type SignalType } from './config.ts';
 
 /** A signal before it is attached to its event: what fired, how much it weighs, and why. */

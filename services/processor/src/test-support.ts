@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import type { TouchpointEvent } from '@touchstream/schemas';
-import { touchpointEvent } from '@touchstream/schemas/fixtures';
+import type { TouchpointEvent } from '@touchstream/contracts';
+import { touchpointEvent } from '@touchstream/contracts/fixtures';
 
 export interface TestRedis {
   url: string;

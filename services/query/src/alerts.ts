@@ -1,6 +1,6 @@
 // Recent alerts from ClickHouse, newest first, each with the signals that raised it (stored on the alert row).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
-import type { AlertJson, AlertSignal } from '@touchstream/schemas';
+import type { AlertJson, AlertSignal } from '@touchstream/contracts';
 import { querySettingsSql } from './settings.ts';
 import { microsToIso } from './time.ts';
 

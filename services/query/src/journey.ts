@@ -2,7 +2,7 @@
 // keeps in Redis (which is ahead of ClickHouse by the sink's lag, and is where the decayed score lives).
 import type { ClickHouseClient, SignalColumns, TouchpointColumns } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
-import { customerStateKey, decayedScore } from '@touchstream/processor';
+import { customerStateKey, decayedScore } from '@touchstream/contracts';
 import { ApiError, invalidParameter } from './errors.ts';
 import { alertFromRow, alertColumnsSql, type AlertRow, type AlertView } from './alerts.ts';
 import { querySettingsSql } from './settings.ts';

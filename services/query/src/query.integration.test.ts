@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClickHouse, dateTime64FromMicros, insertRows, migrate, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
-import { customerStateKey } from '@touchstream/processor';
+import { customerStateKey } from '@touchstream/contracts';
 import { createQueryModule } from './module.ts';
 import { queryPlugin } from './plugin.ts';
 import { parseIsoToMicros } from './time.ts';

@@ -1,6 +1,6 @@
 // Timestamps travel through the project as epoch MICROseconds (Avro timestamp-micros, DateTime64(6) in ClickHouse).
 // JavaScript's Date only holds milliseconds, so parsing and formatting are done by hand to keep the last three digits.
-import { microsToIsoUtc as microsToIso } from '@touchstream/schemas';
+import { microsToIsoUtc as microsToIso } from '@touchstream/contracts';
 
 const isoTimestampPattern =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;

@@ -25,7 +25,7 @@ import { createHash } from 'node:crypto';
 import type { ClickHouseClient, StagedRows } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
 import { topicNames } from '@touchstream/kafka';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import { alertRow, signalRow, touchpointRow, UnstorableRecordError, type AlertRow, type SignalRow, type TouchpointRow } from './rows.ts';
 import { dateTime64FromMicros } from '@touchstream/clickhouse';
 

@@ -1,7 +1,7 @@
 // Records shaped like the contracts, and batches as the Kafka wrapper hands them over (shared by the tests).
-import type { Alert, Signal, TouchpointEvent } from '@touchstream/schemas';
-import { codecs } from '@touchstream/schemas';
-import { touchpointEvent } from '@touchstream/schemas/fixtures';
+import type { Alert, Signal, TouchpointEvent } from '@touchstream/contracts';
+import { codecs } from '@touchstream/contracts';
+import { touchpointEvent } from '@touchstream/contracts/fixtures';
 import type { ConsumedBatch } from '@touchstream/kafka';
 
 export const t0Micros = Date.UTC(2025, 2, 1, 10, 15, 0) * 1000 + 123_456;

@@ -1,6 +1,6 @@
 // Contract records → ClickHouse rows (columns as created by packages/clickhouse/migrations). Absent optional
 // dimensions become '' so they can be grouping keys; absent measures stay null so averages skip them.
-import type { Alert, Signal, TouchpointEvent } from '@touchstream/schemas';
+import type { Alert, Signal, TouchpointEvent } from '@touchstream/contracts';
 import { dateTime64FromMicros, type SignalColumns, type TouchpointColumns } from '@touchstream/clickhouse';
 
 /** Where a record was read from; kept on every row to trace it back to Kafka. */

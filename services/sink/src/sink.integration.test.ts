@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { migrate } from '@touchstream/clickhouse';
 import { createIdempotentProducer, createKafka, ensureTopics, topicNames, topicSpecs, type LogSink } from '@touchstream/kafka';
-import { codecs } from '@touchstream/schemas';
+import { codecs } from '@touchstream/contracts';
 import type { ModuleContext, ModuleInstance } from '@touchstream/runtime';
 import { createSinkModule } from './module.ts';
 import { encode, signal, touchpoint, alert } from './fixtures.test-support.ts';

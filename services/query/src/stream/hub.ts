@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Consumer, Kafka } from 'kafkajs';
-import { alertJson, codecs, SchemaError, type Alert, type AlertJson } from '@touchstream/schemas';
+import { alertJson, codecs, SchemaError, type Alert, type AlertJson } from '@touchstream/contracts';
 import type { LogSink } from '@touchstream/kafka';
 import type { Cursor } from './cursor.ts';
 

@@ -1,7 +1,7 @@
 // GET /v1/alerts/stream: alerts as Server-Sent Events, live, filtered, resumable with Last-Event-ID.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kafka } from 'kafkajs';
-import { alertLevelRank, alertLevels } from '@touchstream/schemas';
+import { alertLevelRank, alertLevels } from '@touchstream/contracts';
 import type { LogSink } from '@touchstream/kafka';
 import { bearerKeyResolver } from '@touchstream/runtime';
 import { ApiError, errorBodySchema, queryErrorHandler } from '../errors.ts';

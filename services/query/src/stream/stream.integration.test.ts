@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Admin, Producer } from 'kafkajs';
-import { codecs, type Alert } from '@touchstream/schemas';
+import { codecs, type Alert } from '@touchstream/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
 import type { ModuleInstance } from '@touchstream/runtime';
 import { eventually } from '../../../../test/support.ts';

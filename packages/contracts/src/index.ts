@@ -1,0 +1,27 @@
+export * from './generated.ts';
+export { codecFor, createCodec, SchemaError, rabinFingerprint, fingerprintOf, schemasDir, loadSchemaFile, type Codec } from './avro.ts';
+export * from './validation.ts';
+export { codecs } from './codecs.ts';
+export {
+  alertJson,
+  alertLevels,
+  alertLevelRank,
+  alertLevelsFrom,
+  customerLevels,
+  microsToIsoUtc,
+  type AlertJson,
+  type AlertLevelName,
+  type CustomerLevel,
+} from './alert-json.ts';
+export { signalTypes, type SignalType } from './signal-types.ts';
+export { decayedScore } from './score.ts';
+export {
+  customerStateKey,
+  customerTimelineKey,
+  customerSeenKey,
+  customerSeenIndexKey,
+  customerDueKey,
+  customerTimersKey,
+  customerKeys,
+  defaultTimerIndexKey,
+} from './redis-layout.ts';

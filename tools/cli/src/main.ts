@@ -1,0 +1,22 @@
+// The developer and operator CLI behind ./touchstream: `up` (whole local stack + demo), `run` (the production
+// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`. Not part of the production image.
+import { Command } from 'commander';
+import { runCommand, VERSION } from '@touchstream/app';
+import { upCommand } from './up/up.ts';
+import { demoCommand } from './demo/command.ts';
+import { deadLettersCommand } from './deadletters/cli.ts';
+import { qualityCommand } from './quality/cli.ts';
+import { benchCommand } from './bench/query.ts';
+
+const program = new Command()
+  .name('touchstream')
+  .description('Real-time customer-journey analytics: touchpoints in, weak signals, alerts and KPIs out.')
+  .version(VERSION)
+  .addCommand(upCommand())
+  .addCommand(runCommand())
+  .addCommand(demoCommand())
+  .addCommand(deadLettersCommand())
+  .addCommand(qualityCommand())
+  .addCommand(benchCommand());
+
+await program.parseAsync(process.argv);
