@@ -1,9 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (no engines) and `integration` (real Kafka, Redis and chDB). The integration
-// project shares one stack per run (test/global-setup.ts); its test files isolate themselves by unique
-// customer ids, consumer groups and key prefixes. chDB is opened per test file (one data directory per
-// process). `./touchstream test` runs both; `./touchstream test --project unit` only the fast one.
+// Three tiers, each a vitest project that can run alone (`./touchstream test --project <name>`):
+//   unit         `*.test.ts` beside the code; no engines.
+//   integration  `*.integration.test.ts` beside the code, against the real engines (Kafka, Redis, chDB).
+//   e2e          suites under test/: whole processes, chaos, shutdown, fuzz, quality, telemetry.
+// integration and e2e share one stack per run (tools/testkit/src/global-setup.ts); their test files isolate
+// themselves by unique customer ids, consumer groups and key prefixes. chDB is opened per test file (one
+// data directory per process).
+const code = ['packages', 'services', 'apps', 'tools'];
+const stackTier = { globalSetup: ['tools/testkit/src/global-setup.ts'], testTimeout: 90_000, hookTimeout: 180_000 };
+
 export default defineConfig({
   test: {
     pool: 'forks',
@@ -15,19 +21,17 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/**/*.test.ts', 'services/**/*.test.ts'],
+          include: code.map((dir) => `${dir}/**/*.test.ts`),
           exclude: ['**/*.integration.test.ts', '**/node_modules/**'],
         },
       },
       {
         extends: true,
-        test: {
-          name: 'integration',
-          include: ['packages/**/*.integration.test.ts', 'services/**/*.integration.test.ts', 'test/**/*.test.ts'],
-          globalSetup: ['test/global-setup.ts'],
-          testTimeout: 90_000,
-          hookTimeout: 180_000,
-        },
+        test: { name: 'integration', include: code.map((dir) => `${dir}/**/*.integration.test.ts`), exclude: ['**/node_modules/**'], ...stackTier },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['test/**/*.test.ts'], ...stackTier },
       },
     ],
   },

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { startTestReceiver, type TestReceiver } from '../services/notifier/src/test-receiver.ts';
 import { verifySignature } from '../services/notifier/src/delivery.ts';
-import { eventually } from './support.ts';
+import { eventually } from '@touchstream/testkit';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `alerts-write-${run}`;

@@ -25,7 +25,7 @@ import { startStack, freePort, type Stack } from '@touchstream/stack';
 import { createKafka, topicNames } from '@touchstream/kafka';
 import { createClickHouse, type ClickHouseClient } from '@touchstream/clickhouse';
 import { codecs } from '@touchstream/contracts';
-import { eventually as pollUntil } from './support.ts';
+import { eventually as pollUntil, testSettings, childEnv } from '@touchstream/testkit';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const run = randomUUID().slice(0, 8);
@@ -60,7 +60,8 @@ const HIGH_RATE_KILL_AT_MS = 4000;
  * default floor leaves room for that and still fails a phase that was not high-rate at all. Alone:
  * TOUCHSTREAM_CHAOS_MIN_ACK_RATE=10000 ./touchstream test test/chaos.test.ts.
  */
-const MIN_ACK_RATE = Number(process.env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 8_000);
+const settings = testSettings();
+const MIN_ACK_RATE = settings.chaosMinAckRate;
 
 type Role = 'ingest' | 'processor' | 'store';
 
@@ -94,7 +95,7 @@ function start(role: Role): Child {
   const target = role === 'store' ? 'sink,query' : role;
   const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', target], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env, HTTP_PORT: String(ports[role]) },
+    env: childEnv({ ...env, HTTP_PORT: String(ports[role]) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -321,7 +322,7 @@ afterAll(async () => {
   }
   redis?.disconnect();
   await stack?.stop();
-  if (dir && !process.env.TOUCHSTREAM_KEEP_TEST_STACK) rmSync(dir, { recursive: true, force: true });
+  if (dir && !settings.keepStack) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe('chaos: crashes and restarts under load', () => {
@@ -337,7 +338,7 @@ describe('chaos: crashes and restarts under load', () => {
       ...NORMAL_RATE,
       ackFile,
       requestTimeoutMs: SEND_TIMEOUT_MS + 3000,
-    })], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir() } });
+    })], { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
     const loadOut: string[] = [];
     load.stdout!.on('data', (d: Buffer) => loadOut.push(d.toString()));
     load.stderr!.on('data', (d: Buffer) => loadOut.push(d.toString()));
@@ -385,7 +386,7 @@ describe('chaos: crashes and restarts under load', () => {
       { name: 'kafka outage', fault: kafkaOutage },
       // A harsher run: TOUCHSTREAM_CHAOS_SINK_KILLS=12 adds that many store crashes, each killing the restarted store
       // again once it owns partitions and catches up its backlog (how the rollup gap of migration 005 was found).
-      ...Array.from({ length: Number(process.env.TOUCHSTREAM_CHAOS_SINK_KILLS ?? 0) }, (_, i) => ({
+      ...Array.from({ length: settings.chaosSinkKills }, (_, i) => ({
         name: `sink kill twice ${i}`,
         fault: async () => {
           await kill9AndRestart('store');
@@ -661,5 +662,5 @@ describe('chaos: crashes and restarts under load', () => {
     expect([...onTopic].filter(([, bytes]) => bytes.size !== 1).map(([id]) => id)).toEqual([]);
     expect([...onTopic.keys()].sort()).toEqual(alertRows.map((r) => r.alert_id).sort());
     expect(expectedAlerts).toBeGreaterThan(0);
-  }, 660_000 + 60_000 * Number(process.env.TOUCHSTREAM_CHAOS_SINK_KILLS ?? 0));
+  }, 660_000 + 60_000 * settings.chaosSinkKills);
 });

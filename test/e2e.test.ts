@@ -11,7 +11,7 @@ import type { Consumer } from 'kafkajs';
 import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createKafka, topicNames } from '@touchstream/kafka';
 import { codecs, type Alert, type DeadLetter } from '@touchstream/contracts';
-import { eventually } from './support.ts';
+import { eventually } from '@touchstream/testkit';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `e2e-write-${run}`;

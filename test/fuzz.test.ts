@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { createKafka, topicNames } from '@touchstream/kafka';
 import { codecs } from '@touchstream/contracts';
 import { freePort } from '@touchstream/stack';
-import { eventually } from './support.ts';
+import { eventually, testSettings, childEnv } from '@touchstream/testkit';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const run = randomUUID().slice(0, 8);
@@ -34,9 +34,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}`;
   child = spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', 'ingest'], {
     cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? os.tmpdir(),
+    env: childEnv({
       KAFKA_BROKERS: inject('kafkaBrokers').join(','),
       HTTP_PORT: String(port),
       WRITE_KEYS: `${WRITE_KEY}=fuzz`,
@@ -44,7 +42,7 @@ beforeAll(async () => {
       INGEST_MAX_EVENTS: String(MAX_EVENTS),
       INGEST_MAX_BODY_BYTES: String(MAX_BODY_BYTES),
       LOG_LEVEL: 'warn',
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
@@ -206,7 +204,7 @@ describe('fuzz: POST /v1/events on the running ingest', () => {
     const accepted: string[] = [];
     let mustBeAccepted = 0;
     const started = Date.now();
-    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+    const seed = testSettings().fuzzSeed;
 
     await fc.assert(
       fc.asyncProperty(fc.array(fuzzRequest, { minLength: REQUESTS_PER_RUN, maxLength: REQUESTS_PER_RUN }), async (requests) => {

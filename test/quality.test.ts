@@ -11,7 +11,7 @@ import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createKafka } from '@touchstream/kafka';
 import { qualityRulesDocument, RULES_FILE_ENV } from '../tools/cli/src/quality/cli.ts';
 import { runQuality, type QualityRunResult } from '../tools/cli/src/quality/run.ts';
-import { eventually } from './support.ts';
+import { eventually } from '@touchstream/testkit';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `quality-write-${run}`;

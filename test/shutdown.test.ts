@@ -12,7 +12,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createKafka, topicNames } from '@touchstream/kafka';
 import { freePort } from '@touchstream/stack';
-import { eventually as pollUntil } from './support.ts';
+import { eventually as pollUntil, childEnv } from '@touchstream/testkit';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const run = randomUUID().slice(0, 8);
@@ -52,7 +52,7 @@ function startChild(env: Record<string, string>): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', 'all'], {
     cwd: repoRoot,
     // Only what the process needs: no CLICKHOUSE_URL / TOUCHSTREAM_* leaking in from the test runner.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.tmpdir(), ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '@touchstream/stack';
-import { eventually } from './support.ts';
+import { eventually, childEnv } from '@touchstream/testkit';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const run = randomUUID().slice(0, 8);
@@ -76,9 +76,7 @@ describe('OpenTelemetry', () => {
     const redisUrl = Object.assign(new URL(inject('redisUrl')), { pathname: `/${REDIS_DB}` }).toString();
     child = spawn(process.execPath, ['--import', 'tsx', '--import', './apps/touchstream/src/telemetry.ts', 'apps/touchstream/src/main.ts', 'run', '--target', 'all'], {
       cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? os.tmpdir(),
+      env: childEnv({
         KAFKA_BROKERS: inject('kafkaBrokers').join(','),
         REDIS_URL: redisUrl,
         ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: chdbDir! }),
@@ -97,7 +95,7 @@ describe('OpenTelemetry', () => {
         // default 2,048-span export queue, and the queue drops what does not fit — the POST spans among them.
         OTEL_BSP_MAX_QUEUE_SIZE: '200000',
         OTEL_METRIC_EXPORT_INTERVAL: '1000',
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));

@@ -12,7 +12,8 @@ import { createProcessorModule, loadRulesFile, resolveScoringConfig, type Proces
 import { createSinkModule } from '@touchstream/sink';
 import { createAlertStreamModule, createQueryModule } from '@touchstream/query';
 import { createNotifierModule } from '@touchstream/notifier';
-import { type Config, targetsOf } from './config.ts';
+import { createDashboardModule } from '@touchstream/dashboard';
+import { type Config, type Target, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
 import { parseWebhooks } from './webhooks-config.ts';
 
@@ -133,8 +134,105 @@ function sharedClickHouseModule(clickhouse: ClickHouseClient, rawTtlDays: number
   };
 }
 
+type SharedClient = 'kafka' | 'redis' | 'clickhouse';
+
+/** The shared clients of one process, built once in startApp (only those its targets need). */
+interface SharedClients {
+  config: Config;
+  kafka: ReturnType<typeof createKafka>;
+  producer: Producer;
+  redis?: Redis;
+  clickhouse?: ClickHouseClient;
+  /** Half-life of the score the query API decays live scores with (the rules file's, at start). */
+  halfLifeMs: number;
+  scoring: { halfLifeMs?: number };
+  log: FastifyInstance['log'];
+}
+
+/** What one target contributes: its modules (each depending on the shared clients it uses) and its consumer groups. */
+interface TargetParts {
+  modules: Module[];
+  laggingGroups: LaggingGroup[];
+  processor?: ProcessorModule;
+}
+
+/**
+ * The one table of the executable: target → the shared clients it needs → its modules. `--target` picks rows;
+ * startApp builds the union of their clients, then their modules, which start in dependency order.
+ */
+const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClients): TargetParts }> = {
+  ingest: {
+    clients: ['kafka'],
+    build: ({ config, kafka, producer, log }) => ({
+      modules: [dependingOn(createIngestModule({
+        producer,
+        kafka,
+        writeKeys: config.WRITE_KEYS,
+        limits: {
+          maxEventsPerRequest: config.INGEST_MAX_EVENTS,
+          maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
+          sendTimeoutMs: config.INGEST_SEND_TIMEOUT_MS,
+          maxInFlightBytes: config.INGEST_MAX_IN_FLIGHT_BYTES,
+          touchpoint: { maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS },
+        },
+        log,
+      }), ['kafka'])],
+      laggingGroups: [],
+    }),
+  },
+  processor: {
+    clients: ['kafka', 'redis'],
+    build: ({ config, kafka, producer, redis, scoring, log }) => {
+      const groupId = `${config.KAFKA_GROUP_PREFIX}-processor`;
+      const processor = createProcessorModule({
+        kafka, producer, redis: redis!, groupId,
+        rulesFile: config.RULES_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
+        consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log,
+      });
+      return { modules: [dependingOn(processor, ['kafka', 'redis'])], laggingGroups: [{ groupId, topics: [topicNames.touchpoints] }], processor };
+    },
+  },
+  sink: {
+    clients: ['kafka', 'clickhouse'],
+    build: ({ config, kafka, producer, clickhouse, log }) => {
+      const groupId = `${config.KAFKA_GROUP_PREFIX}-sink`;
+      return {
+        modules: [dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse'])],
+        laggingGroups: [{ groupId, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] }],
+      };
+    },
+  },
+  query: {
+    clients: ['kafka', 'redis', 'clickhouse'],
+    build: ({ config, kafka, redis, clickhouse, halfLifeMs, log }) => ({
+      modules: [
+        dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']),
+        dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
+        // The analysts' page calls the query API above with the analyst's read key.
+        dependingOn(createDashboardModule(), ['query']),
+      ],
+      laggingGroups: [],
+    }),
+  },
+  notifier: {
+    clients: ['kafka', 'redis'],
+    build: ({ config, kafka, producer, redis, log }) => {
+      const webhooks = parseWebhooks(config);
+      if (!webhooks.settings) throw new Error(`webhook configuration: ${webhooks.problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
+      const settings = webhooks.settings;
+      const groupId = `${config.KAFKA_GROUP_PREFIX}-notifier`;
+      return {
+        modules: [dependingOn(createNotifierModule({ kafka, producer, redis: redis!, settings, groupId, log }), ['kafka', 'redis'])],
+        // An idle notifier (no webhook destinations) consumes nothing: its group would look ever further behind.
+        laggingGroups: settings.destinations.length > 0 ? [{ groupId, topics: [topicNames.alerts] }] : [],
+      };
+    },
+  },
+};
+
 export async function startApp(config: Config): Promise<RunningApp> {
-  const targets = targetsOf(config);
+  const targets = [...targetsOf(config)];
+  const needs = new Set(targets.flatMap((t) => targetTable[t].clients));
   const modules: Module[] = [];
   let runner: ModuleRunner | undefined;
   // The rules file is validated here, before anything starts; the processor reloads it on change. The
@@ -149,18 +247,18 @@ export async function startApp(config: Config): Promise<RunningApp> {
   });
   const log = http.log;
 
+  // Every target produces (ingest, processor, sink and notifier dead letters) or consumes Kafka.
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });
   const producer = createIdempotentProducer(kafka, log);
   modules.push(sharedKafkaModule(config, kafka, producer));
-
   let redis: Redis | undefined;
-  if (targets.has('processor') || targets.has('query') || targets.has('notifier')) {
+  if (needs.has('redis')) {
     redis = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
     redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection problem'));
     modules.push(sharedRedisModule(redis));
   }
   let clickhouse: ClickHouseClient | undefined;
-  if (targets.has('sink') || targets.has('query')) {
+  if (needs.has('clickhouse')) {
     clickhouse = createClickHouse(
       config.CLICKHOUSE_URL
         ? { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, database: config.CLICKHOUSE_DATABASE }
@@ -169,48 +267,14 @@ export async function startApp(config: Config): Promise<RunningApp> {
     modules.push(sharedClickHouseModule(clickhouse, config.CLICKHOUSE_RAW_TTL_DAYS, log));
   }
 
-  if (targets.has('ingest')) {
-    modules.push(dependingOn(createIngestModule({
-      producer,
-      kafka,
-      writeKeys: config.WRITE_KEYS,
-      limits: {
-        maxEventsPerRequest: config.INGEST_MAX_EVENTS,
-        maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
-        sendTimeoutMs: config.INGEST_SEND_TIMEOUT_MS,
-        maxInFlightBytes: config.INGEST_MAX_IN_FLIGHT_BYTES,
-        touchpoint: { maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS },
-      },
-      log,
-    }), ['kafka']));
-  }
-  let processorModule: ProcessorModule | undefined;
-  if (targets.has('processor')) {
-    processorModule = createProcessorModule({
-      kafka, producer, redis: redis!, groupId: `${config.KAFKA_GROUP_PREFIX}-processor`,
-      rulesFile: config.RULES_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
-      consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log,
-    });
-    modules.push(dependingOn(processorModule, ['kafka', 'redis']));
-  }
-  if (targets.has('sink')) {
-    modules.push(dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse']));
-  }
-  if (targets.has('query')) {
-    modules.push(dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']));
-    modules.push(dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']));
-  }
-
+  const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log };
   const laggingGroups: LaggingGroup[] = [];
-  if (targets.has('processor')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-processor`, topics: [topicNames.touchpoints] });
-  if (targets.has('sink')) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] });
-  if (targets.has('notifier')) {
-    const webhooks = parseWebhooks(config);
-    if (!webhooks.settings) throw new Error(`webhook configuration: ${webhooks.problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`);
-    const settings = webhooks.settings;
-    modules.push(dependingOn(createNotifierModule({ kafka, producer, redis: redis!, settings, groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, log }), ['kafka', 'redis']));
-    // An idle notifier (no webhook destinations) consumes nothing: its group would look ever further behind.
-    if (settings.destinations.length > 0) laggingGroups.push({ groupId: `${config.KAFKA_GROUP_PREFIX}-notifier`, topics: [topicNames.alerts] });
+  let processorModule: ProcessorModule | undefined;
+  for (const target of targets) {
+    const parts = targetTable[target].build(shared);
+    modules.push(...parts.modules);
+    laggingGroups.push(...parts.laggingGroups);
+    processorModule ??= parts.processor;
   }
   const lag = laggingGroups.length > 0 ? lagModule(kafka, laggingGroups, log) : undefined;
   if (lag) modules.push(lag);

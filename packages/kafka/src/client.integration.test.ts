@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createIdempotentProducer, createKafka, ensureTopics, watchKafkaWrites, type LogSink } from './index.ts';
 
-const brokers = inject('kafkaBrokers') ?? process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
+const brokers = inject('kafkaBrokers');
 const runId = randomBytes(4).toString('hex');
 const topic = `client-test-${runId}`;
 const quiet: LogSink = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };

@@ -6,7 +6,7 @@ import { KafkaJSNonRetriableError } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createBatchConsumer, createIdempotentProducer, createKafka, ensureTopics, lagTotals, readLag, type ConsumedBatch, type LogSink } from './index.ts';
 
-const brokers = inject('kafkaBrokers') ?? process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
+const brokers = inject('kafkaBrokers');
 const runId = randomBytes(4).toString('hex');
 const quiet: LogSink = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 

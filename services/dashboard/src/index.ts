@@ -1,1 +1,2 @@
 export { dashboardPlugin } from './plugin.ts';
+export { createDashboardModule } from './module.ts';

@@ -9,7 +9,7 @@ import type { ModuleInstance } from '@touchstream/runtime';
 import { createIngestModule } from './module.ts';
 import { ingestPlugin } from './plugin.ts';
 
-const brokers = inject('kafkaBrokers') ?? process.env.KAFKA_BROKERS?.split(',').filter(Boolean);
+const brokers = inject('kafkaBrokers');
 if (!brokers?.length) {
   console.warn('ingest integration tests skipped: no Kafka (run them in the `integration` vitest project, which starts the test stack, or set KAFKA_BROKERS=host:port)');
 }

@@ -7,7 +7,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { codecs, type Alert, type DeadLetter } from '@touchstream/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
 import type { ModuleInstance } from '@touchstream/runtime';
-import { eventually } from '../../../test/support.ts';
+import { eventually } from '@touchstream/testkit';
 import { verifySignature } from './delivery.ts';
 import type { WebhookDestination } from './destinations.ts';
 import { createNotifierModule, type NotifierModule } from './module.ts';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { codecs } from '@touchstream/contracts';
 import { createTouchpointProcessor } from './processor.ts';
-import { HOUR_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
+import { HOUR_MS, useTestRedis, touchpoint, uniqueCustomer } from '@touchstream/testkit';
 
 const redis = useTestRedis();
 

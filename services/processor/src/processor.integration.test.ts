@@ -6,7 +6,7 @@ import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
 import { customerSeenIndexKey, customerSeenKey, customerStateKey, customerTimelineKey } from '@touchstream/contracts';
 import { createTouchpointProcessor, type TouchpointProcessorOptions } from './processor.ts';
 import { alertIdFor, signalIdFor } from './signals.ts';
-import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from '@touchstream/testkit';
 
 const redis = useTestRedis();
 

@@ -13,7 +13,7 @@ import { parseRules } from './rules.ts';
 import { createRulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper } from './timer-sweeper.ts';
 import { signalIdFor, timerAlertIdFor } from './signals.ts';
-import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from './test-support.ts';
+import { DAY_MS, HOUR_MS, MINUTE_MS, useTestRedis, touchpoint, uniqueCustomer } from '@touchstream/testkit';
 
 const redis = useTestRedis();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultScoringConfig as config, resolveScoringConfig } from './config.ts';
 import { alertIdFor, contactReasonOf, describeDuration, paramsOf, signalIdFor, statefulInputs, statelessSignals, timerAlertIdFor } from './signals.ts';
-import { touchpoint } from './test-support.ts';
+import { touchpoint } from '@touchstream/testkit';
 
 const at = Date.UTC(2026, 2, 1);
 const types = (fields: Parameters<typeof touchpoint>[2]) => statelessSignals(touchpoint('c', at, fields), config).map((s) => s.type);

@@ -2,7 +2,6 @@
 // itself ready while both stores answer. The ClickHouse and Redis clients belong to the caller (they may be
 // shared with other modules), so stop() leaves them open.
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { dashboardPlugin } from '@touchstream/dashboard';
 import { queryPlugin, type QueryDeps } from './plugin.ts';
 
 /** How often readiness re-checks ClickHouse; a failed query in between also shows up on the next check. */
@@ -14,8 +13,6 @@ export function createQueryModule(deps: QueryDeps): Module {
     deps: [],
     async init(ctx): Promise<ModuleInstance> {
       await ctx.http.register(queryPlugin(deps));
-      // The analysts' dashboard (static page calling the routes above with the analyst's read key).
-      await ctx.http.register(dashboardPlugin);
       let clickhouseReason: string | undefined = 'ClickHouse not checked yet';
       let timer: NodeJS.Timeout | undefined;
       const checkClickHouse = async () => {

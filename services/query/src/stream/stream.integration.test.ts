@@ -9,7 +9,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { codecs, type Alert } from '@touchstream/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
 import type { ModuleInstance } from '@touchstream/runtime';
-import { eventually } from '../../../../test/support.ts';
+import { eventually } from '@touchstream/testkit';
 import { decodeCursor } from './cursor.ts';
 import { createAlertStreamModule } from './module.ts';
 

@@ -1,0 +1,51 @@
+// Starts one real stack for the whole test run (Kafka in KRaft mode and a private redis-server), unless
+// KAFKA_BROKERS / REDIS_URL point at existing ones, and hands the endpoints to the tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startStack, type Stack } from '@touchstream/stack';
+import { testSettings } from './settings.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kafkaBrokers: string[];
+    redisUrl: string;
+    clickhouseUrl: string | null;
+  }
+}
+
+// The integration and end-to-end tiers are two vitest projects; each runs this setup, in the same process.
+// They share one stack per run: the first setup starts it, the last teardown stops it.
+interface SharedStack {
+  ready: Promise<{ stack: Stack; dir: string }>;
+  users: number;
+}
+const holder = globalThis as { touchstreamTestStack?: SharedStack };
+
+async function startSharedStack(): Promise<{ stack: Stack; dir: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'touchstream-test-'));
+  const started = Date.now();
+  const settings = testSettings();
+  const stack = await startStack({ dir, kafkaBrokers: settings.kafkaBrokers, redisUrl: settings.redisUrl, clickhouseUrl: settings.clickhouseUrl });
+  console.log(`test stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Kafka ${stack.kafkaBrokers.join(',')}, Redis ${stack.redisUrl} (logs in ${dir})`);
+  return { stack, dir };
+}
+
+export async function setup(project: TestProject) {
+  holder.touchstreamTestStack ??= { ready: startSharedStack(), users: 0 };
+  holder.touchstreamTestStack.users++;
+  const { stack } = await holder.touchstreamTestStack.ready;
+  project.provide('kafkaBrokers', stack.kafkaBrokers);
+  project.provide('redisUrl', stack.redisUrl);
+  project.provide('clickhouseUrl', 'url' in stack.clickhouse ? stack.clickhouse.url : null);
+}
+
+export async function teardown() {
+  const shared = holder.touchstreamTestStack;
+  if (!shared || --shared.users > 0) return;
+  holder.touchstreamTestStack = undefined;
+  const { stack, dir } = await shared.ready;
+  await stack.stop();
+  if (!testSettings().keepStack) rmSync(dir, { recursive: true, force: true });
+}
