@@ -1,11 +1,11 @@
-// Chaos: no event lost, none counted twice, through crashes and restarts of every part (DESIGN §6).
+// Chaos: no event lost, none counted twice, through crashes and restarts of every part (docs/architecture.md §6).
 //
 // Its own stack (Kafka + Redis via startStack in a temp dir): it restarts the broker and kills Redis, which
 // would break the other test files running at the same time on the shared stack. The services are the real
 // executable, three processes: `run --target ingest`, `run --target processor` and `run --target sink,query`
 // (the "store": embedded chDB lives in one process, so the sink that writes it and the query API that reads it
 // share one; the test opens the chDB directory itself only after the store has stopped). A load generator
-// (test/chaos-load.ts), a process of its own, posts a steady stream and retries everything that got no 2xx with
+// (test/chaos-load.test-support.ts), a process of its own, posts a steady stream and retries everything that got no 2xx with
 // the same event_ids; it records every acknowledged event. In turn, under that load: kill -9 of the processor,
 // of the store (sink), of ingest; a broker restart; kill -9 of Redis (appendfsync always: see README); and a
 // Kafka outage with a flood of clients, where ingest must answer 503 + Retry-After with bounded memory and
@@ -329,7 +329,7 @@ describe('chaos: crashes and restarts under load', () => {
   it('loses no acknowledged event and counts none twice', async () => {
     const ackFile = path.join(dir, 'acked.ndjson');
     writeFileSync(ackFile, '');
-    load = spawn(process.execPath, ['--import', 'tsx', 'test/chaos-load.ts', JSON.stringify({
+    load = spawn(process.execPath, ['--import', 'tsx', 'test/chaos-load.test-support.ts', JSON.stringify({
       url: current.ingest!.url,
       writeKey: WRITE_KEY,
       customerPrefix: CUSTOMER_PREFIX,
@@ -614,7 +614,7 @@ describe('chaos: crashes and restarts under load', () => {
 
     // ── Exactly once.
     for (const check of checks) check();
-    // Acknowledged means in Kafka (DESIGN §6).
+    // Acknowledged means in Kafka (docs/architecture.md §6).
     expect(acked.filter((a) => !recordsOnKafka.has(a.event_id)).map((a) => `${a.phase}:${a.event_id}`).slice(0, 10)).toEqual([]);
     const lost = acked.filter((a) => !stored.has(a.event_id)).map((a) => `${a.phase}:${a.event_id}`);
     const doubled = acked.filter((a) => (stored.get(a.event_id) ?? 0) > 1).map((a) => `${a.phase}:${a.event_id}×${stored.get(a.event_id)}`);

@@ -86,7 +86,7 @@ describe('migrate', () => {
   });
 });
 
-describe('insertRows deduplication (DESIGN §5 traps)', () => {
+describe('insertRows deduplication (docs/architecture.md §5 traps)', () => {
   it('stores a retried insert once in the raw table and counts it once in the aggregates', async () => {
     const channel = `retry_${runId}`;
     const batch = [touchpointRow({ channel, customer_id: 'c1' }), touchpointRow({ channel, customer_id: 'c2' })];

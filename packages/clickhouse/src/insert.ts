@@ -1,4 +1,4 @@
-// The one way rows get into ClickHouse (DESIGN §5). Per-insert settings go into the statement's own SETTINGS
+// The one way rows get into ClickHouse (docs/architecture.md §5). Per-insert settings go into the statement's own SETTINGS
 // clause and the rows into the request body: chdb/connection turns `clickhouse_settings` into session-level
 // SET statements that outlive the query (trap 1: a later plain insert inherited the token and was dropped),
 // and a statement-level clause behaves the same on a server.

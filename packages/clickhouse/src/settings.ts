@@ -1,6 +1,6 @@
 // The SETTINGS clause of every insert of ours (rows or INSERT … SELECT). Per-insert settings go into the statement's
 // own SETTINGS clause: chdb/connection turns `clickhouse_settings` into session-level SET statements that outlive the
-// query (DESIGN trap 1: a later plain insert inherited the token and was dropped).
+// query (docs/architecture.md §5, chDB trap 1: a later plain insert inherited the token and was dropped).
 const dedupTokenPattern = /^[A-Za-z0-9._:-]+$/;
 
 export function assertDedupToken(token: string): void {

@@ -1,7 +1,7 @@
 import { codecFor } from './avro.ts';
 import type { TouchpointEvent, Signal, Alert, DeadLetter } from './generated.ts';
 
-/** The codecs of the four contracts on Kafka (DESIGN §3). */
+/** The codecs of the four contracts on Kafka (docs/architecture.md §3). */
 export const codecs = {
   touchpoint: codecFor<TouchpointEvent>('touchpoint.avsc'),
   signal: codecFor<Signal>('signal.avsc'),

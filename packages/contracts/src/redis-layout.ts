@@ -1,4 +1,4 @@
-// Redis key layout: the contract between the processor (writes) and the query API (reads) (DESIGN §4). Every key of one customer carries the same hash tag `{<customer_id>}`, so
+// Redis key layout: the contract between the processor (writes) and the query API (reads) (docs/architecture.md §4). Every key of one customer carries the same hash tag `{<customer_id>}`, so
 // they all live in one Redis Cluster slot and one Lua script can update them atomically.
 
 /**

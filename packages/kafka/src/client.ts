@@ -107,7 +107,7 @@ const sizeOfBatch = (batch: ProducerBatch) =>
  * replaced by a new one from `createProducer` (a new producer id, sequences from 0), connected if the old one was:
  * otherwise the process could never write again. Nothing is duplicated that the design does not already absorb:
  * a record the broker wrote under the old id while its sender got an error is sent again by that sender's retry,
- * and every consumer is idempotent per event id (DESIGN §6). Listeners registered with on() move to the new one.
+ * and every consumer is idempotent per event id (docs/architecture.md §6). Listeners registered with on() move to the new one.
  */
 export function serializeSends(createProducer: () => Producer, log?: LogSink): Producer {
   const queue: QueuedSend[] = [];

@@ -1,6 +1,6 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 
-/** The project's topics (DESIGN §3). */
+/** The project's topics (docs/architecture.md §3). */
 export const topicNames = {
   touchpoints: 'touchpoints.v1',
   invalid: 'touchpoints.invalid.v1',

@@ -1,5 +1,5 @@
 // From parsed items to what goes to Kafka and what the client is told: valid events Avro-encoded and keyed by
-// customer (DESIGN §3), rejected ones as dead letters keyed by source. Pure (dead-letter ids aside), so it is
+// customer (docs/architecture.md §3), rejected ones as dead letters keyed by source. Pure (dead-letter ids aside), so it is
 // tested without Kafka.
 import { createHash, randomUUID } from 'node:crypto';
 import { codecs, type TouchpointEvent, type TouchpointValidator } from '@touchstream/contracts';

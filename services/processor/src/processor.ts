@@ -89,7 +89,7 @@ function scriptConfig(config: ScoringConfig, nowMs: number): string {
   });
 }
 
-/** The timeline member: compact JSON with a fixed key order (DESIGN §4 / Redis contract). */
+/** The timeline member: compact JSON with a fixed key order (docs/architecture.md §4 / Redis contract). */
 export function timelineMember(event: TouchpointEvent): string {
   return JSON.stringify({
     event_id: event.event_id,

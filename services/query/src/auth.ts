@@ -1,4 +1,4 @@
-// Read keys (analysts) are separate from ingest's write keys and the admin key (DESIGN §6): only a key listed in
+// Read keys (analysts) are separate from ingest's write keys and the admin key (docs/architecture.md §6): only a key listed in
 // `readKeys` opens the query routes.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { bearerKeyResolver } from '@touchstream/runtime';

@@ -220,7 +220,7 @@ function signalFromRow(row: SignalRow): SignalView {
   };
 }
 
-/** Reads the processor's state hash (DESIGN §4) into the API's shape; null when Redis has nothing for the customer. */
+/** Reads the processor's state hash (docs/architecture.md §4) into the API's shape; null when Redis has nothing for the customer. */
 export function liveStateFromHash(
   hash: Record<string, string>,
   nowMicros: number,

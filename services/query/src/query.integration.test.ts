@@ -170,7 +170,7 @@ beforeAll(async () => {
   await storeRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:1:100-100' });
   await storeRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:2:100-100' });
 
-  // Live state as the processor leaves it (DESIGN §4).
+  // Live state as the processor leaves it (docs/architecture.md §4).
   await redis.hset(customerStateKey('c-b'), {
     events: '3',
     first_occurred_at: String(at('2024-05-01T12:00:10.500000Z')),

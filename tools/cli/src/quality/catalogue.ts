@@ -1,4 +1,4 @@
-// The signal catalogue as a specification (DESIGN §4, issue 3): a plain, independent reading of each rule over
+// The signal catalogue as a specification (docs/architecture.md §4, issue 3): a plain, independent reading of each rule over
 // one customer's touchpoints in event-time order. The quality run uses it as ground truth, so precision and
 // recall measure the engine against the written rules, not against the generator's intentions: whatever a
 // generated story legitimately triggers (a sentiment ≤ −0.5 inside a decline story, an IVR `transferred`)

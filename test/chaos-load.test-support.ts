@@ -5,7 +5,7 @@
 // retry). Every acknowledged event is appended to the ack file as one JSON line (with the time of its 202), a
 // whole batch in one append: at 10,000 events/s that is 20 appends of ~60 KiB per second, not 10,000 writes.
 //
-//   node --import tsx test/chaos-load.ts '<json options>'
+//   node --import tsx test/chaos-load.test-support.ts '<json options>'
 //
 // stdin, one command per line: `phase <name>` tags the events created from now on; `rate <batchSize> <intervalMs>
 // <concurrency>` changes the pace from now on (the summary lists every change with its time); `stop` stops
