@@ -1,4 +1,4 @@
-// Webhook destinations and which alerts each one wants. The configuration layer (services/touchstream)
+// Webhook destinations and which alerts each one wants. The configuration layer (apps/touchstream)
 // reads and validates the file; this package only takes the typed result.
 import { alertLevelsFrom, type AlertLevelName } from '@touchstream/contracts';
 
