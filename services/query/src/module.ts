@@ -3,7 +3,8 @@
 // shared with other modules), so stop() leaves them open.
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { dashboardPlugin } from '@touchstream/dashboard';
-import { queryPlugin, type QueryDeps } from './plugin.ts';
+import { queryPlugin } from './plugin.ts';
+import type { QueryDeps } from './shared/deps.ts';
 
 /** How often readiness re-checks ClickHouse; a failed query in between also shows up on the next check. */
 const clickhouseCheckIntervalMs = 5_000;

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
 import { queryPlugin } from './plugin.ts';
-import { touchpointAggregateSql, signalAggregateSql, kpiFcrSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
-import { microsToIso, parseIsoToMicros } from './time.ts';
+import { touchpointAggregateSql, signalAggregateSql, kpiFcrSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis/kpis.ts';
+import { microsToIso, parseIsoToMicros } from './shared/time.ts';
 
 const unreachable = new Proxy({}, {
   get: (_t, prop) => {

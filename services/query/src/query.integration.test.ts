@@ -12,7 +12,7 @@ import { createClickHouse, dateTime64FromMicros, insertRows, migrate, storeRows,
 import { customerStateKey } from '@touchstream/processor';
 import { createQueryModule } from './module.ts';
 import { queryPlugin } from './plugin.ts';
-import { parseIsoToMicros } from './time.ts';
+import { parseIsoToMicros } from './shared/time.ts';
 
 const readKey = 'rk-integration';
 const halfLifeMs = 60 * 60 * 1000;

@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { alertLevelRank, alertLevels } from '@touchstream/schemas';
 import type { LogSink } from '@touchstream/kafka';
 import { bearerKeyResolver } from '@touchstream/runtime';
-import { ApiError, errorBodySchema, queryErrorHandler } from '../errors.ts';
+import { ApiError, errorBodySchema, queryErrorHandler } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
 import { replayRange, type AlertStreamHub, type StreamedAlert } from './hub.ts';
 
