@@ -4,7 +4,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
+import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
 import { queryCohorts } from './cohorts/cohorts.ts';

@@ -17,7 +17,6 @@ import { addTransition, conversionState, nullState, removalEffects, startState, 
 
 export const attributionByNames = ['channel', 'touchpoint'] as const;
 export type AttributionBy = (typeof attributionByNames)[number];
-export const attributionModelNames = ['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'markov'] as const;
 
 export interface AttributionRequest {
   conversion: string;
@@ -61,7 +60,7 @@ const keyColumn: Record<AttributionBy, string> = { channel: 'channel', touchpoin
  * transitions a → b; kind 'paths' counts converting (a = 'conversion') and non-converting paths and conversions
  * without touchpoints (a = 'empty').
  */
-export function attributionSql(by: AttributionBy): string {
+function attributionSql(by: AttributionBy): string {
   return `
 WITH
 -- The distinct keys of the range, sorted: rows carry their 1-based position (transform on a LowCardinality column maps
@@ -140,7 +139,7 @@ interface Row {
   count: number | string;
 }
 
-export function attributionFromRows(request: AttributionRequest, rows: Row[]): AttributionResult {
+function attributionFromRows(request: AttributionRequest, rows: Row[]): AttributionResult {
   const paths = (a: string) => num(rows.find((r) => r.kind === 'paths' && r.a === a)?.count);
   const transitions: Transitions = new Map();
   for (const r of rows) if (r.kind === 'edge') addTransition(transitions, r.a, r.b, num(r.count));

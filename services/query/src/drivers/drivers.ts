@@ -17,7 +17,7 @@ import { correctedTable, oddsRatio, relativeRisk } from '../shared/stats.ts';
 import { microsToIso } from '../shared/time.ts';
 
 export const builtInOutcomes = ['survey_detractor', 'alert_raised', 'journey_abandoned'] as const;
-export const factorKinds = ['touchpoint', 'reason', 'channel', 'signal'] as const;
+const factorKinds = ['touchpoint', 'reason', 'channel', 'signal'] as const;
 export type FactorKind = (typeof factorKinds)[number];
 export const driverSortNames = ['lift', 'odds_ratio'] as const;
 export type DriverSort = (typeof driverSortNames)[number];
@@ -72,7 +72,7 @@ export interface DriversResult {
   drivers: Driver[];
 }
 
-export function driversSql(outcome: string): string {
+function driversSql(outcome: string): string {
   const fromAlerts = outcome === 'alert_raised';
   const predicate = fromAlerts ? '0' : (touchpointOutcomeSql[outcome] ?? touchpointOutcomeSql.named_touchpoint!);
   const outcomeAt = fromAlerts ? `ifNull(alert_at, 0)` : `first_outcome_at`;
@@ -154,7 +154,7 @@ interface FactorRow {
   customers: number | string;
 }
 
-export function driversFromCounts(request: DriversRequest, rows: FactorRow[]): DriversResult {
+function driversFromCounts(request: DriversRequest, rows: FactorRow[]): DriversResult {
   const total = rows.find((r) => r.factor === '');
   const customers = num(total?.customers);
   const outcomeCustomers = num(total?.with_outcome);

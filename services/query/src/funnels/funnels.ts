@@ -80,7 +80,7 @@ export interface FunnelResult {
   breakdown: { by: FunnelBreakdown; groups: Array<{ key: string; steps: FunnelStepResult[] }> } | null;
 }
 
-export function validateFunnel(request: FunnelRequest): void {
+function validateFunnel(request: FunnelRequest): void {
   const { steps } = request;
   if (steps.length < 2 || steps.length > maxFunnelSteps) {
     throw invalidParameter(`a funnel has 2 to ${maxFunnelSteps} steps (got ${steps.length})`);
@@ -175,7 +175,7 @@ function customerStepsSql(shape: Shape): string {
     )`;
 }
 
-export function funnelSql(shape: Omit<Shape, 'allEvents'>): string {
+function funnelSql(shape: Omit<Shape, 'allEvents'>): string {
   const keys = shape.breakdown ? `[CAST(NULL, 'Nullable(String)'), breakdown_key]` : `[CAST(NULL, 'Nullable(String)')]`;
   return `
 SELECT step, group_key, count() AS customers,
@@ -196,7 +196,7 @@ ${querySettingsSql}`;
  * One row per next (touchpoint, channel): how many customers, and the first {page_end} of them by customer id — enough
  * to cut any page [offset, offset + limit) from the merged groups, in one pass over the data.
  */
-export function droppedSql(shape: Omit<Shape, 'allEvents'>): string {
+function droppedSql(shape: Omit<Shape, 'allEvents'>): string {
   return `
 SELECT next_touchpoint, next_channel, count() AS customers,
   arraySlice(arraySort(groupArray((customer_id, last_step_at, next_at))), 1, {page_end:UInt32}) AS first_customers
@@ -235,7 +235,7 @@ function funnelParams(request: FunnelRequest) {
 }
 
 /** Per step (1-based positions): optional flag, the required step before it (1 for step 1) and after it (0 = none). */
-export function stepStructure(steps: FunnelStep[]) {
+function stepStructure(steps: FunnelStep[]) {
   const optional = steps.map((s, i) => (i > 0 && s.optional ? 1 : 0));
   const prevRequired = optional.map((_, i) => {
     for (let j = i - 1; j >= 0; j--) if (!optional[j]) return j + 1;

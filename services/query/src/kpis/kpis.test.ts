@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fcrTotalsFromSeries, touchpointAggregateSql } from './kpis.ts';
+import { microsToIso, parseIsoToMicros } from '../shared/time.ts';
+import { alignRange, fcrTotalsFromSeries, kpiDimensionNames, kpiFcrSql, kpiIntervalNames, signalAggregateSql, touchpointAggregateSql } from './kpis.ts';
 
 describe('KPI statements', () => {
   it('period FCR totals are the sums of the series buckets of each period', () => {
@@ -35,5 +36,41 @@ describe('KPI statements', () => {
     expect(minute).toContain('FROM touchpoint_agg_1m');
     expect(minute).not.toContain('dimension');
     expect(minute).toContain('channel AS k');
+  });
+});
+
+describe('alignRange', () => {
+  it('widens a range to whole buckets', () => {
+    const from = parseIsoToMicros('2024-05-01T12:34:56Z')!;
+    const to = parseIsoToMicros('2024-05-01T14:00:01Z')!;
+    const { alignedFrom, alignedTo } = alignRange(from, to, 'hour');
+    expect([microsToIso(alignedFrom), microsToIso(alignedTo)]).toEqual(['2024-05-01T12:00:00.000000Z', '2024-05-01T15:00:00.000000Z']);
+  });
+});
+
+describe('KPI SQL', () => {
+  it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
+    for (const interval of kpiIntervalNames) {
+      for (const by of [undefined, ...kpiDimensionNames]) {
+        const statements = [
+          ...(['totals', 'both'] as const).flatMap((g) => [touchpointAggregateSql(interval, by, g), signalAggregateSql(interval, by, g) ?? '']),
+          ...(['series', 'totals'] as const).map((g) => kpiFcrSql(interval, by, g)),
+        ];
+        for (const sql of statements) {
+          expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+          // String literals (paired left to right) are fixed words such as 'UTC' or 'customer', never a value.
+          for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
+        }
+        for (const grouping of ['totals', 'both'] as const) {
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain('{prev_from_s:Int64}');
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM ${{ minute: 'touchpoint_agg_1m', hour: 'kpi_agg_1h', day: 'kpi_agg_1d' }[interval]}`);
+        }
+        for (const grouping of ['series', 'totals'] as const) {
+          expect(kpiFcrSql(interval, by, grouping)).toContain('FROM fcr_contacts FINAL');
+          expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
+        }
+        expect(touchpointAggregateSql(interval, by, 'both')).toContain('GROUPING SETS ((b, k), (p, k))');
+      }
+    }
   });
 });

@@ -11,7 +11,7 @@ import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
 export const maxPathDepth = 10;
-export const otherNode = '(other)';
+const otherNode = '(other)';
 
 export interface PathsRequest {
   anchor: { kind: 'start' | 'end'; touchpoint: string };
@@ -44,7 +44,7 @@ export interface PathsResult {
  * the one before it). Row (position p, a, b) counts customers with path[p] = a and path[p+1] = b; position 0 carries
  * the number of paths.
  */
-export function pathsSql(kind: 'start' | 'end'): string {
+function pathsSql(kind: 'start' | 'end'): string {
   const path =
     kind === 'start'
       ? `arraySlice(P, indexOf(P, {touchpoint:String}), {depth:UInt8})`
@@ -85,7 +85,7 @@ export async function queryPaths(clickhouse: ClickHouseClient, request: PathsReq
   return buildSankey(request, await result.json<EdgeRow>());
 }
 
-export function buildSankey(request: PathsRequest, rows: EdgeRow[]): PathsResult {
+function buildSankey(request: PathsRequest, rows: EdgeRow[]): PathsResult {
   const fromStart = request.anchor.kind === 'start';
   // Step label of path index i (1-based from the anchor).
   const stepOf = (index: number) => (fromStart ? index : 1 - index);

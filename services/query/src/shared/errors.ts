@@ -31,7 +31,7 @@ interface AjvLikeError {
 }
 
 /** Turns Ajv's `querystring/interval must be equal to one of the allowed values` into `interval must be one of: minute, hour, day (got "week")`. */
-export function describeValidationErrors(errors: AjvLikeError[], input: unknown): string {
+function describeValidationErrors(errors: AjvLikeError[], input: unknown): string {
   return errors
     .map((e) => {
       const field =

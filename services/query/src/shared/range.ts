@@ -6,7 +6,7 @@ import { parseIsoToMicros } from './time.ts';
 const dayMicros = 24 * 3600 * 1_000_000;
 
 /** The default range of the KPI views, the heat map and the alerts: the last 24 hours. */
-export const defaultRangeMicros = dayMicros;
+const defaultRangeMicros = dayMicros;
 /** Analyses (funnels, paths, drivers, attribution) look further back by default: a month of journeys. */
 export const defaultAnalysisRangeMicros = 30 * dayMicros;
 

@@ -49,7 +49,7 @@ event: dropped
 data: {"reason":"client too slow: more than 1000 alerts waiting","resume_with":"${exampleId}"}
 `;
 
-export const alertStreamRouteSchema = {
+const alertStreamRouteSchema = {
   tags: ['query'],
   summary: 'Live alerts as Server-Sent Events (resumable)',
   description: [
