@@ -247,8 +247,13 @@ export function liveStateFromHash(
   if (Object.keys(hash).length === 0) return null;
   const storedScore = Number(hash.score ?? 0) || 0;
   const scoreAt = toMicros(hash.score_at);
-  const reasons: Record<string, ReasonState> = {};
-  const reasonOf = (reason: string) => (reasons[reason] ??= { streak: 1, last_contact_at: null });
+  // A Map, not an object: reason codes come from events, and one named __proto__ must stay a reason.
+  const reasons = new Map<string, ReasonState>();
+  const reasonOf = (reason: string) => {
+    let state = reasons.get(reason);
+    if (!state) reasons.set(reason, (state = { streak: 1, last_contact_at: null }));
+    return state;
+  };
   for (const [field, value] of Object.entries(hash)) {
     // Without a streak field the script counts the streak as 1 (`tonumber(rs[2]) or 1`); both are written together.
     if (field.startsWith(reasonStreakPrefix)) reasonOf(field.slice(reasonStreakPrefix.length)).streak = Number(value) || 1;
@@ -268,7 +273,8 @@ export function liveStateFromHash(
     level: hash.level || 'none',
     last_alert_id: blankToNull(hash.last_alert_id),
     last_alert_at: optionalMicrosToIso(hash.last_alert_at),
-    reasons,
+    // fromEntries defines own properties, so a reason named __proto__ is one too.
+    reasons: Object.fromEntries(reasons),
   };
 }
 
