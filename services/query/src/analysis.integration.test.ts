@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
-import { parseIsoToMicros } from './time.ts';
+import { parseIsoToMicros } from './shared/time.ts';
 
 const readKey = 'rk-analysis';
 const at = (iso: string) => parseIsoToMicros(iso)!;

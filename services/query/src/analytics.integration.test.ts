@@ -4,11 +4,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
+import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
-import { queryCohorts } from './cohorts.ts';
-import { parseIsoToMicros } from './time.ts';
+import { queryCohorts } from './cohorts/cohorts.ts';
+import { parseIsoToMicros } from './shared/time.ts';
 
 const readKey = 'rk-analytics';
 const now = Date.UTC(2024, 5, 10, 12); // the requests' "now": 2024-06-10T12:00Z

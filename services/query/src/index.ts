@@ -1,9 +1,10 @@
 export { createQueryModule } from './module.ts';
-export { queryPlugin, type QueryDeps } from './plugin.ts';
-export { queryKpis, kpiIntervalNames, kpiDimensionNames, type KpiInterval, type KpiDimension, type KpiBucket, type KpiFigures, type KpiResult, type KpiTotal } from './kpis.ts';
-export { queryJourney, liveStateFromHash, type JourneyResult, type LiveState, type TimelineEntry, type SignalView } from './journey.ts';
-export { queryAlerts, alertLevelNames, type AlertLevel, type AlertView } from './alerts.ts';
-export { parseIsoToMicros, microsToIso } from './time.ts';
+export { queryPlugin } from './plugin.ts';
+export type { QueryDeps } from './shared/deps.ts';
+export { queryKpis, kpiIntervalNames, kpiDimensionNames, type KpiInterval, type KpiDimension, type KpiBucket, type KpiFigures, type KpiResult, type KpiTotal } from './kpis/kpis.ts';
+export { queryJourney, liveStateFromHash, type JourneyResult, type LiveState, type ReasonState, type TimelineEntry, type SignalView } from './journey/journey.ts';
+export { queryAlerts, type AlertLevel, type AlertView } from './alerts/alerts.ts';
+export { parseIsoToMicros, microsToIso } from './shared/time.ts';
 export { createAlertStreamModule, type AlertStreamModule, type AlertStreamModuleDeps } from './stream/module.ts';
 export { encodeCursor, decodeCursor, type Cursor } from './stream/cursor.ts';
-export { parseHeatmapTargets, heatmapMetricNames, defaultHeatmapTargets, type HeatmapTargets } from './heatmap.ts';
+export { parseHeatmapTargets, heatmapMetricNames, defaultHeatmapTargets, type HeatmapTargets } from './heatmap/heatmap.ts';

@@ -2,7 +2,8 @@
 // itself ready while both stores answer. The ClickHouse and Redis clients belong to the caller (they may be
 // shared with other modules), so stop() leaves them open.
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { queryPlugin, type QueryDeps } from './plugin.ts';
+import { queryPlugin } from './plugin.ts';
+import type { QueryDeps } from './shared/deps.ts';
 
 /** How often readiness re-checks ClickHouse; a failed query in between also shows up on the next check. */
 const clickhouseCheckIntervalMs = 5_000;

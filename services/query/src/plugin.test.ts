@@ -6,8 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
 import { queryPlugin } from './plugin.ts';
-import { touchpointAggregateSql, signalAggregateSql, kpiFcrSql, kpiIntervalNames, kpiDimensionNames, alignRange } from './kpis.ts';
-import { microsToIso, parseIsoToMicros } from './time.ts';
 
 const unreachable = new Proxy({}, {
   get: (_t, prop) => {
@@ -135,56 +133,5 @@ describe('OpenAPI', () => {
     const kpis200 = doc.paths['/v1/kpis']!.get!.responses['200'] as { content: Record<string, unknown> };
     expect(Object.keys(kpis200.content).sort()).toEqual(['application/json', 'text/csv']);
     expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'fcr_days', 'format']);
-  });
-});
-
-describe('time handling', () => {
-  it('parses ISO-8601 to epoch micros keeping sub-millisecond digits', () => {
-    expect(parseIsoToMicros('2024-05-01T12:00:00.123456Z')).toBe(Date.UTC(2024, 4, 1, 12) * 1000 + 123456);
-    expect(parseIsoToMicros('2024-05-01T14:00:00.5+02:00')).toBe(Date.UTC(2024, 4, 1, 12) * 1000 + 500000);
-    expect(parseIsoToMicros('2024-05-01')).toBe(Date.UTC(2024, 4, 1) * 1000);
-    expect(parseIsoToMicros('2024-05-01T12:00')).toBe(Date.UTC(2024, 4, 1, 12) * 1000);
-    for (const bad of ['', 'now', '2024-5-1', '2024-05-01T25:00:00Z', '2024-02-30', '1714564800']) {
-      expect(parseIsoToMicros(bad), bad).toBeUndefined();
-    }
-  });
-
-  it('formats epoch micros with six fraction digits', () => {
-    expect(microsToIso(Date.UTC(2024, 4, 1, 12) * 1000 + 7)).toBe('2024-05-01T12:00:00.000007Z');
-    expect(microsToIso(Date.UTC(2024, 4, 1, 12) * 1000 + 123456)).toBe('2024-05-01T12:00:00.123456Z');
-  });
-
-  it('widens a range to whole buckets', () => {
-    const from = parseIsoToMicros('2024-05-01T12:34:56Z')!;
-    const to = parseIsoToMicros('2024-05-01T14:00:01Z')!;
-    const { alignedFrom, alignedTo } = alignRange(from, to, 'hour');
-    expect([microsToIso(alignedFrom), microsToIso(alignedTo)]).toEqual(['2024-05-01T12:00:00.000000Z', '2024-05-01T15:00:00.000000Z']);
-  });
-});
-
-describe('KPI SQL', () => {
-  it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
-    for (const interval of kpiIntervalNames) {
-      for (const by of [undefined, ...kpiDimensionNames]) {
-        const statements = [
-          ...(['totals', 'both'] as const).flatMap((g) => [touchpointAggregateSql(interval, by, g), signalAggregateSql(interval, by, g) ?? '']),
-          ...(['series', 'totals'] as const).map((g) => kpiFcrSql(interval, by, g)),
-        ];
-        for (const sql of statements) {
-          expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
-          // String literals (paired left to right) are fixed words such as 'UTC' or 'customer', never a value.
-          for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
-        }
-        for (const grouping of ['totals', 'both'] as const) {
-          expect(touchpointAggregateSql(interval, by, grouping)).toContain('{prev_from_s:Int64}');
-          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM ${{ minute: 'touchpoint_agg_1m', hour: 'kpi_agg_1h', day: 'kpi_agg_1d' }[interval]}`);
-        }
-        for (const grouping of ['series', 'totals'] as const) {
-          expect(kpiFcrSql(interval, by, grouping)).toContain('FROM fcr_contacts FINAL');
-          expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
-        }
-        expect(touchpointAggregateSql(interval, by, 'both')).toContain('GROUPING SETS ((b, k), (p, k))');
-      }
-    }
   });
 });

@@ -1,56 +1,26 @@
-// The query API against real engines: chDB in a temp directory with the project's migrations, and a private
-// redis-server on a free port. The fixture is small enough that every KPI below is worked out by hand.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The query API against real engines: chDB in a temp directory with the project's migrations, and the test stack's
+// Redis holding the live state the real processor wrote. The fixture is small enough that every KPI below is worked
+// out by hand.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClickHouse, dateTime64FromMicros, insertRows, migrate, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
-import { customerStateKey } from '@touchstream/contracts';
+// The real processor writes the live state the journey reads (the contract between the two, exercised).
+import { createTouchpointProcessor } from '@touchstream/processor';
+import { customerKeys } from '@touchstream/contracts';
+import type { Alert, Outcome, TouchpointEvent } from '@touchstream/contracts';
+import { touchpointEvent } from '@touchstream/contracts/fixtures';
 import { createQueryModule } from './module.ts';
 import { queryPlugin } from './plugin.ts';
-import { parseIsoToMicros } from './time.ts';
+import { parseIsoToMicros } from './shared/time.ts';
 
 const readKey = 'rk-integration';
 const halfLifeMs = 60 * 60 * 1000;
 const at = (iso: string) => parseIsoToMicros(iso)!;
 const now = Date.UTC(2024, 4, 1, 12, 30); // the requests' "now": 2024-05-01T12:30Z
-
-// --- engines ---------------------------------------------------------------------------------------------------
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedisServer(): Promise<{ port: number; process: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 10_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${output}`)));
-  });
-  return { port, process: child };
-}
 
 // --- fixture ---------------------------------------------------------------------------------------------------
 
@@ -61,7 +31,7 @@ interface FixtureEvent {
   channel: string;
   touchpoint: string;
   initiator?: 'customer' | 'company';
-  outcome?: string;
+  outcome?: Outcome;
   duration_ms?: number;
   wait_ms?: number;
   sentiment?: number;
@@ -84,29 +54,53 @@ const events: FixtureEvent[] = [
   { event_id: 'e9', customer_id: 'c-b', occurred_at: '2024-05-01T12:01:50.999999Z', channel: 'chat', touchpoint: 'support_chat', outcome: 'completed', survey: ['CES', 3] },
 ];
 
-function touchpointRow(e: FixtureEvent, offset: number) {
+/** The fixture event as ingest hands it on: to the processor, and (touchpointRow) through the sink to ClickHouse. */
+function fixtureTouchpoint(e: FixtureEvent): TouchpointEvent {
   const occurred = at(e.occurred_at);
-  return {
+  return touchpointEvent({
     event_id: e.event_id,
     customer_id: e.customer_id,
-    occurred_at: dateTime64FromMicros(occurred),
-    received_at: dateTime64FromMicros(occurred + 1_000),
+    occurred_at: occurred,
+    received_at: occurred + 1_000,
     channel: e.channel,
     touchpoint: e.touchpoint,
     initiator: e.initiator ?? 'customer',
-    journey: e.channel === 'email' ? '' : 'billing',
+    journey: e.channel === 'email' ? null : 'billing',
     stage: 'support',
-    reason: e.reason ?? '',
-    outcome: e.outcome ?? '',
+    reason: e.reason ?? null,
+    outcome: e.outcome ?? null,
     duration_ms: e.duration_ms ?? null,
     wait_ms: e.wait_ms ?? null,
     sentiment: e.sentiment ?? null,
-    survey_kind: e.survey?.[0] ?? '',
-    survey_score: e.survey?.[1] ?? null,
-    survey_comment: e.survey?.[2] ?? '',
-    agent_id: e.channel === 'phone' ? 'agent-9' : '',
-    session_id: '',
+    survey: e.survey ? { kind: e.survey[0], score: e.survey[1], comment: e.survey[2] ?? null } : null,
+    agent_id: e.channel === 'phone' ? 'agent-9' : null,
     attributes: e.event_id === 'e1' ? { queue: 'billing' } : {},
+  });
+}
+
+/** The touchpoints row of an event as the sink stores it (absent optional strings are ''). */
+function touchpointRow(t: TouchpointEvent, offset: number) {
+  return {
+    event_id: t.event_id,
+    customer_id: t.customer_id,
+    occurred_at: dateTime64FromMicros(t.occurred_at),
+    received_at: dateTime64FromMicros(t.received_at),
+    channel: t.channel,
+    touchpoint: t.touchpoint,
+    initiator: t.initiator,
+    journey: t.journey ?? '',
+    stage: t.stage ?? '',
+    reason: t.reason ?? '',
+    outcome: t.outcome ?? '',
+    duration_ms: t.duration_ms,
+    wait_ms: t.wait_ms,
+    sentiment: t.sentiment,
+    survey_kind: t.survey?.kind ?? '',
+    survey_score: t.survey?.score ?? null,
+    survey_comment: t.survey?.comment ?? '',
+    agent_id: t.agent_id ?? '',
+    session_id: t.session_id ?? '',
+    attributes: t.attributes,
     kafka_partition: 0,
     kafka_offset: offset,
   };
@@ -122,6 +116,15 @@ const alerts = [
   { alert_id: 'a3', customer_id: 'c-b', score: 1, score_before: 0, level: 'watch', triggered_by: 'e2', at: '2024-05-01T12:00:10.500000Z', signals: ['s3'] },
   { alert_id: 'a2', customer_id: 'c-c', score: 2, score_before: 0, level: 'watch', triggered_by: 'e3', at: '2024-05-01T12:00:20Z', signals: ['s1'] },
   { alert_id: 'a1', customer_id: 'c-b', score: 3, score_before: 1, level: 'at_risk', triggered_by: 'e7', at: '2024-05-01T12:01:20Z', signals: ['s3', 's2'] },
+];
+
+// c-repeat, only in Redis: two customer contacts about billing_dispute within the 7-day repeat-contact window (a
+// streak of 2), one about password, and a company-initiated touchpoint about billing_dispute (not a contact).
+const repeatContacts: FixtureEvent[] = [
+  { event_id: 'r1', customer_id: 'c-repeat', occurred_at: '2024-04-28T09:00:00Z', channel: 'phone', touchpoint: 'billing_call', reason: 'billing_dispute' },
+  { event_id: 'r2', customer_id: 'c-repeat', occurred_at: '2024-05-01T12:10:00.000007Z', channel: 'chat', touchpoint: 'support_chat', reason: 'billing_dispute' },
+  { event_id: 'r3', customer_id: 'c-repeat', occurred_at: '2024-05-01T12:20:00Z', channel: 'web', touchpoint: 'contact_form', reason: 'password' },
+  { event_id: 'r4', customer_id: 'c-repeat', occurred_at: '2024-05-01T12:25:00Z', channel: 'email', touchpoint: 'billing_notice', initiator: 'company', reason: 'billing_dispute' },
 ];
 
 function signalRow(s: (typeof signals)[number]) {
@@ -144,19 +147,19 @@ function alertRow(a: (typeof alerts)[number]) {
 
 let dir: string;
 let clickhouse: ClickHouseClient;
-let redisServer: { port: number; process: ChildProcess };
 let redis: Redis;
+/** The last alert the processor raised for c-b. */
+let raisedForCustomerB: Alert;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'touchstream-query-'));
   clickhouse = createClickHouse({ path: path.join(dir, 'chdb') });
   await migrate(clickhouse);
-  redisServer = await startRedisServer();
-  redis = new Redis({ host: '127.0.0.1', port: redisServer.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis = new Redis(inject('redisUrl'), { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
 
-  const batch = { table: 'touchpoints', rows: events.map((e, i) => touchpointRow(e, i)), dedupToken: 'touchpoints.v1:0:0-8' };
+  const batch = { table: 'touchpoints', rows: events.map((e, i) => touchpointRow(fixtureTouchpoint(e), i)), dedupToken: 'touchpoints.v1:0:0-8' };
   await storeRows(clickhouse, batch);
   // The sink's retry of the same batch: stored and aggregated once, so the KPIs below must not change.
   await storeRows(clickhouse, batch);
@@ -166,28 +169,27 @@ beforeAll(async () => {
   // restart): ReplacingMergeTree + FINAL must still show it once.
   await insertRows(clickhouse, { table: 'alerts', rows: [alertRow(alerts[2]!)], dedupToken: 'alerts.v1:1:0-0' });
   // A customer outside the KPI window whose one event was stored twice, in two inserts.
-  const old = touchpointRow({ event_id: 'old-1', customer_id: 'c-old', occurred_at: '2024-03-01T08:00:00Z', channel: 'store', touchpoint: 'store_visit' }, 100);
+  const old = touchpointRow(fixtureTouchpoint({ event_id: 'old-1', customer_id: 'c-old', occurred_at: '2024-03-01T08:00:00Z', channel: 'store', touchpoint: 'store_visit' }), 100);
   await storeRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:1:100-100' });
   await storeRows(clickhouse, { table: 'touchpoints', rows: [old], dedupToken: 'touchpoints.v1:2:100-100' });
 
-  // Live state as the processor leaves it (docs/architecture.md §4).
-  await redis.hset(customerStateKey('c-b'), {
-    events: '3',
-    first_occurred_at: String(at('2024-05-01T12:00:10.500000Z')),
-    last_occurred_at: String(at('2024-05-01T12:01:50.999999Z')),
-    last_event_id: 'e9',
-    last_channel: 'chat',
-    last_touchpoint: 'support_chat',
-    score: '4',
-    // Exactly one half-life before `now`, so the decayed score is 2.
-    score_at: String(now * 1000 - halfLifeMs * 1000),
-    level: 'at_risk',
-    last_alert_id: 'a1',
-    last_alert_at: String(at('2024-05-01T12:01:20Z')),
-    'reason:billing_dispute': '2',
+  // Live state: written by the real processor (its Lua scripts) into the stack's Redis. It ran for c-b, whose
+  // touchpoints the sink has stored too, and for c-live and c-repeat, whose touchpoints ClickHouse has not got yet
+  // (sink lag); not for c-a, whose journey therefore has no live state.
+  await redis.del(...['c-a', 'c-b', 'c-c', 'c-d', 'c-old', 'c-live', 'c-repeat', 'nobody'].flatMap(customerKeys));
+  const processor = createTouchpointProcessor({
+    redis,
+    // Alerts are raised live (not as backfill) and the score decays with the half-life the query API is given.
+    now: () => now,
+    scoring: { halfLifeMs },
+    timerIndexKey: `ts:test:query-integration:${process.pid}:timers`,
   });
-  // Processed by the processor but not yet in ClickHouse (sink lag).
-  await redis.hset(customerStateKey('c-live'), { events: '1', last_channel: 'app', last_touchpoint: 'login', score: '0', level: 'none' });
+  const outcomes = await processor.processTouchpoints(events.filter((e) => e.customer_id === 'c-b').map(fixtureTouchpoint));
+  raisedForCustomerB = outcomes.flatMap((o) => (o.alert ? [o.alert] : [])).at(-1)!;
+  await processor.processTouchpoints([
+    fixtureTouchpoint({ event_id: 'l1', customer_id: 'c-live', occurred_at: '2024-05-01T12:20:00Z', channel: 'app', touchpoint: 'login' }),
+    ...repeatContacts.map(fixtureTouchpoint),
+  ]);
 
   app = Fastify();
   await app.register(queryPlugin({ clickhouse, redis, readKeys: { [readKey]: 'tester' }, halfLifeMs, now: () => now, log: app.log }));
@@ -197,7 +199,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
   await redis?.quit();
-  redisServer?.process.kill('SIGTERM');
   await clickhouse?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -316,14 +317,29 @@ describe('GET /v1/customers/:customer_id/journey', () => {
       reason: null, outcome: 'completed', duration_ms: null, wait_ms: null, sentiment: null,
       survey: { kind: 'CES', score: 3, comment: null }, agent_id: null, session_id: null, attributes: {},
     });
-    expect(body.live).toMatchObject({
-      events: 3, last_channel: 'chat', last_touchpoint: 'support_chat', last_event_id: 'e9', level: 'at_risk',
-      score_at_last_update: 4, score_at: '2024-05-01T11:30:00.000000Z', last_alert_id: 'a1',
-      last_alert_at: '2024-05-01T12:01:20.000000Z', first_occurred_at: '2024-05-01T12:00:10.500000Z',
-      reasons: { billing_dispute: 2 },
+    // e7's CSAT 2 raised a survey_detractor signal and with it an alert.
+    expect(raisedForCustomerB).toMatchObject({ triggered_by: 'e7', score_before: 0 });
+    expect(body.live).toEqual({
+      events: 3,
+      first_occurred_at: '2024-05-01T12:00:10.500000Z',
+      last_occurred_at: '2024-05-01T12:01:50.999999Z',
+      last_event_id: 'e9',
+      last_channel: 'chat',
+      last_touchpoint: 'support_chat',
+      score: expect.any(Number),
+      score_at_last_update: expect.any(Number),
+      // Every touchpoint updates the score (decaying it to its event time), so the last one's time.
+      score_at: '2024-05-01T12:01:50.999999Z',
+      level: raisedForCustomerB.level,
+      last_alert_id: raisedForCustomerB.alert_id,
+      last_alert_at: '2024-05-01T12:01:20.000000Z',
+      // e7 is c-b's one contact with a reason.
+      reasons: { billing_dispute: { streak: 1, last_contact_at: '2024-05-01T12:01:20.000000Z' } },
     });
-    // Decayed over exactly one half-life.
-    expect(body.live.score).toBeCloseTo(2, 9);
+    // The alert's score decayed from e7 to e9 as stored, and from there to the request's "now" by the query API.
+    const decay = (fromIso: string, toMicros: number) => 2 ** (-(toMicros - at(fromIso)) / (halfLifeMs * 1000));
+    expect(body.live.score_at_last_update).toBeCloseTo(raisedForCustomerB.score * decay('2024-05-01T12:01:20Z', at('2024-05-01T12:01:50.999999Z')), 9);
+    expect(body.live.score).toBeCloseTo(body.live.score_at_last_update * decay('2024-05-01T12:01:50.999999Z', now * 1000), 9);
     expect(body.signals.map((s: { signal_id: string }) => s.signal_id)).toEqual(['s2', 's3']);
     expect(body.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual(['a1', 'a3']);
     expect(body.next_cursor).toBeNull();
@@ -387,7 +403,17 @@ describe('GET /v1/customers/:customer_id/journey', () => {
     const { status, body } = await get('/v1/customers/c-live/journey');
     expect(status).toBe(200);
     expect(body.timeline).toEqual([]);
-    expect(body.live).toMatchObject({ events: 1, last_channel: 'app', score: 0, level: 'none', score_at: null });
+    expect(body.live).toMatchObject({ events: 1, last_channel: 'app', last_touchpoint: 'login', score: 0, level: 'none', score_at: '2024-05-01T12:20:00.000000Z', reasons: {} });
+  });
+
+  it("reports per contact reason the processor's repeat-contact streak and the latest contact's time", async () => {
+    const { status, body } = await get('/v1/customers/c-repeat/journey');
+    expect(status).toBe(200);
+    expect(body.live.reasons).toEqual({
+      // r1 then r2 within 7 days; r4 is the company's, not a contact.
+      billing_dispute: { streak: 2, last_contact_at: '2024-05-01T12:10:00.000007Z' },
+      password: { streak: 1, last_contact_at: '2024-05-01T12:20:00.000000Z' },
+    });
   });
 
   it('404 when neither store knows the customer', async () => {

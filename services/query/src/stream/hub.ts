@@ -39,7 +39,7 @@ export interface AlertStreamHubOptions {
   log: LogSink;
 }
 
-export function uniqueGroupId(prefix: string, what: string): string {
+function uniqueGroupId(prefix: string, what: string): string {
   return `${prefix}-${what}-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 

@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { alertLevelRank, alertLevels } from '@touchstream/contracts';
 import type { LogSink } from '@touchstream/kafka';
 import { bearerKeyResolver } from '@touchstream/runtime';
-import { ApiError, errorBodySchema, queryErrorHandler } from '../errors.ts';
+import { ApiError, errorBodySchema, queryErrorHandler } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
 import { replayRange, type AlertStreamHub, type StreamedAlert } from './hub.ts';
 
@@ -49,7 +49,7 @@ event: dropped
 data: {"reason":"client too slow: more than 1000 alerts waiting","resume_with":"${exampleId}"}
 `;
 
-export const alertStreamRouteSchema = {
+const alertStreamRouteSchema = {
   tags: ['query'],
   summary: 'Live alerts as Server-Sent Events (resumable)',
   description: [

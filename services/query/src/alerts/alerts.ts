@@ -1,0 +1,83 @@
+// Recent alerts from ClickHouse, newest first, each with the signals that raised it (stored on the alert row).
+import type { ClickHouseClient } from '@touchstream/clickhouse';
+import type { AlertJson, AlertSignal } from '@touchstream/contracts';
+import { querySettingsSql } from '../shared/sql.ts';
+import { microsToIso } from '../shared/time.ts';
+
+import type { AlertLevelName } from '@touchstream/contracts';
+
+export type AlertLevel = AlertLevelName;
+
+/** An alert as HTTP consumers see it everywhere (webhooks, SSE); ClickHouse does not keep journey/channel yet. */
+export type AlertView = Omit<AlertJson, 'journey' | 'channel'>;
+
+export interface AlertRow {
+  alert_id: string;
+  customer_id: string;
+  level: string;
+  score: number;
+  score_before: number;
+  at_us: number | string;
+  triggered_by: string;
+  signals: Array<AlertSignal | [string, string, number, string, string]>;
+  rules_version: string;
+}
+
+export const alertColumnsSql = `alert_id, customer_id, level, score, score_before, toUnixTimestamp64Micro(at) AS at_us,
+  triggered_by, signals, rules_version`;
+
+interface AlertsRequest {
+  fromMicros: number;
+  toMicros: number;
+  level?: AlertLevel;
+  customerId?: string;
+  limit: number;
+}
+
+// Optional filters are expressed in SQL with an "unset" value instead of splicing conditions in, so the statement
+// text never depends on the request.
+const alertsSql = `
+SELECT ${alertColumnsSql}
+FROM alerts FINAL
+WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
+  AND at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  AND ({level:String} = '' OR level = {level:String})
+  AND ({customer_id:String} = '' OR customer_id = {customer_id:String})
+ORDER BY at DESC, alert_id DESC
+LIMIT {limit:UInt32}
+${querySettingsSql}`;
+
+export function alertFromRow(row: AlertRow): AlertView {
+  return {
+    alert_id: row.alert_id,
+    customer_id: row.customer_id,
+    level: row.level,
+    score: Number(row.score),
+    score_before: Number(row.score_before),
+    at: microsToIso(Number(row.at_us)),
+    triggered_by: row.triggered_by,
+    // Named tuples come out as objects (output_format_json_named_tuples_as_objects, on by default); accept arrays
+    // too in case a server has it switched off.
+    signals: (row.signals ?? []).map((s) =>
+      Array.isArray(s)
+        ? { signal_id: s[0], type: s[1], weight: Number(s[2]), event_id: s[3], explanation: s[4] }
+        : { ...s, weight: Number(s.weight) },
+    ),
+    rules_version: row.rules_version ? row.rules_version : null,
+  };
+}
+
+export async function queryAlerts(clickhouse: ClickHouseClient, request: AlertsRequest) {
+  const result = await clickhouse.query({
+    query: alertsSql,
+    query_params: {
+      from_us: request.fromMicros,
+      to_us: request.toMicros,
+      level: request.level ?? '',
+      customer_id: request.customerId ?? '',
+      limit: request.limit,
+    },
+    format: 'JSONEachRow',
+  });
+  return (await result.json<AlertRow>()).map(alertFromRow);
+}

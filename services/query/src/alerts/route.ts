@@ -1,0 +1,101 @@
+// GET /v1/alerts: recent alerts, newest first, each with the signals that raised it.
+import type { FastifyPluginAsync } from 'fastify';
+import { nowMicros, type QueryDeps } from '../shared/deps.ts';
+import { resolveRange } from '../shared/range.ts';
+import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
+import { microsToIso } from '../shared/time.ts';
+import { alertLevels } from '@touchstream/contracts';
+import { queryAlerts, type AlertLevel } from './alerts.ts';
+
+/** One alert as every answer shows it (also in the journey's entries). */
+export const alertSchema = {
+  type: 'object',
+  required: ['alert_id', 'customer_id', 'level', 'score', 'score_before', 'at', 'triggered_by', 'signals'],
+  properties: {
+    alert_id: { type: 'string' },
+    customer_id: { type: 'string' },
+    level: { type: 'string', enum: [...alertLevels] },
+    score: { type: 'number', description: 'Score after the triggering signals.' },
+    score_before: { type: 'number' },
+    at: isoTimestamp('Event time of the touchpoint that crossed the level.'),
+    triggered_by: { type: 'string', description: 'event_id of that touchpoint.' },
+    signals: {
+      type: 'array',
+      description: 'The signals that raised the alert.',
+      items: {
+        type: 'object',
+        required: ['signal_id', 'type', 'weight', 'event_id', 'explanation'],
+        properties: {
+          signal_id: { type: 'string' },
+          type: { type: 'string' },
+          weight: { type: 'number' },
+          event_id: { type: 'string' },
+          explanation: { type: 'string' },
+        },
+      },
+    },
+    rules_version: { type: ['string', 'null'] },
+  },
+} as const;
+
+const alertsRouteSchema = {
+  tags,
+  summary: 'Recent alerts, newest first',
+  description: `Alerts raised in the range (by the event time of the touchpoint that crossed the level), each with the signals that raised it. Default range: the last 24 hours. ${authNote}`,
+  querystring: {
+    type: 'object',
+    properties: {
+      from: rangeParameter('from', 'Start of the range (inclusive). Default: `to` minus 24 hours.'),
+      to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
+      level: { type: 'string', enum: [...alertLevels], description: 'Only alerts of this level.' },
+      customer_id: { type: 'string', minLength: 1, maxLength: 256, description: "Only this customer's alerts." },
+      limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    },
+  },
+  response: {
+    200: {
+      description: 'The alerts.',
+      type: 'object',
+      required: ['from', 'to', 'alerts'],
+      properties: {
+        from: isoTimestamp('Effective start.'),
+        to: isoTimestamp('Effective end, exclusive.'),
+        alerts: { type: 'array', items: alertSchema },
+      },
+      examples: [
+        {
+          from: '2024-05-01T00:00:00.000000Z',
+          to: '2024-05-02T00:00:00.000000Z',
+          alerts: [
+            {
+              alert_id: 'alr-1', customer_id: 'cust-42', level: 'at_risk', score: 3.1, score_before: 1.6,
+              at: '2024-05-01T12:01:30.250000Z', triggered_by: 'evt-7', rules_version: '2024-05-01',
+              signals: [{ signal_id: 'sig-1', type: 'repeat_contact', weight: 1.5, event_id: 'evt-7', explanation: '3rd contact about billing_dispute in 7 days' }],
+            },
+          ],
+        },
+      ],
+    },
+    ...errorResponses,
+  },
+} as const;
+
+export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
+  return async function routes(app) {
+    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevel; customer_id?: string; limit: number } }>(
+      '/v1/alerts',
+      { schema: alertsRouteSchema },
+      async (request) => {
+        const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
+        const alerts = await queryAlerts(deps.clickhouse, {
+          fromMicros,
+          toMicros,
+          level: request.query.level,
+          customerId: request.query.customer_id,
+          limit: request.query.limit,
+        });
+        return { from: microsToIso(fromMicros), to: microsToIso(toMicros), alerts };
+      },
+    );
+  };
+}

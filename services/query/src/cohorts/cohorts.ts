@@ -1,0 +1,109 @@
+// Cohorts by first touch: customers grouped by the week (ISO, from Monday) or month of their first touchpoint ever,
+// and the share of each cohort active (any touchpoint) in each following period. Read from customer_activity_1d
+// (one row per customer and active day), so it needs no scan of the raw table and outlives the raw TTL.
+import type { ClickHouseClient } from '@touchstream/clickhouse';
+import { round } from '../shared/numbers.ts';
+import { querySettingsSql } from '../shared/sql.ts';
+
+export const cohortPeriodNames = ['week', 'month'] as const;
+export type CohortPeriod = (typeof cohortPeriodNames)[number];
+
+/** Fixed SQL per period: its start of a Date, and its unit for dateDiff. */
+const periodSql: Record<CohortPeriod, { start: (day: string) => string; unit: string }> = {
+  week: { start: (day) => `toMonday(${day})`, unit: 'week' },
+  month: { start: (day) => `toStartOfMonth(${day})`, unit: 'month' },
+};
+
+function cohortSql(period: CohortPeriod): string {
+  const { start, unit } = periodSql[period];
+  return `
+WITH firsts AS (
+  SELECT customer_id, ${start('min(day)')} AS cohort
+  FROM customer_activity_1d
+  GROUP BY customer_id
+  HAVING cohort >= {from_day:Date} AND cohort < {to_day:Date}
+)
+SELECT
+  toString(f.cohort) AS cohort,
+  toUInt32(dateDiff('${unit}', f.cohort, ${start('a.day')})) AS period_index,
+  uniqExact(a.customer_id) AS active
+FROM customer_activity_1d AS a
+INNER JOIN firsts AS f ON a.customer_id = f.customer_id
+WHERE a.day >= {from_day:Date} AND a.day < {until_day:Date}
+GROUP BY cohort, period_index
+ORDER BY cohort, period_index
+${querySettingsSql}`;
+}
+
+export interface CohortRow {
+  /** First day of the cohort's week or month (YYYY-MM-DD). */
+  cohort: string;
+  /** Customers whose first touchpoint fell in it. */
+  customers: number;
+  /** Period 0 is the cohort's own (share 1); one entry per following period that has begun, up to `periods`. */
+  retention: Array<{ period: number; active: number; share: number }>;
+}
+
+export interface CohortResult {
+  period: CohortPeriod;
+  from: string;
+  to: string;
+  periods: number;
+  cohorts: CohortRow[];
+}
+
+const dayMs = 86_400_000;
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/** Start (UTC ms) of the week or month containing `ms`. */
+function periodStart(period: CohortPeriod, ms: number): number {
+  const d = new Date(ms);
+  if (period === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const day = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  return day - ((d.getUTCDay() + 6) % 7) * dayMs;
+}
+
+/** Adds `count` periods to a period start. */
+function addPeriods(period: CohortPeriod, startMs: number, count: number): number {
+  if (period === 'week') return startMs + count * 7 * dayMs;
+  const d = new Date(startMs);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + count, 1);
+}
+
+export async function queryCohorts(
+  clickhouse: ClickHouseClient,
+  request: { period: CohortPeriod; fromMs?: number; toMs?: number; periods: number; nowMs: number },
+): Promise<CohortResult> {
+  const { period, periods } = request;
+  // Whole periods: `to` defaults to the end of the current period, `from` to `periods` periods before it.
+  const to = addPeriods(period, periodStart(period, (request.toMs ?? request.nowMs + 1) - 1), 1);
+  const from = periodStart(period, request.fromMs ?? addPeriods(period, to, -periods));
+  // Activity is observed from the first cohort up to `periods` periods after the last one, but never past now.
+  const until = Math.min(addPeriods(period, to, periods), addPeriods(period, periodStart(period, request.nowMs), 1));
+  const rs = await clickhouse.query({
+    query: cohortSql(period),
+    query_params: { from_day: isoDay(from), to_day: isoDay(to), until_day: isoDay(until) },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ cohort: string; period_index: number | string; active: number | string }>();
+  const byCohort = new Map<string, Map<number, number>>();
+  for (const row of rows) {
+    let m = byCohort.get(row.cohort);
+    if (!m) byCohort.set(row.cohort, (m = new Map()));
+    m.set(Number(row.period_index), Number(row.active));
+  }
+  const nowPeriod = periodStart(period, request.nowMs);
+  const cohorts: CohortRow[] = [];
+  for (const [cohort, active] of byCohort) {
+    const customers = active.get(0) ?? 0;
+    const cohortStart = Date.parse(`${cohort}T00:00:00Z`);
+    const retention: CohortRow['retention'] = [];
+    // Periods that have begun by now, up to `periods` after the cohort's own.
+    for (let i = 0; i <= periods && addPeriods(period, cohortStart, i) <= nowPeriod; i++) {
+      const a = active.get(i) ?? 0;
+      retention.push({ period: i, active: a, share: customers > 0 ? round(a / customers)! : 0 });
+    }
+    cohorts.push({ cohort, customers, retention });
+  }
+  return { period, from: isoDay(from), to: isoDay(to), periods, cohorts };
+}

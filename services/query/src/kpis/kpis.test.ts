@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { microsToIso, parseIsoToMicros } from '../shared/time.ts';
+import { alignRange, fcrTotalsFromSeries, kpiDimensionNames, kpiFcrSql, kpiIntervalNames, signalAggregateSql, touchpointAggregateSql } from './kpis.ts';
+
+describe('KPI statements', () => {
+  it('period FCR totals are the sums of the series buckets of each period', () => {
+    const rows = [
+      { g: 100, k: 'a', fcr_contacts: 3, fcr_resolved: 2 },
+      { g: 200, k: 'a', fcr_contacts: '4', fcr_resolved: '1' },
+      { g: 300, k: 'a', fcr_contacts: 5, fcr_resolved: 5 },
+      { g: 400, k: 'b', fcr_contacts: 1, fcr_resolved: 0 },
+      { g: 300, k: 'b', fcr_contacts: 2, fcr_resolved: 2 },
+    ];
+    const totals = fcrTotalsFromSeries(rows, 300).sort((x, y) => Number(x.g) - Number(y.g) || (x.k < y.k ? -1 : 1));
+    expect(totals).toEqual([
+      { g: 0, k: 'a', fcr_contacts: 7, fcr_resolved: 3 },
+      { g: 1, k: 'a', fcr_contacts: 5, fcr_resolved: 5 },
+      { g: 1, k: 'b', fcr_contacts: 3, fcr_resolved: 2 },
+    ]);
+  });
+
+  it('leaves the uniq merge of customers out only when asked to', () => {
+    expect(touchpointAggregateSql('day', 'stage', 'totals')).toContain('uniqCombined64Merge(15)(customers) AS unique_customers');
+    expect(touchpointAggregateSql('minute', 'stage', 'totals')).toContain('uniqMerge(customers) AS unique_customers');
+    const skipped = touchpointAggregateSql('day', 'stage', 'totals', { uniqueCustomers: false });
+    expect(skipped).not.toContain('(customers)');
+    expect(skipped).toContain('toUInt64(0) AS unique_customers');
+  });
+
+  it('reads one dimension\'s rows of the per-dimension rollups, every combination of the 1-minute table', () => {
+    const hourly = touchpointAggregateSql('hour', 'channel', 'both');
+    expect(hourly).toContain('FROM kpi_agg_1h');
+    expect(hourly).toContain('dimension = {dimension:String}');
+    expect(hourly).toContain('key AS k');
+    const minute = touchpointAggregateSql('minute', 'channel', 'both');
+    expect(minute).toContain('FROM touchpoint_agg_1m');
+    expect(minute).not.toContain('dimension');
+    expect(minute).toContain('channel AS k');
+  });
+});
+
+describe('alignRange', () => {
+  it('widens a range to whole buckets', () => {
+    const from = parseIsoToMicros('2024-05-01T12:34:56Z')!;
+    const to = parseIsoToMicros('2024-05-01T14:00:01Z')!;
+    const { alignedFrom, alignedTo } = alignRange(from, to, 'hour');
+    expect([microsToIso(alignedFrom), microsToIso(alignedTo)]).toEqual(['2024-05-01T12:00:00.000000Z', '2024-05-01T15:00:00.000000Z']);
+  });
+});
+
+describe('KPI SQL', () => {
+  it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
+    for (const interval of kpiIntervalNames) {
+      for (const by of [undefined, ...kpiDimensionNames]) {
+        const statements = [
+          ...(['totals', 'both'] as const).flatMap((g) => [touchpointAggregateSql(interval, by, g), signalAggregateSql(interval, by, g) ?? '']),
+          ...(['series', 'totals'] as const).map((g) => kpiFcrSql(interval, by, g)),
+        ];
+        for (const sql of statements) {
+          expect(sql).not.toMatch(/\d{4}-\d{2}-\d{2}/);
+          // String literals (paired left to right) are fixed words such as 'UTC' or 'customer', never a value.
+          for (const [literal] of sql.matchAll(/'[^']*'/g)) expect(literal).toMatch(/^'[A-Za-z_]*'$/);
+        }
+        for (const grouping of ['totals', 'both'] as const) {
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain('{prev_from_s:Int64}');
+          expect(touchpointAggregateSql(interval, by, grouping)).toContain(`FROM ${{ minute: 'touchpoint_agg_1m', hour: 'kpi_agg_1h', day: 'kpi_agg_1d' }[interval]}`);
+        }
+        for (const grouping of ['series', 'totals'] as const) {
+          expect(kpiFcrSql(interval, by, grouping)).toContain('FROM fcr_contacts FINAL');
+          expect(kpiFcrSql(interval, by, grouping)).toContain('{fcr_days:UInt16}');
+        }
+        expect(touchpointAggregateSql(interval, by, 'both')).toContain('GROUPING SETS ((b, k), (p, k))');
+      }
+    }
+  });
+});
