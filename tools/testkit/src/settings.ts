@@ -21,7 +21,7 @@ export function testSettings(env: Record<string, string | undefined> = process.e
     redisUrl: env.REDIS_URL || undefined,
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,
     keepStack: Boolean(env.TOUCHSTREAM_KEEP_TEST_STACK),
-    chaosMinAckRate: Number(env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 8_000),
+    chaosMinAckRate: Number(env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 5_000),
     chaosSinkKills: Number(env.TOUCHSTREAM_CHAOS_SINK_KILLS ?? 0),
     fuzzSeed: Number(env.FUZZ_SEED ?? Date.now() % 2 ** 31),
   };
