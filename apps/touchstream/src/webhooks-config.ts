@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
-import { alertLevels as levels } from '@touchstream/contracts';
-import { defaultNotifierSettings, defaultRetryPolicy, levelsFrom, type NotifierSettings, type RetryPolicy } from '@touchstream/notifier';
+import { alertLevels as levels, alertLevelsFrom } from '@touchstream/contracts';
+import { defaultNotifierSettings, defaultRetryPolicy, type NotifierSettings, type RetryPolicy } from '@touchstream/notifier';
 
 const positiveInt = z.number().int().positive();
 
@@ -113,7 +113,7 @@ export function settingsOf(doc: WebhooksDocument): NotifierSettings {
       secret: dest.secret,
       retry: retryOf(d.retry, dest.retry),
       filter: {
-        levels: dest.levels ?? (dest.min_level ? levelsFrom(dest.min_level) : null),
+        levels: dest.levels ?? (dest.min_level ? alertLevelsFrom(dest.min_level) : null),
         journeys: dest.journeys ?? null,
         channels: dest.channels ?? null,
       },

@@ -1,6 +1,5 @@
 // Webhook destinations and which alerts each one wants. The configuration layer (apps/touchstream)
 // reads and validates the file; this package only takes the typed result.
-import { alertLevelsFrom, type AlertLevelName } from '@touchstream/contracts';
 
 export interface RetryPolicy {
   /** First backoff ceiling; doubles per attempt. */
@@ -46,11 +45,6 @@ export const defaultNotifierSettings: Omit<NotifierSettings, 'destinations'> = {
   deliveredTtlMs: 8 * 24 * 3600 * 1000,
   concurrency: 8,
 };
-
-/** Levels from `min` up: min_level at_risk → at_risk, critical. */
-export function levelsFrom(min: AlertLevelName): string[] {
-  return alertLevelsFrom(min);
-}
 
 export function matchesFilter(alert: { level: string; journey?: string | null; channel?: string | null }, f: AlertFilter): boolean {
   if (f.levels && !f.levels.includes(alert.level)) return false;

@@ -4,9 +4,6 @@
 
 import { signalTypes, type AlertLevelName, type SignalType } from '@touchstream/contracts';
 
-export { signalTypes, type SignalType };
-export type RaisedLevel = AlertLevelName;
-
 /** Parameters every signal has: a disabled signal never fires (its state is still kept). */
 interface Common {
   enabled: boolean;
@@ -38,7 +35,7 @@ export interface ScoringConfig {
   /** Half-life of the decayed score. */
   halfLifeMs: number;
   /** Score at which each level is reached; must increase from watch to critical. */
-  levelThresholds: Record<RaisedLevel, number>;
+  levelThresholds: Record<AlertLevelName, number>;
   /** Hysteresis: a level is left only once the score drops below this fraction of its threshold. */
   levelExitRatio: number;
   /** After an alert, no new alert for the same or a lower level within this much event time. */

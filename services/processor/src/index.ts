@@ -7,7 +7,6 @@ export {
   type ScoringOverrides,
   type SignalParams,
   type SignalParamsOverride,
-  type RaisedLevel,
 } from './config.ts';
 export { parseRules, loadRulesFile, parseDuration, rulesVersionOf, RulesError } from './rules.ts';
 export { createRulesWatcher, type RulesWatcher, type ReloadResult } from './rules-watcher.ts';

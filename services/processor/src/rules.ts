@@ -10,11 +10,10 @@ import {
   defaultScoringConfig,
   mergeSignalParams,
   resolveScoringConfig,
-  signalTypes,
   type ScoringConfig,
   type SignalParamsOverride,
-  type SignalType,
 } from './config.ts';
+import { signalTypes, type SignalType } from '@touchstream/contracts';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -5,7 +5,8 @@
 // parameters in force for the touchpoint (its channel's and journey's overrides applied).
 import { createHash } from 'node:crypto';
 import type { TouchpointEvent } from '@touchstream/contracts';
-import { signalParamsFor, type RaisedLevel, type ScoringConfig, type SignalParams, type SignalType } from './config.ts';
+import type { AlertLevelName, SignalType } from '@touchstream/contracts';
+import { signalParamsFor, type ScoringConfig, type SignalParams } from './config.ts';
 
 /** A signal before it is attached to its event: what fired, how much it weighs, and why. */
 export interface SignalDecision {
@@ -27,7 +28,7 @@ export function signalIdFor(eventId: string, type: string): string {
  * Deterministic alert id. The Lua script computes the same value with redis.sha1hex (it is the one that
  * decides the level); keep both in step — the integration tests compare them.
  */
-export function alertIdFor(customerId: string, eventId: string, level: RaisedLevel): string {
+export function alertIdFor(customerId: string, eventId: string, level: AlertLevelName): string {
   return sha1Hex32(`${customerId}\0${eventId}\0${level}`);
 }
 
@@ -35,7 +36,7 @@ export function alertIdFor(customerId: string, eventId: string, level: RaisedLev
  * Alert id of an alert raised by a journey_not_completed timer: distinct from any alert the `started`
  * touchpoint itself raised (same event id), so neither replaces the other downstream.
  */
-export function timerAlertIdFor(customerId: string, startedEventId: string, level: RaisedLevel): string {
+export function timerAlertIdFor(customerId: string, startedEventId: string, level: AlertLevelName): string {
   return sha1Hex32(`${customerId}\0timer:${startedEventId}\0${level}`);
 }
 

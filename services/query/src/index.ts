@@ -3,7 +3,7 @@ export { queryPlugin } from './plugin.ts';
 export type { QueryDeps } from './shared/deps.ts';
 export { queryKpis, kpiIntervalNames, kpiDimensionNames, type KpiInterval, type KpiDimension, type KpiBucket, type KpiFigures, type KpiResult, type KpiTotal } from './kpis/kpis.ts';
 export { queryJourney, liveStateFromHash, type JourneyResult, type LiveState, type ReasonState, type TimelineEntry, type SignalView } from './journey/journey.ts';
-export { queryAlerts, type AlertLevel, type AlertView } from './alerts/alerts.ts';
+export { queryAlerts, type AlertView } from './alerts/alerts.ts';
 export { parseIsoToMicros, microsToIso } from './shared/time.ts';
 export { createAlertStreamModule, type AlertStreamModule, type AlertStreamModuleDeps } from './stream/module.ts';
 export { encodeCursor, decodeCursor, type Cursor } from './stream/cursor.ts';

@@ -1,12 +1,9 @@
 // Recent alerts from ClickHouse, newest first, each with the signals that raised it (stored on the alert row).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
-import type { AlertJson, AlertSignal } from '@touchstream/contracts';
+import type { AlertJson, AlertLevelName, AlertSignal } from '@touchstream/contracts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
-import type { AlertLevelName } from '@touchstream/contracts';
-
-export type AlertLevel = AlertLevelName;
 
 /** An alert as HTTP consumers see it everywhere (webhooks, SSE); ClickHouse does not keep journey/channel yet. */
 export type AlertView = Omit<AlertJson, 'journey' | 'channel'>;
@@ -29,7 +26,7 @@ export const alertColumnsSql = `alert_id, customer_id, level, score, score_befor
 interface AlertsRequest {
   fromMicros: number;
   toMicros: number;
-  level?: AlertLevel;
+  level?: AlertLevelName;
   customerId?: string;
   limit: number;
 }

@@ -4,8 +4,8 @@ import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { microsToIso } from '../shared/time.ts';
-import { alertLevels } from '@touchstream/contracts';
-import { queryAlerts, type AlertLevel } from './alerts.ts';
+import { alertLevels, type AlertLevelName } from '@touchstream/contracts';
+import { queryAlerts } from './alerts.ts';
 
 /** One alert as every answer shows it (also in the journey's entries). */
 export const alertSchema = {
@@ -82,7 +82,7 @@ const alertsRouteSchema = {
 
 export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevel; customer_id?: string; limit: number } }>(
+    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; limit: number } }>(
       '/v1/alerts',
       { schema: alertsRouteSchema },
       async (request) => {

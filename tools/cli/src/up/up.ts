@@ -12,99 +12,99 @@ const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
 export function upCommand(): Command {
   return new Command('up')
-  .description('Start everything on this machine: Kafka, Redis and ClickHouse (embedded chDB), all services, and demo traffic')
-  .option('--dir <dir>', 'where the local engines keep data and logs', '.stack/dev')
-  .option('--port <port>', 'HTTP port of ingest + query API + /docs', '8080')
-  .option('--rate <journeys>', 'demo journeys started per second', '2')
-  .option('--no-demo', 'do not generate demo traffic')
-  .action(async (opts: { dir: string; port: string; rate: string; demo: boolean }) => {
-    const { startStack, checkPrerequisites } = await import('@touchstream/stack');
-    const env = environment();
-    const missing = checkPrerequisites();
-    if (missing.length) fail(`missing prerequisites:\n  - ${missing.join('\n  - ')}`);
-    const dir = path.resolve(repoRoot, opts.dir);
-    console.log(`▶ starting Kafka, Redis and ClickHouse (data and logs in ${path.relative(process.cwd(), dir) || dir})…`);
-    const stack = await startStack({
-      dir,
-      kafkaBrokers: env.KAFKA_BROKERS || undefined,
-      redisUrl: env.REDIS_URL || undefined,
-      clickhouseUrl: env.CLICKHOUSE_URL || undefined,
-    }).catch((err: Error) => fail(err.message));
-    let app: RunningApp | undefined;
-    let demo: ReturnType<typeof startDemoTraffic> | undefined;
-    onShutdown(60_000, async () => demo?.stop(), async () => app?.stop(), () => stack.stop());
-    try {
-      const config = loadConfig({
-        // The banner is the interface of `up`; engine noise stays in the logs unless asked for.
-        LOG_LEVEL: 'error',
-        WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
-        RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
-        READ_KEYS: `${DEMO_READ_KEY}=analyst`,
-        ...env,
-        HTTP_PORT: opts.port,
-        KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-        REDIS_URL: stack.redisUrl,
-        ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
-        TOUCHSTREAM_TARGET: 'all',
-      });
-      console.log('▶ starting ingest, processor, sink, query and notifier…');
-      app = await startApp(config);
-      const running = app;
-      process.on('SIGHUP', () => void running.reloadRules());
-      const writeKey = Object.keys(config.WRITE_KEYS)[0]!;
-      const readKey = Object.keys(config.READ_KEYS)[0]!;
-      const url = app.url;
-      if (opts.demo) {
-        demo = startDemoTraffic({
-          url,
-          writeKey,
-          journeysPerSecond: Number(opts.rate),
-          onError: (m) => console.error(`demo traffic: ${m}`),
+    .description('Start everything on this machine: Kafka, Redis and ClickHouse (embedded chDB), all services, and demo traffic')
+    .option('--dir <dir>', 'where the local engines keep data and logs', '.stack/dev')
+    .option('--port <port>', 'HTTP port of ingest + query API + /docs', '8080')
+    .option('--rate <journeys>', 'demo journeys started per second', '2')
+    .option('--no-demo', 'do not generate demo traffic')
+    .action(async (opts: { dir: string; port: string; rate: string; demo: boolean }) => {
+      const { startStack, checkPrerequisites } = await import('@touchstream/stack');
+      const env = environment();
+      const missing = checkPrerequisites();
+      if (missing.length) fail(`missing prerequisites:\n  - ${missing.join('\n  - ')}`);
+      const dir = path.resolve(repoRoot, opts.dir);
+      console.log(`▶ starting Kafka, Redis and ClickHouse (data and logs in ${path.relative(process.cwd(), dir) || dir})…`);
+      const stack = await startStack({
+        dir,
+        kafkaBrokers: env.KAFKA_BROKERS || undefined,
+        redisUrl: env.REDIS_URL || undefined,
+        clickhouseUrl: env.CLICKHOUSE_URL || undefined,
+      }).catch((err: Error) => fail(err.message));
+      let app: RunningApp | undefined;
+      let demo: ReturnType<typeof startDemoTraffic> | undefined;
+      onShutdown(60_000, async () => demo?.stop(), async () => app?.stop(), () => stack.stop());
+      try {
+        const config = loadConfig({
+          // The banner is the interface of `up`; engine noise stays in the logs unless asked for.
+          LOG_LEVEL: 'error',
+          WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
+          RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
+          READ_KEYS: `${DEMO_READ_KEY}=analyst`,
+          ...env,
+          HTTP_PORT: opts.port,
+          KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+          REDIS_URL: stack.redisUrl,
+          ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
+          TOUCHSTREAM_TARGET: 'all',
         });
-      }
-      const now = new Date().toISOString();
-      console.log(`
-✔ touchstream is running
-
-  ingest        POST ${url}/v1/events          (write key: ${writeKey})
-  query API     GET  ${url}/v1/kpis            (read key:  ${readKey})
-  API docs      ${url}/docs
-  readiness     ${url}/readyz
-  engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${stack.redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
-  demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
-
-Post an event:
-  curl -s -X POST ${url}/v1/events -H 'Authorization: Bearer ${writeKey}' -H 'Content-Type: application/json' \\
-    -d '{"customer_id":"c-42","occurred_at":"${now}","channel":"phone","touchpoint":"billing_inquiry_call","initiator":"customer","reason":"billing_dispute","survey":{"kind":"NPS","score":3}}'
-
-See that customer's journey:
-  curl -s ${url}/v1/customers/c-42/journey -H 'Authorization: Bearer ${readKey}'
-
-KPIs of the last hour by channel:
-  curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
-
-Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
-  curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
-
-Ctrl-C stops everything. The line below shows how far behind the processor and the sink are (records).
-`);
-      // On a terminal the line is rewritten in place; in a log, one line every 30 s.
-      const tty = process.stdout.isTTY;
-      let printed = 0;
-      const status = setInterval(() => {
-        const line = lagStatusLine(running.lag?.history() ?? []);
-        if (!line) return;
-        if (tty) process.stdout.write(`\r\x1b[K${line}`);
-        else if (Date.now() - printed >= 30_000) {
-          printed = Date.now();
-          console.log(line);
+        console.log('▶ starting ingest, processor, sink, query and notifier…');
+        app = await startApp(config);
+        const running = app;
+        process.on('SIGHUP', () => void running.reloadRules());
+        const writeKey = Object.keys(config.WRITE_KEYS)[0]!;
+        const readKey = Object.keys(config.READ_KEYS)[0]!;
+        const url = app.url;
+        if (opts.demo) {
+          demo = startDemoTraffic({
+            url,
+            writeKey,
+            journeysPerSecond: Number(opts.rate),
+            onError: (m) => console.error(`demo traffic: ${m}`),
+          });
         }
-      }, 5000);
-      status.unref();
-    } catch (err) {
-      await app?.stop().catch(() => undefined);
-      await stack.stop();
-      fail(err instanceof ConfigError ? err.message : `could not start: ${(err as Error).message}`);
-    }
-  });
+        const now = new Date().toISOString();
+        console.log(`
+  ✔ touchstream is running
+
+    ingest        POST ${url}/v1/events          (write key: ${writeKey})
+    query API     GET  ${url}/v1/kpis            (read key:  ${readKey})
+    API docs      ${url}/docs
+    readiness     ${url}/readyz
+    engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${stack.redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
+    demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
+
+  Post an event:
+    curl -s -X POST ${url}/v1/events -H 'Authorization: Bearer ${writeKey}' -H 'Content-Type: application/json' \\
+      -d '{"customer_id":"c-42","occurred_at":"${now}","channel":"phone","touchpoint":"billing_inquiry_call","initiator":"customer","reason":"billing_dispute","survey":{"kind":"NPS","score":3}}'
+
+  See that customer's journey:
+    curl -s ${url}/v1/customers/c-42/journey -H 'Authorization: Bearer ${readKey}'
+
+  KPIs of the last hour by channel:
+    curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
+
+  Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
+    curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
+
+  Ctrl-C stops everything. The line below shows how far behind the processor and the sink are (records).
+  `);
+        // On a terminal the line is rewritten in place; in a log, one line every 30 s.
+        const tty = process.stdout.isTTY;
+        let printed = 0;
+        const status = setInterval(() => {
+          const line = lagStatusLine(running.lag?.history() ?? []);
+          if (!line) return;
+          if (tty) process.stdout.write(`\r\x1b[K${line}`);
+          else if (Date.now() - printed >= 30_000) {
+            printed = Date.now();
+            console.log(line);
+          }
+        }, 5000);
+        status.unref();
+      } catch (err) {
+        await app?.stop().catch(() => undefined);
+        await stack.stop();
+        fail(err instanceof ConfigError ? err.message : `could not start: ${(err as Error).message}`);
+      }
+    });
 }
