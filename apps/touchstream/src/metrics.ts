@@ -111,6 +111,10 @@ export function instrumentClickHouse(client: ClickHouseClient): void {
   for (const op of ['query', 'insert', 'command', 'exec'] as const) {
     const call = (client[op] as (p: unknown) => Promise<unknown>).bind(client);
     // An own property in front of the prototype's method: callers keep the same client object.
-    (client as unknown as Record<string, unknown>)[op] = (params: unknown) => timed(duration, { 'db.operation.name': op }, () => call(params));
+    (client as unknown as Record<string, unknown>)[op] = (params: { query?: string }) => {
+      // The sink inserts with exec (INSERT … FORMAT JSONEachRow over a stream): counted as the insert it is.
+      const name = op === 'exec' && /^\s*INSERT\b/i.test(params.query ?? '') ? 'insert' : op;
+      return timed(duration, { 'db.operation.name': name }, () => call(params));
+    };
   }
 }
