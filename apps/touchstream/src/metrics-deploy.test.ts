@@ -33,9 +33,9 @@ describe('Prometheus and Grafana in docker-compose.yml', () => {
     const dir = path.join(repoRoot, 'deploy/grafana/dashboards');
     const used = new Set<string>();
     for (const file of readdirSync(dir)) {
-      const dashboard = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { uid: string; panels: Array<{ datasource: { uid: string; type: string }; targets: Array<{ datasource: { uid: string } }> }> };
+      const dashboard = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { uid: string; panels: Array<{ datasource: { uid: string; type: string }; targets: Array<{ datasource: { uid: string; type: string } }> }> };
       expect(dashboard.uid).toMatch(/^touchstream-/);
-      for (const p of dashboard.panels) for (const ds of [p.datasource, ...p.targets.map((t) => t.datasource)]) used.add(`${ds.type ?? p.datasource.type}/${ds.uid}`);
+      for (const p of dashboard.panels) for (const ds of [p.datasource, ...p.targets.map((t) => t.datasource)]) used.add(`${ds.type}/${ds.uid}`);
     }
     expect([...used].sort()).toEqual(provisioned.map((d) => `${d.type}/${d.uid}`).sort());
   });
