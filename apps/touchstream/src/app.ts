@@ -243,7 +243,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const baseRules = resolveScoringConfig(scoring);
   const halfLifeMs = (config.RULES_FILE ? await loadRulesFile(config.RULES_FILE, baseRules) : baseRules).halfLifeMs;
   // Before any instrument is created: they bind to the provider registered at that moment (§17).
-  if (config.METRICS_ENABLED) startMetrics({ serviceName: 'touchstream', serviceVersion: VERSION });
+  const metricsAttached = config.METRICS_ENABLED && startMetrics({ serviceName: 'touchstream', serviceVersion: VERSION });
   const http = await createHttpServer({
     logLevel: config.LOG_LEVEL,
     version: VERSION,
@@ -251,6 +251,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     readiness: () => runner?.readiness() ?? { ready: false, modules: {} },
   });
   const log = http.log;
+  if (config.METRICS_ENABLED && !metricsAttached) log.warn('another OpenTelemetry MeterProvider was registered first: /metrics will be empty');
 
   // Every target produces (ingest, processor, sink and notifier dead letters) or consumes Kafka.
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });

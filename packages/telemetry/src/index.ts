@@ -58,4 +58,4 @@ export async function shutdownTelemetry(): Promise<void> {
   await sdk?.shutdown();
 }
 
-export { metricsAttached, PROMETHEUS_CONTENT_TYPE, scrapeMetrics, startMetrics } from './prometheus.ts';
+export { PROMETHEUS_CONTENT_TYPE, scrapeMetrics, startMetrics } from './prometheus.ts';

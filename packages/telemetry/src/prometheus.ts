@@ -34,27 +34,22 @@ export function markPrometheusAttached(): void {
 
 /**
  * Makes sure instruments created from now on are read by /metrics: a no-op when the SDK already attached the
- * reader; else registers a MeterProvider with it as the global one. Idempotent.
+ * reader; else registers a MeterProvider with it as the global one. Idempotent. Returns false when another
+ * MeterProvider was registered globally first (not by us): /metrics then stays empty, and the caller says so.
  */
-export function startMetrics(opts: { serviceName: string; serviceVersion: string }): void {
-  if (attached) return;
+export function startMetrics(opts: { serviceName: string; serviceVersion: string }): boolean {
+  if (attached || ownProvider) return attached;
   ownProvider = new MeterProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName, [ATTR_SERVICE_VERSION]: opts.serviceVersion }),
     readers: [prometheusReader()],
   });
-  // Fails (returns false) only if something else registered a provider first; then /metrics serves what is
-  // registered on ours, i.e. nothing — said at the route, not hidden.
   attached = metrics.setGlobalMeterProvider(ownProvider);
-}
-
-/** Whether /metrics can show anything (the reader is attached to the global provider). */
-export function metricsAttached(): boolean {
   return attached;
 }
 
 /** The Prometheus text exposition (version 0.0.4) of every instrument read by this process. */
 export async function scrapeMetrics(): Promise<string> {
-  if (!attached) return '';
+  if (!attached && !ownProvider) return '';
   // Errors are per observable callback (one failing gauge); the other instruments are still served.
   const { resourceMetrics } = await prometheusReader().collect();
   return serializer.serialize(resourceMetrics);
