@@ -81,6 +81,10 @@ export const configShape = z.object({
     /** Webhook destinations of the notifier: a YAML/JSON file, or the same document as inline JSON. */
     WEBHOOKS_FILE: z.string().optional(),
     WEBHOOKS: z.string().optional(),
+    /** GET /metrics (Prometheus text format, docs/architecture.md §17): on unless METRICS_ENABLED=false. */
+    METRICS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+    /** When set, /metrics wants `Authorization: Bearer <METRICS_KEY>` (Prometheus: `authorization.credentials`); unset, it is open like /healthz. */
+    METRICS_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export const configSchema = configShape.superRefine((c, ctx) => {
