@@ -16,6 +16,7 @@ import { createDashboardModule } from '@touchstream/dashboard';
 import { type Config, type Target, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
 import { parseWebhooks } from './webhooks-config.ts';
+import { loadSegmentMapping } from './segment-config.ts';
 
 export const VERSION = '0.1.0';
 
@@ -168,6 +169,7 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
         producer,
         kafka,
         writeKeys: config.WRITE_KEYS,
+        segmentMapping: loadSegmentMapping(config).mapping,
         limits: {
           maxEventsPerRequest: config.INGEST_MAX_EVENTS,
           maxBodyBytes: config.INGEST_MAX_BODY_BYTES,

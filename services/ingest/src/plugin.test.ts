@@ -42,9 +42,18 @@ describe('POST /v1/events before Kafka', () => {
     expect(unknown.statusCode).toBe(401);
     expect(unknown.json().message).toMatch(/unknown write key/);
 
+    // HTTP Basic (Segment's scheme) is read as the write key in the user part: `web:key` names user `web`.
     const basic = await post(event, { authorization: 'Basic d2ViOmtleQ==' });
     expect(basic.statusCode).toBe(401);
-    expect(basic.json().message).toMatch(/not a bearer token/);
+    expect(basic.json().message).toMatch(/unknown write key/);
+
+    const digest = await post(event, { authorization: 'Digest username="web"' });
+    expect(digest.statusCode).toBe(401);
+    expect(digest.json().message).toMatch(/neither a bearer token nor Basic credentials/);
+
+    // The right key as Basic user passes the check (and then meets the unreachable Kafka).
+    const basicKey = await post(event, { authorization: `Basic ${Buffer.from('web-key-123:').toString('base64')}` });
+    expect(basicKey.statusCode).toBe(503);
   });
 
   it('checks the key before reading the body', async () => {
