@@ -17,6 +17,11 @@ interface ExportFlags {
   clickhouseDatabase?: string;
 }
 
+function fail(message: string): void {
+  console.error(`export: ${message}`);
+  process.exitCode = 2;
+}
+
 export function exportCommand(): Command {
   const env = environment();
   return new Command('export')
@@ -42,9 +47,9 @@ Schedule it, e.g. cron: */15 * * * * cd /opt/touchstream && ./touchstream export
     .action(async (flags: ExportFlags) => {
       const datasets = flags.datasets.split(',').map((d) => d.trim()).filter(Boolean);
       const unknown = datasets.filter((d) => !(EXPORT_DATASETS as readonly string[]).includes(d));
-      if (unknown.length > 0) throw new Error(`unknown dataset ${unknown.join(', ')}: choose from ${EXPORT_DATASETS.join(', ')}`);
+      if (unknown.length > 0) return fail(`unknown dataset ${unknown.join(', ')}: choose from ${EXPORT_DATASETS.join(', ')}`);
       const settleSeconds = Number(flags.settleSeconds);
-      if (!Number.isInteger(settleSeconds) || settleSeconds < 0) throw new Error('--settle-seconds must be a whole number of seconds, 0 or more');
+      if (!Number.isInteger(settleSeconds) || settleSeconds < 0) return fail('--settle-seconds must be a whole number of seconds, 0 or more');
       const client = flags.clickhouseUrl
         ? createClickHouse({ url: flags.clickhouseUrl, username: flags.clickhouseUser, password: flags.clickhousePassword, database: flags.clickhouseDatabase })
         : createClickHouse({ path: flags.clickhousePath });
@@ -69,10 +74,13 @@ Schedule it, e.g. cron: */15 * * * * cd /opt/touchstream && ./touchstream export
       } catch (err) {
         bar.stop();
         const message = (err as Error).message;
-        const hint = /lock|already (in use|opened)|Cannot lock/i.test(message) && !flags.clickhouseUrl
-          ? ' (embedded chDB is one process per directory: stop the app, or point --clickhouse-url at a ClickHouse server)'
-          : '';
-        throw new Error(`export failed: ${message}${hint}`);
+        const hint = /UNKNOWN_TABLE|Unknown table/i.test(message)
+          ? ` (no touchstream tables in ${flags.clickhouseUrl ?? flags.clickhousePath}: point --clickhouse-url or --clickhouse-path at the ClickHouse the app writes)`
+          : /lock|already (in use|opened)/i.test(message) && !flags.clickhouseUrl
+            ? ' (embedded chDB is one process per directory: stop the app, or point --clickhouse-url at a ClickHouse server)'
+            : '';
+        console.error(`export failed: ${message.split('\n')[0]}${hint}; the cursor did not move, so running it again exports the same window`);
+        process.exitCode = 1;
       } finally {
         await client.close();
       }
