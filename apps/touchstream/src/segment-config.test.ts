@@ -33,3 +33,17 @@ describe('SEGMENT_MAPPING_FILE', () => {
     expect(() => loadConfig({ ...base, TOUCHSTREAM_TARGET: 'processor', REDIS_URL: 'redis://x:1', SEGMENT_MAPPING_FILE: bad })).not.toThrow();
   });
 });
+
+describe('the README', () => {
+  it('shows the built-in Segment mapping as it is', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('**The mapping**'));
+    const yamlBlock = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const { mapping, problems } = loadSegmentMapping({ SEGMENT_MAPPING_FILE: file(yamlBlock) });
+    expect(problems).toEqual([]);
+    expect(mapping).toEqual(defaultSegmentMapping);
+    expect(parse(yamlBlock)).toBeTruthy();
+  });
+});
