@@ -170,6 +170,12 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       const key = writeKeyOf(writeKeyAuthorization(request.headers.authorization));
       // Segment trackers authenticate with Basic: tell them that scheme.
       const segment = request.url !== '/v1/events' && !request.url.startsWith('/v1/events?');
+      // Segment's browser library sends no Authorization header but `writeKey` in the body (as text/plain, to
+      // spare the CORS preflight): such a request is authenticated by the Segment route once the body is read.
+      if (segment && !request.headers.authorization) {
+        if (inFlightBytes >= limits.maxInFlightBytes) return backlogFull(reply);
+        return;
+      }
       if (!key.ok && !key.presented) {
         const message = request.headers.authorization ? `the Authorization header is neither a bearer token nor Basic credentials: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
         return reply.code(401).header('www-authenticate', segment ? 'Basic realm="touchstream write key"' : 'Bearer').send({ code: 'UNAUTHORIZED', message });
@@ -242,7 +248,11 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
         mapping: deps.segmentMapping ?? defaultSegmentMapping,
         limits,
         now,
-        sourceOf: (request) => sourceByRequest.get(request)!,
+        sourceOf: (request) => sourceByRequest.get(request),
+        sourceOfWriteKey: (writeKey) => {
+          const key = writeKeyOf(`Bearer ${writeKey}`);
+          return key.ok ? key.name : undefined;
+        },
         deliverItems,
         deadLetterBody,
       }),

@@ -5,7 +5,7 @@
 // dead letters. Only the answer differs: Segment clients expect 200 for a batch they need not resend, so a body
 // that parsed is answered 200 with the per-message outcome, however many of its messages were rejected.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { BodyItem } from '../body.ts';
+import { parseJsonText, type BodyItem } from '../body.ts';
 import { humanBytes } from '../schemas.ts';
 import { parseSegmentBody, type SegmentRoute } from './body.ts';
 import type { SegmentMapping } from './mapping.ts';
@@ -30,7 +30,10 @@ export interface SegmentRouteDeps {
   mapping: SegmentMapping;
   limits: { maxEventsPerRequest: number; maxBodyBytes: number };
   now: () => number;
-  sourceOf: (request: FastifyRequest) => string;
+  /** The source of the request's write key, when it came in the Authorization header. */
+  sourceOf: (request: FastifyRequest) => string | undefined;
+  /** The source of a write key sent in the body (`writeKey`), or undefined when it is not one. */
+  sourceOfWriteKey: (writeKey: string) => string | undefined;
   deliverItems: (reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number) => Promise<BatchResult | undefined>;
   deadLetterBody: (source: string, reason: string, body: Buffer, contentType: string, nowMs: number) => Promise<void>;
 }
@@ -103,7 +106,7 @@ function routeSchema(route: SegmentRoute, limits: SegmentRouteDeps['limits']) {
     tags,
     summary: summaries[route],
     description: [
-      'The Segment HTTP tracking API’s shape, for Segment trackers pointed at touchstream (`host`). Authenticate with the write key as HTTP Basic user and an empty password (`Authorization: Basic base64("<write key>:")`), as Segment libraries do, or as `Authorization: Bearer <write key>`.',
+      'The Segment HTTP tracking API’s shape, for Segment trackers pointed at touchstream (`host`). Authenticate with the write key as HTTP Basic user and an empty password (`Authorization: Basic base64("<write key>:")`), as Segment libraries do, as `Authorization: Bearer <write key>`, or — without an Authorization header, as Segment’s browser library does — as `writeKey` in the body. `text/plain` bodies are read as JSON (the browser library sends them so).',
       `Each message is mapped to a touchpoint and validated like a POST /v1/events event; at most ${limits.maxEventsPerRequest} messages and ${humanBytes(limits.maxBodyBytes)} per request. Rejected messages are listed in \`rejected\` and dead-lettered as sent.`,
       '200 whenever the body was read, even if messages were rejected (Segment clients resend a batch that is not answered 2xx, which cannot help a rejected message). 400/413 for a body that cannot be read, 503 (with Retry-After) when Kafka does not acknowledge: resend, each message is counted once by its messageId.',
     ].join('\n\n'),
@@ -117,14 +120,26 @@ function routeSchema(route: SegmentRoute, limits: SegmentRouteDeps['limits']) {
       }),
       401: error('No write key, or a key that is not a write key.'),
       413: error('Larger than the byte limit (`BODY_TOO_LARGE`) or more messages than allowed (`TOO_MANY_EVENTS`).', { limit: { type: 'integer' } }),
-      415: error('The Content-Type is not application/json.', { supported: { type: 'array', items: { type: 'string' } } }),
+      415: error('The Content-Type is neither application/json nor text/plain.', { supported: { type: 'array', items: { type: 'string' } } }),
       503: error('Kafka did not acknowledge in time: resend after Retry-After seconds (messages are counted once by messageId).'),
     },
   };
 }
 
 export function segmentRoutes(deps: SegmentRouteDeps): FastifyPluginAsync {
+  /** `writeKey` of a JSON body (Segment's browser library authenticates this way); undefined if none or unknown. */
+  const sourceFromBody = (body: unknown): string | undefined => {
+    if (!Buffer.isBuffer(body)) return undefined;
+    const parsed = parseJsonText(body.toString('utf8'));
+    const writeKey = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? (parsed.value as { writeKey?: unknown }).writeKey : undefined;
+    return typeof writeKey === 'string' && writeKey !== '' ? deps.sourceOfWriteKey(writeKey) : undefined;
+  };
+
   return async function segmentIntake(app) {
+    // Segment's browser library posts JSON as text/plain (no CORS preflight); only these routes read it as JSON.
+    app.addContentTypeParser('text/plain', { parseAs: 'buffer', bodyLimit: deps.limits.maxBodyBytes }, (_request, body, done) => {
+      done(null, body);
+    });
     for (const route of ['batch', 'track', 'page', 'screen', 'identify'] as const) {
       app.post(
         `/v1/${route}`,
@@ -136,11 +151,17 @@ export function segmentRoutes(deps: SegmentRouteDeps): FastifyPluginAsync {
           validatorCompiler: () => () => true,
         },
         async (request, reply) => {
-          const source = deps.sourceOf(request);
           const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
           const body = request.body;
-          if (contentType !== 'application/json') {
-            return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `the Segment routes take application/json (got '${contentType || 'none'}')`, supported: ['application/json'] });
+          if (contentType !== 'application/json' && contentType !== 'text/plain') {
+            return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `the Segment routes take application/json (got '${contentType || 'none'}')`, supported: ['application/json', 'text/plain'] });
+          }
+          const source = deps.sourceOf(request) ?? sourceFromBody(body);
+          if (source === undefined) {
+            return reply
+              .code(401)
+              .header('www-authenticate', 'Basic realm="touchstream write key"')
+              .send({ code: 'UNAUTHORIZED', message: "missing or unknown write key: send it as HTTP Basic user with an empty password, as 'Authorization: Bearer <write key>', or as \"writeKey\" in the body" });
           }
           if (!Buffer.isBuffer(body) || body.length === 0) {
             return reply.code(400).send({ code: 'EMPTY_BATCH', message: `the request has no body; send ${route === 'batch' ? '{"batch": [messages…]}' : `one ${route} message as a JSON object`}` });
