@@ -153,5 +153,13 @@ describe('@segment/analytics-node pointed at ingest', () => {
     expect(unauthorized.headers.get('www-authenticate')).toMatch(/^Basic/);
 
     await journeyOf(customer('direct'), 2);
+
+    // Documented in /docs with their request and response schemas.
+    const openapi = (await (await fetch(`${app.url}/docs/json`)).json()) as { paths: Record<string, { post?: { requestBody?: unknown; responses?: Record<string, unknown> } }> };
+    for (const route of ['batch', 'track', 'page', 'screen', 'identify']) {
+      const post = openapi.paths[`/v1/${route}`]?.post;
+      expect(post?.requestBody, route).toBeDefined();
+      expect(Object.keys(post?.responses ?? {}).sort(), route).toEqual(['200', '400', '401', '413', '415', '503']);
+    }
   });
 });
