@@ -18,6 +18,7 @@ import { createHttpServer } from './server.ts';
 import { parseWebhooks } from './webhooks-config.ts';
 import { startMetrics } from '@touchstream/telemetry';
 import { instrumentClickHouse, instrumentProducer, instrumentRedis } from './metrics.ts';
+import { loadSegmentMapping } from './segment-config.ts';
 
 export const VERSION = '0.1.0';
 
@@ -170,6 +171,7 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
         producer,
         kafka,
         writeKeys: config.WRITE_KEYS,
+        segmentMapping: loadSegmentMapping(config).mapping,
         limits: {
           maxEventsPerRequest: config.INGEST_MAX_EVENTS,
           maxBodyBytes: config.INGEST_MAX_BODY_BYTES,

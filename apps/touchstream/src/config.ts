@@ -2,6 +2,7 @@
 // every problem reported at once, then handed down as typed options (libraries never read process.env).
 import { z } from 'zod';
 import { parseWebhooks } from './webhooks-config.ts';
+import { loadSegmentMapping } from './segment-config.ts';
 import { parseHeatmapTargets } from '@touchstream/query';
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -85,6 +86,8 @@ export const configShape = z.object({
     METRICS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
     /** When set, /metrics wants `Authorization: Bearer <METRICS_KEY>` (Prometheus: `authorization.credentials`); unset, it is open like /healthz. */
     METRICS_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** How Segment messages (POST /v1/batch, /v1/track, …) become touchpoints: YAML/JSON; unset = built-in mapping. */
+    SEGMENT_MAPPING_FILE: z.string().min(1).optional(),
 });
 
 export const configSchema = configShape.superRefine((c, ctx) => {
@@ -94,6 +97,7 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     if (targets.size > 0 && !c.KAFKA_BROKERS) need('KAFKA_BROKERS', 'by every target (e.g. 127.0.0.1:9092)');
     if ((targets.has('processor') || targets.has('query') || targets.has('notifier')) && !c.REDIS_URL) need('REDIS_URL', 'by processor, query and notifier (e.g. redis://127.0.0.1:6380)');
     if (targets.has('notifier')) parseWebhooks(c).problems.forEach((p) => ctx.addIssue({ code: 'custom', path: [p.variable], message: p.message }));
+    if (targets.has('ingest')) loadSegmentMapping(c).problems.forEach((message) => ctx.addIssue({ code: 'custom', path: ['SEGMENT_MAPPING_FILE'], message }));
     if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
     const shared = Object.keys(c.WRITE_KEYS).filter((k) => k in c.READ_KEYS);
