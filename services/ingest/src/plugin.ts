@@ -1,8 +1,8 @@
-// POST /v1/events. Registered as an encapsulated plugin so its write-key check, content-type parsers, body limit
-// and `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes.
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+// POST /v1/events. Registered as an encapsulated plugin so its content-type parsers, body limit and
+// `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes. The
+// write key is checked by the process's one role check (role `write`, @touchstream/runtime enforceRoles).
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type LogSink } from '@touchstream/kafka';
-import { bearerKeyResolver } from '@touchstream/runtime';
 import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/contracts';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
 import { deadLetterMessage, prepareBatch, type IngestMessage } from './batch.ts';
@@ -33,8 +33,6 @@ export interface IngestLimits {
 
 export interface IngestDeps {
   producer: IngestProducer;
-  /** Write key (bearer token) → source name, e.g. `{ 's3cr3t-web-key': 'web' }`. */
-  writeKeys: Record<string, string>;
   limits?: Partial<Omit<IngestLimits, 'touchpoint'>> & { touchpoint?: Partial<TouchpointLimits> };
   topics?: { touchpoints: string; invalid: string };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
@@ -63,8 +61,6 @@ export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLi
   };
 }
 
-const AUTH_HINT = "send it as 'Authorization: Bearer <write key>'";
-
 /** Too much is already waiting for Kafka: refused before producing anything. */
 class BacklogFullError extends Error {
   constructor(readonly inFlightBytes: number) {
@@ -85,8 +81,6 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   const topics = deps.topics ?? { touchpoints: topicNames.touchpoints, invalid: topicNames.invalid };
   const now = deps.now ?? Date.now;
   const validator = createTouchpointValidator(limits.touchpoint);
-  const writeKeyOf = bearerKeyResolver(deps.writeKeys);
-  const sourceByRequest = new WeakMap<FastifyRequest, string>();
   const supported = Object.keys(acceptedMediaTypes);
 
   // Counted from the hand-over to the producer until the send settles, which may be long after the request
@@ -161,20 +155,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   }
 
   return async function ingestRoutes(app) {
-    app.addHook('onRequest', async (request, reply) => {
-      const key = writeKeyOf(request.headers.authorization);
-      if (!key.ok && !key.presented) {
-        const message = request.headers.authorization ? `the Authorization header is not a bearer token: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message });
-      }
-      if (!key.ok) {
-        return reply
-          .code(401)
-          .header('www-authenticate', 'Bearer error="invalid_token"')
-          .send({ code: 'UNAUTHORIZED', message: `unknown write key: use a write key issued for your source and ${AUTH_HINT}` });
-      }
-      const source = key.name;
-      sourceByRequest.set(request, source);
+    app.addHook('onRequest', async (_request, reply) => {
       // Refused before the body is read: while Kafka is away, clients that keep posting cost no memory.
       if (inFlightBytes >= limits.maxInFlightBytes) return backlogFull(reply);
     });
@@ -210,13 +191,15 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       '/v1/events',
       {
         schema: ingestRouteSchema(limits),
+        config: { role: 'write' },
         bodyLimit: limits.maxBodyBytes,
         // The body schema is for /docs only: each event is validated on its own below, so that one bad event
         // is rejected with its reasons instead of failing the whole batch.
         validatorCompiler: () => () => true,
       },
       async (request, reply) => {
-        const source = sourceByRequest.get(request)!;
+        // The name configuration gives the write key (WRITE_KEYS=<key>=<source>).
+        const source = request.caller!.name;
         const kind = mediaKindOf(request.headers['content-type']);
         const body = request.body;
         if (!kind || !Buffer.isBuffer(body) || body.length === 0) {

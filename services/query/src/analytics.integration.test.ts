@@ -2,6 +2,7 @@
 // real ClickHouse (chDB in a temp dir, or the stack's server) and the stack's Redis. Every expected figure is worked
 // out by hand from the small fixtures below; the comments show the arithmetic.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
@@ -135,8 +136,9 @@ beforeAll(async () => {
   await storeRows(ch.client, { table: 'touchpoints', rows: impactEvents.map((e, i) => row(e, 200 + i)), dedupToken: 'touchpoints.v1:2:200-211' });
 
   app = Fastify();
+  enforceRoles(app, { keys: { read: { [readKey]: 'alice' } } });
   await app.register(queryPlugin({
-    clickhouse: ch.client, redis, readKeys: { [readKey]: 'alice' }, halfLifeMs: 3_600_000, now: () => now, log: app.log,
+    clickhouse: ch.client, redis, halfLifeMs: 3_600_000, now: () => now, log: app.log,
     heatmapTargets: { avg_wait_ms: { target: 15_000, warn: 25_000 } },
   }));
   await app.ready();
