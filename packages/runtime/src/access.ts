@@ -34,6 +34,16 @@ declare module 'fastify' {
     /** The key that authenticated this request (unset on public routes). */
     caller?: Caller;
   }
+  interface FastifyInstance {
+    /** Every route registered after enforceRoles, with the role it declares (for the route × role test and /docs). */
+    declaredRoutes(): DeclaredRoute[];
+  }
+}
+
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  role?: Role;
 }
 
 export interface Caller {
@@ -145,6 +155,9 @@ export function enforceRoles(app: FastifyInstance, opts: EnforceRolesOptions): v
   app.addHook('onRoute', (route) => {
     registered.push(route);
   });
+  app.decorate('declaredRoutes', () =>
+    registered.flatMap((r) => [r.method].flat().map((method) => ({ method, url: r.url, role: r.config?.role as Role | undefined }))),
+  );
   app.addHook('onReady', async () => {
     const missing = registered.filter((r) => !roles.includes(r.config?.role as Role));
     if (missing.length) {

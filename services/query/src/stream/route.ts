@@ -100,7 +100,8 @@ export function alertStreamPlugin(opts: AlertStreamRouteOptions): FastifyPluginA
       for (const end of [...open]) end('shutdown', 'server shutting down; reconnect with Last-Event-ID');
     });
 
-    app.get('/v1/alerts/stream', { schema: alertStreamRouteSchema, config: { role: 'read', keyInQuery: true } }, async (request: StreamRequest, reply: FastifyReply) => {
+    // No HEAD twin: the handler hijacks the socket to stream, so a HEAD request would hang open (found by test/access.test.ts).
+    app.get('/v1/alerts/stream', { schema: alertStreamRouteSchema, config: { role: 'read', keyInQuery: true }, exposeHeadRoute: false }, async (request: StreamRequest, reply: FastifyReply) => {
       const q = request.query;
       const resumeText = (request.headers['last-event-id'] as string | undefined) || q.last_event_id;
       let cursor: Cursor;
