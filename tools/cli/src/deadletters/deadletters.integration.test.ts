@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createIdempotentProducer, createKafka, ensureTopics } from '@touchstream/kafka';
 import { ingestPlugin } from '@touchstream/ingest';
@@ -26,7 +27,8 @@ beforeAll(async () => {
   await admin.disconnect();
   await producer.connect();
   app = Fastify();
-  await app.register(ingestPlugin({ producer, writeKeys: { [WRITE_KEY]: 'crm' }, topics, log: quiet }));
+  enforceRoles(app, { keys: { write: { [WRITE_KEY]: 'crm' } } });
+  await app.register(ingestPlugin({ producer, topics, log: quiet }));
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
