@@ -1,6 +1,6 @@
 // The touchpoint inventory: the catalogue (catalogue.ts) merged with what the data shows in a range — volume,
 // customers, first and last seen, the channels each touchpoint was seen on, and how often the company reacted within
-// the catalogued target (wait_ms ≤ reaction_time) with the p90 wait. Touchpoints seen but not catalogued, catalogued
+// the catalogued target (wait_ms ≤ reaction_time) with the p90 wait and the change since the previous range. Touchpoints seen but not catalogued, catalogued
 // but never seen, and seen on a channel other than the catalogued one are flagged. docs/architecture.md §20.2.
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
@@ -21,6 +21,10 @@ export interface ReactionTime {
   share_met: number | null;
   /** 90th percentile of wait_ms, exact (null without a measurement). */
   p90_ms: number | null;
+  /** share_met over the previous range of the same length (null without a target or a measurement then). */
+  share_met_previous: number | null;
+  /** share_met − share_met_previous: > 0 improving, < 0 worsening (null when either is null). */
+  trend: number | null;
 }
 
 export interface InventoryEntry {
@@ -86,17 +90,26 @@ export async function queryInventory(
   range: { fromMicros: number; toMicros: number },
 ): Promise<Inventory> {
   const targeted = (catalogue?.entries ?? []).filter((e) => e.reaction_time_ms !== null);
-  const rs = await clickhouse.query({
-    query: inventorySql,
-    format: 'JSONEachRow',
-    query_params: {
-      from_us: range.fromMicros,
-      to_us: range.toMicros,
-      names: targeted.map((e) => e.touchpoint),
-      targets: targeted.map((e) => Math.floor(e.reaction_time_ms!)),
-    },
-  });
-  const seen = new Map((await rs.json<Row>()).map((r) => [r.touchpoint, r]));
+  const read = async (fromMicros: number, toMicros: number) => {
+    const rs = await clickhouse.query({
+      query: inventorySql,
+      format: 'JSONEachRow',
+      query_params: {
+        from_us: fromMicros,
+        to_us: toMicros,
+        names: targeted.map((e) => e.touchpoint),
+        targets: targeted.map((e) => Math.floor(e.reaction_time_ms!)),
+      },
+    });
+    return new Map((await rs.json<Row>()).map((r) => [r.touchpoint, r]));
+  };
+  // The trend compares with the range of the same length just before.
+  const [seen, before] = await Promise.all([
+    read(range.fromMicros, range.toMicros),
+    read(range.fromMicros - (range.toMicros - range.fromMicros), range.fromMicros),
+  ]);
+  const shareMet = (r: Row | undefined, target: number | null) =>
+    target === null || num(r?.measured) === 0 ? null : round(num(r?.met) / num(r?.measured));
   const byName = new Map((catalogue?.entries ?? []).map((e) => [e.touchpoint, e]));
   const names = [...new Set([...byName.keys(), ...seen.keys()])].sort();
 
@@ -126,13 +139,19 @@ export async function queryInventory(
       first_seen: row ? microsToIso(Number(row.first_us)) : null,
       last_seen: row ? microsToIso(Number(row.last_us)) : null,
       channels_seen: channels,
-      reaction_time: {
-        target_ms: target,
-        measured,
-        met,
-        share_met: met === null || measured === 0 ? null : round(met / measured),
-        p90_ms: measured === 0 ? null : num(row?.p90),
-      },
+      reaction_time: (() => {
+        const share = shareMet(row, target);
+        const previous = shareMet(before.get(touchpoint), target);
+        return {
+          target_ms: target,
+          measured,
+          met,
+          share_met: share,
+          p90_ms: measured === 0 ? null : num(row?.p90),
+          share_met_previous: previous,
+          trend: share === null || previous === null ? null : round(share - previous),
+        };
+      })(),
       flags,
     };
   });

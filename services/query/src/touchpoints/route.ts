@@ -26,13 +26,15 @@ const entrySchema = {
     channels_seen: { type: 'array', items: { type: 'string' }, description: 'Channels it occurred on in the range.' },
     reaction_time: {
       type: 'object',
-      required: ['target_ms', 'measured', 'met', 'share_met', 'p90_ms'],
+      required: ['target_ms', 'measured', 'met', 'share_met', 'p90_ms', 'share_met_previous', 'trend'],
       properties: {
         target_ms: nullableInteger('Catalogued reaction-time target (compared with wait_ms).'),
         measured: { type: 'integer', description: 'Touchpoints with a wait_ms.' },
         met: nullableInteger('Of those, waits ≤ the target (null without a target).'),
         share_met: nullableNumber('met / measured, 0…1.'),
         p90_ms: nullableNumber('90th percentile of wait_ms (exact).'),
+        share_met_previous: nullableNumber('share_met over the range of the same length just before.'),
+        trend: nullableNumber('share_met − share_met_previous: > 0 improving, < 0 worsening.'),
       },
     },
     flags: {
@@ -48,7 +50,7 @@ const touchpointsRouteSchema = {
   summary: 'Touchpoint inventory: the catalogue merged with the data, with reaction-time compliance',
   description:
     'Every touchpoint of the catalogue (`TOUCHPOINTS_FILE`, reloaded on change) and every touchpoint seen in the range, with its catalogue entry (channel, stage, owner, front stage or back office, description, reaction-time target), ' +
-    'volume, customers, first and last seen, channels seen on, and the share of its waits within the target with the p90 wait. Flags touchpoints missing from the catalogue, catalogued ones without traffic, and ones never seen on their catalogued channel. ' +
+    'volume, customers, first and last seen, channels seen on, and the share of its waits within the target with the p90 wait and the change since the range of the same length before. Flags touchpoints missing from the catalogue, catalogued ones without traffic, and ones never seen on their catalogued channel. ' +
     `Default range: the last 30 days. ${authNote}`,
   querystring: { type: 'object', properties: { ...analysisRangeProperties } },
   response: {
@@ -87,17 +89,17 @@ const touchpointsRouteSchema = {
               touchpoint: 'billing_inquiry_call', catalogued: true, channel: 'phone', stage: 'support', owner: 'Billing care', layer: 'front_stage',
               description: 'Customer calls about a bill.', journey: 'billing_support', events: 1200, customers: 800,
               first_seen: '2024-05-01T08:02:11.000000Z', last_seen: '2024-05-30T19:40:00.000000Z', channels_seen: ['phone'],
-              reaction_time: { target_ms: 120000, measured: 1200, met: 1020, share_met: 0.85, p90_ms: 310000 }, flags: [],
+              reaction_time: { target_ms: 120000, measured: 1200, met: 1020, share_met: 0.85, p90_ms: 310000, share_met_previous: 0.8, trend: 0.05 }, flags: [],
             },
             {
               touchpoint: 'callback_request', catalogued: true, channel: 'web', stage: 'support', owner: 'Billing care', layer: 'front_stage',
               description: 'Customer asks to be called back.', journey: null, events: 0, customers: 0, first_seen: null, last_seen: null, channels_seen: [],
-              reaction_time: { target_ms: 3600000, measured: 0, met: 0, share_met: null, p90_ms: null }, flags: ['no_traffic'],
+              reaction_time: { target_ms: 3600000, measured: 0, met: 0, share_met: null, p90_ms: null, share_met_previous: null, trend: null }, flags: ['no_traffic'],
             },
             {
               touchpoint: 'promo_banner', catalogued: false, channel: null, stage: null, owner: null, layer: null, description: null, journey: null,
               events: 40, customers: 38, first_seen: '2024-05-20T10:00:00.000000Z', last_seen: '2024-05-21T10:00:00.000000Z', channels_seen: ['web'],
-              reaction_time: { target_ms: null, measured: 0, met: null, share_met: null, p90_ms: null }, flags: ['uncatalogued'],
+              reaction_time: { target_ms: null, measured: 0, met: null, share_met: null, p90_ms: null, share_met_previous: null, trend: null }, flags: ['uncatalogued'],
             },
           ],
         },

@@ -38,6 +38,9 @@ const fixture = [
   // promo_banner: not catalogued.
   row('e', '2024-07-01T13:00:00Z', 'promo_banner', 'web'),
   row('e', '2024-07-01T13:00:01Z', 'promo_banner', 'mobile_app'),
+  // The day before (the previous range of the same length, for the trend): waits 60 s (met) and 5 min: share 0.5.
+  row('g', '2024-06-30T10:00:00Z', 'billing_call', 'phone', 60_000),
+  row('g', '2024-06-30T11:00:00Z', 'billing_call', 'phone', 300_000),
   // Outside the range (the next day): counted nowhere.
   row('f', '2024-07-02T01:00:00Z', 'billing_call', 'phone', 1_000),
 ];
@@ -98,13 +101,14 @@ describe('GET /v1/touchpoints', () => {
       touchpoint: 'billing_call', catalogued: true, channel: 'phone', stage: 'support', owner: 'Billing care', layer: 'front_stage',
       description: 'A call about a bill.', journey: 'billing', events: 6, customers: 4,
       first_seen: '2024-07-01T08:00:00.000000Z', last_seen: '2024-07-01T12:30:00.000000Z', channels_seen: ['phone'],
-      reaction_time: { target_ms: 120_000, measured: 5, met: 3, share_met: 0.6, p90_ms: 600_000 },
+      // trend: 0.6 − 0.5 (the day before)
+      reaction_time: { target_ms: 120_000, measured: 5, met: 3, share_met: 0.6, p90_ms: 600_000, share_met_previous: 0.5, trend: 0.1 },
       flags: [],
     });
     expect(checkout).toMatchObject({ events: 2, customers: 2, channels_seen: ['mobile_app'], flags: ['channel_mismatch'],
-      reaction_time: { target_ms: null, measured: 0, met: null, share_met: null, p90_ms: null } });
+      reaction_time: { target_ms: null, measured: 0, met: null, share_met: null, p90_ms: null, share_met_previous: null, trend: null } });
     expect(review).toMatchObject({ catalogued: true, layer: 'back_office', events: 0, customers: 0, first_seen: null, last_seen: null, channels_seen: [],
-      reaction_time: { target_ms: 86_400_000, measured: 0, met: 0, share_met: null, p90_ms: null }, flags: ['no_traffic'] });
+      reaction_time: { target_ms: 86_400_000, measured: 0, met: 0, share_met: null, p90_ms: null, share_met_previous: null, trend: null }, flags: ['no_traffic'] });
     expect(promo).toMatchObject({ catalogued: false, channel: null, owner: null, events: 2, customers: 1, channels_seen: ['mobile_app', 'web'], flags: ['uncatalogued'] });
   });
 
@@ -114,8 +118,8 @@ describe('GET /v1/touchpoints', () => {
       const b = (await get(`/v1/touchpoints?${day}`)).json();
       return b.catalogue.version.startsWith('t-2+') ? b : undefined;
     });
-    // 150 s: 30 s, 90 s, 120 s, 150 s met of 5 measured
-    expect(body.touchpoints[0].reaction_time).toMatchObject({ target_ms: 150_000, met: 4, share_met: 0.8 });
+    // 150 s: 30 s, 90 s, 120 s, 150 s met of 5 measured; the day before 60 s of 60 s and 5 min: 0.5
+    expect(body.touchpoints[0].reaction_time).toMatchObject({ target_ms: 150_000, met: 4, share_met: 0.8, share_met_previous: 0.5, trend: 0.3 });
     writeFileSync(file, 'touchpoints:\n  x: { channel: web }\n');
     const rejected = await query.reloadCatalogue();
     expect(rejected.ok).toBe(false);
