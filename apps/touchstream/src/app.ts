@@ -10,7 +10,7 @@ import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
-import { createAlertStreamModule, createQueryModule } from '@touchstream/query';
+import { createAlertStreamModule, createQueryModule, type QueryModule } from '@touchstream/query';
 import { createNotifierModule } from '@touchstream/notifier';
 import { createDashboardModule } from '@touchstream/dashboard';
 import { accessKeysOf, type Config, type Target, targetsOf } from './config.ts';
@@ -157,6 +157,7 @@ interface TargetParts {
   modules: Module[];
   laggingGroups: LaggingGroup[];
   processor?: ProcessorModule;
+  query?: QueryModule;
 }
 
 /**
@@ -207,15 +208,19 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
   },
   query: {
     clients: ['kafka', 'redis', 'clickhouse'],
-    build: ({ config, kafka, redis, clickhouse, halfLifeMs, log }) => ({
-      modules: [
-        dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']),
-        dependingOn(createAlertStreamModule({ kafka, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
-        // The analysts' page calls the query API above with the analyst's read key.
-        dependingOn(createDashboardModule(), ['query']),
-      ],
-      laggingGroups: [],
-    }),
+    build: ({ config, kafka, redis, clickhouse, halfLifeMs, log }) => {
+      const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, log });
+      return {
+        modules: [
+          dependingOn(query, ['redis', 'clickhouse']),
+          dependingOn(createAlertStreamModule({ kafka, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
+          // The analysts' page calls the query API above with the analyst's read key.
+          dependingOn(createDashboardModule(), ['query']),
+        ],
+        laggingGroups: [],
+        query,
+      };
+    },
   },
   notifier: {
     clients: ['kafka', 'redis'],
@@ -283,11 +288,13 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log };
   const laggingGroups: LaggingGroup[] = [];
   let processorModule: ProcessorModule | undefined;
+  let queryModule: QueryModule | undefined;
   for (const target of targets) {
     const parts = targetTable[target].build(shared);
     modules.push(...parts.modules);
     laggingGroups.push(...parts.laggingGroups);
     processorModule ??= parts.processor;
+    queryModule ??= parts.query;
   }
   const lag = laggingGroups.length > 0 ? lagModule(kafka, laggingGroups, log) : undefined;
   if (lag) modules.push(lag);
@@ -311,7 +318,11 @@ export async function startApp(config: Config): Promise<RunningApp> {
     url: address,
     http,
     runner,
-    reloadRules: () => processorModule?.reloadRules() ?? Promise.resolve({ ok: false, error: 'this process runs no processor' }),
+    reloadRules: async () => {
+      // SIGHUP also re-reads the touchpoint catalogue of the query service (docs/architecture.md §20.2).
+      await queryModule?.reloadCatalogue();
+      return processorModule?.reloadRules() ?? { ok: false, error: 'this process runs no processor' };
+    },
     get lag() {
       return lag?.monitor();
     },
