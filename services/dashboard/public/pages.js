@@ -1,7 +1,7 @@
 // The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`.
 // Where an endpoint has no channel/journey filter the page says the analysis covers everything.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
-import { api, chart, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
+import { api, session, chart, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
 const range = (ctx) => ({ from: ctx.from, to: ctx.to });
@@ -72,7 +72,7 @@ function overview(main, ctx) {
   ]);
 }
 
-const STATUS = [['on_target', 'on target', '#d4eddf'], ['warning', 'warning', '#fbeec2'], ['off_target', 'off target', '#f6d2ce'], ['no_data', 'no data', '#e8eaef']];
+const STATUS = [['ok', 'on target', '#d4eddf'], ['warn', 'between target and warning', '#fbeec2'], ['bad', 'worse than warning', '#f6d2ce'], ['no_data', 'no data', '#e8eaef']];
 
 function journeys(main, ctx) {
   const box = el('div');
@@ -104,17 +104,11 @@ function journeys(main, ctx) {
 }
 
 async function drillDown(box, ctx, stage, metric) {
-  await fill(box, `touchpoints of ${stage}`, async () => {
-    const [tp, heat] = await Promise.all([
-      api(`/v1/heatmap/cell?${q({ ...range(ctx), stage, metric })}`),
-      Promise.resolve(null),
-    ]);
-    return tp ?? heat;
-  }, (cell) => [
-    el('p', {}, `${metricLabel(metric)} in stage “${stage}”: ${cell.touchpoints.length} touchpoints, ${cell.customers.length} customers shown.`),
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${new URLSearchParams({ ...range(ctx), stage, metric })}`), (cell) => [
+    el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and customers (${cell.customers.length} most recent).`),
     dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
       { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
-      { key: 'customers', label: 'Customers', num: true }, { key: 'value', label: metricLabel(metric), num: true, format: (v) => formatMetric(metric, v) },
+      { key: 'customers', label: 'Customers', num: true },
     ]),
     dataTable(`cell-${stage}-${metric}-customers`, cell.customers, [
       { key: 'customer_id', label: 'Customer', cell: (r) => customerLink(ctx, r.customer_id) },
@@ -372,7 +366,6 @@ function alerts(main, ctx) {
     if (!feed.children.length) feed.append(el('li', { class: 'state' }, 'No alerts yet in this range; new ones appear here as they are raised.'));
   });
 }
-import { session } from './ui.js';
 const sessionKey = () => session.key;
 
 function customer(main, ctx) {
