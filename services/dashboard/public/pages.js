@@ -1,7 +1,7 @@
 // The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`.
 // Where an endpoint has no channel/journey filter the page says the analysis covers everything.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
-import { api, session, chart, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
+import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
 const range = (ctx) => ({ from: ctx.from, to: ctx.to });
@@ -98,14 +98,14 @@ function journeys(main, ctx) {
         }, formatMetric(m, cell?.value));
       })))));
     const csvRows = heat.rows.map((r) => ({ stage: r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
-    return [legend, el('div', { class: 'panel scroll' }, table),
-      dataTable('heatmap', csvRows, [{ key: 'stage', label: 'stage' }, ...metrics.map((m) => ({ key: m, label: m, format: (v) => formatMetric(m, v), num: true }))])];
+    return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: 'stage', label: 'stage' }, ...metrics.map((m) => ({ key: m, label: m }))])),
+      el('div', { class: 'scroll' }, table)];
   });
 }
 
 async function drillDown(box, ctx, stage, metric) {
-  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${new URLSearchParams({ ...range(ctx), stage, metric })}`), (cell) => [
-    el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and customers (${cell.customers.length} most recent).`),
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${new URLSearchParams({ ...range(ctx), stage, metric, limit: 25 })}`), (cell) => [
+    el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and the ${cell.customers.length} customers seen last.`),
     dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
       { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
       { key: 'customers', label: 'Customers', num: true },

@@ -68,9 +68,23 @@ export async function fill(box, what, load, render) {
  */
 export function dataTable(name, rows, columns, { caption, emptyText = 'Nothing in this range: widen the range or clear a filter.', rowAttrs } = {}) {
   if (!rows.length) return empty(emptyText);
-  const download = el('button', {
+  const table = el('table', { dataset: { table: name } },
+    caption ? el('caption', { class: 'note' }, caption) : null,
+    el('thead', {}, el('tr', {}, columns.map((c) => el('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
+    el('tbody', {}, rows.map((r) => el('tr', rowAttrs ? rowAttrs(r) : {}, columns.map((c) => {
+      const v = c.cell ? c.cell(r) : c.format ? c.format(r[c.key], r) : r[c.key] ?? '–';
+      return el('td', { class: c.num ? 'num' : null, dataset: { col: c.key } }, v);
+    })))),
+  );
+  return el('div', { class: 'table-wrap' }, el('div', { class: 'panel-head' }, el('span', { class: 'note' }, `${rows.length} rows`), csvButton(name, rows, columns)), el('div', { class: 'scroll' }, table));
+}
+
+/** A "Download CSV" button for rows (also for rows shown some other way, like the heat map). */
+export function csvButton(name, rows, columns) {
+  return el('button', {
     type: 'button',
     class: 'csv',
+    'aria-label': `Download ${name} as CSV`,
     onclick: () => {
       const url = URL.createObjectURL(new Blob([toCsv(rows, columns)], { type: 'text/csv' }));
       const a = el('a', { href: url, download: `${name}.csv` });
@@ -80,15 +94,6 @@ export function dataTable(name, rows, columns, { caption, emptyText = 'Nothing i
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     },
   }, 'Download CSV');
-  const table = el('table', { dataset: { table: name } },
-    caption ? el('caption', { class: 'note' }, caption) : null,
-    el('thead', {}, el('tr', {}, columns.map((c) => el('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
-    el('tbody', {}, rows.map((r) => el('tr', rowAttrs ? rowAttrs(r) : {}, columns.map((c) => {
-      const v = c.cell ? c.cell(r) : c.format ? c.format(r[c.key], r) : r[c.key] ?? '–';
-      return el('td', { class: c.num ? 'num' : null, dataset: { col: c.key } }, v);
-    })))),
-  );
-  return el('div', { class: 'table-wrap' }, el('div', { class: 'panel-head' }, el('span', { class: 'note' }, `${rows.length} rows`), download), table);
 }
 
 const charts = new Set();
