@@ -83,7 +83,7 @@ beforeAll(async () => {
   // Sign in once: a ?key= link stores the read key in this profile and drops it from the address.
   const page = await browser.newPage();
   await page.goto(`${app.url}/dashboard/?key=${READ_KEY}`);
-  await expect.poll(() => page.url()).not.toContain('key=');
+  await page.waitForFunction(() => !location.search.includes('key=') && localStorage.getItem('touchstream.readKey') !== null);
   await page.close();
 }, 240_000);
 
