@@ -30,7 +30,7 @@ export const METRICS = {
   abandonment_rate: ['Abandonment', 'share'],
   completion_rate: ['Journey completion', 'share'],
   sentiment_mean: ['Sentiment (−1…1)', 'score'],
-  negative_signal_rate: ['Negative signals', 'per100'],
+  negative_signal_rate: ['Negative signals per 100 touchpoints', 'per100'],
 };
 
 export function metricLabel(metric) {
@@ -43,7 +43,7 @@ const units = {
   percent: (v) => `${v.toFixed(1)} %`,
   score: (v) => (Math.round(v * 100) / 100).toString(),
   ms: (v) => formatDuration(v),
-  per100: (v) => `${v.toFixed(1)} / 100 touchpoints`,
+  per100: (v) => v.toFixed(1),
 };
 
 /** A metric's value in its unit; '–' when there is none. */

@@ -402,11 +402,11 @@ function customer(main, ctx) {
         series: [
           { name: 'touchpoints', type: 'scatter', symbolSize: 10, data: rows.filter((r) => r.kind === 'touchpoint').map((r) => ({ value: [Date.parse(r.at), r.channel], name: r.text })) },
           { name: 'signals', type: 'scatter', symbol: 'diamond', symbolSize: 10, data: rows.filter((r) => r.kind === 'signal').map((r) => ({ value: [Date.parse(r.at), 'signals'], name: r.text })) },
-          { name: 'score at alerts', type: 'line', yAxisIndex: 1, data: scores },
+          { name: 'score at alerts', type: 'line', step: 'end', yAxisIndex: 1, data: scores },
         ],
       }, `Timeline of ${id} across ${channels.length} channels with signals and the alert score`),
       dataTable(`journey-${id}`, rows, [
-        { key: 'at', label: 'When', format: fmtTime }, { key: 'kind', label: 'Kind', cell: (r) => el('span', { class: `kind ${r.kind}` }, r.kind) },
+        { key: 'at', label: 'When', format: (v) => new Date(v).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' }) }, { key: 'kind', label: 'Kind', cell: (r) => el('span', { class: `kind ${r.kind}` }, r.kind) },
         { key: 'channel', label: 'Channel' }, { key: 'text', label: 'What happened' },
       ]),
     ];
