@@ -189,6 +189,32 @@ describe('the analysts\' workspace in Chromium', () => {
     await page.close();
   });
 
+  it('records an annotation from the page, shows its before/after with significance, and marks it on the overview', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(view('actions'));
+    await settled(page);
+    const title = `ws action ${run}`;
+    await page.fill('input[name="title"]', title);
+    const at = await page.evaluate(() => {
+      const d = new Date(Date.now() - 10 * 60e3);
+      return new Date(d.getTime() - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+    });
+    await page.fill('input[name="at"]', at);
+    await page.getByRole('button', { name: 'Add annotation' }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.has('annotation'), undefined, { timeout: 15_000 });
+    await page.locator('table[data-table="impact"] tbody tr').first().waitFor({ timeout: 30_000 });
+    const id = new URL(page.url()).searchParams.get('annotation')!;
+    const impact = await api<{ metrics: Array<{ metric: string; significant: boolean }> }>(`/v1/annotations/${id}/impact`);
+    expect(await page.locator('table[data-table="impact"] tbody tr').count()).toBe(impact.metrics.length);
+    expect(await page.locator('table[data-table="annotations"]').textContent()).toContain(title);
+    await page.screenshot({ path: path.join(screenshotDir, 'actions-impact.png'), fullPage: true });
+    await page.goto(view('overview'));
+    await settled(page);
+    expect(await page.locator('#page .panel .note').last().textContent()).toContain(title);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('fits the journey map into 800 px and drills down from a cell to its touchpoints and customers', async () => {
     const { page, problems } = await openPage(800);
     await page.goto(view('journeys'));
