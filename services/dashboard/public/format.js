@@ -31,6 +31,10 @@ export const METRICS = {
   completion_rate: ['Journey completion', 'share'],
   sentiment_mean: ['Sentiment (−1…1)', 'score'],
   negative_signal_rate: ['Negative signals per 100 touchpoints', 'per100'],
+  // The impact comparison's rates (0…1).
+  csat_satisfied_share: ['CSAT satisfied share', 'share'],
+  nps_promoter_share: ['NPS promoters', 'share'],
+  nps_detractor_share: ['NPS detractors', 'share'],
 };
 
 export function metricLabel(metric) {
