@@ -111,6 +111,18 @@ describe('the analysts\' workspace in Chromium', () => {
     }
   });
 
+  it('never scrolls sideways at tablet width (768 px)', async () => {
+    const { page, problems } = await openPage(768, { unknownCustomer: true });
+    for (const name of PAGES) {
+      await page.goto(view(name, name === 'customer' ? '&customer=nobody-here' : ''));
+      await settled(page);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), name).toBeLessThanOrEqual(768);
+    }
+    await page.screenshot({ path: path.join(screenshotDir, 'customer-768.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('shows on the overview the figures the API answers for the same range', async () => {
     const { page, problems } = await openPage();
     await page.goto(view('overview'));
