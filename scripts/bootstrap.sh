@@ -136,6 +136,18 @@ ts_bootstrap_engines() {
   return 0
 }
 
+# The workspace's browser tests (test/workspace) drive Debian's Chromium through playwright-core: no browser
+# download from a CDN. Called by `./touchstream test` only (the app itself needs no browser).
+ts_ensure_chromium() {
+  [[ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]] && return 0
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null; then
+    ts_step "installing chromium for the browser tests (apt-get install -y chromium)" \
+      bash -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium' || return 1
+  else
+    ts_say "the browser tests (test/workspace) need Chromium at /usr/bin/chromium: apt-get install -y chromium (or set CHROMIUM_PATH)"
+  fi
+}
+
 ts_bootstrap() {
   [[ "${TOUCHSTREAM_NO_BOOTSTRAP:-}" == 1 ]] && return 0
   ts_bootstrap_node || return 1

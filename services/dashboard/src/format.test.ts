@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain browser ES module without types
-import { heatmapCellText, tileDelta } from '../public/format.js';
+import { formatDuration, gapFill, heatmapCellText, intervalFor, rangeOf, readableExplanation, searchFromView, tileDelta, toCsv, viewFromSearch } from '../public/format.js';
 
 describe('tileDelta', () => {
   it('colours a change by whether the figure is better higher or lower', () => {
@@ -12,21 +12,60 @@ describe('tileDelta', () => {
     expect(tileDelta(-10, -20, true)).toEqual({ text: '▲ 50.0 % vs previous period', tone: 'good' });
   });
 
-  it('stays neutral for volumes, tiny moves, and when there is nothing to compare', () => {
+  it('stays neutral for volumes and tiny moves, and says when there is nothing to compare', () => {
     expect(tileDelta(120, 100, null).tone).toBe('flat');
     expect(tileDelta(100.4, 100, true).tone).toBe('flat');
-    expect(tileDelta(5, null, true)).toEqual({ text: '', tone: 'flat' });
-    expect(tileDelta(5, 0, true)).toEqual({ text: '', tone: 'flat' });
+    expect(tileDelta(5, null, true)).toEqual({ text: 'no data in the previous period', tone: 'flat' });
+    expect(tileDelta(null, 5, true)).toEqual({ text: 'no data in this period', tone: 'flat' });
+    expect(tileDelta(5, 0, true)).toEqual({ text: 'previous period: 0', tone: 'flat' });
   });
 });
 
 describe('heatmapCellText', () => {
-  it('says the value against its target', () => {
+  it('says the value against its target in the metric\'s unit', () => {
     expect(heatmapCellText('nps', { value: 12.34567, target: 30, warn: 0, direction: 'higher_is_better', status: 'warn' })).toBe(
-      'nps: 12.346 · target at least 30 (warn 0) · warn',
+      'NPS: 12.35 · target at least 30 (warn 0) · warn',
     );
-    expect(heatmapCellText('avg_wait_ms', { value: null, target: 60000, warn: 120000, direction: 'lower_is_better', status: 'no_data' })).toBe(
-      'avg_wait_ms: no data · target at most 60000 (warn 120000) · no data',
+    expect(heatmapCellText('avg_wait_ms', { value: 95_000, target: 60_000, warn: 120_000, direction: 'lower_is_better', status: 'no_data' })).toBe(
+      'Wait (mean): 1.6 min · target at most 1.0 min (warn 2.0 min) · no data',
     );
+  });
+});
+
+describe('readableExplanation', () => {
+  it('turns milliseconds into durations, rounds long doubles and localises ISO stamps', () => {
+    expect(readableExplanation('handling 844662 ms > phone handling SLA 10 minutes')).toBe('handling 14.1 min > phone handling SLA 10 minutes');
+    expect(readableExplanation('sentiment -0.912345 below -0.5')).toBe('sentiment -0.91 below -0.5');
+    expect(readableExplanation('2nd contact (previous 2026-12-04T14:41:45Z)', (iso: string) => `<${iso.slice(11, 16)}>`)).toBe('2nd contact (previous <14:41>)');
+    expect(formatDuration(950)).toBe('950 ms');
+  });
+});
+
+describe('gapFill', () => {
+  it('puts a zero in every hour without a bucket, over the whole range', () => {
+    const h = 3600e3;
+    const from = Date.parse('2024-05-01T00:30:00Z');
+    const rows = gapFill([{ bucket: '2024-05-01T02:00:00.000000Z', events: 7, signals: 1 }], from, from + 4 * h, h, ['events', 'signals']);
+    expect(rows.map((r: { events: number }) => r.events)).toEqual([0, 0, 7, 0, 0]);
+    expect(rows[0].t).toBe(Date.parse('2024-05-01T00:00:00Z'));
+  });
+});
+
+describe('the view in the URL', () => {
+  it('round-trips page, custom range, filters and page parameters, dropping a key', () => {
+    const search = '?page=funnels&range=custom&from=2024-05-01T00%3A00%3A00.000Z&to=2024-05-02T00%3A00%3A00.000Z&channel=web&journey=retail&steps=a%2Cb&key=secret';
+    const view = viewFromSearch(search);
+    expect(view).toEqual({ page: 'funnels', range: 'custom', from: '2024-05-01T00:00:00.000Z', to: '2024-05-02T00:00:00.000Z', channel: 'web', journey: 'retail', params: { steps: 'a,b' } });
+    expect(viewFromSearch(searchFromView(view))).toEqual(view);
+    expect(rangeOf(view)).toEqual({ fromMs: Date.parse('2024-05-01T00:00:00Z'), toMs: Date.parse('2024-05-02T00:00:00Z') });
+    expect(rangeOf(viewFromSearch('?range=7d'), 10 * 86400e3)).toEqual({ fromMs: 3 * 86400e3, toMs: 10 * 86400e3 });
+    expect(viewFromSearch('?range=bogus').range).toBe('24h');
+    expect(intervalFor(30 * 86400e3)[0]).toBe('hour');
+  });
+});
+
+describe('toCsv', () => {
+  it('quotes what needs quoting', () => {
+    expect(toCsv([{ a: 'x,y', b: 'say "hi"' }, { a: null, b: 2 }], [{ key: 'a', label: 'A' }, { key: 'b', label: 'B' }])).toBe('A,B\r\n"x,y","say ""hi"""\r\n,2\r\n');
   });
 });

@@ -15,7 +15,7 @@ describe('dashboardPlugin', async () => {
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.body).toContain('<script type="module" src="app.js">');
-    for (const asset of ['app.js', 'format.js', 'style.css', 'vendor/uPlot.iife.min.js', 'vendor/uPlot.min.css']) {
+    for (const asset of ['app.js', 'format.js', 'pages.js', 'style.css', 'vendor/echarts.min.js']) {
       const res = await app.inject(`/dashboard/${asset}`);
       expect(res.statusCode, asset).toBe(200);
       expect(res.body.length, asset).toBeGreaterThan(100);
@@ -27,7 +27,7 @@ describe('dashboardPlugin', async () => {
   });
 
   it('serves nothing else from the chart library folder', async () => {
-    expect((await app.inject('/dashboard/vendor/uPlot.esm.js')).statusCode).toBe(404);
+    expect((await app.inject('/dashboard/vendor/echarts.esm.js')).statusCode).toBe(404);
     expect((await app.inject('/dashboard/vendor/../package.json')).statusCode).toBe(404);
   });
 

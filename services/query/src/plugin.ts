@@ -9,6 +9,7 @@ import { cohortRoutes } from './cohorts/route.ts';
 import { driverRoutes } from './drivers/route.ts';
 import { funnelRoutes } from './funnels/route.ts';
 import { heatmapRoutes } from './heatmap/route.ts';
+import { heatmapCellRoutes } from './heatmap-cell/route.ts';
 import { journeyRoutes } from './journey/route.ts';
 import { kpiRoutes } from './kpis/route.ts';
 import { pathRoutes } from './paths/route.ts';
@@ -25,6 +26,7 @@ const families = [
   kpiRoutes,
   heatmapRoutes,
   touchpointRoutes,
+  heatmapCellRoutes,
   cohortRoutes,
   annotationRoutes,
   journeyRoutes,

@@ -1,0 +1,427 @@
+// The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`.
+// Where an endpoint has no channel/journey filter the page says the analysis covers everything.
+import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
+import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
+
+const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
+const range = (ctx) => ({ from: ctx.from, to: ctx.to });
+const unfiltered = (ctx) =>
+  ctx.view.channel || ctx.view.journey
+    ? el('p', { class: 'note' }, 'This analysis has no channel or journey filter in the API: it covers all channels and journeys.')
+    : null;
+
+const TILES = [
+  ['events', null], ['unique_customers', null], ['nps', true], ['csat', true], ['ces_mean', false], ['fcr', true],
+  ['avg_handling_ms', false], ['p90_wait_ms', false], ['abandonment_rate', false], ['completion_rate', true], ['negative_signal_rate', false],
+];
+
+/** KPIs for the filters: the channel (or journey) group of a split query, or the overall figures. */
+async function kpisFor(ctx, interval) {
+  const by = ctx.view.channel ? 'channel' : ctx.view.journey ? 'journey' : '';
+  const res = await api(`/v1/kpis?${q({ ...range(ctx), interval, by })}`);
+  if (!by) return { res, total: res.totals[0], buckets: res.buckets };
+  const key = ctx.view[by];
+  return { res, by, total: res.totals.find((t) => t.key === key), buckets: res.buckets.filter((b) => b.key === key) };
+}
+
+function overview(main, ctx) {
+  const [interval, stepMs] = intervalFor(ctx.toMs - ctx.fromMs);
+  const tiles = el('section', { class: 'tiles', 'aria-label': 'KPIs over the range', id: 'tiles' });
+  const series = el('div');
+  main.append(tiles, panel(`Touchpoints and negative signals per ${interval}`, series));
+  if (ctx.view.channel && ctx.view.journey) main.append(el('p', { class: 'note' }, 'KPIs are split by one dimension at a time: showing the channel filter.'));
+  return Promise.all([
+    fill(tiles, 'KPIs', () => kpisFor(ctx, interval), ({ total, by }) => {
+      if (!total) return empty(`No touchpoints in this range${by ? ` for ${by} ${ctx.view[by]}` : ''}: widen the range or clear the filter.`);
+      return TILES.map(([field, higherIsBetter]) => {
+        const now = total[field] ?? null;
+        const { text, tone } = tileDelta(now, total.previous?.[field] ?? null, higherIsBetter);
+        return el('div', { class: 'tile', dataset: { metric: field } },
+          el('div', { class: 'label' }, metricLabel(field)),
+          el('div', { class: 'value' }, formatMetric(field, now)),
+          el('div', { class: `delta ${tone}` }, text));
+      });
+    }),
+    fill(series, 'the time series', async () => {
+      const [{ buckets }, notes] = await Promise.all([kpisFor(ctx, interval), api(`/v1/annotations?${q(range(ctx))}`)]);
+      return { buckets, annotations: notes.annotations };
+    }, ({ buckets, annotations }) => {
+      const rows = gapFill(buckets, ctx.fromMs, ctx.toMs, stepMs, ['events', 'signals']);
+      if (!buckets.length) return empty('No touchpoints in this range: widen the range, clear a filter, or start demo traffic (./touchstream up).');
+      const marks = annotations.map((a) => ({ xAxis: Date.parse(a.at), name: a.title, label: { formatter: a.title } }));
+      return [
+        chart({
+          tooltip: { trigger: 'axis' },
+          legend: { top: 0 },
+          grid: { left: 60, right: 60, top: 40, bottom: 70 },
+          xAxis: { type: 'time', min: ctx.fromMs, max: ctx.toMs },
+          yAxis: [
+            { type: 'value', name: 'touchpoints', nameLocation: 'middle', nameGap: 45, minInterval: 1 },
+            { type: 'value', name: 'negative signals', nameLocation: 'middle', nameGap: 40, minInterval: 1, splitLine: { show: false } },
+          ],
+          dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 10 }],
+          series: [
+            { name: 'touchpoints', type: 'line', showSymbol: false, areaStyle: { opacity: 0.1 }, data: rows.map((r) => [r.t, r.events]),
+              markLine: marks.length ? { symbol: 'none', lineStyle: { color: '#7a4fd6', type: 'dashed' }, data: marks } : undefined },
+            { name: 'negative signals', type: 'line', yAxisIndex: 1, showSymbol: false, data: rows.map((r) => [r.t, r.signals]) },
+          ],
+        }, `Touchpoints and negative signals per ${interval}; ${annotations.length} annotations marked`),
+        el('p', { class: 'note' }, `${rows.length} ${interval}s; those without touchpoints count as 0. Annotations (dashed): ${annotations.map((a) => a.title).join(', ') || 'none in this range'}. Drag the slider to zoom into a burst.`),
+      ];
+    }),
+  ]);
+}
+
+const STATUS = [['ok', 'on target', '#d4eddf'], ['warn', 'between target and warning', '#fbeec2'], ['bad', 'worse than warning', '#f6d2ce'], ['no_data', 'no data', '#e8eaef']];
+
+function journeys(main, ctx) {
+  const box = el('div');
+  const drill = el('div', { id: 'drill' });
+  main.append(panel('Journey stages against targets', unfiltered(ctx), box), panel('Behind a cell', drill));
+  drill.append(empty('Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
+  return fill(box, 'the heat map', () => api(`/v1/heatmap?${q(range(ctx))}`), (heat) => {
+    if (!heat.rows.length) return empty('No touchpoints in this range: widen the range.');
+    const metrics = heat.metrics.map((m) => m.metric);
+    const legend = el('div', { class: 'legend', 'aria-label': 'Colours' }, STATUS.map(([, label, c]) => el('span', { style: `--c:${c}` }, label)));
+    const table = el('table', { class: 'heat', dataset: { table: 'heatmap' } },
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Stage'), metrics.map((m) => {
+        const t = heat.metrics.find((x) => x.metric === m);
+        return el('th', { scope: 'col', title: `target ${t.direction === 'higher_is_better' ? '≥' : '≤'} ${formatMetric(m, t.target)}` }, metricLabel(m));
+      }))),
+      el('tbody', {}, heat.rows.map((row) => el('tr', {}, el('th', { scope: 'row' }, row.stage || '(no stage)'), metrics.map((m) => {
+        const cell = row.cells[m];
+        return el('td', {
+          class: `cell ${cell?.status ?? 'no_data'}`, tabindex: 0, role: 'button', title: cell ? heatmapCellText(m, cell) : 'no data',
+          'aria-label': `${row.stage || 'no stage'}, ${cell ? heatmapCellText(m, cell) : 'no data'}`,
+          onclick: () => drillDown(drill, ctx, row.stage, m),
+          onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); drillDown(drill, ctx, row.stage, m); } },
+        }, formatMetric(m, cell?.value));
+      })))));
+    const csvRows = heat.rows.map((r) => ({ stage: r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
+    return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: 'stage', label: 'stage' }, ...metrics.map((m) => ({ key: m, label: m }))])),
+      el('div', { class: 'scroll' }, table)];
+  });
+}
+
+async function drillDown(box, ctx, stage, metric) {
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${new URLSearchParams({ ...range(ctx), stage, metric, limit: 25 })}`), (cell) => [
+    el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and the ${cell.customers.length} customers seen last.`),
+    dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
+      { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
+      { key: 'customers', label: 'Customers', num: true },
+    ]),
+    dataTable(`cell-${stage}-${metric}-customers`, cell.customers, [
+      { key: 'customer_id', label: 'Customer', cell: (r) => customerLink(ctx, r.customer_id) },
+      { key: 'events', label: 'Touchpoints', num: true }, { key: 'last_at', label: 'Last seen', format: fmtTime },
+    ]),
+  ]);
+}
+
+const customerLink = (ctx, id) => el('a', { href: `?page=customer&customer=${encodeURIComponent(id)}`, onclick: (e) => { e.preventDefault(); ctx.navigate({ page: 'customer', params: { customer: id } }); } }, id);
+
+function funnels(main, ctx) {
+  const p = ctx.view.params;
+  const form = el('form', { class: 'inline', 'aria-label': 'Funnel definition' },
+    el('label', {}, 'Steps (touchpoints, comma-separated, 2–10)', el('input', { name: 'steps', size: 60, value: p.steps || 'verification_start_page,document_upload,verification_confirmed_sms', required: true })),
+    el('label', {}, 'Window', el('input', { name: 'window', size: 5, value: p.window || '7d', pattern: '[0-9]+[smhd]' })),
+    el('label', {}, 'Ordering', el('select', { name: 'order' }, ['ordered', 'strict', 'any'].map((o) => el('option', { value: o, selected: (p.order || 'ordered') === o }, o)))),
+    el('label', {}, 'Exclude touchpoints', el('input', { name: 'exclude', value: p.exclude || '' })),
+    el('button', { class: 'primary' }, 'Run funnel'));
+  const out = el('div');
+  const dropped = el('div');
+  main.append(panel('Funnel', form, out), panel('Dropped customers', dropped));
+  dropped.append(empty('Choose “Who dropped?” on a step to list its customers and the path they took next.'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    ctx.setParams({ steps: f.get('steps'), window: f.get('window'), order: f.get('order'), exclude: f.get('exclude') });
+  });
+  const matcher = (touchpoint) => ({ touchpoint, ...(ctx.view.channel ? { channel: ctx.view.channel } : {}), ...(ctx.view.journey ? { journey: ctx.view.journey } : {}) });
+  const body = {
+    ...range(ctx),
+    steps: (p.steps || 'verification_start_page,document_upload,verification_confirmed_sms').split(',').map((s) => s.trim()).filter(Boolean).map(matcher),
+    window: p.window || '7d',
+    order: p.order || 'ordered',
+    ...(p.exclude ? { exclusions: p.exclude.split(',').map((s) => s.trim()).filter(Boolean).map(matcher) } : {}),
+  };
+  return fill(out, 'the funnel', () => api('/v1/funnels', { method: 'POST', body }), (res) => {
+    if (!res.steps[0]?.customers) return empty('Nobody reached step 1 in this range: check the touchpoint names or widen the range.');
+    return [
+      chart({
+        tooltip: {}, grid: { left: 180, right: 40, top: 10, bottom: 30 },
+        xAxis: { type: 'value', name: 'customers', nameLocation: 'middle', nameGap: 25 },
+        yAxis: { type: 'category', inverse: true, data: res.steps.map((s) => `${s.step}. ${s.label}`) },
+        series: [{ type: 'bar', data: res.steps.map((s) => s.customers), label: { show: true, position: 'right' } }],
+      }, 'Customers per funnel step'),
+      dataTable('funnel', res.steps, [
+        { key: 'step', label: 'Step', num: true }, { key: 'label', label: 'Touchpoint' }, { key: 'customers', label: 'Customers', num: true },
+        { key: 'conversion_from_previous', label: 'Conversion from previous', num: true, format: pct },
+        { key: 'drop', label: 'Drop-off', num: true, csv: (s) => (s.conversion_from_previous == null ? '' : 1 - s.conversion_from_previous), cell: (s) => (s.conversion_from_previous == null ? '–' : pct(1 - s.conversion_from_previous)) },
+        { key: 'conversion_from_first', label: 'Conversion from first', num: true, format: pct },
+        { key: 'median_seconds_from_previous', label: 'Median time from previous', num: true, format: (v) => (v == null ? '–' : formatDuration(v * 1000)) },
+        { key: 'who', label: '', csv: () => '', cell: (s) => (s.step > 1 ? el('button', { type: 'button', onclick: () => showDropped(dropped, ctx, body, s) }, 'Who dropped?') : '') },
+      ]),
+    ];
+  });
+}
+
+function showDropped(box, ctx, body, step) {
+  return fill(box, `customers who dropped before ${step.label}`, () => api(`/v1/funnels/dropped?step=${step.step}`, { method: 'POST', body }), (res) => [
+    el('p', {}, `${res.total} customers reached the step before “${res.label}” but not it. Shown: ${res.customers.length}.`),
+    dataTable('dropped-customers', res.customers, [
+      { key: 'customer_id', label: 'Customer', cell: (r) => customerLink(ctx, r.customer_id) },
+      { key: 'last_step_at', label: 'Last step at', format: fmtTime },
+      { key: 'next_touchpoint', label: 'Next touchpoint' }, { key: 'next_channel', label: 'Next channel' }, { key: 'next_at', label: 'Next at', format: fmtTime },
+    ]),
+  ]);
+}
+
+function paths(main, ctx) {
+  const p = ctx.view.params;
+  const form = el('form', { class: 'inline', 'aria-label': 'Path anchor' },
+    el('label', {}, 'From touchpoint', el('input', { name: 'start', value: p.start ?? (p.end ? '' : 'verification_start_page') })),
+    el('label', {}, 'or to touchpoint', el('input', { name: 'end', value: p.end || '' })),
+    el('label', {}, 'Depth', el('input', { name: 'depth', type: 'number', min: 2, max: 10, value: p.depth || 5 })),
+    el('button', { class: 'primary' }, 'Show paths'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ start: f.get('start'), end: f.get('end'), depth: f.get('depth') }); });
+  const out = el('div');
+  main.append(panel('Paths', unfiltered(ctx), form, out));
+  const start = p.start ?? (p.end ? '' : 'verification_start_page');
+  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
+    if (!res.edges.length) return empty('No paths from or to this touchpoint in the range: check its name or widen the range.');
+    return [
+      el('p', {}, `${res.customers} customers with ${res.start ?? res.end} in the range.`),
+      chart({ tooltip: { trigger: 'item' }, series: [{ type: 'sankey', left: 10, right: 160, nodeGap: 10, emphasis: { focus: 'adjacency' },
+        data: res.nodes.map((n) => ({ name: n.name })), links: res.edges.map((e) => ({ source: e.source, target: e.target, value: e.customers })),
+        label: { formatter: (x) => x.name.replace(/^step \d+: /, '') } }] }, `Sankey of paths ${res.start ? 'from ' + res.start : 'to ' + res.end}`, { tall: true }),
+      dataTable('paths', res.edges, [{ key: 'source', label: 'From' }, { key: 'target', label: 'To' }, { key: 'customers', label: 'Customers', num: true }]),
+    ];
+  });
+}
+
+function drivers(main, ctx) {
+  const p = ctx.view.params;
+  const outcome = p.outcome || 'survey_detractor';
+  const form = el('form', { class: 'inline', 'aria-label': 'Outcome' },
+    el('label', {}, 'Outcome (built-in or touchpoint)', el('input', { name: 'outcome', value: outcome })),
+    el('button', { class: 'primary' }, 'Rank drivers'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ outcome: new FormData(form).get('outcome') }); });
+  const out = el('div');
+  main.append(panel('Drivers', unfiltered(ctx), form, out));
+  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), outcome, limit: 20 })}`), (res) => {
+    if (!res.drivers.length) return empty(`No factor reaches the minimum support for “${outcome}” in this range: widen the range or choose another outcome.`);
+    const d = [...res.drivers].reverse();
+    const name = (x) => `${x.kind}: ${x.value}`;
+    return [
+      el('p', {}, `${res.outcome_customers} of ${res.customers} customers had “${res.outcome}”. Lift = outcome rate with the factor ÷ without; bars show the 95 % interval.`),
+      chart({
+        tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, grid: { left: 220, right: 30, top: 10, bottom: 40 },
+        xAxis: { type: 'value', name: 'lift (×)', nameLocation: 'middle', nameGap: 25 },
+        yAxis: { type: 'category', data: d.map(name) },
+        series: [
+          { name: 'ci low', type: 'bar', stack: 'ci', itemStyle: { color: 'transparent' }, data: d.map((x) => x.lift_ci_low), tooltip: { show: false } },
+          { name: '95 % interval', type: 'bar', stack: 'ci', itemStyle: { color: '#c5d0f3' }, data: d.map((x) => x.lift_ci_high - x.lift_ci_low) },
+          { name: 'lift', type: 'scatter', symbolSize: 10, data: d.map((x) => x.lift), itemStyle: { color: '#3558d6' } },
+        ],
+      }, `Drivers of ${outcome} ranked by lift with confidence intervals`, { tall: true }),
+      dataTable('drivers', res.drivers, [
+        { key: 'factor', label: 'Factor', cell: name, csv: name }, { key: 'lift', label: 'Lift', num: true, format: (v) => num(v) },
+        { key: 'ci', label: '95 % CI', num: true, cell: (x) => `${num(x.lift_ci_low)} – ${num(x.lift_ci_high)}`, csv: (x) => `${x.lift_ci_low}-${x.lift_ci_high}` },
+        { key: 'outcome_rate_with_factor', label: 'Rate with', num: true, format: pct }, { key: 'outcome_rate_without_factor', label: 'Rate without', num: true, format: pct },
+        { key: 'outcome_with_factor', label: 'Outcome customers with factor', num: true },
+      ]),
+    ];
+  });
+}
+
+const MODELS = ['first_touch', 'last_touch', 'linear', 'time_decay', 'position_based', 'markov'];
+function attribution(main, ctx) {
+  const p = ctx.view.params;
+  const conversion = p.conversion || 'order_confirmation_email';
+  const form = el('form', { class: 'inline', 'aria-label': 'Conversion' },
+    el('label', {}, 'Conversion touchpoint', el('input', { name: 'conversion', value: conversion })),
+    el('label', {}, 'Credit', el('select', { name: 'by' }, ['channel', 'touchpoint'].map((b) => el('option', { value: b, selected: (p.by || 'channel') === b }, b)))),
+    el('button', { class: 'primary' }, 'Compare models'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ conversion: f.get('conversion'), by: f.get('by') }); });
+  const out = el('div');
+  main.append(panel('Attribution', unfiltered(ctx), form, out));
+  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
+    if (!res.conversions) return empty(`No “${conversion}” conversions in this range: check the name or widen the range.`);
+    return [
+      el('p', {}, `${res.conversions} conversions; credit in conversions per model.`),
+      chart({ tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 60, right: 20, top: 40, bottom: 50 },
+        xAxis: { type: 'category', data: res.credits.map((c) => c.key), axisLabel: { interval: 0, rotate: 20 } },
+        yAxis: { type: 'value', name: 'conversions', nameLocation: 'middle', nameGap: 40 },
+        series: MODELS.map((m) => ({ name: m.replace('_', ' '), type: 'bar', data: res.credits.map((c) => c[m]) })) }, 'Attribution models side by side'),
+      dataTable('attribution', res.credits, [{ key: 'key', label: res.by }, ...MODELS.map((m) => ({ key: m, label: m.replace('_', ' '), num: true, format: (v) => num(v) }))]),
+    ];
+  });
+}
+
+function cohorts(main, ctx) {
+  const period = ctx.view.params.period || 'week';
+  const form = el('form', { class: 'inline', 'aria-label': 'Cohort period' },
+    el('label', {}, 'Cohort period', el('select', { name: 'period' }, ['week', 'month'].map((x) => el('option', { value: x, selected: x === period }, x)))),
+    el('button', { class: 'primary' }, 'Show'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ period: new FormData(form).get('period') }); });
+  const out = el('div');
+  main.append(panel('Retention by first-seen cohort', unfiltered(ctx), form, out));
+  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), period })}`), (res) => {
+    if (!res.cohorts.length) return empty('No customers first seen in this range: widen the range.');
+    const n = Math.max(...res.cohorts.map((c) => c.retention.length));
+    const cols = [{ key: 'cohort', label: 'Cohort' }, { key: 'customers', label: 'Customers', num: true },
+      ...Array.from({ length: n }, (_, i) => ({ key: `p${i}`, label: `${period} ${i}`, num: true,
+        csv: (c) => c.retention[i]?.share ?? '',
+        cell: (c) => { const r = c.retention[i]; if (!r) return ''; const s = el('span', { title: `${r.active} active` }, pct(r.share)); return s; } }))];
+    const table = dataTable('cohorts', res.cohorts, cols);
+    for (const td of table.querySelectorAll('td[data-col^="p"]')) {
+      const v = parseFloat(td.textContent);
+      if (!Number.isNaN(v)) td.style.background = `rgba(53, 88, 214, ${Math.min(0.85, v / 100)})`, td.style.color = v > 55 ? '#fff' : '';
+    }
+    return table;
+  });
+}
+
+function actions(main, ctx) {
+  const form = el('form', { class: 'inline', 'aria-label': 'New annotation' },
+    el('label', {}, 'Title', el('input', { name: 'title', required: true, maxlength: 200 })),
+    el('label', {}, 'Took effect at', el('input', { name: 'at', type: 'datetime-local', required: true })),
+    el('label', {}, 'Channel (optional)', el('input', { name: 'channel', value: ctx.view.channel })),
+    el('label', {}, 'Journey (optional)', el('input', { name: 'journey', value: ctx.view.journey })),
+    el('button', { class: 'primary' }, 'Add annotation'));
+  const list = el('div');
+  const impact = el('div');
+  main.append(panel('Record an action', form), panel('Annotations in the range', list), panel('Impact', impact));
+  impact.append(empty('Choose “Impact” on an annotation to compare the window before it with the window after.'));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const scope = Object.fromEntries(['channel', 'journey'].map((k) => [k, f.get(k)]).filter(([, v]) => v));
+    try {
+      const a = await api('/v1/annotations', { method: 'POST', body: { title: f.get('title'), at: new Date(f.get('at')).toISOString(), scope } });
+      ctx.setParams({ annotation: a.id });
+    } catch (err) {
+      impact.replaceChildren(el('div', { class: 'state error', role: 'alert' }, `Not saved: ${err.message}`));
+    }
+  });
+  const load = fill(list, 'annotations', () => api(`/v1/annotations?${q(range(ctx))}`), (res) => dataTable('annotations', res.annotations, [
+    { key: 'title', label: 'Title' }, { key: 'at', label: 'At', format: fmtTime },
+    { key: 'scope', label: 'Scope', format: (s) => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(', ') || 'everywhere' },
+    { key: 'created_by', label: 'By' },
+    { key: 'impact', label: '', csv: () => '', cell: (a) => el('button', { type: 'button', onclick: () => ctx.setParams({ annotation: a.id }) }, 'Impact') },
+  ], { emptyText: 'No annotations in this range: record one above, or widen the range.' }));
+  if (!ctx.view.params.annotation) return load;
+  return Promise.all([load, fill(impact, 'the impact', () => api(`/v1/annotations/${encodeURIComponent(ctx.view.params.annotation)}/impact`), (res) => [
+    el('p', {}, `“${res.annotation.title}”: ${fmtTime(res.before.from)} – ${fmtTime(res.before.to)} against ${fmtTime(res.after.from)} – ${fmtTime(res.after.to)}${res.after.complete ? '' : ' (after-window still running)'}. Significant means p < 0.05.`),
+    dataTable('impact', res.metrics, [
+      { key: 'metric', label: 'Metric', format: metricLabel },
+      { key: 'before', label: 'Before', num: true, csv: (m) => m.before.value, cell: (m) => `${formatMetric(m.metric, m.before.value)} (n=${m.before.n})` },
+      { key: 'after', label: 'After', num: true, csv: (m) => m.after.value, cell: (m) => `${formatMetric(m.metric, m.after.value)} (n=${m.after.n})` },
+      { key: 'difference', label: 'Difference', num: true, format: (v, m) => (v == null ? '–' : `${v > 0 ? '+' : ''}${formatMetric(m.metric, v)}`) },
+      { key: 'p_value', label: 'p', num: true, format: (v) => (v == null ? '–' : v < 0.001 ? '< 0.001' : num(v, 3)) },
+      { key: 'significant', label: 'Significant', cell: (m) => el('span', { class: m.improved ? 'yes' : 'no' }, m.significant ? (m.improved ? 'yes, better' : 'yes, worse') : 'no') },
+    ]),
+  ])]);
+}
+
+let stream;
+function alerts(main, ctx) {
+  const p = ctx.view.params;
+  const form = el('form', { class: 'inline', 'aria-label': 'Alert filters' },
+    el('label', {}, 'Lowest level', el('select', { name: 'level' }, ['watch', 'at_risk', 'critical'].map((l) => el('option', { value: l, selected: (p.level || 'watch') === l }, l.replace('_', ' '))))),
+    el('button', {}, 'Filter'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ level: new FormData(form).get('level') }); });
+  const badge = el('span', { class: 'badge', id: 'live' }, 'connecting…');
+  const feed = el('ol', { class: 'feed', id: 'feed', 'aria-live': 'polite' });
+  const note = ctx.view.channel || ctx.view.journey
+    ? el('p', { class: 'note' }, `Live alerts of ${[ctx.view.channel && `channel ${ctx.view.channel}`, ctx.view.journey && `journey ${ctx.view.journey}`].filter(Boolean).join(' and ')} only (the history below the live ones is not filtered by channel or journey).`)
+    : null;
+  main.append(panel('Live alerts ', badge, form, note, feed));
+  const minLevel = p.level || 'watch';
+  const order = { watch: 0, at_risk: 1, critical: 2 };
+  const seen = new Set();
+  const add = (a, top) => {
+    if (seen.has(a.alert_id) || order[a.level] < order[minLevel]) return;
+    seen.add(a.alert_id);
+    feed.querySelector('.state')?.remove();
+    const li = el('li', { class: a.level, dataset: { alert: a.alert_id } },
+      el('div', {}, el('strong', {}, a.level.replace('_', ' ')), ' · ', customerLink(ctx, a.customer_id), ' · ',
+        el('small', {}, `score ${num(a.score_before)} → ${num(a.score)} · ${fmtTime(a.at)}`)),
+      el('ul', {}, (a.signals ?? []).map((s) => el('li', {}, `${s.type.replaceAll('_', ' ')} (weight ${num(s.weight)}): ${readableExplanation(s.explanation)}`))));
+    top ? feed.prepend(li) : feed.append(li);
+    while (feed.children.length > 200) feed.lastElementChild.remove();
+  };
+  stream?.close();
+  stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, channel: ctx.view.channel, journey: ctx.view.journey })}`);
+  stream.addEventListener('open', () => { badge.textContent = 'live'; badge.classList.add('on'); });
+  stream.addEventListener('error', () => { badge.textContent = 'reconnecting…'; badge.classList.remove('on'); });
+  stream.addEventListener('alert', (e) => add(JSON.parse(e.data), true));
+  const closeOnLeave = () => { if (!feed.isConnected) { stream?.close(); window.removeEventListener('popstate', closeOnLeave); } };
+  window.addEventListener('popstate', closeOnLeave);
+  new MutationObserver((_, obs) => { if (!feed.isConnected) { stream?.close(); obs.disconnect(); } }).observe(main, { childList: true });
+  feed.append(el('li', { class: 'state' }, 'Loading recent alerts…'));
+  return api(`/v1/alerts?${q({ ...range(ctx), limit: 100 })}`).then((res) => {
+    feed.querySelector('.state')?.remove();
+    if (!ctx.view.channel && !ctx.view.journey) for (const a of res.alerts) add(a, false);
+    if (!feed.children.length) feed.append(el('li', { class: 'state' }, 'No alerts yet in this range; new ones appear here as they are raised.'));
+  });
+}
+const sessionKey = () => session.key;
+
+function customer(main, ctx) {
+  const id = ctx.view.params.customer || '';
+  const form = el('form', { class: 'inline', role: 'search', 'aria-label': 'Customer lookup' },
+    el('label', {}, 'Customer id', el('input', { name: 'customer', value: id, required: true, placeholder: 'e.g. c-42' })),
+    el('button', { class: 'primary' }, 'Show journey'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ customer: new FormData(form).get('customer').trim() }); });
+  const out = el('div');
+  main.append(panel('Customer journey', form, out));
+  if (!id) return out.append(empty('Enter a customer id, or open one from an alert, a funnel drop-off or a heat-map cell.'));
+  return fill(out, `the journey of ${id}`, async () => {
+    try {
+      return await api(`/v1/customers/${encodeURIComponent(id)}/journey?limit=500`);
+    } catch (err) {
+      if (/no touchpoints/.test(err.message)) return null;
+      throw err;
+    }
+  }, (j) => {
+    if (!j || !j.entries.length) return empty(`Nothing recorded for “${id}” yet: check the id, or come back once their first touchpoint arrives.`);
+    const rows = j.entries.map((e) => {
+      const t = e.touchpoint, s = e.signal, a = e.alert;
+      const text = e.kind === 'touchpoint' ? `${t.touchpoint}${t.reason ? ` (${t.reason})` : ''}${t.outcome ? ` → ${t.outcome}` : ''}`
+        : e.kind === 'signal' ? `${s.type.replaceAll('_', ' ')}: ${readableExplanation(s.explanation)}` : `${a.level.replace('_', ' ')} alert, score ${num(a.score)}`;
+      return { at: e.at, kind: e.kind, channel: t?.channel ?? '', text };
+    });
+    const scores = j.entries.filter((e) => e.kind === 'alert').map((e) => [Date.parse(e.at), e.alert.score]).reverse();
+    const channels = [...new Set(rows.filter((r) => r.channel).map((r) => r.channel))];
+    return [
+      el('p', {}, j.live ? `Live score ${num(j.live.score)} · level ${j.live.level.replace('_', ' ')}` : 'No live state (the score has decayed or the customer is new).'),
+      chart({
+        tooltip: { trigger: 'item' }, legend: { top: 0 }, grid: { left: 90, right: 50, top: 40, bottom: 40 },
+        xAxis: { type: 'time' }, yAxis: [{ type: 'category', data: [...channels, 'signals'] }, { type: 'value', name: 'score', splitLine: { show: false } }],
+        series: [
+          { name: 'touchpoints', type: 'scatter', symbolSize: 10, data: rows.filter((r) => r.kind === 'touchpoint').map((r) => ({ value: [Date.parse(r.at), r.channel], name: r.text })) },
+          { name: 'signals', type: 'scatter', symbol: 'diamond', symbolSize: 10, data: rows.filter((r) => r.kind === 'signal').map((r) => ({ value: [Date.parse(r.at), 'signals'], name: r.text })) },
+          { name: 'score at alerts', type: 'line', step: 'end', yAxisIndex: 1, data: scores },
+        ],
+      }, `Timeline of ${id} across ${channels.length} channels with signals and the alert score`),
+      dataTable(`journey-${id}`, rows, [
+        { key: 'at', label: 'When', format: (v) => new Date(v).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' }) }, { key: 'kind', label: 'Kind', cell: (r) => el('span', { class: `kind ${r.kind}` }, r.kind) },
+        { key: 'channel', label: 'Channel' }, { key: 'text', label: 'What happened' },
+      ]),
+    ];
+  });
+}
+
+export const PAGES = {
+  overview: { title: 'Overview', render: overview },
+  journeys: { title: 'Journey map', render: journeys },
+  funnels: { title: 'Funnels', render: funnels },
+  paths: { title: 'Paths', render: paths },
+  drivers: { title: 'Drivers', render: drivers },
+  attribution: { title: 'Attribution', render: attribution },
+  cohorts: { title: 'Cohorts', render: cohorts },
+  actions: { title: 'Actions and impact', render: actions },
+  alerts: { title: 'Live alerts', render: alerts },
+  customer: { title: 'Customer', render: customer },
+};

@@ -1,0 +1,263 @@
+// The analysts' workspace in a real browser (Debian's Chromium via playwright-core) against the whole app on the
+// shared test stack, with journeys from the demo generator: every page renders without console errors or requests
+// to other hosts, the figures shown equal what the API answers for the same query, a shared URL restores its
+// view, a new alert reaches the live feed without a reload, the journey map fits 800 px, and each page leaves a
+// screenshot in test-results/screenshots/ (docs/architecture.md §19).
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
+import { eventually } from '@touchstream/testkit';
+import { startDemoTraffic } from '../../tools/cli/src/demo/demo.ts';
+import { launchChromium, screenshotDir } from './browser.ts';
+
+const run = randomUUID().slice(0, 8);
+const WRITE_KEY = `ws-write-${run}`;
+const READ_KEY = `ws-read-${run}`;
+// The page signs in with an analyst-write key: it reads like a read key and may also record actions (annotations).
+const ANALYST_KEY = `ws-analyst-${run}`;
+const PAGES = ['overview', 'journeys', 'funnels', 'paths', 'drivers', 'attribution', 'cohorts', 'actions', 'alerts', 'customer'] as const;
+
+let app: RunningApp;
+let browser: BrowserContext;
+// A fixed range around the generated data, so the page and the test ask the API the same question.
+let from: string;
+let to: string;
+
+async function api<T>(pathAndQuery: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(`${app.url}${pathAndQuery}`, { ...init, headers: { authorization: `Bearer ${READ_KEY}`, 'content-type': 'application/json', ...init.headers } });
+  expect(res.status, pathAndQuery).toBe(200);
+  return (await res.json()) as T;
+}
+
+/** A page that records console errors, failed pages and any request leaving the app's origin. */
+async function openPage(width = 1280, { unknownCustomer = false } = {}) {
+  const page = await browser.newPage();
+  await page.setViewportSize({ width, height: 900 });
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    // Chromium logs every 4xx answer; the API's 404 for a customer with nothing recorded is expected there.
+    if (unknownCustomer && /status of 404/.test(m.text()) && m.location().url.includes('/v1/customers/nobody-here/')) return;
+    if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(app.url) && !url.startsWith('blob:') && !url.startsWith('data:')) problems.push(`outside request: ${url}`);
+  });
+  return { page, problems };
+}
+
+/** Waits until no loading state is left on the page. */
+async function settled(page: Page) {
+  await page.waitForFunction(() => !document.querySelector('#page [role="status"]') && document.querySelector('#page')!.children.length > 1, undefined, { timeout: 30_000 });
+  await page.waitForTimeout(300); // charts draw on the next animation frame
+}
+
+const view = (page: string, extra = '') => `${app.url}/dashboard/?page=${page}&range=custom&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}${extra}`;
+
+beforeAll(async () => {
+  const clickhouseUrl = inject('clickhouseUrl');
+  app = await startApp(loadConfig({
+    KAFKA_BROKERS: inject('kafkaBrokers').join(','),
+    REDIS_URL: inject('redisUrl'),
+    ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: mkdtempSync(path.join(os.tmpdir(), 'workspace-chdb-')) }),
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    WRITE_KEYS: `${WRITE_KEY}=e2e`,
+    READ_KEYS: `${READ_KEY}=analyst`,
+    ANALYST_WRITE_KEYS: `${ANALYST_KEY}=analyst-writer`,
+    KAFKA_GROUP_PREFIX: `workspace-${run}`,
+    TOUCHPOINT_PARTITIONS: '3',
+    TOPIC_PARTITIONS: '2',
+  }));
+  await eventually('readiness', async () => (await fetch(`${app.url}/readyz`)).status === 200);
+  from = new Date(Date.now() - 3600e3).toISOString();
+  to = new Date(Date.now() + 3600e3).toISOString();
+  const demo = startDemoTraffic({ url: app.url, writeKey: WRITE_KEY, journeysPerSecond: 30, maxJourneys: 60, seed: 18 });
+  await demo.done;
+  expect(demo.stats.accepted).toBeGreaterThan(300);
+  // Stored and counted by the sink before any page asks.
+  await eventually('the demo journeys in ClickHouse', async () => {
+    const k = await api<{ totals: Array<{ events: number }> }>(`/v1/kpis?from=${from}&to=${to}&interval=hour`);
+    return (k.totals[0]?.events ?? 0) >= demo.stats.accepted;
+  }, { timeoutMs: 60_000 });
+  browser = await launchChromium();
+  mkdirSync(screenshotDir, { recursive: true });
+  // Sign in once: a ?key= link stores the read key in this profile and drops it from the address.
+  const page = await browser.newPage();
+  await page.goto(`${app.url}/dashboard/?key=${ANALYST_KEY}`);
+  await page.waitForFunction(() => !location.search.includes('key=') && localStorage.getItem('touchstream.readKey') !== null);
+  await page.close();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+describe('the analysts\' workspace in Chromium', () => {
+  it('renders every page without console errors or outside requests, and saves a screenshot of each', async () => {
+    for (const name of PAGES) {
+      const { page, problems } = await openPage(1280, { unknownCustomer: name === 'customer' });
+      const extra = name === 'customer' ? '&customer=nobody-here' : '';
+      await page.goto(view(name, extra));
+      await settled(page);
+      expect(await page.locator('#page [role="alert"], #error:visible').count(), `${name}: error state`).toBe(0);
+      expect(await page.locator('nav a[aria-current="page"]').getAttribute('data-page')).toBe(name);
+      await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+      expect(problems, name).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('never scrolls sideways at tablet width (768 px)', async () => {
+    const { page, problems } = await openPage(768, { unknownCustomer: true });
+    for (const name of PAGES) {
+      await page.goto(view(name, name === 'customer' ? '&customer=nobody-here' : ''));
+      await settled(page);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), name).toBeLessThanOrEqual(768);
+    }
+    await page.screenshot({ path: path.join(screenshotDir, 'customer-768.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows on the overview the figures the API answers for the same range', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(view('overview'));
+    await settled(page);
+    const k = await api<{ totals: Array<Record<string, number>> }>(`/v1/kpis?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&interval=hour`);
+    const total = k.totals[0]!;
+    expect(await page.locator('[data-metric="events"] .value').textContent()).toBe(total.events!.toLocaleString('en'));
+    expect(await page.locator('[data-metric="unique_customers"] .value').textContent()).toBe(total.unique_customers!.toLocaleString('en'));
+    expect(await page.locator('[data-metric="completion_rate"] .value').textContent()).toBe(`${(total.completion_rate! * 100).toFixed(1)} %`);
+    // Nothing before the hour ago: the previous period says so instead of staying blank.
+    expect(await page.locator('[data-metric="events"] .delta').textContent()).toMatch(/previous period/);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows funnel step counts equal to POST /v1/funnels, and the customers who dropped', async () => {
+    const steps = 'verification_start_page,document_upload,verification_confirmed_sms';
+    const { page, problems } = await openPage();
+    await page.goto(view('funnels', `&steps=${steps}&window=7d&order=ordered`));
+    await settled(page);
+    const res = await api<{ steps: Array<{ customers: number }> }>('/v1/funnels', {
+      method: 'POST',
+      body: JSON.stringify({ from, to, window: '7d', order: 'ordered', steps: steps.split(',').map((touchpoint) => ({ touchpoint })) }),
+    });
+    const shown = await page.locator('table[data-table="funnel"] td[data-col="customers"]').allTextContents();
+    expect(shown).toEqual(res.steps.map((s) => s.customers.toLocaleString('en')));
+    expect(res.steps[0]!.customers).toBeGreaterThan(0);
+    if (res.steps[2]!.customers < res.steps[1]!.customers) {
+      await page.getByRole('button', { name: 'Who dropped?' }).last().click();
+      await page.locator('table[data-table="dropped-customers"]').waitFor({ timeout: 15_000 });
+      expect(await page.locator('table[data-table="dropped-customers"] tbody tr').count()).toBe(Math.min(100, res.steps[1]!.customers - res.steps[2]!.customers));
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('restores a shared view from its URL: page, custom range, filters and page parameters', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(view('paths', '&channel=web&journey=bank_verification&start=document_upload&depth=3'));
+    await settled(page);
+    expect(await page.locator('#range').inputValue()).toBe('custom');
+    expect(await page.locator('#channel').inputValue()).toBe('web');
+    expect(await page.locator('#journey').inputValue()).toBe('bank_verification');
+    expect(await page.locator('input[name="start"]').inputValue()).toBe('document_upload');
+    expect(await page.locator('input[name="depth"]').inputValue()).toBe('3');
+    expect(new Date(`${await page.locator('#from').inputValue()}`).getTime()).toBe(Math.floor(Date.parse(from) / 60e3) * 60e3);
+    // Changing a filter writes it back into the address.
+    await page.selectOption('#range', '7d');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('range')).toBe('7d');
+    expect(new URL(page.url()).searchParams.get('channel')).toBe('web');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('adds a new alert to the live feed without a reload, its explanation in words and units', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(`${app.url}/dashboard/?page=alerts&range=1h`);
+    await settled(page);
+    await page.waitForFunction(() => document.querySelector('#live')?.textContent === 'live', undefined, { timeout: 15_000 });
+    const customer = `ws-alert-${run}`;
+    const now = Date.now();
+    const events = [
+      { customer_id: customer, occurred_at: new Date(now - 60_000).toISOString(), channel: 'email', touchpoint: 'nps_survey', initiator: 'company', journey: 'ws', survey: { kind: 'NPS', score: 1 } },
+      { customer_id: customer, occurred_at: new Date(now - 30_000).toISOString(), channel: 'phone', touchpoint: 'billing_call', initiator: 'customer', journey: 'ws', sentiment: -0.9, survey: { kind: 'CSAT', score: 1 } },
+    ];
+    const posted = await fetch(`${app.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(events) });
+    expect(posted.status).toBe(202);
+    const item = page.locator('#feed > li', { hasText: customer }).first();
+    await item.waitFor({ timeout: 60_000 });
+    const text = (await item.textContent())!;
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T/); // no raw ISO stamps
+    expect(text).not.toMatch(/\d\.\d{4,}/); // no raw doubles
+    await page.screenshot({ path: path.join(screenshotDir, 'alerts-live.png') });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('records an annotation from the page, shows its before/after with significance, and marks it on the overview', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(view('actions'));
+    await settled(page);
+    const title = `ws action ${run}`;
+    await page.fill('input[name="title"]', title);
+    const at = await page.evaluate(() => {
+      const d = new Date(Date.now() - 10 * 60e3);
+      return new Date(d.getTime() - d.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+    });
+    await page.fill('input[name="at"]', at);
+    await page.getByRole('button', { name: 'Add annotation' }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.has('annotation'), undefined, { timeout: 15_000 });
+    await page.locator('table[data-table="impact"] tbody tr').first().waitFor({ timeout: 30_000 });
+    const id = new URL(page.url()).searchParams.get('annotation')!;
+    const impact = await api<{ metrics: Array<{ metric: string; significant: boolean }> }>(`/v1/annotations/${id}/impact`);
+    expect(await page.locator('table[data-table="impact"] tbody tr').count()).toBe(impact.metrics.length);
+    expect(await page.locator('table[data-table="annotations"]').textContent()).toContain(title);
+    await page.screenshot({ path: path.join(screenshotDir, 'actions-impact.png'), fullPage: true });
+    await page.goto(view('overview'));
+    await settled(page);
+    expect(await page.locator('#page .panel .note').last().textContent()).toContain(title);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('fits the journey map into 800 px and drills down from a cell to its touchpoints and customers', async () => {
+    const { page, problems } = await openPage(800);
+    await page.goto(view('journeys'));
+    await settled(page);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(800);
+    const cell = page.locator('td.cell').first();
+    await cell.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('table[data-table$="-customers"] tbody tr').first().waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: path.join(screenshotDir, 'journeys-800.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows an empty state for a customer with nothing recorded, and the timeline of one with journeys', async () => {
+    const { page, problems } = await openPage(1280, { unknownCustomer: true });
+    await page.goto(view('customer', '&customer=nobody-here'));
+    await settled(page);
+    expect(await page.locator('#page .state').textContent()).toContain('Nothing recorded');
+    const alerts = await api<{ alerts: Array<{ customer_id: string }> }>(`/v1/alerts?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=1`);
+    const someone = alerts.alerts[0]?.customer_id;
+    if (someone) {
+      await page.goto(view('customer', `&customer=${encodeURIComponent(someone)}`));
+      await settled(page);
+      await page.locator('table[data-table^="journey-"] tbody tr').first().waitFor();
+      await page.screenshot({ path: path.join(screenshotDir, 'customer-timeline.png'), fullPage: true });
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
