@@ -81,6 +81,15 @@ export const configShape = z.object({
     /** Webhook destinations of the notifier: a YAML/JSON file, or the same document as inline JSON. */
     WEBHOOKS_FILE: z.string().optional(),
     WEBHOOKS: z.string().optional(),
+    // Privacy (docs/architecture.md §14): the secret of the keyed hashes (erasure keys, pseudonyms). Changing it
+    // makes earlier erasures and pseudonyms unrecognisable: keep it as long as the data.
+    PRIVACY_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
+    /** A new event for an erased customer: refuse (409 per event at ingest) or fresh (a new customer from then on). */
+    ERASED_CUSTOMER_POLICY: z.enum(['refuse', 'fresh']).default('refuse'),
+    /** Replace customer_id by a keyed hash of it at ingest, before Kafka (needs PRIVACY_SECRET). */
+    PSEUDONYMIZE_CUSTOMER_IDS: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+    /** Between recording an erasure in Kafka and deleting: consumers learn it and finish the batches in flight. */
+    ERASURE_SETTLE_MS: int(2000),
 });
 
 export const configSchema = configShape.superRefine((c, ctx) => {
@@ -92,6 +101,7 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     if (targets.has('notifier')) parseWebhooks(c).problems.forEach((p) => ctx.addIssue({ code: 'custom', path: [p.variable], message: p.message }));
     if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
+    if (c.PSEUDONYMIZE_CUSTOMER_IDS && !c.PRIVACY_SECRET) need('PRIVACY_SECRET', 'by PSEUDONYMIZE_CUSTOMER_IDS (the key of the pseudonyms)');
     const shared = Object.keys(c.WRITE_KEYS).filter((k) => k in c.READ_KEYS);
     if (shared.length) ctx.addIssue({ code: 'custom', path: ['READ_KEYS'], message: 'a key must not be both a write key and a read key' });
     // Embedded chDB lives in one process: sink (writer) and query (reader) must be in the same one. Ingest and

@@ -25,3 +25,4 @@ export {
   customerKeys,
   defaultTimerIndexKey,
 } from './redis-layout.ts';
+export { pseudonymousCustomerId, erasureKey, encodeErasureRecord, decodeErasureRecord, type ErasureRecord } from './privacy.ts';

@@ -5,7 +5,7 @@ import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type 
 import { bearerKeyResolver } from '@touchstream/runtime';
 import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/contracts';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
-import { deadLetterMessage, prepareBatch, type IngestMessage } from './batch.ts';
+import { deadLetterMessage, prepareBatch, type IngestMessage, type PrepareBatchOptions } from './batch.ts';
 import { humanBytes, ingestRouteSchema } from './schemas.ts';
 
 /** The process's idempotent kafkajs producer (created and connected by the composition root). */
@@ -44,6 +44,8 @@ export interface IngestDeps {
   /** Receives the in-flight gauge, e.g. for readiness or metrics. */
   onInFlight?: (gauge: InFlightGauge) => void;
   log: LogSink;
+  /** Pseudonymisation and the erased-customer policy (docs/architecture.md §14). */
+  privacy?: Pick<PrepareBatchOptions, 'storedCustomerId' | 'isErased'>;
 }
 
 /** What ingest has handed to Kafka and not heard back about yet. */
@@ -261,7 +263,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
             });
           }
           case 'items': {
-            const batch = prepareBatch(parsed.items, { validator, source, contentType, nowMs });
+            const batch = prepareBatch(parsed.items, { validator, source, contentType, nowMs, ...deps.privacy });
             try {
               await sendAcked([
                 { topic: topics.touchpoints, messages: batch.touchpoints },
@@ -271,6 +273,13 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
               return kafkaUnavailable(reply, err, parsed.items.length);
             }
             const result = { accepted: batch.touchpoints.length, rejected: batch.rejected, event_ids: batch.eventIds };
+            if (result.accepted === 0 && batch.rejected.every((r) => r.code === 'CUSTOMER_ERASED')) {
+              return reply.code(409).send({
+                code: 'CUSTOMER_ERASED',
+                message: 'every event of the request is for an erased customer; this deployment refuses them (ERASED_CUSTOMER_POLICY=refuse)',
+                ...result,
+              });
+            }
             if (result.accepted === 0) {
               return reply.code(400).send({
                 code: 'NO_VALID_EVENTS',
