@@ -7,6 +7,7 @@ import { demoCommand } from './demo/command.ts';
 import { deadLettersCommand } from './deadletters/cli.ts';
 import { qualityCommand } from './quality/cli.ts';
 import { benchCommand } from './bench/query.ts';
+import { eraseCommand } from './erase/cli.ts';
 
 const program = new Command()
   .name('touchstream')
@@ -17,6 +18,7 @@ const program = new Command()
   .addCommand(demoCommand())
   .addCommand(deadLettersCommand())
   .addCommand(qualityCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(eraseCommand());
 
 await program.parseAsync(process.argv);
