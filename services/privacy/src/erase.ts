@@ -121,13 +121,17 @@ export async function eraseCustomer(deps: EraseDeps, rawCustomerId: string, requ
   const webhookMarks = await deleteWebhookMarks(redis, settings.webhookMarkPrefix ?? 'ts:webhook:delivered', alertIds);
 
   // ClickHouse: lightweight DELETE (a mask at once, the parts rewritten by merges) on every table holding the id.
+  // On a cluster (deploy/clickhouse-cluster) the rows live in `<name>_local` tables on every shard: counted through the
+  // Distributed `<name>`, deleted on every node with ON CLUSTER.
   const removedRows: Record<string, number> = {};
   for (const table of await tablesHoldingCustomerIds(clickhouse)) {
-    const n = await countRows(clickhouse, table, customerId);
-    removedRows[table] = n;
+    const clustered = table.endsWith('_local');
+    const name = clustered ? table.slice(0, -'_local'.length) : table;
+    const n = await countRows(clickhouse, name, customerId);
+    removedRows[name] = n;
     if (n > 0) {
       await clickhouse.command({
-        query: `DELETE FROM ${table} WHERE customer_id = {id:String}`,
+        query: `DELETE FROM ${table}${clustered ? " ON CLUSTER '{cluster}'" : ''} WHERE customer_id = {id:String}`,
         query_params: { id: customerId },
         // Wait for the mask to be written, so the answer is true when it is sent.
         clickhouse_settings: { mutations_sync: '2', lightweight_deletes_sync: '2' } as Record<string, string>,
