@@ -11,7 +11,7 @@ import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createClickHouse, type ClickHouseClient } from '@touchstream/clickhouse';
 import { pseudonymousCustomerId } from '@touchstream/contracts';
 import { createKafka, readLag, topicNames } from '@touchstream/kafka';
-import { eventually } from '@touchstream/testkit';
+import { eventually, startTestRedis, type TestRedis } from '@touchstream/testkit';
 import { eraseCustomers } from '../tools/cli/src/erase/erase.ts';
 
 const run = randomUUID().slice(0, 8);
@@ -25,6 +25,9 @@ const pseudonym = pseudonymousCustomerId(SECRET, rawId);
 
 let app: RunningApp;
 let redis: Redis;
+// A Redis of this file's own: other suites' apps read touchpoints.v1 from offset 0 with consumer groups of their own
+// (and no PRIVACY_SECRET, or another), and would write this file's customers back into a shared Redis.
+let privateRedis: TestRedis;
 let clickhouse: ClickHouseClient;
 const iso = (msAgo: number) => new Date(Date.now() - msAgo).toISOString();
 
@@ -56,11 +59,12 @@ const post = (events: object[]) =>
 const event = (msAgo: number, touchpoint: string) => ({ customer_id: rawId, occurred_at: iso(msAgo), channel: `pseudo_${run}`, touchpoint, initiator: 'customer' });
 
 beforeAll(async () => {
+  privateRedis = await startTestRedis();
   const clickhouseUrl = inject('clickhouseUrl');
   const chdbPath = clickhouseUrl ? undefined : mkdtempSync(path.join(os.tmpdir(), 'pseudo-chdb-'));
   app = await startApp(loadConfig({
     KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-    REDIS_URL: inject('redisUrl'),
+    REDIS_URL: privateRedis.url,
     ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: chdbPath }),
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
@@ -75,7 +79,7 @@ beforeAll(async () => {
     TOUCHPOINT_PARTITIONS: '3',
     TOPIC_PARTITIONS: '2',
   }));
-  redis = new Redis(inject('redisUrl'));
+  redis = new Redis(privateRedis.url);
   clickhouse = createClickHouse(clickhouseUrl ? { url: clickhouseUrl } : { path: chdbPath! });
   await eventually('readiness', async () => (await fetch(`${app.url}/readyz`)).status === 200);
 });
@@ -83,6 +87,7 @@ beforeAll(async () => {
 afterAll(async () => {
   redis?.disconnect();
   await app?.stop();
+  await privateRedis?.stop();
 });
 
 describe('pseudonymisation at ingest', () => {

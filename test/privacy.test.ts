@@ -14,7 +14,7 @@ import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createClickHouse, type ClickHouseClient } from '@touchstream/clickhouse';
 import { createKafka, readLag, topicNames } from '@touchstream/kafka';
 import { tablesHoldingCustomerIds } from '@touchstream/privacy';
-import { eventually } from '@touchstream/testkit';
+import { eventually, startTestRedis, type TestRedis } from '@touchstream/testkit';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `privacy-write-${run}`;
@@ -29,6 +29,9 @@ const brokers = () => inject('kafkaBrokers');
 let app: RunningApp;
 let replay: RunningApp | undefined;
 let redis: Redis;
+// A Redis of this file's own: other suites' apps read touchpoints.v1 from offset 0 with consumer groups of their own
+// (and no PRIVACY_SECRET, or another), and would write this file's customers back into a shared Redis.
+let privateRedis: TestRedis;
 let clickhouse: ClickHouseClient;
 let chdbPath: string | undefined;
 
@@ -39,7 +42,7 @@ function configFor(prefix: string, targets: string) {
   return loadConfig({
     TOUCHSTREAM_TARGET: targets,
     KAFKA_BROKERS: brokers().join(','),
-    REDIS_URL: inject('redisUrl'),
+    REDIS_URL: privateRedis.url,
     ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: chdbPath }),
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
@@ -137,9 +140,10 @@ async function caughtUp(prefix: string): Promise<void> {
 }
 
 beforeAll(async () => {
+  privateRedis = await startTestRedis();
   if (!inject('clickhouseUrl')) chdbPath = mkdtempSync(path.join(os.tmpdir(), 'privacy-chdb-'));
   app = await startApp(configFor(`privacy-${run}`, 'all'));
-  redis = new Redis(inject('redisUrl'));
+  redis = new Redis(privateRedis.url);
   // In chDB mode the same data directory in this process: the one the app writes.
   clickhouse = createClickHouse(inject('clickhouseUrl') ? { url: inject('clickhouseUrl')! } : { path: chdbPath! });
   await eventually('readiness', async () => (await fetch(`${app.url}/readyz`)).status === 200);
@@ -149,6 +153,7 @@ afterAll(async () => {
   await replay?.stop();
   redis?.disconnect();
   await app?.stop();
+  await privateRedis?.stop();
 });
 
 describe('erasing a customer', () => {

@@ -311,7 +311,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
     modules.push(sharedClickHouseModule(clickhouse, config.CLICKHOUSE_RAW_TTL_DAYS, log));
   }
 
-  const erased = config.PRIVACY_SECRET ? new ErasedCustomers(config.PRIVACY_SECRET) : undefined;
+  const erased = config.PRIVACY_SECRET ? new ErasedCustomers(config.PRIVACY_SECRET, { forever: config.ERASED_CUSTOMER_POLICY === 'refuse' }) : undefined;
   if (erased) modules.push(sharedErasuresModule(config, kafka, erased, log));
   const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log, erased };
   const laggingGroups: LaggingGroup[] = [];

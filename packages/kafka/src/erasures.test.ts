@@ -20,6 +20,13 @@ describe('ErasedCustomers', () => {
     expect(erased.covers('c2', 1)).toBe(false);
   });
 
+  it('with `forever` (policy refuse) covers every record of an erased customer, even one written after the erasure', () => {
+    const erased = new ErasedCustomers(secret, { forever: true });
+    erased.record(erasureKey(secret, 'c1'), 1000);
+    expect(erased.covers('c1', 5000)).toBe(true);
+    expect(erased.covers('c2', 5000)).toBe(false);
+  });
+
   it('keys erasures.v1 by the keyed hash, never the id', () => {
     const message = erasureMessage(new ErasedCustomers(secret), 'alice@example.com', 42);
     expect(message.key).toBe(erasureKey(secret, 'alice@example.com'));

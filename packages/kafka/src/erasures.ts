@@ -8,10 +8,18 @@ import type { LogSink } from './client.ts';
 import { topicNames } from './topics.ts';
 import type { ConsumedBatch, MultiBatchHandler, OutboundMessage, RecordResult } from './types.ts';
 
-/** Erasure key → erased_at (epoch ms); the keyed hash is computed with the deployment's secret. */
+/**
+ * Erasure key → erased_at (epoch ms); the keyed hash is computed with the deployment's secret. `forever` (policy
+ * `refuse`): every record of an erased customer is covered, whenever written — ingest refuses their new events, so any
+ * record written after the erasure was derived from an old one (e.g. a signal re-emitted by a processor that did not
+ * know the erasure). Otherwise (policy `fresh`) only records written at or before the erasure.
+ */
 export class ErasedCustomers {
   private readonly erasedAt = new Map<string, number>();
-  constructor(private readonly secret: string) {}
+  constructor(
+    private readonly secret: string,
+    private readonly opts: { forever?: boolean } = {},
+  ) {}
 
   /** The key of a stored customer_id (erasureKey with this deployment's secret). */
   keyOf(customerId: string): string {
@@ -28,10 +36,10 @@ export class ErasedCustomers {
     return this.erasedAt.get(this.keyOf(customerId));
   }
 
-  /** Whether a record of the customer written at `writtenAtMs` predates (or is of the same ms as) its erasure. */
+  /** Whether a record of the customer written at `writtenAtMs` is erased: any (forever), else one not after the erasure. */
   covers(customerId: string, writtenAtMs: number): boolean {
     const at = this.erasedAtOf(customerId);
-    return at !== undefined && writtenAtMs <= at;
+    return at !== undefined && (this.opts.forever === true || writtenAtMs <= at);
   }
 
   get size(): number {
@@ -74,6 +82,8 @@ export async function followErasures(opts: { kafka: Kafka; erased: ErasedCustome
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
+    // Never commits: each start reads the topic whole again, and the throwaway group leaves no offsets behind.
+    autoCommit: false,
     eachMessage: async ({ partition, message }) => {
       const key = message.key?.toString('utf8');
       const value = message.value ? decodeErasureRecord(message.value) : undefined;

@@ -133,8 +133,9 @@ export async function eraseCustomer(deps: EraseDeps, rawCustomerId: string, requ
       await clickhouse.command({
         query: `DELETE FROM ${table}${clustered ? " ON CLUSTER '{cluster}'" : ''} WHERE customer_id = {id:String}`,
         query_params: { id: customerId },
-        // Wait for the mask to be written, so the answer is true when it is sent.
-        clickhouse_settings: { mutations_sync: '2', lightweight_deletes_sync: '2' } as Record<string, string>,
+        // Wait for the mask to be written on every replica, so the answer is true when it is sent (lightweight_deletes_sync
+        // already defaults to that; mutations_sync covers servers that run the DELETE as a mutation).
+        clickhouse_settings: { mutations_sync: '2' },
       });
     }
   }

@@ -12,7 +12,7 @@ async function erasuresFor(brokers: string): Promise<ErasureCheck | undefined> {
   const env = environment();
   if (!env.PRIVACY_SECRET) return undefined;
   const pseudonymize = env.PSEUDONYMIZE_CUSTOMER_IDS === 'true' || env.PSEUDONYMIZE_CUSTOMER_IDS === '1';
-  return loadErasures(createKafka({ brokers: brokers.split(',') }), env.PRIVACY_SECRET, pseudonymize);
+  return loadErasures(createKafka({ brokers: brokers.split(',') }), env.PRIVACY_SECRET, pseudonymize, env.ERASED_CUSTOMER_POLICY === 'fresh' ? 'fresh' : 'refuse');
 }
 
 interface ReadFlags { brokers: string; topic: string; source?: string; stage?: string; reason?: string; limit?: string }

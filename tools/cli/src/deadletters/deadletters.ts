@@ -17,8 +17,8 @@ export interface ErasureCheck {
 }
 
 /** Reads erasures.v1 whole into a fresh erased set (the dead-letter tools run once, they do not follow it). */
-export async function loadErasures(kafka: Kafka, secret: string, pseudonymize: boolean): Promise<ErasureCheck> {
-  const erased = new ErasedCustomers(secret);
+export async function loadErasures(kafka: Kafka, secret: string, pseudonymize: boolean, policy: 'refuse' | 'fresh' = 'refuse'): Promise<ErasureCheck> {
+  const erased = new ErasedCustomers(secret, { forever: policy === 'refuse' });
   const follower = await followErasures({ kafka, erased, groupPrefix: `touchstream-deadletters-${process.pid}` });
   await follower.stop();
   return { erased, storedCustomerId: pseudonymize ? (raw) => pseudonymousCustomerId(secret, raw) : undefined };
