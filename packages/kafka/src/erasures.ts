@@ -127,8 +127,7 @@ export function withoutErased(erased: ErasedCustomers, inner: MultiBatchHandler)
         const records = positions.map((i) => batch.records[i]!);
         kept.push({ ...batch, records, firstOffset: records[0]!.offset, lastOffset: records.at(-1)!.offset });
       }
-      if (positions.length > 0) keptPositions.push(positions);
-      else keptPositions.push([]);
+      keptPositions.push(positions);
     });
     if (kept.length > 0) {
       const innerResults = await inner(kept);
