@@ -10,9 +10,14 @@ COPY rules ./rules
 COPY packages ./packages
 COPY services ./services
 COPY apps ./apps
-# Only the executable and what it depends on (tools/ and test/ are not in the image).
-RUN pnpm install --frozen-lockfile --prod=false --filter @touchstream/app...
+# Only the executable and its runtime dependencies: tools/ and test/ are not in the image, and development
+# dependencies (test kits linked from tools/, vitest, typescript) are not installed. tsx, which runs the
+# TypeScript sources, is a runtime dependency of the app. apps/touchstream/src/image.test.ts checks this file.
+RUN pnpm install --frozen-lockfile --prod --filter @touchstream/app...
 ENV NODE_ENV=production HTTP_HOST=0.0.0.0 HTTP_PORT=8080
 EXPOSE 8080
-ENTRYPOINT ["node", "--import", "tsx", "--import", "./apps/touchstream/src/telemetry.ts", "apps/touchstream/src/main.ts", "run"]
+# Node resolves `--import tsx` from the working directory: the app's, where pnpm linked its dependencies (the
+# workspace root has only development dependencies, not installed here).
+WORKDIR /app/apps/touchstream
+ENTRYPOINT ["node", "--import", "tsx", "--import", "./src/telemetry.ts", "src/main.ts", "run"]
 CMD ["--target", "all"]

@@ -155,5 +155,11 @@ describe('OpenTelemetry', () => {
     await eventually('HTTP and Kafka metrics', async () =>
       received.metricNames.has('http.server.request.duration') && [...received.metricNames].some((n) => n.startsWith('messaging.')),
     { ...opts, context: () => `metrics so far: ${[...received.metricNames].join(', ')}\n${output.join('').slice(-2000)}` });
+
+    // With the SDK on, GET /metrics reads the same MeterProvider: touchstream's own instruments and the
+    // auto-instrumentations' (docs/architecture.md §17; sdk.ts adds the Prometheus reader to the SDK's readers).
+    const scrape = await (await fetch(`${url}/metrics`)).text();
+    expect(scrape).toMatch(/^touchstream_http_server_duration_count\{/m);
+    expect(scrape).toMatch(/^http_server_request_duration_seconds_count\{|^http_server_request_duration_count\{/m);
   }, 300_000);
 });

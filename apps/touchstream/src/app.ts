@@ -18,6 +18,9 @@ import { pseudonymousCustomerId } from '@touchstream/contracts';
 import { type Config, type Target, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
 import { parseWebhooks } from './webhooks-config.ts';
+import { startMetrics } from '@touchstream/telemetry';
+import { instrumentClickHouse, instrumentProducer, instrumentRedis } from './metrics.ts';
+import { loadSegmentMapping } from './segment-config.ts';
 
 export const VERSION = '0.1.0';
 
@@ -204,6 +207,7 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
         producer,
         kafka,
         writeKeys: config.WRITE_KEYS,
+        segmentMapping: loadSegmentMapping(config).mapping,
         limits: {
           maxEventsPerRequest: config.INGEST_MAX_EVENTS,
           maxBodyBytes: config.INGEST_MAX_BODY_BYTES,
@@ -284,21 +288,27 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const scoring = config.SCORE_HALF_LIFE_HOURS ? { halfLifeMs: config.SCORE_HALF_LIFE_HOURS * 3600 * 1000 } : {};
   const baseRules = resolveScoringConfig(scoring);
   const halfLifeMs = (config.RULES_FILE ? await loadRulesFile(config.RULES_FILE, baseRules) : baseRules).halfLifeMs;
+  // Before any instrument is created: they bind to the provider registered at that moment (§17).
+  const metricsAttached = config.METRICS_ENABLED && startMetrics({ serviceName: 'touchstream', serviceVersion: VERSION });
   const http = await createHttpServer({
     logLevel: config.LOG_LEVEL,
     version: VERSION,
+    metrics: config.METRICS_ENABLED ? { key: config.METRICS_KEY } : undefined,
     readiness: () => runner?.readiness() ?? { ready: false, modules: {} },
   });
   const log = http.log;
+  if (config.METRICS_ENABLED && !metricsAttached) log.warn('another OpenTelemetry MeterProvider was registered first: /metrics will be empty');
 
   // Every target produces (ingest, processor, sink and notifier dead letters) or consumes Kafka.
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });
-  const producer = createIdempotentProducer(kafka, log);
+  const idempotentProducer = createIdempotentProducer(kafka, log);
+  const producer = config.METRICS_ENABLED ? instrumentProducer(idempotentProducer) : idempotentProducer;
   modules.push(sharedKafkaModule(config, kafka, producer));
   let redis: Redis | undefined;
   if (needs.has('redis')) {
     redis = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
     redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection problem'));
+    if (config.METRICS_ENABLED) instrumentRedis(redis);
     modules.push(sharedRedisModule(redis));
   }
   let clickhouse: ClickHouseClient | undefined;
@@ -308,6 +318,7 @@ export async function startApp(config: Config): Promise<RunningApp> {
         ? { url: config.CLICKHOUSE_URL, username: config.CLICKHOUSE_USER, password: config.CLICKHOUSE_PASSWORD, database: config.CLICKHOUSE_DATABASE }
         : { path: config.CLICKHOUSE_PATH },
     );
+    if (config.METRICS_ENABLED) instrumentClickHouse(clickhouse);
     modules.push(sharedClickHouseModule(clickhouse, config.CLICKHOUSE_RAW_TTL_DAYS, log));
   }
 

@@ -73,4 +73,11 @@ describe('config: retention and heat map targets', () => {
       expect(problems).toMatch(/"csat:x" is not metric:target/);
     }
   });
+
+  it('serves /metrics by default; METRICS_ENABLED=false turns it off; a METRICS_KEY must be long', () => {
+    expect(loadConfig(full)).toMatchObject({ METRICS_ENABLED: true, METRICS_KEY: undefined });
+    expect(loadConfig({ ...full, METRICS_ENABLED: 'false' }).METRICS_ENABLED).toBe(false);
+    expect(loadConfig({ ...full, METRICS_ENABLED: '1', METRICS_KEY: 'a-scraper-secret-key' }).METRICS_KEY).toBe('a-scraper-secret-key');
+    expect(() => loadConfig({ ...full, METRICS_ENABLED: 'maybe', METRICS_KEY: 'short' })).toThrow(/METRICS_ENABLED[\s\S]*METRICS_KEY|METRICS_KEY[\s\S]*METRICS_ENABLED/);
+  });
 });

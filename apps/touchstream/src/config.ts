@@ -2,6 +2,7 @@
 // every problem reported at once, then handed down as typed options (libraries never read process.env).
 import { z } from 'zod';
 import { parseWebhooks } from './webhooks-config.ts';
+import { loadSegmentMapping } from './segment-config.ts';
 import { parseHeatmapTargets } from '@touchstream/query';
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -81,6 +82,12 @@ export const configShape = z.object({
     /** Webhook destinations of the notifier: a YAML/JSON file, or the same document as inline JSON. */
     WEBHOOKS_FILE: z.string().optional(),
     WEBHOOKS: z.string().optional(),
+    /** GET /metrics (Prometheus text format, docs/architecture.md §17): on unless METRICS_ENABLED=false. */
+    METRICS_ENABLED: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
+    /** When set, /metrics wants `Authorization: Bearer <METRICS_KEY>` (Prometheus: `authorization.credentials`); unset, it is open like /healthz. */
+    METRICS_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** How Segment messages (POST /v1/batch, /v1/track, …) become touchpoints: YAML/JSON; unset = built-in mapping. */
+    SEGMENT_MAPPING_FILE: z.string().min(1).optional(),
     // Privacy (docs/architecture.md §14): the secret of the keyed hashes (erasure keys, pseudonyms). Changing it
     // makes earlier erasures and pseudonyms unrecognisable: keep it as long as the data.
     PRIVACY_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
@@ -99,6 +106,7 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     if (targets.size > 0 && !c.KAFKA_BROKERS) need('KAFKA_BROKERS', 'by every target (e.g. 127.0.0.1:9092)');
     if ((targets.has('processor') || targets.has('query') || targets.has('notifier')) && !c.REDIS_URL) need('REDIS_URL', 'by processor, query and notifier (e.g. redis://127.0.0.1:6380)');
     if (targets.has('notifier')) parseWebhooks(c).problems.forEach((p) => ctx.addIssue({ code: 'custom', path: [p.variable], message: p.message }));
+    if (targets.has('ingest')) loadSegmentMapping(c).problems.forEach((message) => ctx.addIssue({ code: 'custom', path: ['SEGMENT_MAPPING_FILE'], message }));
     if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
     if (c.PSEUDONYMIZE_CUSTOMER_IDS && !c.PRIVACY_SECRET) need('PRIVACY_SECRET', 'by PSEUDONYMIZE_CUSTOMER_IDS (the key of the pseudonyms)');

@@ -4,11 +4,22 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { httpErrorHandler } from '@touchstream/runtime';
+import { PROMETHEUS_CONTENT_TYPE, scrapeMetrics } from '@touchstream/telemetry';
+import { timingSafeEqual } from 'node:crypto';
+import { instrumentHttp } from './metrics.ts';
 
 export interface HttpServerOptions {
   logLevel: string;
   readiness: () => { ready: boolean; modules: Record<string, unknown> };
   version: string;
+  /** GET /metrics: off when absent; with a key, only `Authorization: Bearer <key>` may scrape. */
+  metrics?: { key?: string };
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 const errorBody = {
@@ -32,6 +43,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   });
 
   app.setErrorHandler(httpErrorHandler);
+  // Before any route, so every route's requests are counted.
+  if (opts.metrics) instrumentHttp(app);
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}; see /docs` }),
   );
@@ -77,6 +90,26 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     const r = opts.readiness();
     return reply.status(r.ready ? 200 : 503).send(r);
   });
+
+  if (opts.metrics) {
+    const key = opts.metrics.key;
+    app.get('/metrics', {
+      // Public like /healthz: Prometheus scrapes from inside the network. METRICS_KEY closes it (checked here, not by
+      // the read/write keys: a scraper's credential should open nothing else).
+      config: { role: 'public' },
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics of this process (text exposition format 0.0.4); with METRICS_KEY set, send it as Bearer',
+        security: key ? [{ bearer: [] }] : [],
+        response: { 200: { type: 'string', description: 'Prometheus text format' }, 401: errorBody },
+      },
+    }, async (req, reply) => {
+      if (key && !sameSecret(req.headers.authorization ?? '', `Bearer ${key}`)) {
+        return reply.status(401).send({ code: 'METRICS_KEY_REQUIRED', message: 'send the metrics key as Authorization: Bearer <METRICS_KEY>' });
+      }
+      return reply.type(PROMETHEUS_CONTENT_TYPE).send(await scrapeMetrics());
+    });
+  }
 
   app.addSchema({ $id: 'Error', ...errorBody });
   return app;

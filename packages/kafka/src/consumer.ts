@@ -2,6 +2,7 @@
 // typed result per record; outputs and dead letters are produced and acknowledged, and only then are the
 // batch's offsets committed. A crash anywhere before the commit redelivers the batch, and the handlers
 // are idempotent, so nothing is lost and nothing is counted twice.
+import { metrics } from '@opentelemetry/api';
 import type { Consumer, Kafka, Producer, Message, KafkaMessage } from 'kafkajs';
 import { codecs } from '@touchstream/contracts';
 import type { BatchHandler, ConsumedBatch, KafkaRecord, MultiBatchHandler, OutboundMessage, RecordResult } from './types.ts';
@@ -202,6 +203,14 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
   let restartTimer: NodeJS.Timeout | undefined;
   let restarts = 0;
   const routing = () => ({ stage: opts.stage ?? opts.groupId, source: opts.groupId, deadLetterTopic, nowMs: now() });
+  // Served on /metrics (docs/architecture.md §17); created here, at run time, so they bind to the provider the app registered.
+  const meter = metrics.getMeter('touchstream');
+  const consumedRecords = meter.createCounter('touchstream.kafka.consumed', { description: 'Records fetched by a consumer group', unit: '{record}' });
+  const fetchedBatchSize = meter.createHistogram('touchstream.kafka.batch.size', {
+    description: 'Records per fetched batch (one topic-partition)',
+    unit: '{record}',
+    advice: { explicitBucketBoundaries: [1, 10, 50, 100, 500, 1000, 5000, 20_000] },
+  });
 
   const work = async (batch: ConsumedBatch): Promise<void> => {
     const results = await opts.handleBatch!(batch);
@@ -360,6 +369,9 @@ export function createBatchConsumer(opts: BatchConsumerOptions): BatchConsumer {
       partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? (grouped ? 256 : 3),
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const all = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+        const attributes = { 'messaging.consumer.group.name': opts.groupId, 'messaging.destination.name': batch.topic };
+        consumedRecords.add(all.length, attributes);
+        fetchedBatchSize.record(all.length, attributes);
         for (let i = 0; i < all.length; i += maxRecords) {
           // On rebalance or shutdown, stop before taking more work; what is not committed is redelivered.
           if (!isRunning() || isStale()) return;

@@ -57,3 +57,5 @@ export async function shutdownTelemetry(): Promise<void> {
   started = null;
   await sdk?.shutdown();
 }
+
+export { PROMETHEUS_CONTENT_TYPE, scrapeMetrics, startMetrics } from './prometheus.ts';

@@ -7,6 +7,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { markPrometheusAttached, prometheusReader } from './prometheus.ts';
 
 export interface SdkOptions {
   serviceName: string;
@@ -34,6 +35,14 @@ export function startSdk(opts: SdkOptions): { shutdown(): Promise<void> } {
       new IORedisInstrumentation(),
     ],
   });
+  // /metrics reads the same MeterProvider as the OTLP exporter. NodeSDK builds its readers from OTEL_METRICS_EXPORTER
+  // in the constructor and takes no extra reader without dropping those (the `metricReaders` option replaces
+  // them), so ours joins the list it built; test/metrics.test.ts and test/telemetry.test.ts guard this.
+  const config = (sdk as unknown as { _meterProviderConfig?: { readers?: unknown[] } })._meterProviderConfig;
+  if (config) {
+    config.readers = [...(config.readers ?? []), prometheusReader()];
+    markPrometheusAttached();
+  }
   sdk.start();
   return { shutdown: () => sdk.shutdown() };
 }

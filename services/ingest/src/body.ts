@@ -70,7 +70,7 @@ function parseJsonBody(body: Buffer, opts: ParseBodyOptions): ParsedBody {
  */
 export const MAX_EVENT_DEPTH = 64;
 
-function depthExceeds(value: unknown, limit: number): boolean {
+export function depthExceeds(value: unknown, limit: number): boolean {
   let level: unknown[] = [value];
   for (let depth = 0; level.length > 0; depth++) {
     if (depth > limit) return true;

@@ -42,9 +42,18 @@ describe('POST /v1/events before Kafka', () => {
     expect(unknown.statusCode).toBe(401);
     expect(unknown.json().message).toMatch(/unknown write key/);
 
+    // HTTP Basic (Segment's scheme) is read as the write key in the user part: `web:key` names user `web`.
     const basic = await post(event, { authorization: 'Basic d2ViOmtleQ==' });
     expect(basic.statusCode).toBe(401);
-    expect(basic.json().message).toMatch(/not a bearer token/);
+    expect(basic.json().message).toMatch(/unknown write key/);
+
+    const digest = await post(event, { authorization: 'Digest username="web"' });
+    expect(digest.statusCode).toBe(401);
+    expect(digest.json().message).toMatch(/neither a bearer token nor Basic credentials/);
+
+    // The right key as Basic user passes the check (and then meets the unreachable Kafka).
+    const basicKey = await post(event, { authorization: `Basic ${Buffer.from('web-key-123:').toString('base64')}` });
+    expect(basicKey.statusCode).toBe(503);
   });
 
   it('checks the key before reading the body', async () => {
@@ -127,5 +136,36 @@ describe('createIngestModule', () => {
     expect(res.statusCode).toBe(401);
     await instance.stop();
     await http.close();
+  });
+});
+
+describe('the Segment routes before Kafka', () => {
+  const track = { userId: 'c-1', event: 'Signed Up' };
+  const segmentPost = (payload: object, headers: Record<string, string>) =>
+    app.inject({ method: 'POST', url: '/v1/track', headers, payload: JSON.stringify(payload) });
+
+  it('take the write key as Basic user, or as writeKey in a text/plain body (the browser library), and refuse others', async () => {
+    const basic = await segmentPost(track, { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('web-key-123:').toString('base64')}` });
+    // Past authentication: the unreachable Kafka answers.
+    expect(basic.statusCode).toBe(503);
+    const inBody = await segmentPost({ ...track, writeKey: 'web-key-123' }, { 'content-type': 'text/plain;charset=UTF-8' });
+    expect(inBody.statusCode).toBe(503);
+
+    const unknown = await segmentPost({ ...track, writeKey: 'nope-nope' }, { 'content-type': 'text/plain' });
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.headers['www-authenticate']).toMatch(/^Basic/);
+    expect(unknown.json().message).toMatch(/writeKey/);
+    const none = await segmentPost(track, { 'content-type': 'application/json' });
+    expect(none.statusCode).toBe(401);
+    const wrongBasic = await segmentPost(track, { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('nope-nope:').toString('base64')}` });
+    expect(wrongBasic.statusCode).toBe(401);
+    expect(wrongBasic.headers['www-authenticate']).toMatch(/^Basic/);
+  });
+
+  it('read text/plain only for themselves: /v1/events still answers 415', async () => {
+    const res = await post(event, { 'content-type': 'text/plain' });
+    expect(res.statusCode).toBe(415);
+    const xml = await segmentPost(track, { 'content-type': 'application/xml', authorization: 'Bearer web-key-123' });
+    expect(xml.statusCode).toBe(415);
   });
 });

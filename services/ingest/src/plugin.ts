@@ -7,6 +7,9 @@ import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimi
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
 import { deadLetterMessage, prepareBatch, type IngestMessage, type PrepareBatchOptions } from './batch.ts';
 import { humanBytes, ingestRouteSchema } from './schemas.ts';
+import type { BodyItem } from './body.ts';
+import { defaultSegmentMapping, type SegmentMapping } from './segment/mapping.ts';
+import { segmentRoutes, writeKeyAuthorization } from './segment/routes.ts';
 
 /** The process's idempotent kafkajs producer (created and connected by the composition root). */
 export type IngestProducer = ReturnType<typeof createIdempotentProducer>;
@@ -33,8 +36,10 @@ export interface IngestLimits {
 
 export interface IngestDeps {
   producer: IngestProducer;
-  /** Write key (bearer token) → source name, e.g. `{ 's3cr3t-web-key': 'web' }`. */
+  /** Write key → source name, e.g. `{ 's3cr3t-web-key': 'web' }`; sent as a bearer token, or HTTP Basic user. */
   writeKeys: Record<string, string>;
+  /** How Segment messages become touchpoints (POST /v1/batch, /v1/track, …); default defaultSegmentMapping. */
+  segmentMapping?: SegmentMapping;
   limits?: Partial<Omit<IngestLimits, 'touchpoint'>> & { touchpoint?: Partial<TouchpointLimits> };
   topics?: { touchpoints: string; invalid: string };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
@@ -65,7 +70,7 @@ export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLi
   };
 }
 
-const AUTH_HINT = "send it as 'Authorization: Bearer <write key>'";
+const AUTH_HINT = "send it as 'Authorization: Bearer <write key>' (or, as Segment trackers do, HTTP Basic with the write key as user and an empty password)";
 
 /** Too much is already waiting for Kafka: refused before producing anything. */
 class BacklogFullError extends Error {
@@ -164,15 +169,23 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
 
   return async function ingestRoutes(app) {
     app.addHook('onRequest', async (request, reply) => {
-      const key = writeKeyOf(request.headers.authorization);
+      const key = writeKeyOf(writeKeyAuthorization(request.headers.authorization));
+      // Segment trackers authenticate with Basic: tell them that scheme.
+      const segment = request.url !== '/v1/events' && !request.url.startsWith('/v1/events?');
+      // Segment's browser library sends no Authorization header but `writeKey` in the body (as text/plain, to
+      // spare the CORS preflight): such a request is authenticated by the Segment route once the body is read.
+      if (segment && !request.headers.authorization) {
+        if (inFlightBytes >= limits.maxInFlightBytes) return backlogFull(reply);
+        return;
+      }
       if (!key.ok && !key.presented) {
-        const message = request.headers.authorization ? `the Authorization header is not a bearer token: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ code: 'UNAUTHORIZED', message });
+        const message = request.headers.authorization ? `the Authorization header is neither a bearer token nor Basic credentials: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
+        return reply.code(401).header('www-authenticate', segment ? 'Basic realm="touchstream write key"' : 'Bearer').send({ code: 'UNAUTHORIZED', message });
       }
       if (!key.ok) {
         return reply
           .code(401)
-          .header('www-authenticate', 'Bearer error="invalid_token"')
+          .header('www-authenticate', segment ? 'Basic realm="touchstream write key"' : 'Bearer error="invalid_token"')
           .send({ code: 'UNAUTHORIZED', message: `unknown write key: use a write key issued for your source and ${AUTH_HINT}` });
       }
       const source = key.name;
@@ -207,6 +220,45 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       // Everything else is answered by the process's one error handler.
       throw err;
     });
+
+    /** Valid items to Kafka, the rest dead-lettered, in one produce request; undefined once a 503 was sent. */
+    async function deliverItems(reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number) {
+      const batch = prepareBatch(items, { validator, source, contentType, nowMs, ...deps.privacy });
+      try {
+        await sendAcked([
+          { topic: topics.touchpoints, messages: batch.touchpoints },
+          { topic: topics.invalid, messages: batch.deadLetters },
+        ]);
+      } catch (err) {
+        kafkaUnavailable(reply, err, items.length);
+        return undefined;
+      }
+      return { accepted: batch.touchpoints.length, rejected: batch.rejected, event_ids: batch.eventIds };
+    }
+
+    /** A body that is refused whole, kept for inspection when Kafka takes it (the answer is 400 either way). */
+    async function deadLetterBody(source: string, reason: string, body: Buffer, contentType: string, nowMs: number) {
+      try {
+        await sendAcked([{ topic: topics.invalid, messages: [deadLetterMessage({ source, reasons: [reason], payload: body, contentType, requestIndex: null, receivedAtMs: nowMs })] }]);
+      } catch (err) {
+        deps.log.warn({ err: (err as Error).message, source }, 'could not dead-letter a refused body');
+      }
+    }
+
+    await app.register(
+      segmentRoutes({
+        mapping: deps.segmentMapping ?? defaultSegmentMapping,
+        limits,
+        now,
+        sourceOf: (request) => sourceByRequest.get(request),
+        sourceOfWriteKey: (writeKey) => {
+          const key = writeKeyOf(`Bearer ${writeKey}`);
+          return key.ok ? key.name : undefined;
+        },
+        deliverItems,
+        deadLetterBody,
+      }),
+    );
 
     app.post(
       '/v1/events',
@@ -246,16 +298,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
             const reason = `the body is not valid JSON${where}: ${parsed.message}`;
             // Kept for inspection when Kafka takes it, but the answer is 400 either way: the client must fix the
             // body, and a 503 would only make it retry something that cannot succeed.
-            try {
-              await sendAcked([
-                {
-                  topic: topics.invalid,
-                  messages: [deadLetterMessage({ source, reasons: [reason], payload: body, contentType, requestIndex: null, receivedAtMs: nowMs })],
-                },
-              ]);
-            } catch (err) {
-              deps.log.warn({ err: (err as Error).message, source }, 'could not dead-letter a body that is not JSON');
-            }
+            await deadLetterBody(source, reason, body, contentType, nowMs);
             return reply.code(400).send({
               code: 'INVALID_JSON',
               message: reason,
@@ -263,17 +306,9 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
             });
           }
           case 'items': {
-            const batch = prepareBatch(parsed.items, { validator, source, contentType, nowMs, ...deps.privacy });
-            try {
-              await sendAcked([
-                { topic: topics.touchpoints, messages: batch.touchpoints },
-                { topic: topics.invalid, messages: batch.deadLetters },
-              ]);
-            } catch (err) {
-              return kafkaUnavailable(reply, err, parsed.items.length);
-            }
-            const result = { accepted: batch.touchpoints.length, rejected: batch.rejected, event_ids: batch.eventIds };
-            if (result.accepted === 0 && batch.rejected.every((r) => r.code === 'CUSTOMER_ERASED')) {
+            const result = await deliverItems(reply, parsed.items, source, contentType, nowMs);
+            if (!result) return reply;
+            if (result.accepted === 0 && result.rejected.length > 0 && result.rejected.every((r) => r.code === 'CUSTOMER_ERASED')) {
               return reply.code(409).send({
                 code: 'CUSTOMER_ERASED',
                 message: 'every event of the request is for an erased customer; this deployment refuses them (ERASED_CUSTOMER_POLICY=refuse)',

@@ -1,5 +1,5 @@
 // The developer and operator CLI behind ./touchstream: `up` (whole local stack + demo), `run` (the production
-// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`. Not part of the production image.
+// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`, `export` (BI extracts). Not part of the production image.
 import { Command } from 'commander';
 import { runCommand, VERSION } from '@touchstream/app';
 import { upCommand } from './up/up.ts';
@@ -7,6 +7,7 @@ import { demoCommand } from './demo/command.ts';
 import { deadLettersCommand } from './deadletters/cli.ts';
 import { qualityCommand } from './quality/cli.ts';
 import { benchCommand } from './bench/query.ts';
+import { exportCommand } from './export/cli.ts';
 import { eraseCommand } from './erase/cli.ts';
 
 const program = new Command()
@@ -19,6 +20,7 @@ const program = new Command()
   .addCommand(deadLettersCommand())
   .addCommand(qualityCommand())
   .addCommand(benchCommand())
+  .addCommand(exportCommand())
   .addCommand(eraseCommand());
 
 await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { startKafka, waitForKafka, type KafkaService } from './kafka.ts';
 import { startRedis, waitForRedis, type RedisService } from './redis.ts';
 import type { Log, ServiceHandle } from './process.ts';
+import { chooseEngines, dockerAnswers, parseEngineSetting, type EngineChoice } from './engines.ts';
 
 export { checkPrerequisites, type PrerequisiteOptions } from './prerequisites.ts';
 export { ensureKafkaJars, kafkaJarsResolved, repoRoot, startKafka, waitForKafka, type KafkaOptions, type KafkaService } from './kafka.ts';
@@ -124,4 +125,27 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     services,
     stop,
   };
+}
+
+export { chooseEngines, dockerAnswers, dockerEndpoint, parseEngineSetting, type EngineChoice, type EngineSetting } from './engines.ts';
+
+/**
+ * The tests' stack (tools/testkit global-setup): on containers when a Docker engine answers (then also a real
+ * ClickHouse server instead of chDB), on the process launcher otherwise; one Stack either way.
+ */
+export async function startTestStack(opts: StackOptions & { engines?: string; env?: Record<string, string | undefined> }): Promise<Stack & { choice: EngineChoice }> {
+  const setting = parseEngineSetting(opts.engines);
+  const choice = chooseEngines({
+    setting,
+    // Not even probed when the setting or the given engines decide.
+    dockerAnswers: setting === 'processes' ? false : await dockerAnswers(opts.env ?? process.env),
+    given: { kafka: !!opts.kafkaBrokers, redis: !!opts.redisUrl },
+  });
+  opts.log?.(`test engines: ${choice.engine} (${choice.reason})`);
+  if (choice.engine === 'containers') {
+    // Loaded only here: machines without Docker never load testcontainers.
+    const { startContainerStack } = await import('./containers.ts');
+    return { ...(await startContainerStack({ kafkaBrokers: opts.kafkaBrokers, redisUrl: opts.redisUrl, clickhouseUrl: opts.clickhouseUrl, log: opts.log })), choice };
+  }
+  return { ...(await startStack(opts)), choice };
 }

@@ -1,10 +1,12 @@
 // Starts one real stack for the whole test run (Kafka in KRaft mode and a private redis-server), unless
-// KAFKA_BROKERS / REDIS_URL point at existing ones, and hands the endpoints to the tests.
+// KAFKA_BROKERS / REDIS_URL point at existing ones, and hands the endpoints to the tests. Where a Docker engine
+// answers, the stack runs on containers (testcontainers) and adds a ClickHouse server, so the suite also runs
+// against a real server (clickhouseUrl); elsewhere the process launcher and chDB (docs/architecture.md §17).
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startStack, type Stack } from '@touchstream/stack';
+import { startTestStack, type Stack } from '@touchstream/stack';
 import { testSettings } from './settings.ts';
 
 declare module 'vitest' {
@@ -27,8 +29,9 @@ async function startSharedStack(): Promise<{ stack: Stack; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'touchstream-test-'));
   const started = Date.now();
   const settings = testSettings();
-  const stack = await startStack({ dir, kafkaBrokers: settings.kafkaBrokers, redisUrl: settings.redisUrl, clickhouseUrl: settings.clickhouseUrl });
-  console.log(`test stack ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Kafka ${stack.kafkaBrokers.join(',')}, Redis ${stack.redisUrl} (logs in ${dir})`);
+  const stack = await startTestStack({ dir, kafkaBrokers: settings.kafkaBrokers, redisUrl: settings.redisUrl, clickhouseUrl: settings.clickhouseUrl, engines: settings.engines });
+  const clickhouse = 'url' in stack.clickhouse ? `ClickHouse ${new URL(stack.clickhouse.url).host}` : 'chDB';
+  console.log(`test stack (${stack.choice.engine}: ${stack.choice.reason}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Kafka ${stack.kafkaBrokers.join(',')}, Redis ${stack.redisUrl}, ${clickhouse} (logs in ${dir})`);
   return { stack, dir };
 }
 

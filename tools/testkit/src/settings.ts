@@ -5,6 +5,8 @@ export interface TestSettings {
   kafkaBrokers?: string;
   redisUrl?: string;
   clickhouseUrl?: string;
+  /** TOUCHSTREAM_TEST_ENGINES: auto (containers when a Docker engine answers, else processes), containers, processes. */
+  engines: string;
   /** TOUCHSTREAM_KEEP_TEST_STACK=1 keeps the engines' data and logs for inspection. */
   keepStack: boolean;
   /** The chaos suite's floor for acknowledged events/s in its high-rate scenario. */
@@ -20,6 +22,7 @@ export function testSettings(env: Record<string, string | undefined> = process.e
     kafkaBrokers: env.KAFKA_BROKERS || undefined,
     redisUrl: env.REDIS_URL || undefined,
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,
+    engines: env.TOUCHSTREAM_TEST_ENGINES ?? 'auto',
     keepStack: Boolean(env.TOUCHSTREAM_KEEP_TEST_STACK),
     chaosMinAckRate: Number(env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 5_000),
     chaosSinkKills: Number(env.TOUCHSTREAM_CHAOS_SINK_KILLS ?? 0),
