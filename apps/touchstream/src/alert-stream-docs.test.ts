@@ -6,9 +6,9 @@ import { createHttpServer } from './server.ts';
 
 describe('GET /v1/alerts/stream in the OpenAPI document', () => {
   it('is documented as text/event-stream with an example and the resume parameters', async () => {
-    const http = await createHttpServer({ logLevel: 'silent', version: 'test', readiness: () => ({ ready: true, modules: {} }) });
+    const http = await createHttpServer({ logLevel: 'silent', version: 'test', readiness: () => ({ ready: true, modules: {} }), keys: { read: { 'read-key-123': 'a' } } });
     const kafka = createKafka({ brokers: ['127.0.0.1:1'] }); // never connected: the hub is not started
-    await createAlertStreamModule({ kafka, readKeys: { 'read-key-123': 'a' }, groupPrefix: 't', log: http.log }).init({ http, log: http.log });
+    await createAlertStreamModule({ kafka, groupPrefix: 't', log: http.log }).init({ http, log: http.log });
     await http.ready();
     const doc = (await http.inject('/docs/json')).json();
     const op = doc.paths['/v1/alerts/stream'].get;

@@ -15,7 +15,7 @@ import { createNotifierModule } from '@touchstream/notifier';
 import { createDashboardModule } from '@touchstream/dashboard';
 import { createPrivacyModule } from '@touchstream/privacy';
 import { pseudonymousCustomerId } from '@touchstream/contracts';
-import { type Config, type Target, targetsOf } from './config.ts';
+import { accessKeysOf, type Config, type Target, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
 import { parseWebhooks } from './webhooks-config.ts';
 import { startMetrics } from '@touchstream/telemetry';
@@ -206,7 +206,6 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
       modules: [dependingOn(createIngestModule({
         producer,
         kafka,
-        writeKeys: config.WRITE_KEYS,
         segmentMapping: loadSegmentMapping(config).mapping,
         limits: {
           maxEventsPerRequest: config.INGEST_MAX_EVENTS,
@@ -247,13 +246,13 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
     clients: ['kafka', 'redis', 'clickhouse'],
     build: ({ config, kafka, producer, redis, clickhouse, halfLifeMs, log, erased }) => ({
       modules: [
-        dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, readKeys: config.READ_KEYS, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']),
-        dependingOn(createAlertStreamModule({ kafka, readKeys: config.READ_KEYS, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
+        dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']),
+        dependingOn(createAlertStreamModule({ kafka, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
         // The analysts' page calls the query API above with the analyst's read key.
         dependingOn(createDashboardModule(), ['query']),
         // Erase and export a customer (admin key): the stores the query API reads, and Kafka for erasures.v1.
         dependingOn(createPrivacyModule({
-          redis: redis!, clickhouse: clickhouse!, producer, erased, adminKey: config.ADMIN_KEY, halfLifeMs, log,
+          redis: redis!, clickhouse: clickhouse!, producer, erased, halfLifeMs, log,
           settings: config.PRIVACY_SECRET
             ? { secret: config.PRIVACY_SECRET, pseudonymize: config.PSEUDONYMIZE_CUSTOMER_IDS, policy: config.ERASED_CUSTOMER_POLICY, settleMs: config.ERASURE_SETTLE_MS }
             : undefined,
@@ -295,6 +294,9 @@ export async function startApp(config: Config): Promise<RunningApp> {
     version: VERSION,
     metrics: config.METRICS_ENABLED ? { key: config.METRICS_KEY } : undefined,
     readiness: () => runner?.readiness() ?? { ready: false, modules: {} },
+    keys: accessKeysOf(config),
+    cors: { ingest: config.INGEST_CORS_ORIGINS, query: config.QUERY_CORS_ORIGINS },
+    rateLimits: { writePerMinute: config.RATE_LIMIT_WRITE_PER_MINUTE, readPerMinute: config.RATE_LIMIT_READ_PER_MINUTE, anonymousPerMinute: config.RATE_LIMIT_ANONYMOUS_PER_MINUTE },
   });
   const log = http.log;
   if (config.METRICS_ENABLED && !metricsAttached) log.warn('another OpenTelemetry MeterProvider was registered first: /metrics will be empty');

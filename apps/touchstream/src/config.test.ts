@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, targetsOf } from './config.ts';
+import { accessKeysOf, ConfigError, loadConfig, targetsOf } from './config.ts';
+import { hashKey } from '@touchstream/runtime';
 
 const full = {
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -47,7 +48,22 @@ describe('config', () => {
   });
 
   it('keeps write and read keys apart', () => {
-    expect(() => loadConfig({ ...full, READ_KEYS: 'write-key-web=analyst' })).toThrow(/both a write key and a read key/);
+    expect(() => loadConfig({ ...full, READ_KEYS: 'write-key-web=analyst' })).toThrow(/both WRITE_KEYS and READ_KEYS/);
+  });
+
+  it('takes keys in clear or as sha256:<hex>, and catches one key in two roles however it is written', () => {
+    const hashed = hashKey('analyst-write-key-1');
+    const c = loadConfig({ ...full, ANALYST_WRITE_KEYS: `${hashed}=alice`, ADMIN_KEY: 'admin-key-0123456789' });
+    expect(accessKeysOf(c)).toMatchObject({ 'analyst-write': { [hashed]: 'alice' }, admin: { 'admin-key-0123456789': 'admin' } });
+    expect(() => loadConfig({ ...full, READ_KEYS: `${hashKey('write-key-web')}=analyst` })).toThrow(/both WRITE_KEYS and READ_KEYS/);
+    expect(() => loadConfig({ ...full, READ_KEYS: 'sha256:abc=analyst' })).toThrow(/sha256:<64 hex digits>/);
+  });
+
+  it('takes CORS origins per service and per-key rate limits, with none and generous defaults', () => {
+    const c = loadConfig(full);
+    expect(c).toMatchObject({ INGEST_CORS_ORIGINS: [], QUERY_CORS_ORIGINS: [], RATE_LIMIT_WRITE_PER_MINUTE: 120_000 });
+    expect(loadConfig({ ...full, INGEST_CORS_ORIGINS: 'https://www.example.com, http://localhost:3000' }).INGEST_CORS_ORIGINS).toEqual(['https://www.example.com', 'http://localhost:3000']);
+    expect(() => loadConfig({ ...full, QUERY_CORS_ORIGINS: '*' })).toThrow(/QUERY_CORS_ORIGINS/);
   });
 });
 

@@ -4,10 +4,11 @@ import { z } from 'zod';
 import { parseWebhooks } from './webhooks-config.ts';
 import { loadSegmentMapping } from './segment-config.ts';
 import { parseHeatmapTargets } from '@touchstream/query';
+import { hashKey, isHashedKey, type AccessKeys } from '@touchstream/runtime';
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
-/** "key=name,key2=name2" → { key: name, key2: name2 } */
+/** "key=name,key2=name2" → { key: name, key2: name2 }; a key may be given as `sha256:<hex>` (docs/architecture.md §15). */
 const keyMap = (what: string) =>
   z.string().transform((s, ctx) => {
     const out: Record<string, string> = {};
@@ -18,7 +19,8 @@ const keyMap = (what: string) =>
         continue;
       }
       const key = pair.slice(0, i);
-      if (key.length < 8) ctx.addIssue({ code: 'custom', message: `key for ${pair.slice(i + 1)} is shorter than 8 characters` });
+      if (key.toLowerCase().startsWith('sha256:') && !isHashedKey(key)) ctx.addIssue({ code: 'custom', message: `key for ${pair.slice(i + 1)} starts with sha256: but is not sha256:<64 hex digits> (make one with: printf %s "$KEY" | sha256sum)` });
+      else if (key.length < 8) ctx.addIssue({ code: 'custom', message: `key for ${pair.slice(i + 1)} is shorter than 8 characters` });
       out[key] = pair.slice(i + 1);
     }
     return out;
@@ -57,6 +59,19 @@ export const configShape = z.object({
     WRITE_KEYS: keyMap('source').default({}),
     READ_KEYS: keyMap('analyst').default({}),
     ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    // Access and edges (docs/architecture.md §15): keys per role, CORS origins per service, per-key rate limits.
+    /** Keys that may also post annotations (and read): key=analyst,… */
+    ANALYST_WRITE_KEYS: keyMap('analyst').default({}),
+    /** Browser origins that may post events cross-origin (trackers on your sites); none by default. */
+    INGEST_CORS_ORIGINS: csvList.pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://www.example.com'))).default([]),
+    /** Browser origins that may call the query and admin API cross-origin; none by default (the dashboard is same-origin). */
+    QUERY_CORS_ORIGINS: csvList.pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin such as https://analytics.example.com'))).default([]),
+    /** Requests per minute per write key (0 = unlimited). */
+    RATE_LIMIT_WRITE_PER_MINUTE: int(120_000),
+    /** Requests per minute per read, analyst-write or admin key (0 = unlimited). */
+    RATE_LIMIT_READ_PER_MINUTE: int(30_000),
+    /** Requests per minute per client address without a key (dashboard files, docs, health; 0 = unlimited). */
+    RATE_LIMIT_ANONYMOUS_PER_MINUTE: int(6_000),
     INGEST_MAX_EVENTS: int(1000, 1),
     INGEST_MAX_BODY_BYTES: int(1024 * 1024, 1024),
     INGEST_MAX_FUTURE_SKEW_MS: int(10 * 60 * 1000),
@@ -110,8 +125,17 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
     if (c.PSEUDONYMIZE_CUSTOMER_IDS && !c.PRIVACY_SECRET) need('PRIVACY_SECRET', 'by PSEUDONYMIZE_CUSTOMER_IDS (the key of the pseudonyms)');
-    const shared = Object.keys(c.WRITE_KEYS).filter((k) => k in c.READ_KEYS);
-    if (shared.length) ctx.addIssue({ code: 'custom', path: ['READ_KEYS'], message: 'a key must not be both a write key and a read key' });
+    // One key, one role: compared by digest, so a key given in clear in one list and hashed in another is caught too.
+    const seen = new Map<string, string>();
+    const lists = [['WRITE_KEYS', c.WRITE_KEYS], ['READ_KEYS', c.READ_KEYS], ['ANALYST_WRITE_KEYS', c.ANALYST_WRITE_KEYS], ['ADMIN_KEY', c.ADMIN_KEY ? { [c.ADMIN_KEY]: 'admin' } : {}]] as const;
+    for (const [variable, keys] of lists) {
+      for (const key of Object.keys(keys)) {
+        const digest = isHashedKey(key) ? key.toLowerCase() : hashKey(key);
+        const other = seen.get(digest);
+        if (other && other !== variable) ctx.addIssue({ code: 'custom', path: [variable], message: `a key must not be in both ${other} and ${variable}` });
+        seen.set(digest, variable);
+      }
+    }
     // Embedded chDB lives in one process: sink (writer) and query (reader) must be in the same one. Ingest and
     // processor may run elsewhere (the chaos suite runs `sink,query` as a process of its own).
     const splitAcrossProcesses = targets.has('sink') !== targets.has('query');
@@ -157,4 +181,14 @@ export function loadConfig(env: Settings): Config {
 
 export function targetsOf(config: Config): Set<Target> {
   return new Set(config.TOUCHSTREAM_TARGET.includes('all') ? TARGETS : (config.TOUCHSTREAM_TARGET as Target[]));
+}
+
+/** The keys of every role, as the server's role check takes them (docs/architecture.md §15). */
+export function accessKeysOf(config: Config): AccessKeys {
+  return {
+    write: config.WRITE_KEYS,
+    read: config.READ_KEYS,
+    'analyst-write': config.ANALYST_WRITE_KEYS,
+    admin: config.ADMIN_KEY ? { [config.ADMIN_KEY]: 'admin' } : {},
+  };
 }

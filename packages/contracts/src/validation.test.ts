@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createTouchpointValidator, toEpochMicros, touchpointInputJsonSchema } from './index.ts';
+import { loadSchemaFile } from './avro.ts';
+import { createTouchpointValidator, identifierPattern, identifierProblem, toEpochMicros, touchpointInputJsonSchema } from './index.ts';
 
 const now = Date.parse('2026-11-23T12:00:00Z');
 const validator = createTouchpointValidator();
@@ -76,5 +77,42 @@ describe('touchpoint validation', () => {
     expect(schema.required).toEqual(['customer_id', 'occurred_at', 'channel', 'touchpoint', 'initiator']);
     expect(Object.keys(schema.properties)).not.toContain('received_at');
     expect(Object.keys(schema.properties)).toContain('survey');
+  });
+});
+
+describe('identifiers are printable text', () => {
+  it('rejects control characters and bidirectional marks with the character and its position', () => {
+    expect(errorsOf({ ...base, channel: 'we\u0000b' })).toEqual([
+      'channel: contains the control character U+0000 at position 2; identifiers must be printable text without control characters or bidirectional marks',
+    ]);
+    expect(errorsOf({ ...base, journey: '\u202Egnillib' })[0]).toMatch(/^journey: contains the bidirectional mark U\+202E at position 0/);
+    expect(errorsOf({ ...base, touchpoint: 'a\u200Fb' })[0]).toMatch(/^touchpoint: .*U\+200F/);
+    expect(errorsOf({ ...base, stage: 'x\u2066y' })[0]).toMatch(/^stage: .*U\+2066/);
+    expect(errorsOf({ ...base, reason: 'tab\there' })[0]).toMatch(/^reason: contains the control character U\+0009 at position 3/);
+    expect(errorsOf({ ...base, channel: 'x\u0085' })[0]).toMatch(/U\+0085/); // C1 control
+    expect(errorsOf({ ...base, attributes: { 'plan\u0007': 'gold' } })).toEqual([
+      'attributes key "plan\uFFFD": contains the control character U+0007 at position 4; identifiers must be printable text without control characters or bidirectional marks',
+    ]);
+  });
+
+  it('accepts any printable text, accents, scripts and emoji included, and null optional identifiers', () => {
+    const ok = { ...base, channel: 'téléphone', touchpoint: 'استفسار_فاتورة', journey: '請求 サポート', stage: 'support 🚀', reason: null, attributes: { 'plan tier': 'a\u0000b' } };
+    expect(errorsOf(ok)).toEqual([]); // attribute values are free text, only keys are identifiers
+  });
+
+  it('keeps identifiers bounded in length', () => {
+    expect(errorsOf({ ...base, channel: 'x'.repeat(257) })).toEqual(['channel: must NOT have more than 256 characters']);
+    expect(errorsOf({ ...base, attributes: { ['k'.repeat(65)]: 'v' } })[0]).toMatch(/must NOT have more than 64 characters/);
+  });
+
+  it('takes which fields are identifiers from schemas/touchpoint.avsc, and shows the rule in the OpenAPI schema', () => {
+    const fields = (loadSchemaFile('touchpoint.avsc') as { fields: Array<{ name: string; identifier?: boolean; identifierKeys?: boolean }> }).fields;
+    expect(fields.filter((f) => f.identifier).map((f) => f.name)).toEqual(['channel', 'touchpoint', 'journey', 'stage', 'reason']);
+    expect(fields.filter((f) => f.identifierKeys).map((f) => f.name)).toEqual(['attributes']);
+    const schema = touchpointInputJsonSchema() as { properties: Record<string, { pattern?: string; propertyNames?: { pattern?: string } }> };
+    expect(schema.properties.channel!.pattern).toBe(identifierPattern);
+    expect(schema.properties.attributes!.propertyNames!.pattern).toBe(identifierPattern);
+    expect(schema.properties.customer_id!.pattern).toBeUndefined();
+    expect(identifierProblem('plain')).toBeUndefined();
   });
 });

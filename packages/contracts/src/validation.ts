@@ -1,6 +1,7 @@
 // Validation of touchpoints posted over HTTP. The JSON schema is derived from schemas/touchpoint.avsc
-// (field names, types, enums, optionality), then tightened with the documented bounds; semantic checks
-// that JSON schema cannot express (event-time skew, survey score ranges per kind) follow.
+// (field names, types, enums, optionality, and which fields are identifiers: `"identifier": true` on a field,
+// `"identifierKeys": true` on a map), then tightened with the documented bounds; semantic checks that JSON schema
+// cannot express (event-time skew, survey score ranges per kind) follow.
 import { randomUUID } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { loadSchemaFile } from './avro.ts';
@@ -31,7 +32,29 @@ export const SURVEY_SCORE_RANGE: Record<SurveyKind, [number, number]> = {
 };
 
 type Json = Record<string, unknown>;
-type AvroField = { name: string; type: unknown; default?: unknown; doc?: string };
+type AvroField = { name: string; type: unknown; default?: unknown; doc?: string; identifier?: boolean; identifierKeys?: boolean };
+
+/**
+ * What an identifier (channel, touchpoint, journey, stage, reason, attribute keys) must not contain: control
+ * characters (C0, DEL, C1), lone surrogates, line/paragraph separators and the bidirectional marks and
+ * overrides (U+061C, U+200E/F, U+202A–202E, U+2066–2069) that make a name display as something else
+ * (docs/architecture.md §15). Identifiers are grouped, filtered and shown on dashboards: they must be plain text.
+ */
+const NOT_PRINTABLE = '\\p{Cc}\\p{Cs}\\u2028\\u2029\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069';
+export const identifierPattern = `^[^${NOT_PRINTABLE}]*$`;
+const notPrintable = new RegExp(`[${NOT_PRINTABLE}]`, 'u');
+const notPrintableGlobal = new RegExp(`[${NOT_PRINTABLE}]`, 'gu');
+
+/** Why a text is not a valid identifier ("contains …"), or undefined when it is plain printable text. */
+export function identifierProblem(text: string): string | undefined {
+  const m = notPrintable.exec(text);
+  if (!m) return undefined;
+  const code = m[0].codePointAt(0)!;
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  const kind = /\p{Cc}/u.test(m[0]) ? 'the control character' : /\p{Cs}/u.test(m[0]) ? 'the lone surrogate' : code === 0x2028 || code === 0x2029 ? 'the line separator' : 'the bidirectional mark';
+  const position = [...text.slice(0, m.index)].length;
+  return `contains ${kind} ${hex} at position ${position}; identifiers must be printable text without control characters or bidirectional marks`;
+}
 
 /** Fields the server owns: never taken from the client. */
 const SERVER_FIELDS = new Set(['received_at']);
@@ -73,7 +96,10 @@ function jsonSchemaOfAvro(type: unknown, limits: TouchpointLimits): Json {
       const fields = (t.fields as AvroField[]).filter((f) => !SERVER_FIELDS.has(f.name));
       const properties: Json = {};
       for (const f of fields) {
-        properties[f.name] = { ...jsonSchemaOfAvro(f.type, limits), ...(f.doc ? { description: f.doc } : {}) };
+        const schema = jsonSchemaOfAvro(f.type, limits);
+        if (f.identifier) schema.pattern = identifierPattern;
+        if (f.identifierKeys) schema.propertyNames = { ...(schema.propertyNames as Json), pattern: identifierPattern };
+        properties[f.name] = { ...schema, ...(f.doc ? { description: f.doc } : {}) };
       }
       return {
         type: 'object',
@@ -98,6 +124,12 @@ export type ValidationResult =
 function describe(err: ErrorObject): string {
   const at = err.instancePath ? err.instancePath.slice(1).replaceAll('/', '.') : '';
   const prefix = at ? `${at}: ` : '';
+  if (err.keyword === 'pattern' && err.params.pattern === identifierPattern) {
+    // An attribute key (propertyNames) or an identifier field's value.
+    const text = (err as ErrorObject & { propertyName?: string }).propertyName ?? String(err.data);
+    const what = (err as ErrorObject & { propertyName?: string }).propertyName !== undefined ? `${prefix.slice(0, -2)} key ${JSON.stringify(text.replace(notPrintableGlobal, '\uFFFD'))}: ` : prefix;
+    return `${what}${identifierProblem(text) ?? 'must be printable text'}`;
+  }
   switch (err.keyword) {
     case 'required': return `${prefix ? prefix.slice(0, -2) + '.' : ''}${err.params.missingProperty}: is required`;
     case 'additionalProperties': return `${prefix ? prefix.slice(0, -2) + '.' : ''}${err.params.additionalProperty}: unknown field`;
@@ -127,7 +159,7 @@ export interface TouchpointValidator {
 }
 
 export function createTouchpointValidator(limits: TouchpointLimits = defaultTouchpointLimits): TouchpointValidator {
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
   const check = ajv.compile(touchpointInputJsonSchema(limits));
   return {
     validate(input: unknown, nowMs: number): ValidationResult {
@@ -139,7 +171,8 @@ export function createTouchpointValidator(limits: TouchpointLimits = defaultTouc
         const all = check.errors ?? [];
         const anyOfPaths = new Set(all.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
         const errors = all.filter((e) => e.keyword === 'anyOf' || !anyOfPaths.has(e.instancePath));
-        return { ok: false, errors: [...new Set(errors.map(describe))] };
+        // propertyNames also reports a generic "property name must be valid" after the precise error.
+        return { ok: false, errors: [...new Set(errors.filter((e) => e.keyword !== 'propertyNames').map(describe))] };
       }
       const raw = input as Json;
       const errors: string[] = [];

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
-import { bearerKeyResolver, httpErrorHandler } from './http.ts';
-
-describe('bearerKeyResolver', () => {
-  const lookup = bearerKeyResolver({ 'key-of-web-123': 'web' });
-  it('names the key owner, and tells a missing header from an unknown key', () => {
-    expect(lookup('Bearer key-of-web-123')).toEqual({ ok: true, name: 'web' });
-    expect(lookup('bearer   key-of-web-123 ')).toEqual({ ok: true, name: 'web' });
-    expect(lookup('Bearer nope')).toEqual({ ok: false, presented: true });
-    expect(lookup('Basic abc')).toEqual({ ok: false, presented: false });
-    expect(lookup(undefined)).toEqual({ ok: false, presented: false });
-  });
-});
+import { httpErrorHandler } from './http.ts';
 
 describe('httpErrorHandler', () => {
   it('hides 5xx details, keeps 4xx reasons, also for errors a route plugin passes on', async () => {

@@ -1,27 +1,5 @@
-// HTTP pieces every service shares: bearer-key lookup and the one error handler.
-import { createHash } from 'node:crypto';
+// HTTP pieces every service shares: the one error handler (the role check is in access.ts).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-
-export type BearerKeyLookup =
-  | { ok: true; name: string }
-  /** `presented` tells a missing or malformed header from a key that is not one of ours. */
-  | { ok: false; presented: boolean };
-
-/**
- * Resolves `Authorization: Bearer <key>` against a key → name map (write keys → sources, read keys →
- * analysts). Keys are looked up by their SHA-256 digest, so the time a lookup takes says nothing about how
- * much of a guessed key was right.
- */
-export function bearerKeyResolver(keys: Record<string, string>): (authorization: string | undefined) => BearerKeyLookup {
-  const digest = (key: string) => createHash('sha256').update(key).digest('base64');
-  const nameByDigest = new Map(Object.entries(keys).map(([key, name]) => [digest(key), name]));
-  return (authorization) => {
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-    if (!token) return { ok: false, presented: false };
-    const name = nameByDigest.get(digest(token));
-    return name === undefined ? { ok: false, presented: true } : { ok: true, name };
-  };
-}
 
 /**
  * The one error handler: stable codes; 4xx say what is wrong, 5xx details stay in the log. A route plugin

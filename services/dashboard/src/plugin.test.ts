@@ -1,10 +1,14 @@
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
+import { enforceRoles } from '@touchstream/runtime';
 import { dashboardPlugin } from './plugin.ts';
 
 describe('dashboardPlugin', async () => {
   const app = Fastify();
+  // As on the process's server: every route must declare a role, and the page's are public.
+  enforceRoles(app, { keys: {} });
   await app.register(dashboardPlugin);
+  await app.ready();
 
   it('serves the page, its script and the chart library; / leads to it', async () => {
     const page = await app.inject('/dashboard/');
@@ -25,5 +29,13 @@ describe('dashboardPlugin', async () => {
   it('serves nothing else from the chart library folder', async () => {
     expect((await app.inject('/dashboard/vendor/uPlot.esm.js')).statusCode).toBe(404);
     expect((await app.inject('/dashboard/vendor/../package.json')).statusCode).toBe(404);
+  });
+
+  it('has no inline script, style or event handler, so the strict content security policy holds', async () => {
+    const page = (await app.inject('/dashboard/')).body;
+    expect(page).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+    expect(page).not.toMatch(/<style|\sstyle=|\son[a-z]+=|javascript:/i);
+    const script = (await app.inject('/dashboard/app.js')).body;
+    expect(script).not.toMatch(/\sstyle=|\son[a-z]+=["']|setAttribute\(['"](style|on)/i);
   });
 });

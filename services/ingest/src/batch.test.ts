@@ -21,6 +21,17 @@ function prepare(body: string, media: 'json' | 'ndjson' = 'json') {
 }
 
 describe('prepareBatch', () => {
+  it('dead-letters an event whose identifiers hold control characters or bidi marks, with the reason, and keeps the rest', () => {
+    const batch = prepare(JSON.stringify([event({ channel: '\u0000\u0000\u0000' }), event({ customer_id: 'cust-ok' }), event({ reason: 'refund\u202E' })]));
+    expect(batch.touchpoints.map((m) => m.key)).toEqual(['cust-ok']);
+    expect(batch.rejected).toEqual([
+      { index: 0, errors: [expect.stringMatching(/^channel: contains the control character U\+0000 at position 0/)] },
+      { index: 2, errors: [expect.stringMatching(/^reason: contains the bidirectional mark U\+202E at position 6/)] },
+    ]);
+    const kept = batch.deadLetters.map((m) => codecs.deadLetter.decode(m.value));
+    expect(kept.map((d) => d.reasons[0])).toEqual([expect.stringMatching(/U\+0000/), expect.stringMatching(/U\+202E/)]);
+  });
+
   it('encodes valid events keyed by customer and dead-letters the rest keyed by source', () => {
     const body = JSON.stringify([
       event({ event_id: 'e-1' }),

@@ -11,4 +11,3 @@ export {
   type SegmentMapping,
   type SegmentMappingDocument,
 } from './segment/mapping.ts';
-export { writeKeyAuthorization } from './segment/routes.ts';

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
+import { enforceRoles } from '@touchstream/runtime';
 import { codecs, type DeadLetter, type TouchpointEvent } from '@touchstream/contracts';
 import type { ModuleInstance } from '@touchstream/runtime';
 import { createIngestModule } from './module.ts';
@@ -50,8 +51,9 @@ describe.skipIf(!brokers?.length)('POST /v1/events with Kafka', () => {
     await admin.disconnect();
 
     app = Fastify();
+    enforceRoles(app, { keys: { write: writeKeys } });
     // As in the composition root: the module exists (and listens to the producer) before the producer connects.
-    const module = createIngestModule({ producer, writeKeys, topics, limits: { maxEventsPerRequest: 50, maxBodyBytes: 64 * 1024 }, log: quiet });
+    const module = createIngestModule({ producer, topics, limits: { maxEventsPerRequest: 50, maxBodyBytes: 64 * 1024 }, log: quiet });
     ingest = await module.init({ http: app, log: app.log });
     await ingest.start();
     readyBeforeConnect = ingest.ready();
@@ -224,8 +226,9 @@ describe.skipIf(!brokers?.length)('POST /v1/events with Kafka', () => {
 
   it('answers 503 with Retry-After when Kafka does not acknowledge in time', async () => {
     const stuck = Fastify();
+    enforceRoles(stuck, { keys: { write: writeKeys } });
     await stuck.register(
-      ingestPlugin({ producer, writeKeys, topics: { touchpoints: missingTopic, invalid: topics.invalid }, limits: { sendTimeoutMs: 1500 }, log: quiet }),
+      ingestPlugin({ producer, topics: { touchpoints: missingTopic, invalid: topics.invalid }, limits: { sendTimeoutMs: 1500 }, log: quiet }),
     );
     const started = Date.now();
     const res = await stuck.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json', ...web }, payload: JSON.stringify(event(`stuck-${runId}`)) });
@@ -242,8 +245,9 @@ describe.skipIf(!brokers?.length)('POST /v1/events with Kafka', () => {
     const stuckProducer = createIdempotentProducer(kafka);
     await stuckProducer.connect();
     const stuck = Fastify();
+    enforceRoles(stuck, { keys: { write: writeKeys } });
     await stuck.register(
-      ingestPlugin({ producer: stuckProducer, writeKeys, topics: { touchpoints: missingTopic, invalid: topics.invalid }, limits: { sendTimeoutMs: 500, maxInFlightBytes: 1 }, log: quiet }),
+      ingestPlugin({ producer: stuckProducer, topics: { touchpoints: missingTopic, invalid: topics.invalid }, limits: { sendTimeoutMs: 500, maxInFlightBytes: 1 }, log: quiet }),
     );
     const send = () => stuck.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json', ...web }, payload: JSON.stringify(event(`backlog-${runId}`)) });
     const first = await send();

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createIdempotentProducer, createKafka, type LogSink } from '@touchstream/kafka';
+import { enforceRoles } from '@touchstream/runtime';
 import { ingestPlugin } from './plugin.ts';
 import { createIngestModule } from './module.ts';
 
@@ -16,10 +17,11 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   app = Fastify();
+  // The process's role check, as the server installs it (the route declares role `write`).
+  enforceRoles(app, { keys: { write: { 'web-key-123': 'web' }, read: { 'read-key-123': 'analyst' } } });
   await app.register(
     ingestPlugin({
       producer,
-      writeKeys: { 'web-key-123': 'web' },
       limits: { maxEventsPerRequest: 3, maxBodyBytes: 2048, sendTimeoutMs: 2000, retryAfterSeconds: 7 },
       log: quiet,
     }),
@@ -35,25 +37,24 @@ describe('POST /v1/events before Kafka', () => {
   it('wants a write key, and says how to pass it', async () => {
     const missing = await app.inject({ method: 'POST', url: '/v1/events', headers: { 'content-type': 'application/json' }, payload: '{}' });
     expect(missing.statusCode).toBe(401);
-    expect(missing.headers['www-authenticate']).toBe('Bearer');
-    expect(missing.json()).toEqual({ code: 'UNAUTHORIZED', message: expect.stringContaining('Authorization: Bearer <write key>') });
+    expect(missing.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect(missing.json()).toEqual({ code: 'UNAUTHORIZED', message: expect.stringContaining('send a write key as "Authorization: Bearer <key>"') });
 
     const unknown = await post(event, { authorization: 'Bearer not-a-key' });
     expect(unknown.statusCode).toBe(401);
-    expect(unknown.json().message).toMatch(/unknown write key/);
+    expect(unknown.json().message).toMatch(/unknown key/);
 
-    // HTTP Basic (Segment's scheme) is read as the write key in the user part: `web:key` names user `web`.
-    const basic = await post(event, { authorization: 'Basic d2ViOmtleQ==' });
-    expect(basic.statusCode).toBe(401);
-    expect(basic.json().message).toMatch(/unknown write key/);
+    // A read key is known, but not a write key.
+    const readKey = await post(event, { authorization: 'Bearer read-key-123' });
+    expect(readKey.statusCode).toBe(403);
+    expect(readKey.json()).toEqual({ code: 'FORBIDDEN', message: expect.stringMatching(/needs a write key; the key sent is a read key/) });
 
-    const digest = await post(event, { authorization: 'Digest username="web"' });
-    expect(digest.statusCode).toBe(401);
-    expect(digest.json().message).toMatch(/neither a bearer token nor Basic credentials/);
-
-    // The right key as Basic user passes the check (and then meets the unreachable Kafka).
-    const basicKey = await post(event, { authorization: `Basic ${Buffer.from('web-key-123:').toString('base64')}` });
-    expect(basicKey.statusCode).toBe(503);
+    // HTTP Basic: the key as user name and an empty password (Segment's libraries), nothing else.
+    const withPassword = await post(event, { authorization: `Basic ${Buffer.from('web:key').toString('base64')}` });
+    expect(withPassword.statusCode).toBe(401);
+    expect(withPassword.json().message).toMatch(/key as user name and an empty password/);
+    const segment = await post(event, { authorization: `Basic ${Buffer.from('web-key-123:').toString('base64')}` });
+    expect(segment.statusCode).toBe(503); // past the key check: this producer is not connected
   });
 
   it('checks the key before reading the body', async () => {
@@ -115,9 +116,10 @@ describe('POST /v1/events before Kafka', () => {
 
   it('leaves the rest of the server alone', async () => {
     const outer = Fastify();
-    outer.post('/other', async (req) => ({ body: req.body }));
-    await outer.register(ingestPlugin({ producer, writeKeys: { k: 'web' }, log: quiet }));
-    // The default JSON parser and no write key outside the ingest plugin.
+    enforceRoles(outer, { keys: { write: { k: 'web' } } });
+    outer.post('/other', { config: { role: 'public' } }, async (req) => ({ body: req.body }));
+    await outer.register(ingestPlugin({ producer, log: quiet }));
+    // The default JSON parser outside the ingest plugin.
     const res = await outer.inject({ method: 'POST', url: '/other', headers: { 'content-type': 'application/json' }, payload: '{"a":1}' });
     expect(res.json()).toEqual({ body: { a: 1 } });
     await outer.close();
@@ -127,7 +129,8 @@ describe('POST /v1/events before Kafka', () => {
 describe('createIngestModule', () => {
   it('registers the route and is not ready while the producer is not connected', async () => {
     const http = Fastify();
-    const module = createIngestModule({ producer, writeKeys: { k: 'web' }, log: quiet });
+    enforceRoles(http, { keys: { write: { k: 'web' } } });
+    const module = createIngestModule({ producer, log: quiet });
     expect(module).toMatchObject({ name: 'ingest', deps: [] });
     const instance = await module.init({ http, log: http.log });
     await instance.start();

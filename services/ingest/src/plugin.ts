@@ -1,15 +1,15 @@
-// POST /v1/events. Registered as an encapsulated plugin so its write-key check, content-type parsers, body limit
-// and `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes.
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+// POST /v1/events. Registered as an encapsulated plugin so its content-type parsers, body limit and
+// `{code, message}` error handler apply to this route only, not to /healthz or the other modules' routes. The
+// write key is checked by the process's one role check (role `write`, @touchstream/runtime enforceRoles).
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type LogSink } from '@touchstream/kafka';
-import { bearerKeyResolver } from '@touchstream/runtime';
 import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/contracts';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
 import { deadLetterMessage, prepareBatch, type IngestMessage, type PrepareBatchOptions } from './batch.ts';
 import { humanBytes, ingestRouteSchema } from './schemas.ts';
 import type { BodyItem } from './body.ts';
 import { defaultSegmentMapping, type SegmentMapping } from './segment/mapping.ts';
-import { segmentRoutes, writeKeyAuthorization } from './segment/routes.ts';
+import { segmentRoutes } from './segment/routes.ts';
 
 /** The process's idempotent kafkajs producer (created and connected by the composition root). */
 export type IngestProducer = ReturnType<typeof createIdempotentProducer>;
@@ -36,10 +36,6 @@ export interface IngestLimits {
 
 export interface IngestDeps {
   producer: IngestProducer;
-  /** Write key → source name, e.g. `{ 's3cr3t-web-key': 'web' }`; sent as a bearer token, or HTTP Basic user. */
-  writeKeys: Record<string, string>;
-  /** How Segment messages become touchpoints (POST /v1/batch, /v1/track, …); default defaultSegmentMapping. */
-  segmentMapping?: SegmentMapping;
   limits?: Partial<Omit<IngestLimits, 'touchpoint'>> & { touchpoint?: Partial<TouchpointLimits> };
   topics?: { touchpoints: string; invalid: string };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
@@ -48,6 +44,8 @@ export interface IngestDeps {
   health?: Pick<KafkaWriteHealth, 'sendSucceeded' | 'sendFailed'>;
   /** Receives the in-flight gauge, e.g. for readiness or metrics. */
   onInFlight?: (gauge: InFlightGauge) => void;
+  /** How Segment messages become touchpoints (POST /v1/batch, /v1/track, …); default defaultSegmentMapping. */
+  segmentMapping?: SegmentMapping;
   log: LogSink;
   /** Pseudonymisation and the erased-customer policy (docs/architecture.md §14). */
   privacy?: Pick<PrepareBatchOptions, 'storedCustomerId' | 'isErased'>;
@@ -70,8 +68,6 @@ export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLi
   };
 }
 
-const AUTH_HINT = "send it as 'Authorization: Bearer <write key>' (or, as Segment trackers do, HTTP Basic with the write key as user and an empty password)";
-
 /** Too much is already waiting for Kafka: refused before producing anything. */
 class BacklogFullError extends Error {
   constructor(readonly inFlightBytes: number) {
@@ -92,8 +88,6 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   const topics = deps.topics ?? { touchpoints: topicNames.touchpoints, invalid: topicNames.invalid };
   const now = deps.now ?? Date.now;
   const validator = createTouchpointValidator(limits.touchpoint);
-  const writeKeyOf = bearerKeyResolver(deps.writeKeys);
-  const sourceByRequest = new WeakMap<FastifyRequest, string>();
   const supported = Object.keys(acceptedMediaTypes);
 
   // Counted from the hand-over to the producer until the send settles, which may be long after the request
@@ -168,28 +162,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   }
 
   return async function ingestRoutes(app) {
-    app.addHook('onRequest', async (request, reply) => {
-      const key = writeKeyOf(writeKeyAuthorization(request.headers.authorization));
-      // Segment trackers authenticate with Basic: tell them that scheme.
-      const segment = request.url !== '/v1/events' && !request.url.startsWith('/v1/events?');
-      // Segment's browser library sends no Authorization header but `writeKey` in the body (as text/plain, to
-      // spare the CORS preflight): such a request is authenticated by the Segment route once the body is read.
-      if (segment && !request.headers.authorization) {
-        if (inFlightBytes >= limits.maxInFlightBytes) return backlogFull(reply);
-        return;
-      }
-      if (!key.ok && !key.presented) {
-        const message = request.headers.authorization ? `the Authorization header is neither a bearer token nor Basic credentials: ${AUTH_HINT}` : `missing write key: ${AUTH_HINT}`;
-        return reply.code(401).header('www-authenticate', segment ? 'Basic realm="touchstream write key"' : 'Bearer').send({ code: 'UNAUTHORIZED', message });
-      }
-      if (!key.ok) {
-        return reply
-          .code(401)
-          .header('www-authenticate', segment ? 'Basic realm="touchstream write key"' : 'Bearer error="invalid_token"')
-          .send({ code: 'UNAUTHORIZED', message: `unknown write key: use a write key issued for your source and ${AUTH_HINT}` });
-      }
-      const source = key.name;
-      sourceByRequest.set(request, source);
+    app.addHook('onRequest', async (_request, reply) => {
       // Refused before the body is read: while Kafka is away, clients that keep posting cost no memory.
       if (inFlightBytes >= limits.maxInFlightBytes) return backlogFull(reply);
     });
@@ -250,11 +223,6 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
         mapping: deps.segmentMapping ?? defaultSegmentMapping,
         limits,
         now,
-        sourceOf: (request) => sourceByRequest.get(request),
-        sourceOfWriteKey: (writeKey) => {
-          const key = writeKeyOf(`Bearer ${writeKey}`);
-          return key.ok ? key.name : undefined;
-        },
         deliverItems,
         deadLetterBody,
       }),
@@ -264,13 +232,15 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       '/v1/events',
       {
         schema: ingestRouteSchema(limits),
+        config: { role: 'write' },
         bodyLimit: limits.maxBodyBytes,
         // The body schema is for /docs only: each event is validated on its own below, so that one bad event
         // is rejected with its reasons instead of failing the whole batch.
         validatorCompiler: () => () => true,
       },
       async (request, reply) => {
-        const source = sourceByRequest.get(request)!;
+        // The name configuration gives the write key (WRITE_KEYS=<key>=<source>).
+        const source = request.caller!.name;
         const kind = mediaKindOf(request.headers['content-type']);
         const body = request.body;
         if (!kind || !Buffer.isBuffer(body) || body.length === 0) {

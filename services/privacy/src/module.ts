@@ -5,7 +5,7 @@ import type { Cluster, Redis } from 'ioredis';
 
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { BatchConsumerOptions, ErasedCustomers, LogSink } from '@touchstream/kafka';
-import { bearerKeyResolver, type Module, type ModuleInstance } from '@touchstream/runtime';
+import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { eraseCustomer, storedCustomerId, type PrivacySettings } from './erase.ts';
 import { exportCustomer } from './export.ts';
 
@@ -15,8 +15,6 @@ export interface PrivacyDeps {
   producer: BatchConsumerOptions['producer'];
   /** Followed from erasures.v1 by the composition root; the erase route records into it too. Unset without PRIVACY_SECRET. */
   erased?: ErasedCustomers;
-  /** The admin key (ADMIN_KEY); without one the routes answer 503. */
-  adminKey?: string;
   /** Unset without PRIVACY_SECRET: the routes answer 503 saying so. */
   settings?: PrivacySettings;
   halfLifeMs: number;
@@ -53,31 +51,17 @@ const erasureReport = {
   },
 } as const;
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    role?: 'write' | 'read' | 'admin' | 'public';
-  }
-}
-
-function adminOnly(adminKey: string | undefined, configured: boolean) {
-  const resolve = bearerKeyResolver(adminKey ? { [adminKey]: 'admin' } : {});
-  return async function authenticateAdmin(request: FastifyRequest, reply: FastifyReply) {
-    if (!adminKey) return reply.code(503).send({ code: 'ADMIN_KEY_NOT_CONFIGURED', message: 'set ADMIN_KEY (at least 16 characters) to use the admin routes' });
+/** The role check (admin) is the server's one hook (docs/architecture.md §15); this only says what is missing. */
+function privacyConfigured(configured: boolean) {
+  return async function requirePrivacySecret(_request: FastifyRequest, reply: FastifyReply) {
     if (!configured) return reply.code(503).send({ code: 'PRIVACY_NOT_CONFIGURED', message: 'set PRIVACY_SECRET (at least 32 characters) to erase or export customers' });
-    const key = resolve(request.headers.authorization);
-    if (!key.ok) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="touchstream-admin"')
-        .send({ code: 'UNAUTHORIZED', message: key.presented ? 'the bearer key is not the admin key' : 'send the admin key as "Authorization: Bearer <key>"' });
-    }
   };
 }
 
 export function privacyPlugin(deps: PrivacyDeps): FastifyPluginAsync {
   return async function privacyRoutes(app) {
-    // Until the one roles hook lands, the admin key is checked here (the routes declare role: 'admin' for it).
-    app.addHook('onRequest', adminOnly(deps.adminKey, deps.settings !== undefined && deps.erased !== undefined));
+    // After the role check (an onRequest hook of the server, registered before this plugin).
+    app.addHook('onRequest', privacyConfigured(deps.settings !== undefined && deps.erased !== undefined));
 
     app.delete<{ Params: { id: string } }>('/v1/customers/:id', {
       config: { role: 'admin' },
@@ -88,7 +72,7 @@ export function privacyPlugin(deps: PrivacyDeps): FastifyPluginAsync {
           'Records the erasure in erasures.v1 (keyed hash), then deletes the customer\'s Redis keys and ClickHouse rows; ' +
           'events of the customer written before it are dropped wherever they are consumed again. Idempotent.',
         params: customerParams,
-        response: { 200: erasureReport, 401: errorBody, 503: errorBody },
+        response: { 200: erasureReport, 401: errorBody, 403: errorBody, 503: errorBody },
       },
     }, async (request) => {
       const report = await eraseCustomer({ ...deps, settings: deps.settings!, erased: deps.erased! }, request.params.id, 'admin');
@@ -106,6 +90,7 @@ export function privacyPlugin(deps: PrivacyDeps): FastifyPluginAsync {
         response: {
           200: { description: 'NDJSON stream', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
           401: errorBody,
+          403: errorBody,
           503: errorBody,
         },
       },

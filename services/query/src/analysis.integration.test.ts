@@ -1,6 +1,7 @@
 // Funnels, paths, drivers and attribution through the query plugin on chDB, on small fixtures whose expected figures
 // are worked out by hand below. Each analysis has its own days so the fixtures do not see each other.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
@@ -118,9 +119,10 @@ beforeAll(async () => {
       at: dateTime64FromMicros(at('2024-05-12T09:00:00Z')), rules_version: 'r1', kafka_partition: 0, kafka_offset: 0 }],
   });
   app = Fastify();
+  enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
   // The analysis routes never touch Redis.
   const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
-  await app.register(queryPlugin({ clickhouse: ch.client, redis: noRedis, readKeys: { [readKey]: 'tester' }, halfLifeMs: 3_600_000, now: () => Date.UTC(2024, 5, 30), log: app.log }));
+  await app.register(queryPlugin({ clickhouse: ch.client, redis: noRedis, halfLifeMs: 3_600_000, now: () => Date.UTC(2024, 5, 30), log: app.log }));
   await app.ready();
 }, 120_000);
 

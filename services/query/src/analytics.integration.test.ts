@@ -2,6 +2,7 @@
 // real ClickHouse (chDB in a temp dir, or the stack's server) and the stack's Redis. Every expected figure is worked
 // out by hand from the small fixtures below; the comments show the arithmetic.
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
@@ -11,6 +12,8 @@ import { queryCohorts } from './cohorts/cohorts.ts';
 import { parseIsoToMicros } from './shared/time.ts';
 
 const readKey = 'rk-analytics';
+/** Posting annotations needs an analyst-write key; its name is recorded as created_by. */
+const analystWriteKey = 'awk-analytics';
 const now = Date.UTC(2024, 5, 10, 12); // the requests' "now": 2024-06-10T12:00Z
 const at = (iso: string) => parseIsoToMicros(iso)!;
 
@@ -135,8 +138,9 @@ beforeAll(async () => {
   await storeRows(ch.client, { table: 'touchpoints', rows: impactEvents.map((e, i) => row(e, 200 + i)), dedupToken: 'touchpoints.v1:2:200-211' });
 
   app = Fastify();
+  enforceRoles(app, { keys: { read: { [readKey]: 'alice' }, 'analyst-write': { [analystWriteKey]: 'alice' } } });
   await app.register(queryPlugin({
-    clickhouse: ch.client, redis, readKeys: { [readKey]: 'alice' }, halfLifeMs: 3_600_000, now: () => now, log: app.log,
+    clickhouse: ch.client, redis, halfLifeMs: 3_600_000, now: () => now, log: app.log,
     heatmapTargets: { avg_wait_ms: { target: 15_000, warn: 25_000 } },
   }));
   await app.ready();
@@ -153,6 +157,7 @@ const request = async (method: 'GET' | 'POST', url: string, payload?: unknown, h
   return { status: res.statusCode, headers: res.headers, text: res.body, body: res.headers['content-type']?.startsWith('application/json') ? res.json() : undefined };
 };
 const get = (url: string, headers?: Record<string, string>) => request('GET', url, undefined, headers);
+const annotate = (payload: unknown) => request('POST', '/v1/annotations', payload, { authorization: `Bearer ${analystWriteKey}` });
 
 const current = 'from=2024-06-03T10:00:00Z&to=2024-06-03T12:00:00Z';
 
@@ -341,7 +346,7 @@ describe('GET /v1/cohorts', () => {
 
 describe('annotations and their impact', () => {
   it('records an annotation, lists it, and measures its impact with the fitting tests', async () => {
-    const created = await request('POST', '/v1/annotations', { title: 'Shorter IVR menu', at: '2024-03-10T00:00:00Z', scope: { channel: 'ivr' } });
+    const created = await annotate({ title: 'Shorter IVR menu', at: '2024-03-10T00:00:00Z', scope: { channel: 'ivr' } });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ title: 'Shorter IVR menu', description: null, at: '2024-03-10T00:00:00.000000Z', scope: { channel: 'ivr' }, created_by: 'alice' });
     const id = created.body.id as string;
@@ -387,7 +392,7 @@ describe('annotations and their impact', () => {
   });
 
   it('an after-window still running is marked incomplete; an unknown id is a 404', async () => {
-    const created = await request('POST', '/v1/annotations', { title: 'Callback offer', description: 'after 2 min', at: '2024-06-09T12:00:00Z' });
+    const created = await annotate({ title: 'Callback offer', description: 'after 2 min', at: '2024-06-09T12:00:00Z' });
     const { body } = await get(`/v1/annotations/${created.body.id}/impact?window=36h`);
     expect(body.after).toEqual({ from: '2024-06-09T12:00:00.000000Z', to: '2024-06-11T00:00:00.000000Z', complete: false });
     expect(body.annotation).toMatchObject({ description: 'after 2 min', scope: {} });

@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { Redis } from 'ioredis';
+import { enforceRoles } from '@touchstream/runtime';
 import { queryPlugin } from './plugin.ts';
 
 const unreachable = new Proxy({}, {
@@ -15,13 +16,16 @@ const unreachable = new Proxy({}, {
 });
 
 const readKey = 'rk-analyst-1';
+const analystWriteKey = 'awk-analyst-1';
+const adminKey = 'admin-key-0123456789';
 const app = Fastify();
 beforeAll(async () => {
+  // The process's role check, as the server installs it: each route declares its role.
+  enforceRoles(app, { keys: { read: { [readKey]: 'alice' }, 'analyst-write': { [analystWriteKey]: 'bob' }, admin: { [adminKey]: 'admin' }, write: { 'wk-web-source': 'web' } } });
   await app.register(swagger, { openapi: { info: { title: 'touchstream', version: 'test' } } });
   await app.register(queryPlugin({
     clickhouse: unreachable as ClickHouseClient,
     redis: unreachable as Redis,
-    readKeys: { [readKey]: 'alice' },
     halfLifeMs: 3_600_000,
     now: () => Date.UTC(2024, 4, 1, 12),
     log: app.log,
@@ -41,10 +45,19 @@ describe('authentication', () => {
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
   });
 
-  it('401 for a key that is not a read key (e.g. a write key)', async () => {
+  it('401 for a key that is none of ours, 403 for a known key without the role (a write key)', async () => {
+    const unknown = await get('/v1/kpis', 'rk-not-configured');
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.json().code).toBe('UNAUTHORIZED');
     const res = await get('/v1/kpis', 'wk-web-source');
-    expect(res.statusCode).toBe(401);
-    expect(res.json().code).toBe('UNAUTHORIZED');
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toEqual({ code: 'FORBIDDEN', message: expect.stringMatching(/needs a read key or an analyst-write key or an admin key; the key sent is a write key/) });
+  });
+
+  it('an analyst-write key and the admin key read too (admin ⊇ analyst-write ⊇ read)', async () => {
+    // Past the role check: the parameter is what is wrong.
+    expect((await get('/v1/kpis?interval=week', analystWriteKey)).statusCode).toBe(400);
+    expect((await get('/v1/kpis?interval=week', adminKey)).statusCode).toBe(400);
   });
 
   it('401 before validation: a bad parameter without a key is still 401', async () => {
@@ -95,7 +108,7 @@ describe('parameter validation', () => {
 
 describe('POST /v1/annotations validation', () => {
   const post = (body: unknown) =>
-    app.inject({ method: 'POST', url: '/v1/annotations', headers: { authorization: `Bearer ${readKey}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    app.inject({ method: 'POST', url: '/v1/annotations', headers: { authorization: `Bearer ${analystWriteKey}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
 
   it.each<[unknown, RegExp]>([
     [{ at: '2024-05-01T00:00:00Z' }, /title is required/],
@@ -108,9 +121,13 @@ describe('POST /v1/annotations validation', () => {
     expect(res.json()).toEqual({ code: 'INVALID_PARAMETER', message: expect.stringMatching(reason) });
   });
 
-  it('401 without a read key', async () => {
+  it('401 without a key, 403 with a read key: annotating needs an analyst-write or the admin key', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/annotations', payload: { title: 'x', at: '2024-05-01T00:00:00Z' } });
     expect(res.statusCode).toBe(401);
+    const read = await app.inject({ method: 'POST', url: '/v1/annotations', headers: { authorization: `Bearer ${readKey}` }, payload: { title: 'x', at: '2024-05-01T00:00:00Z' } });
+    expect(read.statusCode).toBe(403);
+    const admin = await app.inject({ method: 'POST', url: '/v1/annotations', headers: { authorization: `Bearer ${adminKey}` }, payload: { title: '', at: '2024-05-01T00:00:00Z' } });
+    expect(admin.statusCode).toBe(400); // past the role check
   });
 });
 
@@ -126,7 +143,7 @@ describe('OpenAPI', () => {
       for (const [method, op] of Object.entries(operations)) {
         expect(op.tags, `${method} ${route}`).toEqual(['query']);
         expect(op.summary, `${method} ${route}`).toBeTruthy();
-        expect(Object.keys(op.responses), `${method} ${route}`).toEqual(expect.arrayContaining([method === 'post' && !route.startsWith('/v1/funnels') ? '201' : '200', '400', '401']));
+        expect(Object.keys(op.responses), `${method} ${route}`).toEqual(expect.arrayContaining([method === 'post' && !route.startsWith('/v1/funnels') ? '201' : '200', '400', '401', '403']));
       }
     }
     // /v1/kpis documents both representations.

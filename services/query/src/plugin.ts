@@ -1,5 +1,6 @@
-// The query API's routes. Registered as an encapsulated plugin so the read-key check and the `{code, message}`
-// error handler apply to these routes only, not to /healthz or the other modules' routes.
+// The query API's routes. Registered as an encapsulated plugin so the `{code, message}` error handler applies to
+// these routes only. Each route declares its role (`read`, or `analyst-write` to post annotations); the process's
+// one role check (@touchstream/runtime enforceRoles) enforces it.
 import type { FastifyPluginAsync } from 'fastify';
 import { alertRoutes } from './alerts/route.ts';
 import { annotationRoutes } from './annotations/route.ts';
@@ -11,7 +12,6 @@ import { heatmapRoutes } from './heatmap/route.ts';
 import { journeyRoutes } from './journey/route.ts';
 import { kpiRoutes } from './kpis/route.ts';
 import { pathRoutes } from './paths/route.ts';
-import { readKeyAuthenticator } from './shared/auth.ts';
 import type { QueryDeps } from './shared/deps.ts';
 import { queryErrorHandler } from './shared/errors.ts';
 
@@ -31,7 +31,6 @@ const families = [
 
 export function queryPlugin(deps: QueryDeps): FastifyPluginAsync {
   return async function queryRoutes(app) {
-    app.addHook('onRequest', readKeyAuthenticator(deps.readKeys));
     app.setErrorHandler(queryErrorHandler);
     for (const routes of families) await app.register(routes(deps));
   };

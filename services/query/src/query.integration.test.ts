@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClickHouse, dateTime64FromMicros, insertRows, migrate, storeRows, type ClickHouseClient } from '@touchstream/clickhouse';
@@ -192,7 +193,8 @@ beforeAll(async () => {
   ]);
 
   app = Fastify();
-  await app.register(queryPlugin({ clickhouse, redis, readKeys: { [readKey]: 'tester' }, halfLifeMs, now: () => now, log: app.log }));
+  enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
+  await app.register(queryPlugin({ clickhouse, redis, halfLifeMs, now: () => now, log: app.log }));
   await app.ready();
 }, 120_000);
 
@@ -462,7 +464,8 @@ describe('GET /v1/alerts', () => {
 describe('createQueryModule', () => {
   it('registers the routes during init and reports ready when both stores answer', async () => {
     const http = Fastify();
-    const module = createQueryModule({ clickhouse, redis, readKeys: { [readKey]: 'tester' }, halfLifeMs, now: () => now, log: http.log });
+    enforceRoles(http, { keys: { read: { [readKey]: 'tester' } } });
+    const module = createQueryModule({ clickhouse, redis, halfLifeMs, now: () => now, log: http.log });
     expect([module.name, module.deps]).toEqual(['query', []]);
     const instance = await module.init({ http, log: http.log });
     await instance.start();

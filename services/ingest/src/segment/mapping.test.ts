@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { createTouchpointValidator } from '@touchstream/contracts';
 import { defaultSegmentMapping, mapSegmentMessage, parseSegmentMapping, snakeCase } from './mapping.ts';
 import { parseSegmentBody } from './body.ts';
-import { writeKeyAuthorization } from './routes.ts';
 
 const nowMs = Date.parse('2026-01-31T10:00:00Z');
 const validator = createTouchpointValidator();
@@ -136,16 +135,6 @@ describe('a Segment body', () => {
     expect(parse('{"batch": [')).toMatchObject({ kind: 'invalid-json' });
     expect(parse('{"batch":[{"type":"track","__proto__":{"x":1}}]}')).toMatchObject({ kind: 'items', items: [{ ok: false, errors: [expect.stringMatching(/__proto__/)] }] });
     expect(parse(`{"batch":[${'['.repeat(100)}${']'.repeat(100)}]}`)).toMatchObject({ kind: 'not-a-batch', message: expect.stringMatching(/nested more than/) });
-  });
-});
-
-describe('writeKeyAuthorization', () => {
-  it('reads the write key from Basic credentials (key as user, empty password) and leaves bearer tokens alone', () => {
-    expect(writeKeyAuthorization(`Basic ${Buffer.from('wk-1:').toString('base64')}`)).toBe('Bearer wk-1');
-    expect(writeKeyAuthorization(`basic ${Buffer.from('wk-1').toString('base64')}`)).toBe('Bearer wk-1');
-    expect(writeKeyAuthorization('Bearer wk-2')).toBe('Bearer wk-2');
-    expect(writeKeyAuthorization(`Basic ${Buffer.from(':pw').toString('base64')}`)).toBeUndefined();
-    expect(writeKeyAuthorization(undefined)).toBeUndefined();
   });
 });
 

@@ -10,30 +10,12 @@ import { humanBytes } from '../schemas.ts';
 import { parseSegmentBody, type SegmentRoute } from './body.ts';
 import type { SegmentMapping } from './mapping.ts';
 
-/**
- * The Authorization header as the bearer form the write-key lookup reads: `Basic base64(<key>:)` (Segment's
- * scheme: the write key as user, the password empty and ignored) becomes `Bearer <key>`; anything else is left
- * as it is.
- */
-export function writeKeyAuthorization(authorization: string | undefined): string | undefined {
-  const basic = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(authorization ?? '');
-  if (!basic) return authorization;
-  const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  const user = colon === -1 ? decoded : decoded.slice(0, colon);
-  return user && !/\s/.test(user) ? `Bearer ${user}` : undefined;
-}
-
 type BatchResult = { accepted: number; rejected: Array<{ index: number; errors: string[] }>; event_ids: string[] };
 
 export interface SegmentRouteDeps {
   mapping: SegmentMapping;
   limits: { maxEventsPerRequest: number; maxBodyBytes: number };
   now: () => number;
-  /** The source of the request's write key, when it came in the Authorization header. */
-  sourceOf: (request: FastifyRequest) => string | undefined;
-  /** The source of a write key sent in the body (`writeKey`), or undefined when it is not one. */
-  sourceOfWriteKey: (writeKey: string) => string | undefined;
   deliverItems: (reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number) => Promise<BatchResult | undefined>;
   deadLetterBody: (source: string, reason: string, body: Buffer, contentType: string, nowMs: number) => Promise<void>;
 }
@@ -127,14 +109,6 @@ function routeSchema(route: SegmentRoute, limits: SegmentRouteDeps['limits']) {
 }
 
 export function segmentRoutes(deps: SegmentRouteDeps): FastifyPluginAsync {
-  /** `writeKey` of a JSON body (Segment's browser library authenticates this way); undefined if none or unknown. */
-  const sourceFromBody = (body: unknown): string | undefined => {
-    if (!Buffer.isBuffer(body)) return undefined;
-    const parsed = parseJsonText(body.toString('utf8'));
-    const writeKey = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? (parsed.value as { writeKey?: unknown }).writeKey : undefined;
-    return typeof writeKey === 'string' && writeKey !== '' ? deps.sourceOfWriteKey(writeKey) : undefined;
-  };
-
   return async function segmentIntake(app) {
     // Segment's browser library posts JSON as text/plain (no CORS preflight); only these routes read it as JSON.
     app.addContentTypeParser('text/plain', { parseAs: 'buffer', bodyLimit: deps.limits.maxBodyBytes }, (_request, body, done) => {
@@ -145,7 +119,8 @@ export function segmentRoutes(deps: SegmentRouteDeps): FastifyPluginAsync {
         `/v1/${route}`,
         {
           schema: routeSchema(route, deps.limits),
-          config: { role: 'write' },
+          // Segment's browser library sends no Authorization header but `writeKey` in the body.
+          config: { role: 'write', keyInBody: 'writeKey' },
           bodyLimit: deps.limits.maxBodyBytes,
           // Documentation only, as on /v1/events: each message is checked on its own below.
           validatorCompiler: () => () => true,
@@ -156,13 +131,8 @@ export function segmentRoutes(deps: SegmentRouteDeps): FastifyPluginAsync {
           if (contentType !== 'application/json' && contentType !== 'text/plain') {
             return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `the Segment routes take application/json (got '${contentType || 'none'}')`, supported: ['application/json', 'text/plain'] });
           }
-          const source = deps.sourceOf(request) ?? sourceFromBody(body);
-          if (source === undefined) {
-            return reply
-              .code(401)
-              .header('www-authenticate', 'Basic realm="touchstream write key"')
-              .send({ code: 'UNAUTHORIZED', message: "missing or unknown write key: send it as HTTP Basic user with an empty password, as 'Authorization: Bearer <write key>', or as \"writeKey\" in the body" });
-          }
+          // The write key's name (WRITE_KEYS=<key>=<source>), from the header or the body's writeKey.
+          const source = request.caller!.name;
           if (!Buffer.isBuffer(body) || body.length === 0) {
             return reply.code(400).send({ code: 'EMPTY_BATCH', message: `the request has no body; send ${route === 'batch' ? '{"batch": [messages…]}' : `one ${route} message as a JSON object`}` });
           }

@@ -84,7 +84,7 @@ export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; limit: number } }>(
       '/v1/alerts',
-      { schema: alertsRouteSchema },
+      { schema: alertsRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
         const alerts = await queryAlerts(deps.clickhouse, {

@@ -1,6 +1,6 @@
-// POST/GET /v1/annotations and GET /v1/annotations/:id/impact. Annotating is an analyst's job, so a read key may
-// post one: an annotation changes no measured data, only marks a point in time to measure against. The analyst
-// name of the key is recorded as created_by.
+// POST/GET /v1/annotations and GET /v1/annotations/:id/impact. Reading them needs a read key; posting one needs an
+// analyst-write key (or the admin key): an annotation changes no measured data, but it changes what every analyst's
+// impact report measures against, so not every reader may add one. The name of the key is recorded as created_by.
 import type { FastifyPluginAsync } from 'fastify';
 import { defaultFcrDays, maxFcrDays } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
@@ -29,7 +29,7 @@ const annotationSchema = {
     description: { type: ['string', 'null'] },
     at: isoTimestamp('When the action took effect.'),
     scope: scopeSchema,
-    created_by: { type: 'string', description: 'Analyst name of the read key that posted it.' },
+    created_by: { type: 'string', description: 'Name of the analyst-write or admin key that posted it.' },
     created_at: isoTimestamp('When it was recorded.'),
   },
 } as const;
@@ -49,7 +49,7 @@ const notFound = { 404: { description: 'No annotation with this id (code ANNOTAT
 const createAnnotationRouteSchema = {
   tags,
   summary: 'Record an action (annotation) whose impact to measure',
-  description: `Stores {title, at, scope} in ClickHouse. Analysts annotate: a read key is accepted (the key's analyst name is recorded). ${authNote}`,
+  description: `Stores {title, at, scope} in ClickHouse. Requires an analyst-write key (ANALYST_WRITE_KEYS) or the admin key: \`Authorization: Bearer <key>\`; a read key is answered 403. The key's name is recorded as created_by.`,
   body: {
     type: 'object',
     required: ['title', 'at'],
@@ -192,7 +192,7 @@ export function annotationRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.post<{ Body: { title: string; description?: string; at: string; scope?: AnnotationScope } }>(
       '/v1/annotations',
-      { schema: createAnnotationRouteSchema },
+      { schema: createAnnotationRouteSchema, config: { role: 'analyst-write' } },
       async (request, reply) => {
         const atMicros = parseTimeParameter('at', request.body.at)!;
         const annotation = await createAnnotation(deps.clickhouse, {
@@ -200,7 +200,7 @@ export function annotationRoutes(deps: QueryDeps): FastifyPluginAsync {
           description: request.body.description,
           atMicros,
           scope: request.body.scope ?? {},
-          createdBy: request.analyst ?? '',
+          createdBy: request.caller?.name ?? '',
         });
         return reply.code(201).send(annotation);
       },
@@ -208,7 +208,7 @@ export function annotationRoutes(deps: QueryDeps): FastifyPluginAsync {
 
     app.get<{ Querystring: { from?: string; to?: string; limit: number } }>(
       '/v1/annotations',
-      { schema: listAnnotationsRouteSchema },
+      { schema: listAnnotationsRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps), listDefaultSpanMicros);
         return { annotations: await listAnnotations(deps.clickhouse, { fromMicros, toMicros, limit: request.query.limit }) };
@@ -217,7 +217,7 @@ export function annotationRoutes(deps: QueryDeps): FastifyPluginAsync {
 
     app.get<{ Params: { id: string }; Querystring: { window: string; fcr_days: number } }>(
       '/v1/annotations/:id/impact',
-      { schema: impactRouteSchema },
+      { schema: impactRouteSchema, config: { role: 'read' } },
       async (request) =>
         queryImpact(deps.clickhouse, {
           annotationId: request.params.id,

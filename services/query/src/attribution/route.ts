@@ -84,7 +84,7 @@ const attributionRouteSchema = {
 
 export function attributionRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: AttributionQuery }>('/v1/attribution', { schema: attributionRouteSchema }, async (request, reply) => {
+    app.get<{ Querystring: AttributionQuery }>('/v1/attribution', { schema: attributionRouteSchema, config: { role: 'read' } }, async (request, reply) => {
       const q = request.query;
       const { fromMicros, toMicros } = resolveRange(q, nowMicros(deps), defaultAnalysisRangeMicros);
       const result = await queryAttribution(deps.clickhouse, {

@@ -73,7 +73,7 @@ export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number } }>(
       '/v1/cohorts',
-      { schema: cohortsRouteSchema },
+      { schema: cohortsRouteSchema, config: { role: 'read' } },
       async (request) => {
         const fromMicros = parseTimeParameter('from', request.query.from);
         const toMicros = parseTimeParameter('to', request.query.to);

@@ -97,7 +97,7 @@ const driversRouteSchema = {
 
 export function driverRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: DriversQuery }>('/v1/drivers', { schema: driversRouteSchema }, async (request, reply) => {
+    app.get<{ Querystring: DriversQuery }>('/v1/drivers', { schema: driversRouteSchema, config: { role: 'read' } }, async (request, reply) => {
       const q = request.query;
       const { fromMicros, toMicros } = resolveRange(q, nowMicros(deps), defaultAnalysisRangeMicros);
       const result = await queryDrivers(deps.clickhouse, {

@@ -240,7 +240,7 @@ function funnelRequest(body: FunnelBody, deps: QueryDeps): FunnelRequest {
 
 export function funnelRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Body: FunnelBody; Querystring: { format?: 'json' | 'csv' } }>('/v1/funnels', { schema: funnelRouteSchema }, async (request, reply) => {
+    app.post<{ Body: FunnelBody; Querystring: { format?: 'json' | 'csv' } }>('/v1/funnels', { schema: funnelRouteSchema, config: { role: 'read' } }, async (request, reply) => {
       const result = await queryFunnel(deps.clickhouse, funnelRequest(request.body, deps));
       if (!wantsCsv(request)) return result;
       const groups = [{ key: '', steps: result.steps }, ...(result.breakdown?.groups ?? [])];
@@ -257,7 +257,7 @@ export function funnelRoutes(deps: QueryDeps): FastifyPluginAsync {
 
     app.post<{ Body: FunnelBody; Querystring: { step: number; limit: number; offset: number; top: number; format?: 'json' | 'csv' } }>(
       '/v1/funnels/dropped',
-      { schema: droppedRouteSchema },
+      { schema: droppedRouteSchema, config: { role: 'read' } },
       async (request, reply) => {
         const { step, limit, offset, top } = request.query;
         const result = await queryDropped(deps.clickhouse, funnelRequest(request.body, deps), { step, limit, offset, top });

@@ -94,7 +94,7 @@ export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number } }>(
       '/v1/heatmap',
-      { schema: heatmapRouteSchema },
+      { schema: heatmapRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
         let metrics: HeatmapMetric[] = [...heatmapMetricNames];

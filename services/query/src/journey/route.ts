@@ -183,7 +183,7 @@ export function journeyRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{ Params: { customer_id: string }; Querystring: { limit: number; cursor?: string } }>(
       '/v1/customers/:customer_id/journey',
-      { schema: journeyRouteSchema },
+      { schema: journeyRouteSchema, config: { role: 'read' } },
       async (request) =>
         queryJourney(deps, { customerId: request.params.customer_id, limit: request.query.limit, cursor: request.query.cursor }, nowMicros(deps)),
     );

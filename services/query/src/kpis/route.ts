@@ -151,7 +151,7 @@ export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension; fcr_days: number; format?: 'json' | 'csv' } }>(
       '/v1/kpis',
-      { schema: kpisRouteSchema },
+      { schema: kpisRouteSchema, config: { role: 'read' } },
       async (request, reply) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
         const { interval, by, fcr_days: fcrDays } = request.query;

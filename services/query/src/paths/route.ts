@@ -79,7 +79,7 @@ const pathsRouteSchema = {
 
 export function pathRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get<{ Querystring: PathsQuery }>('/v1/paths', { schema: pathsRouteSchema }, async (request, reply) => {
+    app.get<{ Querystring: PathsQuery }>('/v1/paths', { schema: pathsRouteSchema, config: { role: 'read' } }, async (request, reply) => {
       const q = request.query;
       if ((q.start === undefined) === (q.end === undefined)) {
         throw invalidParameter('give exactly one of start (paths from a touchpoint) or end (paths to a touchpoint)');

@@ -1,4 +1,4 @@
-// What every route family of the query API is given: the stores, the read keys, the scoring half-life and the
+// What every route family of the query API is given: the stores, the scoring half-life and the
 // clock. In a file of its own so that the routes and plugin.ts (which registers them) both import it, and no
 // route imports plugin.ts.
 import type { FastifyBaseLogger } from 'fastify';
@@ -9,8 +9,6 @@ import type { HeatmapTargets } from '../heatmap/heatmap.ts';
 export interface QueryDeps {
   clickhouse: ClickHouseClient;
   redis: Redis;
-  /** Read key → analyst name. Only these keys open the query routes. */
-  readKeys: Record<string, string>;
   /** Half-life of the weak-signal score; must match the processor's rules so live scores decay alike. */
   halfLifeMs: number;
   /** Heat map targets from configuration (HEATMAP_TARGETS); a request's `targets` parameter overrides them. */

@@ -5,11 +5,12 @@ import { durationHint, durationPattern, isoParameterHint } from './range.ts';
 
 export const tags = ['query'];
 
-export const authNote = 'Requires a read key: `Authorization: Bearer <key>` (write keys and the admin key are not accepted).';
+export const authNote = 'Requires a read key (an analyst-write or admin key also reads): `Authorization: Bearer <key>`; write keys are not accepted.';
 
 export const errorResponses = {
   400: { description: 'A parameter is invalid; `message` says which and why.', ...errorBodySchema },
-  401: { description: 'No read key, or the key is not a read key.', ...errorBodySchema },
+  401: { description: 'No key, or a key that is not one of ours.', ...errorBodySchema },
+  403: { description: 'A known key without the role this route needs (e.g. a write key).', ...errorBodySchema },
   500: { description: 'The query failed.', ...errorBodySchema },
 } as const;
 

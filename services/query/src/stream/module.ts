@@ -8,7 +8,6 @@ import { alertStreamPlugin } from './route.ts';
 
 export interface AlertStreamModuleDeps {
   kafka: Kafka;
-  readKeys: Record<string, string>;
   /** Prefix of the per-instance consumer groups (`<prefix>-alert-stream-<host>-<pid>-<random>`). */
   groupPrefix: string;
   log: LogSink;
@@ -37,7 +36,6 @@ export function createAlertStreamModule(deps: AlertStreamModuleDeps): AlertStrea
         kafka: deps.kafka,
         topic,
         groupPrefix: deps.groupPrefix,
-        readKeys: deps.readKeys,
         heartbeatMs: deps.heartbeatMs ?? 15_000,
         maxQueuedPerClient: deps.maxQueuedPerClient ?? 1_000,
         log: deps.log,

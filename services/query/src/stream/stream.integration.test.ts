@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Admin, Producer } from 'kafkajs';
 import { codecs, type Alert } from '@touchstream/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
-import type { ModuleInstance } from '@touchstream/runtime';
+import { enforceRoles, type ModuleInstance } from '@touchstream/runtime';
 import { eventually } from '@touchstream/testkit';
 import { decodeCursor } from './cursor.ts';
 import { createAlertStreamModule } from './module.ts';
@@ -25,7 +25,8 @@ const servers: Array<{ http: FastifyInstance; instance: ModuleInstance; url: str
 
 async function startServer(opts: { bufferSize?: number; maxQueuedPerClient?: number } = {}) {
   const http = Fastify({ logger: false });
-  const module = createAlertStreamModule({ kafka, readKeys: { [readKey]: 'analyst' }, groupPrefix: `stream-test-${runId}`, log: quiet, topic, heartbeatMs: 300, ...opts });
+  enforceRoles(http, { keys: { read: { [readKey]: 'analyst' }, write: { 'stream-test-write-key': 'web' } } });
+  const module = createAlertStreamModule({ kafka, groupPrefix: `stream-test-${runId}`, log: quiet, topic, heartbeatMs: 300, ...opts });
   const instance = await module.init({ http, log: http.log });
   const url = await http.listen({ host: '127.0.0.1', port: 0 });
   await instance.start();

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { Command } from 'commander';
 import Fastify from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import type { Redis } from 'ioredis';
 import { createClickHouse, dateTime64FromMicros, insertRows, migrate, rollUpStoredRows, type ClickHouseClient } from '@touchstream/clickhouse';
 import { queryPlugin } from '@touchstream/query';
@@ -255,9 +256,10 @@ function queryBenchCommand(): Command {
       const readKey = 'bench-read-key';
       const app = Fastify({ logger: false });
       const routes = new Set<string>();
+      enforceRoles(app, { keys: { read: { [readKey]: 'bench' } } });
       app.addHook('onRoute', (r) => void routes.add(r.url));
       const noRedis = new Proxy({}, { get: () => () => Promise.reject(new Error('the benchmark has no Redis')) }) as unknown as Redis;
-      await app.register(queryPlugin({ clickhouse, redis: noRedis, readKeys: { [readKey]: 'bench' }, halfLifeMs: 72 * 3_600_000, now: () => benchEpochEndMicros / 1000, log: app.log }));
+      await app.register(queryPlugin({ clickhouse, redis: noRedis, halfLifeMs: 72 * 3_600_000, now: () => benchEpochEndMicros / 1000, log: app.log }));
       await app.ready();
 
       const types = benchRequestTypes(routes).filter((t) => !opts.only || t.name.includes(opts.only));

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { enforceRoles } from '@touchstream/runtime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createIdempotentProducer, createKafka, ensureTopics, ErasedCustomers } from '@touchstream/kafka';
 import { ingestPlugin } from '@touchstream/ingest';
@@ -26,7 +27,8 @@ beforeAll(async () => {
   await admin.disconnect();
   await producer.connect();
   app = Fastify();
-  await app.register(ingestPlugin({ producer, writeKeys: { [WRITE_KEY]: 'crm' }, topics, log: quiet }));
+  enforceRoles(app, { keys: { write: { [WRITE_KEY]: 'crm' } } });
+  await app.register(ingestPlugin({ producer, topics, log: quiet }));
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 
@@ -105,7 +107,8 @@ describe('dead letters', () => {
     await ensureTopics(admin, [{ topic: erasedTopic.invalid, numPartitions: 1, replicationFactor: 1 }]);
     await admin.disconnect();
     const erasing = Fastify();
-    await erasing.register(ingestPlugin({ producer, writeKeys: { [WRITE_KEY]: 'crm' }, topics: erasedTopic, log: quiet }));
+    enforceRoles(erasing, { keys: { write: { [WRITE_KEY]: 'crm' } } });
+    await erasing.register(ingestPlugin({ producer, topics: erasedTopic, log: quiet }));
     const erasingUrl = await erasing.listen({ host: '127.0.0.1', port: 0 });
     try {
       const bad = (customer: string) => ({ customer_id: customer, occurred_at: new Date().toISOString(), channel: 'web', touchpoint: 'login_page', initiator: 'robot' });

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, environment, fail, loadConfig, onShutdown, startApp, type RunningApp } from '@touchstream/app';
 import { startDemoTraffic } from '../demo/demo.ts';
-import { DEMO_READ_KEY, DEMO_WRITE_KEY } from '../demo/keys.ts';
+import { DEMO_ANALYST_WRITE_KEY, DEMO_READ_KEY, DEMO_WRITE_KEY } from '../demo/keys.ts';
 import { lagStatusLine } from './status.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -40,6 +40,7 @@ export function upCommand(): Command {
           WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
           RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
+          ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
           ...env,
           HTTP_PORT: opts.port,
           KAFKA_BROKERS: stack.kafkaBrokers.join(','),
@@ -53,6 +54,7 @@ export function upCommand(): Command {
         process.on('SIGHUP', () => void running.reloadRules());
         const writeKey = Object.keys(config.WRITE_KEYS)[0]!;
         const readKey = Object.keys(config.READ_KEYS)[0]!;
+        const analystKey = Object.keys(config.ANALYST_WRITE_KEYS)[0];
         const url = app.url;
         if (opts.demo) {
           demo = startDemoTraffic({
@@ -85,6 +87,10 @@ export function upCommand(): Command {
 
   Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
     curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
+
+  Record an action to measure (annotations need an analyst-write key${analystKey ? `: ${analystKey}` : ', ANALYST_WRITE_KEYS'}):
+    curl -s -X POST ${url}/v1/annotations -H 'Authorization: Bearer ${analystKey ?? '<analyst-write key>'}' -H 'Content-Type: application/json' \\
+      -d '{"title":"New IVR menu","at":"${now}"}'
 
   Ctrl-C stops everything. The line below shows how far behind the processor and the sink are (records).
   `);
