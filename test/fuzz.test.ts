@@ -109,7 +109,7 @@ const weirdTimestamp = fc.oneof(
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
   fc.constantFrom(Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 1e300, -1e300, 0),
 );
-const fieldNames = ['event_id', 'customer_id', 'occurred_at', 'channel', 'touchpoint', 'initiator', 'journey', 'stage', 'reason', 'outcome', 'duration_ms', 'wait_ms', 'sentiment', 'survey', 'agent_id', 'session_id', 'attributes', 'received_at'];
+const fieldNames = ['event_id', 'customer_id', 'occurred_at', 'channel', 'touchpoint', 'initiator', 'journey', 'stage', 'reason', 'outcome', 'duration_ms', 'wait_ms', 'sentiment', 'survey', 'agent_id', 'session_id', 'attributes', 'text', 'received_at'];
 
 /** An event with one thing wrong (or odd), as text so that it can carry what JSON.stringify cannot. */
 const oddEventText: fc.Arbitrary<string> = fc.tuple(validEvent, fc.nat()).chain(([event, pick]) => {

@@ -14,6 +14,7 @@ s3 = statements(open('packages/clickhouse/migrations/003_insert_token.sql').read
 s4 = statements(open('packages/clickhouse/migrations/004_kpi_dimensions.sql').read())
 s6 = statements(open('packages/clickhouse/migrations/006_direct_rollups.sql').read())
 s7 = statements(open('packages/clickhouse/migrations/007_customer_erasures.sql').read())
+s9 = statements(open('packages/clickhouse/migrations/009_touchpoint_text_sentiment.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
 mv_1m = next(x for x in s2 if x.startswith('ALTER TABLE touchpoint_agg_1m_mv MODIFY QUERY'))
@@ -36,12 +37,12 @@ for x in s2:
         continue
     final.append(x)
 
-# Fold 003's new columns of the raw tables into their CREATE statements, before stored_at (the column order is
-# not the single node's, where ADD COLUMN appends; nothing reads or writes these tables by position).
-for x in s3:
+# Fold 003's and 009's new columns of the raw tables into their CREATE statements, before stored_at (the column
+# order is not the single node's, where ADD COLUMN appends; nothing reads or writes these tables by position).
+for x in s3 + s9:
     m = re.match(r'ALTER TABLE (\w+) ADD COLUMN IF NOT EXISTS (\w+) (.*)$', x, re.S)
     if not m:
-        raise SystemExit('unhandled statement in 003: ' + x[:80])
+        raise SystemExit('unhandled statement in 003/009: ' + x[:80])
     table, column, definition = m.groups()
     i = next(i for i, y in enumerate(final) if y.startswith(f'CREATE TABLE IF NOT EXISTS {table}\n'))
     anchor = '\n    stored_at '

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS touchpoints_local ON CLUSTER '{cluster}'
     kafka_partition UInt32,
     kafka_offset    UInt64,
     insert_token    String DEFAULT '',
+    text            String DEFAULT '',
+    sentiment_source LowCardinality(String) DEFAULT '',
     stored_at       DateTime64(3, 'UTC') DEFAULT now64(3),
     INDEX event_id_bloom event_id TYPE bloom_filter GRANULARITY 4
 )

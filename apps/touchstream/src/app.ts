@@ -10,7 +10,7 @@ import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
-import { createAlertStreamModule, createQueryModule } from '@touchstream/query';
+import { createAlertStreamModule, createQueryModule, type QueryModule } from '@touchstream/query';
 import { createNotifierModule } from '@touchstream/notifier';
 import { createDashboardModule } from '@touchstream/dashboard';
 import { createPrivacyModule } from '@touchstream/privacy';
@@ -193,6 +193,7 @@ interface TargetParts {
   modules: Module[];
   laggingGroups: LaggingGroup[];
   processor?: ProcessorModule;
+  query?: QueryModule;
 }
 
 /**
@@ -244,22 +245,26 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
   },
   query: {
     clients: ['kafka', 'redis', 'clickhouse'],
-    build: ({ config, kafka, producer, redis, clickhouse, halfLifeMs, log, erased }) => ({
-      modules: [
-        dependingOn(createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, log }), ['redis', 'clickhouse']),
-        dependingOn(createAlertStreamModule({ kafka, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
-        // The analysts' page calls the query API above with the analyst's read key.
-        dependingOn(createDashboardModule(), ['query']),
-        // Erase and export a customer (admin key): the stores the query API reads, and Kafka for erasures.v1.
-        dependingOn(createPrivacyModule({
-          redis: redis!, clickhouse: clickhouse!, producer, erased, halfLifeMs, log,
-          settings: config.PRIVACY_SECRET
-            ? { secret: config.PRIVACY_SECRET, pseudonymize: config.PSEUDONYMIZE_CUSTOMER_IDS, policy: config.ERASED_CUSTOMER_POLICY, settleMs: config.ERASURE_SETTLE_MS }
-            : undefined,
-        }), ['kafka', 'redis', 'clickhouse', ...(erased ? ['erasures'] : [])]),
-      ],
-      laggingGroups: [],
-    }),
+    build: ({ config, kafka, producer, redis, clickhouse, halfLifeMs, log, erased }) => {
+      const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, log });
+      return {
+        modules: [
+          dependingOn(query, ['redis', 'clickhouse']),
+          dependingOn(createAlertStreamModule({ kafka, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
+          // The analysts' page calls the query API above with the analyst's read key.
+          dependingOn(createDashboardModule(), ['query']),
+          // Erase and export a customer (admin key): the stores the query API reads, and Kafka for erasures.v1.
+          dependingOn(createPrivacyModule({
+            redis: redis!, clickhouse: clickhouse!, producer, erased, halfLifeMs, log,
+            settings: config.PRIVACY_SECRET
+              ? { secret: config.PRIVACY_SECRET, pseudonymize: config.PSEUDONYMIZE_CUSTOMER_IDS, policy: config.ERASED_CUSTOMER_POLICY, settleMs: config.ERASURE_SETTLE_MS }
+              : undefined,
+          }), ['kafka', 'redis', 'clickhouse', ...(erased ? ['erasures'] : [])]),
+        ],
+        laggingGroups: [],
+        query,
+      };
+    },
   },
   notifier: {
     clients: ['kafka', 'redis'],
@@ -329,11 +334,13 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log, erased };
   const laggingGroups: LaggingGroup[] = [];
   let processorModule: ProcessorModule | undefined;
+  let queryModule: QueryModule | undefined;
   for (const target of targets) {
     const parts = targetTable[target].build(shared);
     modules.push(...parts.modules);
     laggingGroups.push(...parts.laggingGroups);
     processorModule ??= parts.processor;
+    queryModule ??= parts.query;
   }
   const lag = laggingGroups.length > 0 ? lagModule(kafka, laggingGroups, log) : undefined;
   if (lag) modules.push(lag);
@@ -357,7 +364,11 @@ export async function startApp(config: Config): Promise<RunningApp> {
     url: address,
     http,
     runner,
-    reloadRules: () => processorModule?.reloadRules() ?? Promise.resolve({ ok: false, error: 'this process runs no processor' }),
+    reloadRules: async () => {
+      // SIGHUP also re-reads the touchpoint catalogue of the query service (docs/architecture.md §20.2).
+      await queryModule?.reloadCatalogue();
+      return processorModule?.reloadRules() ?? { ok: false, error: 'this process runs no processor' };
+    },
     get lag() {
       return lag?.monitor();
     },

@@ -23,6 +23,9 @@ export interface TouchpointColumns<Int64 = number> {
   agent_id: string;
   session_id: string;
   attributes: Record<string, string>;
+  /** Migration 009: the touchpoint's text ('' without), and 'given' | 'derived' | '' (no sentiment). */
+  text: string;
+  sentiment_source: string;
 }
 
 /** The descriptive columns of `signals`. */

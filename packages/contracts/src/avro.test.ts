@@ -22,6 +22,7 @@ export const sampleTouchpoint: TouchpointEvent = {
   agent_id: 'agent-7',
   session_id: null,
   attributes: { plan: 'unlimited' },
+  text: 'I have called twice about this bill',
 };
 
 describe('Avro codecs', () => {

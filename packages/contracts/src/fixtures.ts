@@ -29,6 +29,7 @@ export function touchpointEvent(fields: TouchpointIdentity & Partial<TouchpointE
     agent_id: null,
     session_id: null,
     attributes: {},
+    text: null,
     ...rest,
   };
 }

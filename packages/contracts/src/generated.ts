@@ -50,6 +50,8 @@ export interface TouchpointEvent {
   session_id: null | string;
   /** Free-form, bounded size. */
   attributes: Record<string, string>;
+  /** What the customer said or wrote: a chat or email message, a call-transcript snippet. Scored for sentiment when sentiment is null (added in v2). */
+  text: null | string;
 }
 
 /** A weak signal of negative experience detected by the processor from one touchpoint. */

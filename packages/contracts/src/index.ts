@@ -15,6 +15,7 @@ export {
 } from './alert-json.ts';
 export { signalTypes, type SignalType } from './signal-types.ts';
 export { decayedScore } from './score.ts';
+export { scoreText, sentimentClass, sentimentOf, textOf, NEUTRAL_BAND, type SentimentSource } from './sentiment.ts';
 export {
   customerStateKey,
   customerTimelineKey,

@@ -16,6 +16,8 @@ export interface TouchpointLimits {
   maxAttributeValueLength: number;
   /** How far in the future occurred_at may be (clock skew), in ms. */
   maxFutureSkewMs: number;
+  /** Longest `text` (a chat or email message, a transcript snippet): longer than a name, still bounded. */
+  maxTextLength: number;
 }
 
 export const defaultTouchpointLimits: TouchpointLimits = {
@@ -23,6 +25,7 @@ export const defaultTouchpointLimits: TouchpointLimits = {
   maxAttributes: 50,
   maxAttributeValueLength: 1024,
   maxFutureSkewMs: 10 * 60 * 1000,
+  maxTextLength: 4000,
 };
 
 export const SURVEY_SCORE_RANGE: Record<SurveyKind, [number, number]> = {
@@ -114,7 +117,10 @@ function jsonSchemaOfAvro(type: unknown, limits: TouchpointLimits): Json {
 
 /** JSON schema of one touchpoint as posted to POST /v1/events (also used in the OpenAPI document). */
 export function touchpointInputJsonSchema(limits: TouchpointLimits = defaultTouchpointLimits): Json {
-  return jsonSchemaOfAvro(loadSchemaFile('touchpoint.avsc'), limits);
+  const schema = jsonSchemaOfAvro(loadSchemaFile('touchpoint.avsc'), limits);
+  const text = (schema.properties as Record<string, Json>).text!;
+  (schema.properties as Record<string, Json>).text = { ...text, maxLength: limits.maxTextLength };
+  return schema;
 }
 
 export type ValidationResult =
@@ -215,6 +221,7 @@ export function createTouchpointValidator(limits: TouchpointLimits = defaultTouc
         agent_id: (raw.agent_id as string | null | undefined) ?? null,
         session_id: (raw.session_id as string | null | undefined) ?? null,
         attributes: { ...((raw.attributes as Record<string, string> | null | undefined) ?? {}) },
+        text: (raw.text as string | null | undefined) ?? null,
       };
       return { ok: true, event };
     },

@@ -113,9 +113,16 @@ describe('the event_id of an event posted without one', () => {
       idOf(event({ outcome: 'completed' })),
       idOf(event({ attributes: { k: 'v' } })),
       idOf(event({ journey: 'billing' })),
+      idOf(event({ text: 'Still not fixed.' })),
       idOf(event(), { source: 'ivr' }),
     ].map((ids) => ids[0]);
     expect(new Set([base, ...variants]).size).toBe(variants.length + 1);
+  });
+
+  it('leaves out a null text, so an event without text keeps the id it had before the field existed', () => {
+    const decoded = codecs.touchpoint.decode(prepare(JSON.stringify(event())).touchpoints[0]!.value);
+    const { text: _text, ...withoutText } = decoded;
+    expect(derivedEventId('web', decoded)).toBe(derivedEventId('web', withoutText as typeof decoded));
   });
 
   it("is the client's own when given", () => {

@@ -89,7 +89,10 @@ function canonicalJson(value: unknown): string {
  * them event_ids.
  */
 export function derivedEventId(source: string, event: Omit<TouchpointEvent, 'event_id' | 'received_at'> & Partial<TouchpointEvent>): string {
-  const { event_id: _id, received_at: _received, ...content } = event;
+  const { event_id: _id, received_at: _received, text, ...rest } = event;
+  // `text` came later (issue 16): left out while null, an event without text keeps the id it had before, so a retry
+  // that spans an upgrade is still the same event.
+  const content = text == null ? rest : { ...rest, text };
   const digest = createHash('sha256').update(`touchstream.event_id.v1\0${source}\0${canonicalJson(content)}`).digest();
   digest[6] = (digest[6]! & 0x0f) | 0x80; // version 8
   digest[8] = (digest[8]! & 0x3f) | 0x80; // RFC 9562 variant

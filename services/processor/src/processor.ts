@@ -8,7 +8,7 @@ import { topicNames, type ConsumedBatch, type OutboundMessage, type RecordResult
 import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from './config.ts';
 // The scripts take a customer's keys in customerKeys order.
 import { customerDueKey, customerKeys, customerTimersKey, defaultTimerIndexKey } from '@touchstream/contracts';
-import { paramsOf, signalIdFor, statefulInputs, statelessSignals } from './signals.ts';
+import { paramsOf, signalIdFor, statefulInputs, statelessSignals, withSentiment } from './signals.ts';
 
 const lua = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 const COMMON_LUA = lua('customer-common.lua');
@@ -101,7 +101,9 @@ export function timelineMember(event: TouchpointEvent): string {
 }
 
 /** One touchpoint as the script takes it: what it needs for state, plus the signals decided here. */
-function scriptTouchpoint(event: TouchpointEvent, config: ScoringConfig, live: boolean): string {
+function scriptTouchpoint(given: TouchpointEvent, config: ScoringConfig, live: boolean): string {
+  // Text without a number is scored here (and the same way by the sink for the stored row).
+  const { event, derived } = withSentiment(given);
   const params = paramsOf(event, config);
   return JSON.stringify({
     event_id: event.event_id,
@@ -112,7 +114,7 @@ function scriptTouchpoint(event: TouchpointEvent, config: ScoringConfig, live: b
     stage: event.stage,
     outcome: event.outcome,
     member: timelineMember(event),
-    signals: statelessSignals(event, config, params).map((d) => ({ signal_id: signalIdFor(event.event_id, d.type), ...d })),
+    signals: statelessSignals(event, config, params, derived).map((d) => ({ signal_id: signalIdFor(event.event_id, d.type), ...d })),
     stateful: statefulInputs(event, config, params, live),
   });
 }

@@ -129,6 +129,37 @@ describe('sentiment_decline', () => {
   });
 });
 
+describe('sentiment derived from text (no number sent)', () => {
+  it('scores text and survey comments: negative_sentiment says the score was derived; a number sent wins over the text', async () => {
+    const t = NOW_MS - DAY_MS;
+    const c = uniqueCustomer('text');
+    const outcomes = await quietProcessor().processTouchpoints([
+      // wink-sentiment: "terrible" −3 → tanh(−1.5) = −0.905 ≤ −0.5
+      touchpoint(c, t, { channel: 'chat', text: 'Terrible service.' }),
+      // the survey comment when there is no text: "rude" −2 → tanh(−1) = −0.762
+      touchpoint(c, t + 1, { survey: { kind: 'CSAT', score: 3, comment: 'Rude staff.' } }),
+      // a number sent wins: 0.3 is not negative although the text is
+      touchpoint(c, t + 2, { sentiment: 0.3, text: 'Terrible service.' }),
+      // positive text: no signal
+      touchpoint(c, t + 3, { text: 'Thanks so much, that fixed it right away!' }),
+    ]);
+    expect(typesOf(outcomes)).toEqual([['negative_sentiment'], ['negative_sentiment'], [], []]);
+    expect(outcomes[0]!.signals[0]!.explanation).toBe('sentiment -0.905 (derived from text) ≤ -0.5: negative');
+    expect(outcomes[1]!.signals[0]!.explanation).toBe('sentiment -0.762 (derived from text) ≤ -0.5: negative');
+  });
+
+  it('derived scores feed sentiment_decline like sent ones', async () => {
+    const t = NOW_MS - DAY_MS;
+    const c = uniqueCustomer('text-decline');
+    const outcomes = await quietProcessor().processTouchpoints([
+      touchpoint(c, t, { text: 'Great, thank you!' }),
+      touchpoint(c, t + 1, { text: 'I need to update my billing address.' }), // 0
+      touchpoint(c, t + 2, { text: 'Terrible service.' }),
+    ]);
+    expect(typesOf(outcomes)[2]).toEqual(['negative_sentiment', 'sentiment_decline']);
+  });
+});
+
 describe('repeated_error', () => {
   it('fires on the second error touchpoint within 1 h, not 1 ms later; once per window', async () => {
     const t = NOW_MS - DAY_MS;

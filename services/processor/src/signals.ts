@@ -4,7 +4,7 @@
 // Lua scripts, so two processors can never both see "no previous contact"; this file hands them the
 // parameters in force for the touchpoint (its channel's and journey's overrides applied).
 import { createHash } from 'node:crypto';
-import type { TouchpointEvent } from '@touchstream/contracts';
+import { sentimentOf, type TouchpointEvent } from '@touchstream/contracts';
 import type { AlertLevelName, SignalType } from '@touchstream/contracts';
 import { signalParamsFor, type ScoringConfig, type SignalParams } from './config.ts';
 
@@ -40,15 +40,25 @@ export function timerAlertIdFor(customerId: string, startedEventId: string, leve
   return sha1Hex32(`${customerId}\0timer:${startedEventId}\0${level}`);
 }
 
-/** Signals decided by the touchpoint alone, in catalogue order. */
-export function statelessSignals(event: TouchpointEvent, config: ScoringConfig, params = paramsOf(event, config)): SignalDecision[] {
+/**
+ * The touchpoint as the signals see it: without a sentiment number but with text (its `text` or survey
+ * comment), the sentiment derived from the text (packages/contracts sentiment.ts), flagged `derived`.
+ */
+export function withSentiment(event: TouchpointEvent): { event: TouchpointEvent; derived: boolean } {
+  const { sentiment, source } = sentimentOf(event);
+  return source === 'derived' ? { event: { ...event, sentiment }, derived: true } : { event, derived: false };
+}
+
+/** Signals decided by the touchpoint alone, in catalogue order. `derivedSentiment`: its sentiment came from its text. */
+export function statelessSignals(event: TouchpointEvent, config: ScoringConfig, params = paramsOf(event, config), derivedSentiment = false): SignalDecision[] {
   const decisions: SignalDecision[] = [];
   const add = (type: SignalType, explanation: string | null) => {
     if (explanation !== null && params[type].enabled) decisions.push({ type, weight: params[type].weight, explanation });
   };
   add('survey_detractor', surveyDetractorExplanation(event, params.survey_detractor));
   const negative = params.negative_sentiment.max;
-  add('negative_sentiment', event.sentiment !== null && event.sentiment <= negative ? `sentiment ${event.sentiment} ≤ ${negative}: negative` : null);
+  const derivedNote = derivedSentiment ? ' (derived from text)' : '';
+  add('negative_sentiment', event.sentiment !== null && event.sentiment <= negative ? `sentiment ${event.sentiment}${derivedNote} ≤ ${negative}: negative` : null);
   add('sla_breach', slaBreachExplanation(event, params.sla_breach));
   add('escalation', event.outcome !== null && params.escalation.outcomes.includes(event.outcome) ? `outcome ${event.outcome}` : null);
   add('complaint', event.reason !== null && params.complaint.reasons.includes(event.reason) ? `reason ${event.reason} is a complaint` : null);

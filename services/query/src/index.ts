@@ -1,4 +1,5 @@
-export { createQueryModule } from './module.ts';
+export { createQueryModule, type QueryModule, type QueryModuleOptions } from './module.ts';
+export { parseCatalogue, loadCatalogueFile, CatalogueError, type TouchpointCatalogue, type CatalogueEntry } from './touchpoints/catalogue.ts';
 export { queryPlugin } from './plugin.ts';
 export type { QueryDeps } from './shared/deps.ts';
 export { queryKpis, kpiIntervalNames, kpiDimensionNames, type KpiInterval, type KpiDimension, type KpiBucket, type KpiFigures, type KpiResult, type KpiTotal } from './kpis/kpis.ts';

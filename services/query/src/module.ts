@@ -4,16 +4,36 @@
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { queryPlugin } from './plugin.ts';
 import type { QueryDeps } from './shared/deps.ts';
+import { createCatalogueWatcher, type CatalogueReload, type CatalogueWatcher } from './touchpoints/catalogue.ts';
+
+export interface QueryModuleOptions extends QueryDeps {
+  /** touchpoints.yaml (docs/architecture.md §20.2): validated at init, reloaded on change and on reloadCatalogue(). */
+  touchpointsFile?: string;
+  touchpointsPollIntervalMs?: number;
+}
+
+export interface QueryModule extends Module {
+  /** Re-reads the touchpoint catalogue (SIGHUP); an invalid file is rejected and the catalogue in force stays. */
+  reloadCatalogue(): Promise<CatalogueReload>;
+}
 
 /** How often readiness re-checks ClickHouse; a failed query in between also shows up on the next check. */
 const clickhouseCheckIntervalMs = 5_000;
 
-export function createQueryModule(deps: QueryDeps): Module {
+export function createQueryModule(options: QueryModuleOptions): QueryModule {
+  const { touchpointsFile, touchpointsPollIntervalMs, ...deps } = options;
+  let catalogue: CatalogueWatcher | undefined;
   return {
     name: 'query',
     deps: [],
+    async reloadCatalogue() {
+      if (!catalogue) return { ok: false, error: 'no touchpoint catalogue configured (TOUCHPOINTS_FILE): nothing to reload' };
+      return catalogue.reload('reload requested');
+    },
     async init(ctx): Promise<ModuleInstance> {
-      await ctx.http.register(queryPlugin(deps));
+      // Loaded here so a bad catalogue fails the process before anything starts.
+      if (touchpointsFile) catalogue = await createCatalogueWatcher({ file: touchpointsFile, log: deps.log, pollIntervalMs: touchpointsPollIntervalMs });
+      await ctx.http.register(queryPlugin({ ...deps, touchpointCatalogue: deps.touchpointCatalogue ?? catalogue }));
       let clickhouseReason: string | undefined = 'ClickHouse not checked yet';
       let timer: NodeJS.Timeout | undefined;
       const checkClickHouse = async () => {
@@ -27,11 +47,13 @@ export function createQueryModule(deps: QueryDeps): Module {
       };
       return {
         async start() {
+          catalogue?.start();
           await checkClickHouse();
           timer = setInterval(() => void checkClickHouse(), clickhouseCheckIntervalMs);
           timer.unref();
         },
         async stop() {
+          catalogue?.stop();
           if (timer) clearInterval(timer);
           timer = undefined;
         },

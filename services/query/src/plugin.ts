@@ -12,6 +12,7 @@ import { heatmapRoutes } from './heatmap/route.ts';
 import { journeyRoutes } from './journey/route.ts';
 import { kpiRoutes } from './kpis/route.ts';
 import { pathRoutes } from './paths/route.ts';
+import { touchpointRoutes } from './touchpoints/route.ts';
 import type { QueryDeps } from './shared/deps.ts';
 import { queryErrorHandler } from './shared/errors.ts';
 
@@ -23,6 +24,7 @@ const families = [
   attributionRoutes,
   kpiRoutes,
   heatmapRoutes,
+  touchpointRoutes,
   cohortRoutes,
   annotationRoutes,
   journeyRoutes,

@@ -316,7 +316,7 @@ describe('GET /v1/customers/:customer_id/journey', () => {
     expect(body.timeline[0]).toEqual({
       event_id: 'e9', occurred_at: '2024-05-01T12:01:50.999999Z', received_at: '2024-05-01T12:01:51.000999Z',
       channel: 'chat', touchpoint: 'support_chat', initiator: 'customer', journey: 'billing', stage: 'support',
-      reason: null, outcome: 'completed', duration_ms: null, wait_ms: null, sentiment: null,
+      reason: null, outcome: 'completed', duration_ms: null, wait_ms: null, sentiment: null, sentiment_source: null, text: null,
       survey: { kind: 'CES', score: 3, comment: null }, agent_id: null, session_id: null, attributes: {},
     });
     // e7's CSAT 2 raised a survey_detractor signal and with it an alert.

@@ -72,6 +72,35 @@ describe('sink batch handler', () => {
     expect(await touchpointAggCount(channel)).toBe(4);
   });
 
+  it('stores the text and the sentiment derived from it, flagged derived, and counts it in the rollups (migration 009)', async () => {
+    const channel = `text_${runId}`;
+    const events = [
+      touchpoint({ event_id: `${runId}-t0`, customer_id: `${runId}-tc`, channel, text: 'Terrible service.' }), // −0.905 derived
+      touchpoint({ event_id: `${runId}-t1`, customer_id: `${runId}-tc`, channel, sentiment: 0.5, text: 'Terrible service.' }), // given
+      touchpoint({ event_id: `${runId}-t2`, customer_id: `${runId}-tc`, channel, survey: { kind: 'CSAT', score: 2, comment: 'Rude staff.' } }), // −0.762 derived
+      touchpoint({ event_id: `${runId}-t3`, customer_id: `${runId}-tc`, channel }), // none
+    ];
+    const results = await handle(batchOf('touchpoints.v1', events.map((e) => encode.touchpoint(e)), { partition: 2, firstOffset: 40 }));
+    expect(results.map((r) => r.kind)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    const rs = await ch.client.query({
+      query: 'SELECT event_id, text, sentiment, sentiment_source FROM touchpoints FINAL WHERE channel = {channel:String} ORDER BY event_id',
+      format: 'JSONEachRow',
+      query_params: { channel },
+    });
+    expect(await rs.json()).toEqual([
+      { event_id: `${runId}-t0`, text: 'Terrible service.', sentiment: -0.905, sentiment_source: 'derived' },
+      { event_id: `${runId}-t1`, text: 'Terrible service.', sentiment: 0.5, sentiment_source: 'given' },
+      { event_id: `${runId}-t2`, text: '', sentiment: -0.762, sentiment_source: 'derived' },
+      { event_id: `${runId}-t3`, text: '', sentiment: null, sentiment_source: '' },
+    ]);
+    // The KPI rollup's mean sentiment counts the derived scores: (−0.905 + 0.5 − 0.762) / 3 = −0.389
+    const mean = await scalar(
+      "SELECT round(avgMerge(sentiment_avg), 3) AS n FROM kpi_agg_1h WHERE dimension = 'channel' AND key = {channel:String}",
+      { channel },
+    );
+    expect(mean).toBe(-0.389);
+  });
+
   it('repairs the rollups an interrupted insert did not reach when the batch comes again, doubling nothing', async () => {
     const channel = `repair_${runId}`;
     const values = [0, 1, 2].map((i) => encode.touchpoint(touchpoint({ event_id: `${runId}-r${i}`, customer_id: `${runId}-rc`, channel })));

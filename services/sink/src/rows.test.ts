@@ -35,6 +35,8 @@ describe('touchpointRow', () => {
       agent_id: '',
       session_id: '',
       attributes: { campaign: 'spring' },
+      text: '',
+      sentiment_source: '',
       kafka_partition: 4,
       kafka_offset: 981,
     });
@@ -53,6 +55,16 @@ describe('touchpointRow', () => {
 
   it('stores a non-finite sentiment as absent', () => {
     expect(touchpointRow(touchpoint({ sentiment: Number.NaN })).sentiment).toBeNull();
+  });
+
+  it('keeps the text; scores text or a survey comment without a number and says so (migration 009)', () => {
+    // wink-sentiment: "terrible" −3 → tanh(−1.5) = −0.905; "rude" −2 → tanh(−1) = −0.762
+    expect(touchpointRow(touchpoint({ text: 'Terrible service.' }))).toMatchObject({ text: 'Terrible service.', sentiment: -0.905, sentiment_source: 'derived' });
+    expect(touchpointRow(touchpoint({ survey: { kind: 'CSAT', score: 2, comment: 'Rude staff.' } }))).toMatchObject({ text: '', sentiment: -0.762, sentiment_source: 'derived' });
+    expect(touchpointRow(touchpoint({ sentiment: 0.4, text: 'Terrible service.' }))).toMatchObject({ sentiment: 0.4, sentiment_source: 'given' });
+    // NaN is no number: the text decides
+    expect(touchpointRow(touchpoint({ sentiment: Number.NaN, text: 'Terrible service.' }))).toMatchObject({ sentiment: -0.905, sentiment_source: 'derived' });
+    expect(touchpointRow(touchpoint())).toMatchObject({ sentiment: null, sentiment_source: '' });
   });
 });
 

@@ -1,6 +1,6 @@
 // Contract records → ClickHouse rows (columns as created by packages/clickhouse/migrations). Absent optional
 // dimensions become '' so they can be grouping keys; absent measures stay null so averages skip them.
-import type { Alert, Signal, TouchpointEvent } from '@touchstream/contracts';
+import { sentimentOf, type Alert, type Signal, type TouchpointEvent } from '@touchstream/contracts';
 import { dateTime64FromMicros, type SignalColumns, type TouchpointColumns } from '@touchstream/clickhouse';
 
 /** Where a record was read from; kept on every row to trace it back to Kafka. */
@@ -100,6 +100,8 @@ export function touchpointRow(event: TouchpointEvent, origin: KafkaOrigin = noOr
   if (surveyScore !== null && (!Number.isInteger(surveyScore) || surveyScore < -32768 || surveyScore > 32767)) {
     throw new UnstorableRecordError(`survey score ${surveyScore} does not fit Int16`);
   }
+  // Text without a number gets the score the processor gave it for the signals (the same function, deterministic).
+  const { sentiment, source } = sentimentOf({ ...event, sentiment: finiteOrNull(event.sentiment) });
   return {
     event_id: event.event_id,
     customer_id: event.customer_id,
@@ -114,13 +116,15 @@ export function touchpointRow(event: TouchpointEvent, origin: KafkaOrigin = noOr
     outcome: event.outcome ?? '',
     duration_ms: int64OrNull('duration_ms', event.duration_ms),
     wait_ms: int64OrNull('wait_ms', event.wait_ms),
-    sentiment: finiteOrNull(event.sentiment),
+    sentiment,
     survey_kind: event.survey?.kind ?? '',
     survey_score: surveyScore,
     survey_comment: event.survey?.comment ?? '',
     agent_id: event.agent_id ?? '',
     session_id: event.session_id ?? '',
     attributes: event.attributes,
+    text: event.text ?? '',
+    sentiment_source: source ?? '',
     kafka_partition: origin.partition,
     kafka_offset: kafkaOffset(origin),
   };

@@ -28,6 +28,9 @@ export interface TimelineEntry {
   duration_ms: number | null;
   wait_ms: number | null;
   sentiment: number | null;
+  /** 'given' (sent with the touchpoint) or 'derived' (scored from its text); null without a sentiment. */
+  sentiment_source: string | null;
+  text: string | null;
   survey: SurveyView | null;
   agent_id: string | null;
   session_id: string | null;
@@ -169,7 +172,7 @@ ${querySettingsSql}`;
 
 const timelineSql = customerPageSql(
   `event_id, toUnixTimestamp64Micro(occurred_at) AS occurred_us, toUnixTimestamp64Micro(received_at) AS received_us,
-  channel, touchpoint, initiator, journey, stage, reason, outcome, duration_ms, wait_ms, sentiment,
+  channel, touchpoint, initiator, journey, stage, reason, outcome, duration_ms, wait_ms, sentiment, sentiment_source, text,
   survey_kind, survey_score, survey_comment, agent_id, session_id, attributes`,
   'touchpoints',
   'occurred_at',
@@ -209,6 +212,8 @@ function timelineEntryFromRow(row: TimelineRow): TimelineEntry {
     duration_ms: optionalNumber(row.duration_ms),
     wait_ms: optionalNumber(row.wait_ms),
     sentiment: optionalNumber(row.sentiment),
+    sentiment_source: blankToNull(row.sentiment_source),
+    text: blankToNull(row.text),
     survey: row.survey_kind
       ? { kind: row.survey_kind, score: optionalNumber(row.survey_score), comment: blankToNull(row.survey_comment) }
       : null,

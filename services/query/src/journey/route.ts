@@ -34,6 +34,8 @@ const timelineEntrySchema = {
     duration_ms: { type: ['integer', 'null'] },
     wait_ms: { type: ['integer', 'null'] },
     sentiment: nullableNumber('−1…1.'),
+    sentiment_source: { type: ['string', 'null'], enum: ['given', 'derived', null], description: 'given: sent with the touchpoint; derived: scored from its text or survey comment (docs/architecture.md §20).' },
+    text: nullableString('What the customer said or wrote (chat, email, transcript snippet).'),
     survey: surveySchema,
     agent_id: { type: ['string', 'null'] },
     session_id: { type: ['string', 'null'] },
@@ -99,7 +101,8 @@ const liveStateSchema = {
 const exampleTouchpoint = {
   event_id: 'evt-7', occurred_at: '2024-05-01T12:01:30.250000Z', received_at: '2024-05-01T12:01:30.300000Z',
   channel: 'phone', touchpoint: 'billing_inquiry_call', initiator: 'customer', journey: 'billing', stage: 'support',
-  reason: 'billing_dispute', outcome: 'unresolved', duration_ms: 420000, wait_ms: 95000, sentiment: -0.6,
+  reason: 'billing_dispute', outcome: 'unresolved', duration_ms: 420000, wait_ms: 95000, sentiment: -0.6, sentiment_source: 'derived',
+  text: 'This is the third time I am calling about the same bill.',
   survey: null, agent_id: 'agent-9', session_id: null, attributes: {},
 };
 

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { HeatmapTargets } from '../heatmap/heatmap.ts';
+import type { TouchpointCatalogue } from '../touchpoints/catalogue.ts';
 
 export interface QueryDeps {
   clickhouse: ClickHouseClient;
@@ -13,6 +14,8 @@ export interface QueryDeps {
   halfLifeMs: number;
   /** Heat map targets from configuration (HEATMAP_TARGETS); a request's `targets` parameter overrides them. */
   heatmapTargets?: HeatmapTargets;
+  /** The touchpoint catalogue in force (TOUCHPOINTS_FILE; the query module keeps it in step with the file). */
+  touchpointCatalogue?: { readonly current: TouchpointCatalogue };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
   now?: () => number;
   log: FastifyBaseLogger;

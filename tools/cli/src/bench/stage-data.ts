@@ -90,6 +90,7 @@ export function stageDataset(opts: { events: number; customers: number; seed: nu
     agent_id: assisted.has(tp.channel) && tp.initiator === 'customer' ? `agent-${(i * 7919) % 60}` : null,
     session_id: tp.channel === 'web' || tp.channel === 'mobile_app' ? `s-${tp.customer_id}-${tp.journey}` : null,
     attributes: tp.initiator === 'company' ? { campaign: `${tp.journey}-${tp.touchpoint}` } : {},
+    text: null,
   }));
   return { touchpoints, signals: signals.map((s) => s.signal), customers };
 }

@@ -21,10 +21,19 @@ export interface DemoEvent {
   wait_ms?: number;
   sentiment?: number;
   survey?: { kind: 'NPS' | 'CSAT' | 'CES'; score: number; comment?: string };
+  /** A message without a sentiment number: the processor and the sink score it (docs/architecture.md §20). */
+  text?: string;
   agent_id?: string;
   session_id?: string;
   attributes?: Record<string, string>;
 }
+
+/** What customers write in the payment-help chat: text only, scored by touchstream (each ≤ −0.6, a negative signal). */
+const PAYMENT_CHAT_MESSAGES = [
+  'My card keeps getting declined and nobody can tell me why. Terrible.',
+  'Payment failed again, this is ridiculous.',
+  'The checkout is broken, I am really frustrated.',
+];
 
 /** A step of a journey: the event and its delay after the previous step. */
 export interface JourneyStep {
@@ -61,7 +70,7 @@ export function bankVerificationJourney(rng: Rng): JourneyStep[] {
     steps.push(
       { afterMs: between(rng, 500, 1500), event: { channel: 'web', touchpoint: 'document_upload', initiator: 'customer', journey, stage: 'onboarding', outcome: 'completed', duration_ms: between(rng, 30_000, 180_000), session_id: session } },
       { afterMs: between(rng, 300, 900), event: { channel: 'sms', touchpoint: 'verification_confirmed_sms', initiator: 'company', journey, stage: 'onboarding', outcome: 'completed' } },
-      { afterMs: between(rng, 500, 2000), event: { channel: 'email', touchpoint: 'csat_survey', initiator: 'customer', journey, stage: 'onboarding', survey: { kind: 'CSAT', score: pick(rng, [4, 5, 5, 4, 3]) } } },
+      { afterMs: between(rng, 500, 2000), event: { channel: 'email', touchpoint: 'csat_survey', initiator: 'customer', journey, stage: 'onboarding', survey: { kind: 'CSAT', score: pick(rng, [4, 5, 5, 4, 3]), comment: 'Quick and easy, thank you!' } } },
     );
   } else if (roll < 0.8) {
     // Self-service fails, the customer calls: the frustration shows in the call and the survey.
@@ -94,7 +103,7 @@ export function telecomSupportJourney(rng: Rng): JourneyStep[] {
   steps.push({ afterMs: between(rng, 500, 1500), event: { channel: 'sms', touchpoint: 'nps_survey', initiator: 'customer', journey, stage: 'support', reason, survey: { kind: 'NPS', score: calls > 1 ? between(rng, 0, 5) : between(rng, 6, 10) } } });
   if (calls === 3) {
     // After a third call the customer puts it in writing: a complaint signal.
-    steps.push({ afterMs: between(rng, 500, 1500), event: { channel: 'email', touchpoint: 'complaint_email', initiator: 'customer', journey, stage: 'support', reason: 'formal_complaint', sentiment: -0.8 } });
+    steps.push({ afterMs: between(rng, 500, 1500), event: { channel: 'email', touchpoint: 'complaint_email', initiator: 'customer', journey, stage: 'support', reason: 'formal_complaint', text: 'I am writing to complain about the poor service: charged twice and nobody answers my emails.' } });
   }
   return steps;
 }
@@ -115,7 +124,7 @@ export function retailCheckoutJourney(rng: Rng): JourneyStep[] {
   if (failures >= 3 || rng() < 0.1) {
     steps.push(
       { afterMs: between(rng, 300, 1000), event: { channel, touchpoint: 'checkout_page', initiator: 'customer', journey, stage: 'purchase', outcome: 'abandoned', session_id: session } },
-      { afterMs: between(rng, 1000, 2500), event: { channel: 'chat', touchpoint: 'payment_help_chat', initiator: 'customer', journey, stage: 'support', reason: 'payment_problem', outcome: 'unresolved', wait_ms: between(rng, 30_000, 400_000), sentiment: -(0.5 + rng() * 0.5) } },
+      { afterMs: between(rng, 1000, 2500), event: { channel: 'chat', touchpoint: 'payment_help_chat', initiator: 'customer', journey, stage: 'support', reason: 'payment_problem', outcome: 'unresolved', wait_ms: between(rng, 30_000, 400_000), text: PAYMENT_CHAT_MESSAGES[Math.floor(rng() * PAYMENT_CHAT_MESSAGES.length)] } },
       { afterMs: between(rng, 500, 1500), event: { channel: 'email', touchpoint: 'csat_survey', initiator: 'customer', journey, stage: 'support', survey: { kind: 'CSAT', score: between(rng, 1, 2) } } },
     );
   } else {

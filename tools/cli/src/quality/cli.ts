@@ -14,6 +14,7 @@ import { createKafka } from '@touchstream/kafka';
 import { TIMED_JOURNEY } from './generator.ts';
 import { formatReportTable, defaultTargets } from './report.ts';
 import { runQuality, type QualityRunResult } from './run.ts';
+import { sentimentQualityCommand } from './sentiment.ts';
 
 interface QualityFlags {
   events: string;
@@ -92,7 +93,8 @@ function printResult(result: QualityRunResult, flags: QualityFlags, against: str
 
 export function qualityCommand(): Command {
   return new Command('quality')
-    .description('Measure detection quality: post labelled journeys (positives and near misses), then print precision, recall and delays per signal; exits 1 when a target is missed')
+    .description('Measure detection quality: post labelled journeys (positives and near misses), then print precision, recall and delays per signal; exits 1 when a target is missed. `quality sentiment`: the text-sentiment scorer on its labelled set')
+    .addCommand(sentimentQualityCommand())
     .option('--events <n>', 'touchpoints to post (at least)', '100000')
     .option('--seed <n>', 'random seed of the labelled journeys', '1')
     .option('--url <url>', 'ingest of a running stack (default: start a temporary stack of its own)')

@@ -39,6 +39,7 @@ export function upCommand(): Command {
           LOG_LEVEL: 'error',
           WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
           RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
+          TOUCHPOINTS_FILE: path.join(repoRoot, 'touchpoints/demo.yaml'),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
           ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
           ...env,

@@ -1,0 +1,173 @@
+// The touchpoint catalogue (touchpoints.yaml): every touchpoint the company designed, with its channel, journey
+// stage, owner, front stage or back office, description and reaction-time target. Validated as a whole (every
+// problem at once, with its path in the document), and kept in step with the file like the weak-signal rules: its
+// stat is polled, and reload() re-reads it on demand (SIGHUP). An invalid new file is rejected and logged; the
+// catalogue in force stays. docs/architecture.md §20.2.
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "15m", "24h", "2d", "500ms" or a number of milliseconds (as in the rules file). */
+const reactionTime = z.unknown().transform((v, ctx) => {
+  const m = typeof v === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v) : null;
+  const ms = typeof v === 'number' && Number.isFinite(v) ? v : m ? Number(m[1]) * UNIT_MS[m[2]!]! : null;
+  if (ms === null || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration like 30s, 2m, 4h, 2d or a number of milliseconds (> 0), got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const name = z.string().min(1).max(256);
+
+const entrySchema = z.strictObject({
+  channel: name,
+  stage: name,
+  owner: name,
+  /** front_stage: the customer sees it (a page, a call, a letter); back_office: work done for them out of sight. */
+  layer: z.enum(['front_stage', 'back_office']),
+  description: z.string().min(1).max(2000),
+  /** How fast the company must react at this touchpoint (compared with the touchpoint's wait_ms). Optional. */
+  reaction_time: reactionTime.optional(),
+  journey: name.optional(),
+});
+
+const catalogueSchema = z.strictObject({
+  version: z.union([z.string().min(1), z.number()]).transform(String).optional(),
+  touchpoints: z.record(name, entrySchema),
+});
+
+export interface CatalogueEntry {
+  touchpoint: string;
+  channel: string;
+  stage: string;
+  owner: string;
+  layer: 'front_stage' | 'back_office';
+  description: string;
+  /** Target in ms, or null when the catalogue sets none. */
+  reaction_time_ms: number | null;
+  journey: string | null;
+}
+
+export interface TouchpointCatalogue {
+  file: string;
+  /** "<version>+<first 8 hex of the content's sha256>", or the hash alone. */
+  version: string;
+  entries: CatalogueEntry[];
+}
+
+export class CatalogueError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid touchpoint catalogue ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'CatalogueError';
+  }
+}
+
+/** Parses and validates a catalogue document (YAML, so JSON too); throws CatalogueError listing every problem. */
+export function parseCatalogue(text: string, file: string): TouchpointCatalogue {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length) throw new CatalogueError(file, doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0]}`));
+  const parsed = catalogueSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    throw new CatalogueError(file, parsed.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`));
+  }
+  const hash = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 8);
+  return {
+    file,
+    version: parsed.data.version ? `${parsed.data.version}+${hash}` : hash,
+    entries: Object.entries(parsed.data.touchpoints)
+      .map(([touchpoint, e]) => ({
+        touchpoint,
+        channel: e.channel,
+        stage: e.stage,
+        owner: e.owner,
+        layer: e.layer,
+        description: e.description,
+        reaction_time_ms: e.reaction_time ?? null,
+        journey: e.journey ?? null,
+      }))
+      .sort((a, b) => a.touchpoint.localeCompare(b.touchpoint)),
+  };
+}
+
+export async function loadCatalogueFile(file: string): Promise<TouchpointCatalogue> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CatalogueError(file, [`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): check TOUCHPOINTS_FILE`]);
+  }
+  return parseCatalogue(text, file);
+}
+
+export type CatalogueReload = { ok: true; changed: boolean; version: string } | { ok: false; error: string };
+
+export interface CatalogueWatcher {
+  readonly current: TouchpointCatalogue;
+  reload(reason?: string): Promise<CatalogueReload>;
+  start(): void;
+  stop(): void;
+}
+
+/** Loads the file once (throws CatalogueError when invalid: the process must not start with a bad catalogue). */
+export async function createCatalogueWatcher(options: { file: string; log: Pick<FastifyBaseLogger, 'info' | 'error'>; pollIntervalMs?: number }): Promise<CatalogueWatcher> {
+  const statKey = () => stat(options.file).then((s) => `${s.mtimeMs}:${s.size}:${s.ino}`, () => 'unreadable');
+  // Taken before each read: a write after it changes the stat, and the next poll reloads.
+  let loadedStat = await statKey();
+  let current = await loadCatalogueFile(options.file);
+  let queue: Promise<unknown> = Promise.resolve();
+  let poller: NodeJS.Timeout | undefined;
+  let polling = false;
+
+  async function load(reason: string): Promise<CatalogueReload> {
+    loadedStat = await statKey();
+    try {
+      const next = await loadCatalogueFile(options.file);
+      if (next.version === current.version) return { ok: true, changed: false, version: current.version };
+      const previous = current.version;
+      current = next;
+      options.log.info({ file: options.file, reason, previous, version: next.version }, 'touchpoint catalogue reloaded');
+      return { ok: true, changed: true, version: next.version };
+    } catch (err) {
+      const error = err instanceof CatalogueError ? err.message : `reading the touchpoint catalogue failed: ${(err as Error).message}`;
+      options.log.error({ file: options.file, reason, kept: current.version, error }, 'touchpoint catalogue reload rejected; keeping the one in force');
+      return { ok: false, error };
+    }
+  }
+
+  const watcher: CatalogueWatcher = {
+    get current() {
+      return current;
+    },
+    reload(reason = 'requested') {
+      const run = queue.then(() => load(reason));
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    start() {
+      if (poller) return;
+      poller = setInterval(() => {
+        if (polling) return;
+        polling = true;
+        void statKey()
+          .then((s) => (s !== loadedStat ? watcher.reload('file changed') : undefined))
+          .finally(() => {
+            polling = false;
+          });
+      }, options.pollIntervalMs ?? 1000);
+      poller.unref();
+    },
+    stop() {
+      clearInterval(poller);
+      poller = undefined;
+    },
+  };
+  return watcher;
+}
