@@ -34,6 +34,9 @@ beforeAll(async () => {
     READ_KEYS: `${hashKey(keys.read)}=analyst`,
     ANALYST_WRITE_KEYS: `${keys['analyst-write']}=bob`,
     ADMIN_KEY: keys.admin,
+    // The privacy routes (erase, export) answer 503 without it.
+    PRIVACY_SECRET: `access-test-privacy-secret-${'x'.repeat(16)}`,
+    ERASURE_SETTLE_MS: '0',
     KAFKA_GROUP_PREFIX: `access-${run}`,
     TOUCHPOINT_PARTITIONS: '2',
     TOPIC_PARTITIONS: '1',

@@ -13,6 +13,7 @@ s2 = statements(open('packages/clickhouse/migrations/002_rollups.sql').read())
 s3 = statements(open('packages/clickhouse/migrations/003_insert_token.sql').read())
 s4 = statements(open('packages/clickhouse/migrations/004_kpi_dimensions.sql').read())
 s6 = statements(open('packages/clickhouse/migrations/006_direct_rollups.sql').read())
+s7 = statements(open('packages/clickhouse/migrations/007_customer_erasures.sql').read())
 s9 = statements(open('packages/clickhouse/migrations/009_touchpoint_text_sentiment.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
@@ -70,6 +71,8 @@ missing = dropped - {created(x) for x in final}
 if missing - {'touchpoints_feed', 'signals_feed'}:
     raise SystemExit('006 drops what no migration creates: ' + ', '.join(sorted(missing)))
 final = [x for x in final if created(x) not in dropped]
+# 007: the erasure audit log, as it is.
+final.extend(s7)
 if any(x.startswith('CREATE MATERIALIZED VIEW') for x in final):
     raise SystemExit('a view is left: write how the cluster computes it')
 

@@ -414,3 +414,17 @@ TTL toDateTime(stored_at) + toIntervalDay(400);
 
 CREATE TABLE IF NOT EXISTS fcr_contacts ON CLUSTER '{cluster}' AS fcr_contacts_local
 ENGINE = Distributed('{cluster}', currentDatabase(), fcr_contacts_local, cityHash64(customer_id));
+
+CREATE TABLE IF NOT EXISTS customer_erasures_local ON CLUSTER '{cluster}'
+(
+    erased_at     DateTime64(3, 'UTC'),
+    customer_key  String,
+    requested_by  LowCardinality(String),
+    policy        LowCardinality(String),
+    removed       String
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/customer_erasures', '{replica}')
+ORDER BY (customer_key, erased_at);
+
+CREATE TABLE IF NOT EXISTS customer_erasures ON CLUSTER '{cluster}' AS customer_erasures_local
+ENGINE = Distributed('{cluster}', currentDatabase(), customer_erasures_local, cityHash64(customer_key, erased_at));

@@ -5,7 +5,7 @@ import type { Producer } from 'kafkajs';
 import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
-import { createKafka, createIdempotentProducer, ensureTopics, startLagMonitor, topicNames, topicSpecs, trackProducerConnection, type LaggingGroup, type LagMonitor } from '@touchstream/kafka';
+import { createKafka, createIdempotentProducer, ensureTopics, ErasedCustomers, followErasures, type ErasureFollower, startLagMonitor, topicNames, topicSpecs, trackProducerConnection, type LaggingGroup, type LagMonitor } from '@touchstream/kafka';
 import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
 import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
@@ -13,6 +13,8 @@ import { createSinkModule } from '@touchstream/sink';
 import { createAlertStreamModule, createQueryModule, type QueryModule } from '@touchstream/query';
 import { createNotifierModule } from '@touchstream/notifier';
 import { createDashboardModule } from '@touchstream/dashboard';
+import { createPrivacyModule } from '@touchstream/privacy';
+import { pseudonymousCustomerId } from '@touchstream/contracts';
 import { accessKeysOf, type Config, type Target, targetsOf } from './config.ts';
 import { createHttpServer } from './server.ts';
 import { parseWebhooks } from './webhooks-config.ts';
@@ -137,6 +139,29 @@ function sharedClickHouseModule(clickhouse: ClickHouseClient, rawTtlDays: number
   };
 }
 
+/**
+ * Privacy (docs/architecture.md §14): with PRIVACY_SECRET, every process follows erasures.v1 into `erased` before its
+ * consumers and routes start (module `erasures`); without it there is nothing to follow.
+ */
+function sharedErasuresModule(config: Config, kafka: ReturnType<typeof createKafka>, erased: ErasedCustomers, log: FastifyInstance['log']): Module {
+  let follower: ErasureFollower | undefined;
+  return {
+    name: 'erasures',
+    deps: ['kafka'],
+    async init() {
+      return {
+        async start() {
+          follower = await followErasures({ kafka, erased, groupPrefix: config.KAFKA_GROUP_PREFIX, log });
+        },
+        async stop() {
+          await follower?.stop();
+        },
+        ready: () => (follower ? { ready: true } : { ready: false, reason: 'erasures.v1 not read yet' }),
+      };
+    },
+  };
+}
+
 type SharedClient = 'kafka' | 'redis' | 'clickhouse';
 
 /** The shared clients of one process, built once in startApp (only those its targets need). */
@@ -150,6 +175,17 @@ interface SharedClients {
   halfLifeMs: number;
   scoring: { halfLifeMs?: number };
   log: FastifyInstance['log'];
+  /** Erased customers (followed from erasures.v1); only with PRIVACY_SECRET. */
+  erased?: ErasedCustomers;
+}
+
+/** Ingest's part of §14: pseudonyms before Kafka, and refusing erased customers' new events (policy refuse). */
+function ingestPrivacy(config: Config, erased: ErasedCustomers | undefined) {
+  const secret = config.PRIVACY_SECRET;
+  return {
+    storedCustomerId: secret && config.PSEUDONYMIZE_CUSTOMER_IDS ? (id: string) => pseudonymousCustomerId(secret, id) : undefined,
+    isErased: erased && config.ERASED_CUSTOMER_POLICY === 'refuse' ? (id: string) => erased.erasedAtOf(id) !== undefined : undefined,
+  };
 }
 
 /** What one target contributes: its modules (each depending on the shared clients it uses) and its consumer groups. */
@@ -167,7 +203,7 @@ interface TargetParts {
 const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClients): TargetParts }> = {
   ingest: {
     clients: ['kafka'],
-    build: ({ config, kafka, producer, log }) => ({
+    build: ({ config, kafka, producer, log, erased }) => ({
       modules: [dependingOn(createIngestModule({
         producer,
         kafka,
@@ -179,36 +215,37 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
           maxInFlightBytes: config.INGEST_MAX_IN_FLIGHT_BYTES,
           touchpoint: { maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS },
         },
+        privacy: ingestPrivacy(config, erased),
         log,
-      }), ['kafka'])],
+      }), ['kafka', ...(erased ? ['erasures'] : [])])],
       laggingGroups: [],
     }),
   },
   processor: {
     clients: ['kafka', 'redis'],
-    build: ({ config, kafka, producer, redis, scoring, log }) => {
+    build: ({ config, kafka, producer, redis, scoring, log, erased }) => {
       const groupId = `${config.KAFKA_GROUP_PREFIX}-processor`;
       const processor = createProcessorModule({
         kafka, producer, redis: redis!, groupId,
         rulesFile: config.RULES_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
-        consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log,
+        consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log, erased,
       });
-      return { modules: [dependingOn(processor, ['kafka', 'redis'])], laggingGroups: [{ groupId, topics: [topicNames.touchpoints] }], processor };
+      return { modules: [dependingOn(processor, ['kafka', 'redis', ...(erased ? ['erasures'] : [])])], laggingGroups: [{ groupId, topics: [topicNames.touchpoints] }], processor };
     },
   },
   sink: {
     clients: ['kafka', 'clickhouse'],
-    build: ({ config, kafka, producer, clickhouse, log }) => {
+    build: ({ config, kafka, producer, clickhouse, log, erased }) => {
       const groupId = `${config.KAFKA_GROUP_PREFIX}-sink`;
       return {
-        modules: [dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log }), ['kafka', 'clickhouse'])],
+        modules: [dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log, erased }), ['kafka', 'clickhouse', ...(erased ? ['erasures'] : [])])],
         laggingGroups: [{ groupId, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] }],
       };
     },
   },
   query: {
     clients: ['kafka', 'redis', 'clickhouse'],
-    build: ({ config, kafka, redis, clickhouse, halfLifeMs, log }) => {
+    build: ({ config, kafka, producer, redis, clickhouse, halfLifeMs, log, erased }) => {
       const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, log });
       return {
         modules: [
@@ -216,6 +253,13 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
           dependingOn(createAlertStreamModule({ kafka, groupPrefix: config.KAFKA_GROUP_PREFIX, log }), ['kafka']),
           // The analysts' page calls the query API above with the analyst's read key.
           dependingOn(createDashboardModule(), ['query']),
+          // Erase and export a customer (admin key): the stores the query API reads, and Kafka for erasures.v1.
+          dependingOn(createPrivacyModule({
+            redis: redis!, clickhouse: clickhouse!, producer, erased, halfLifeMs, log,
+            settings: config.PRIVACY_SECRET
+              ? { secret: config.PRIVACY_SECRET, pseudonymize: config.PSEUDONYMIZE_CUSTOMER_IDS, policy: config.ERASED_CUSTOMER_POLICY, settleMs: config.ERASURE_SETTLE_MS }
+              : undefined,
+          }), ['kafka', 'redis', 'clickhouse', ...(erased ? ['erasures'] : [])]),
         ],
         laggingGroups: [],
         query,
@@ -285,7 +329,9 @@ export async function startApp(config: Config): Promise<RunningApp> {
     modules.push(sharedClickHouseModule(clickhouse, config.CLICKHOUSE_RAW_TTL_DAYS, log));
   }
 
-  const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log };
+  const erased = config.PRIVACY_SECRET ? new ErasedCustomers(config.PRIVACY_SECRET, { forever: config.ERASED_CUSTOMER_POLICY === 'refuse' }) : undefined;
+  if (erased) modules.push(sharedErasuresModule(config, kafka, erased, log));
+  const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log, erased };
   const laggingGroups: LaggingGroup[] = [];
   let processorModule: ProcessorModule | undefined;
   let queryModule: QueryModule | undefined;

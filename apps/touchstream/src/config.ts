@@ -105,6 +105,15 @@ export const configShape = z.object({
     METRICS_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     /** How Segment messages (POST /v1/batch, /v1/track, …) become touchpoints: YAML/JSON; unset = built-in mapping. */
     SEGMENT_MAPPING_FILE: z.string().min(1).optional(),
+    // Privacy (docs/architecture.md §14): the secret of the keyed hashes (erasure keys, pseudonyms). Changing it
+    // makes earlier erasures and pseudonyms unrecognisable: keep it as long as the data.
+    PRIVACY_SECRET: z.string().min(32, 'must be at least 32 characters (e.g. openssl rand -hex 32)').optional(),
+    /** A new event for an erased customer: refuse (409 per event at ingest) or fresh (a new customer from then on). */
+    ERASED_CUSTOMER_POLICY: z.enum(['refuse', 'fresh']).default('refuse'),
+    /** Replace customer_id by a keyed hash of it at ingest, before Kafka (needs PRIVACY_SECRET). */
+    PSEUDONYMIZE_CUSTOMER_IDS: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+    /** Between recording an erasure in Kafka and deleting: consumers learn it and finish the batches in flight. */
+    ERASURE_SETTLE_MS: int(2000),
 });
 
 export const configSchema = configShape.superRefine((c, ctx) => {
@@ -117,6 +126,7 @@ export const configSchema = configShape.superRefine((c, ctx) => {
     if (targets.has('ingest')) loadSegmentMapping(c).problems.forEach((message) => ctx.addIssue({ code: 'custom', path: ['SEGMENT_MAPPING_FILE'], message }));
     if (targets.has('ingest') && Object.keys(c.WRITE_KEYS).length === 0) need('WRITE_KEYS', 'by ingest (e.g. WRITE_KEYS=s3cr3t-web-key=web)');
     if (targets.has('query') && Object.keys(c.READ_KEYS).length === 0) need('READ_KEYS', 'by query (e.g. READ_KEYS=s3cr3t-read-key=analyst)');
+    if (c.PSEUDONYMIZE_CUSTOMER_IDS && !c.PRIVACY_SECRET) need('PRIVACY_SECRET', 'by PSEUDONYMIZE_CUSTOMER_IDS (the key of the pseudonyms)');
     // One key, one role: compared by digest, so a key given in clear in one list and hashed in another is caught too.
     const seen = new Map<string, string>();
     const lists = [['WRITE_KEYS', c.WRITE_KEYS], ['READ_KEYS', c.READ_KEYS], ['ANALYST_WRITE_KEYS', c.ANALYST_WRITE_KEYS], ['ADMIN_KEY', c.ADMIN_KEY ? { [c.ADMIN_KEY]: 'admin' } : {}]] as const;

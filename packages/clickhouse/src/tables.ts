@@ -11,5 +11,6 @@ export const tableNames = {
   signalAgg1d: 'signal_agg_1d',
   customerActivity1d: 'customer_activity_1d',
   annotations: 'annotations',
+  customerErasures: 'customer_erasures',
   schemaMigrations: 'schema_migrations',
 } as const;

@@ -26,3 +26,4 @@ export {
   customerKeys,
   defaultTimerIndexKey,
 } from './redis-layout.ts';
+export { pseudonymousCustomerId, erasureKey, encodeErasureRecord, decodeErasureRecord, type ErasureRecord } from './privacy.ts';

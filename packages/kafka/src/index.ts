@@ -4,3 +4,4 @@ export * from './topics.ts';
 export * from './consumer.ts';
 export * from './health.ts';
 export * from './lag.ts';
+export * from './erasures.ts';

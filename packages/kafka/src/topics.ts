@@ -8,6 +8,8 @@ export const topicNames = {
   alerts: 'alerts.v1',
   /** Poison records met by consumers (could not be decoded or processed). */
   deadLetters: 'deadletters.v1',
+  /** Erased customers, keyed by a keyed hash of the id (never the id): compacted, read whole by every consumer (§14). */
+  erasures: 'erasures.v1',
 } as const;
 
 export interface TopicLayout {
@@ -41,6 +43,14 @@ export function topicSpecs(layout: TopicLayout = defaultTopicLayout): ITopicConf
     spec(topicNames.signals, layout.otherPartitions),
     spec(topicNames.alerts, layout.otherPartitions),
     spec(topicNames.deadLetters, layout.otherPartitions),
+    // Compacted: the latest erasure of each key is kept for ever (a replay from offset 0 must still meet it).
+    // One partition: every process reads it whole, and erasures are rare.
+    {
+      topic: topicNames.erasures,
+      numPartitions: 1,
+      replicationFactor: layout.replicationFactor,
+      configEntries: [...configEntries, { name: 'cleanup.policy', value: 'compact' }],
+    },
   ];
 }
 

@@ -151,3 +151,31 @@ describe('deadLetterMessage', () => {
     });
   });
 });
+
+describe('prepareBatch with privacy settings (docs/architecture.md §14)', () => {
+  const items = (events: object[]) => {
+    const parsed = parseEventsBody(Buffer.from(JSON.stringify(events)), 'json', { maxEvents: 100 });
+    if (parsed.kind !== 'items') throw new Error(`not items: ${parsed.kind}`);
+    return parsed.items;
+  };
+
+  it('replaces customer_id by its pseudonym before encoding: the raw id reaches neither the key nor the value', () => {
+    const batch = prepareBatch(items([event({ customer_id: 'alice@example.com' })]), {
+      validator, source: 'web', contentType: 'application/json', nowMs,
+      storedCustomerId: (id) => `p_${id.length}`,
+    });
+    expect(batch.touchpoints[0]!.key).toBe('p_17');
+    expect(batch.touchpoints[0]!.value.includes(Buffer.from('alice@example.com'))).toBe(false);
+    expect(codecs.touchpoint.decode(batch.touchpoints[0]!.value).customer_id).toBe('p_17');
+  });
+
+  it('refuses events of erased customers with CUSTOMER_ERASED, without a dead letter, and keeps the others', () => {
+    const batch = prepareBatch(items([event({ customer_id: 'gone' }), event({ customer_id: 'here' })]), {
+      validator, source: 'web', contentType: 'application/json', nowMs,
+      isErased: (id) => id === 'gone',
+    });
+    expect(batch.touchpoints.map((m) => m.key)).toEqual(['here']);
+    expect(batch.rejected).toEqual([{ index: 0, code: 'CUSTOMER_ERASED', errors: [expect.stringMatching(/erased/)] }]);
+    expect(batch.deadLetters).toEqual([]);
+  });
+});

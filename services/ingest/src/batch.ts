@@ -16,6 +16,8 @@ export interface RejectedEvent {
   /** Position in the request: array index, or NDJSON line number − 1. */
   index: number;
   errors: string[];
+  /** Set when the event is refused rather than invalid: CUSTOMER_ERASED (409, not dead-lettered: it would keep the id). */
+  code?: 'CUSTOMER_ERASED';
 }
 
 export interface PreparedBatch {
@@ -59,6 +61,10 @@ export interface PrepareBatchOptions {
   /** The request's media type, recorded on dead letters. */
   contentType: string;
   nowMs: number;
+  /** Pseudonymisation (§14): the customer_id stored for the one sent; identity when off. */
+  storedCustomerId?: (customerId: string) => string;
+  /** ERASED_CUSTOMER_POLICY=refuse: whether a (stored) customer_id was erased; its events are refused with 409. */
+  isErased?: (storedCustomerId: string) => boolean;
 }
 
 /** JSON with object keys sorted at every level: the same event always serialises to the same text. */
@@ -124,7 +130,16 @@ export function prepareBatch(items: BodyItem[], opts: PrepareBatchOptions): Prep
       reject(item, result.errors);
       continue;
     }
-    const event = hasClientEventId(item.value) ? result.event : { ...result.event, event_id: derivedEventId(opts.source, result.event) };
+    const validated = opts.storedCustomerId ? { ...result.event, customer_id: opts.storedCustomerId(result.event.customer_id) } : result.event;
+    if (opts.isErased?.(validated.customer_id)) {
+      batch.rejected.push({
+        index: item.index,
+        code: 'CUSTOMER_ERASED',
+        errors: ['customer_id: this customer was erased and this deployment refuses new events for erased customers (ERASED_CUSTOMER_POLICY=refuse)'],
+      });
+      continue;
+    }
+    const event = hasClientEventId(item.value) ? validated : { ...validated, event_id: derivedEventId(opts.source, validated) };
     let value: Buffer;
     try {
       value = codecs.touchpoint.encode(event);

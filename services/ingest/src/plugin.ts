@@ -5,7 +5,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type LogSink } from '@touchstream/kafka';
 import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/contracts';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
-import { deadLetterMessage, prepareBatch, type IngestMessage } from './batch.ts';
+import { deadLetterMessage, prepareBatch, type IngestMessage, type PrepareBatchOptions } from './batch.ts';
 import { humanBytes, ingestRouteSchema } from './schemas.ts';
 import type { BodyItem } from './body.ts';
 import { defaultSegmentMapping, type SegmentMapping } from './segment/mapping.ts';
@@ -47,6 +47,8 @@ export interface IngestDeps {
   /** How Segment messages become touchpoints (POST /v1/batch, /v1/track, …); default defaultSegmentMapping. */
   segmentMapping?: SegmentMapping;
   log: LogSink;
+  /** Pseudonymisation and the erased-customer policy (docs/architecture.md §14). */
+  privacy?: Pick<PrepareBatchOptions, 'storedCustomerId' | 'isErased'>;
 }
 
 /** What ingest has handed to Kafka and not heard back about yet. */
@@ -194,7 +196,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
 
     /** Valid items to Kafka, the rest dead-lettered, in one produce request; undefined once a 503 was sent. */
     async function deliverItems(reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number) {
-      const batch = prepareBatch(items, { validator, source, contentType, nowMs });
+      const batch = prepareBatch(items, { validator, source, contentType, nowMs, ...deps.privacy });
       try {
         await sendAcked([
           { topic: topics.touchpoints, messages: batch.touchpoints },
@@ -276,6 +278,13 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
           case 'items': {
             const result = await deliverItems(reply, parsed.items, source, contentType, nowMs);
             if (!result) return reply;
+            if (result.accepted === 0 && result.rejected.length > 0 && result.rejected.every((r) => r.code === 'CUSTOMER_ERASED')) {
+              return reply.code(409).send({
+                code: 'CUSTOMER_ERASED',
+                message: 'every event of the request is for an erased customer; this deployment refuses them (ERASED_CUSTOMER_POLICY=refuse)',
+                ...result,
+              });
+            }
             if (result.accepted === 0) {
               return reply.code(400).send({
                 code: 'NO_VALID_EVENTS',

@@ -26,6 +26,7 @@ const rejectedSchema = {
     properties: {
       index: { type: 'integer', description: 'Position in the request: array index, or NDJSON line number − 1.' },
       errors: { type: 'array', items: { type: 'string' }, description: 'Why the event was rejected, one reason per problem.' },
+      code: { type: 'string', enum: ['CUSTOMER_ERASED'], description: 'Present when the event was refused (409) rather than invalid: its customer was erased (ERASED_CUSTOMER_POLICY=refuse); not dead-lettered.' },
     },
   },
 } as const;
@@ -153,6 +154,12 @@ export function ingestRouteSchema(limits: { touchpoint: TouchpointLimits; maxEve
         required: ['code', 'message'],
         properties: { ...errorProperties, limit: { type: 'integer', description: 'The limit that was exceeded (bytes or events).' } },
         examples: [{ code: 'TOO_MANY_EVENTS', message: `the request has 1500 events; at most ${limits.maxEventsPerRequest} are accepted per request`, limit: limits.maxEventsPerRequest }],
+      },
+      409: {
+        description: 'Every event of the request is for an erased customer and ERASED_CUSTOMER_POLICY=refuse (`CUSTOMER_ERASED`); in a mixed request the others are accepted (202) and these listed in `rejected` with `code: CUSTOMER_ERASED`.',
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { ...errorProperties, ...batchResultProperties },
       },
       415: {
         description: 'The Content-Type is not one of the accepted ones.',

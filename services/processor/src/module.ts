@@ -3,7 +3,7 @@
 // fires due journey timers on a tick, and the rules file, reloaded on change and on reloadRules().
 import type { Cluster, Redis } from 'ioredis';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
-import { produceAll, runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type LogSink } from '@touchstream/kafka';
+import { produceAll, runBatchConsumer, topicNames, withoutErased, type BatchConsumer, type BatchConsumerOptions, type ErasedCustomers, type LogSink } from '@touchstream/kafka';
 import { resolveScoringConfig, type ScoringOverrides } from './config.ts';
 import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
 import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
@@ -27,6 +27,8 @@ export interface ProcessorModuleDeps {
   /** How often the rules file's stat is polled for changes; default 1 s. */
   rulesPollIntervalMs?: number;
   log: LogSink;
+  /** Erased customers (followed from erasures.v1): their touchpoints written before the erasure are dropped (§14). */
+  erased?: ErasedCustomers;
   /** Consumer tuning passed to runBatchConsumer. */
   consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'maxRecordsPerCall' | 'partitionsConsumedConcurrently' | 'fromBeginning' | 'sessionTimeoutMs'>;
 }
@@ -71,7 +73,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
             groupId,
             topics: [topicNames.touchpoints],
             producer: deps.producer,
-            handleBatches: p.handleBatches,
+            handleBatches: deps.erased ? withoutErased(deps.erased, p.handleBatches) : p.handleBatches,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'processor',
             log: deps.log,

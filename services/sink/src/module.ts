@@ -1,7 +1,7 @@
 // The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
 // The tables exist before it starts: the composition root's clickhouse module applies the migrations.
 import { dropStaleStages, stageRows, storeStaged, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
-import { runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type BatchHandler, type LogSink, type MultiBatchHandler, type RecordResult } from '@touchstream/kafka';
+import { runBatchConsumer, topicNames, withoutErased, type BatchConsumer, type ErasedCustomers, type BatchConsumerOptions, type BatchHandler, type LogSink, type MultiBatchHandler, type RecordResult } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { defaultSinkTopics, findStored, resultsPerBatch, rowsFor, storedBlock, storedUnderOtherTokens, tableFor, withoutStored, type BatchPlan, type SinkTopics } from './batch.ts';
 
@@ -23,6 +23,8 @@ export interface SinkDeps {
   partitionsConsumedConcurrently?: number;
   /** See BatchConsumerOptions.sessionTimeoutMs. */
   sessionTimeoutMs?: number;
+  /** Erased customers (followed from erasures.v1): their records written before the erasure are dropped (§14). */
+  erased?: ErasedCustomers;
 }
 
 /** Whether ClickHouse answered the sink's last call; part of readiness. */
@@ -131,7 +133,7 @@ export function createSinkModule(deps: SinkDeps): Module {
             producer: deps.producer,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'sink',
-            handleBatches,
+            handleBatches: deps.erased ? withoutErased(deps.erased, handleBatches) : handleBatches,
             log: deps.log,
             maxRecordsPerBatch: deps.maxRecordsPerBatch,
             maxRecordsPerCall: deps.maxRecordsPerCall,

@@ -8,6 +8,7 @@ import { deadLettersCommand } from './deadletters/cli.ts';
 import { qualityCommand } from './quality/cli.ts';
 import { benchCommand } from './bench/query.ts';
 import { exportCommand } from './export/cli.ts';
+import { eraseCommand } from './erase/cli.ts';
 
 const program = new Command()
   .name('touchstream')
@@ -19,6 +20,7 @@ const program = new Command()
   .addCommand(deadLettersCommand())
   .addCommand(qualityCommand())
   .addCommand(benchCommand())
-  .addCommand(exportCommand());
+  .addCommand(exportCommand())
+  .addCommand(eraseCommand());
 
 await program.parseAsync(process.argv);

@@ -5,7 +5,15 @@ import { createWriteStream } from 'node:fs';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { createKafka, topicNames } from '@touchstream/kafka';
-import { readDeadLetters, replayExportFile, toExportLine, type StoredDeadLetter } from './deadletters.ts';
+import { loadErasures, readDeadLetters, replayExportFile, toExportLine, type ErasureCheck, type StoredDeadLetter } from './deadletters.ts';
+
+/** With PRIVACY_SECRET set (as for the deployment), dead letters of erased customers are skipped (§14). */
+async function erasuresFor(brokers: string): Promise<ErasureCheck | undefined> {
+  const env = environment();
+  if (!env.PRIVACY_SECRET) return undefined;
+  const pseudonymize = env.PSEUDONYMIZE_CUSTOMER_IDS === 'true' || env.PSEUDONYMIZE_CUSTOMER_IDS === '1';
+  return loadErasures(createKafka({ brokers: brokers.split(',') }), env.PRIVACY_SECRET, pseudonymize, env.ERASED_CUSTOMER_POLICY === 'fresh' ? 'fresh' : 'refuse');
+}
 
 interface ReadFlags { brokers: string; topic: string; source?: string; stage?: string; reason?: string; limit?: string }
 
@@ -32,9 +40,13 @@ function progressBar(label: string) {
 
 async function read(flags: ReadFlags): Promise<StoredDeadLetter[]> {
   const kafka = createKafka({ brokers: flags.brokers.split(',') });
+  const erasures = await erasuresFor(flags.brokers);
+  const skipped = { erased: 0 };
   const bar = progressBar(`reading ${flags.topic}`);
   try {
     return await readDeadLetters({
+      erasures,
+      skipped,
       kafka,
       topic: flags.topic,
       filter: { source: flags.source, stage: flags.stage, reason: flags.reason },
@@ -43,6 +55,7 @@ async function read(flags: ReadFlags): Promise<StoredDeadLetter[]> {
     });
   } finally {
     bar.stop();
+    if (skipped.erased > 0) console.error(`skipped ${skipped.erased} dead letter(s) of erased customers`);
   }
 }
 
@@ -86,12 +99,14 @@ export function deadLettersCommand(): Command {
     .description('Post the payloads of an exported (and fixed) NDJSON file to ingest; they are validated like new events')
     .option('--url <url>', 'ingest base URL', 'http://127.0.0.1:8080')
     .option('--key <key>', 'write key', environment().TOUCHSTREAM_WRITE_KEY ?? DEMO_WRITE_KEY)
-    .action(async (file: string, flags: { url: string; key: string }) => {
+    .option('--brokers <host:port,…>', 'Kafka brokers (erasures.v1 is read to skip erased customers when PRIVACY_SECRET is set)', environment().KAFKA_BROKERS ?? '127.0.0.1:9092')
+    .action(async (file: string, flags: { url: string; key: string; brokers: string }) => {
       const bar = progressBar('replaying');
       try {
-        const report = await replayExportFile(file, { url: flags.url, writeKey: flags.key, onProgress: (d, t) => bar.update(d, t) });
+        const erasures = await erasuresFor(flags.brokers);
+        const report = await replayExportFile(file, { url: flags.url, writeKey: flags.key, erasures, onProgress: (d, t) => bar.update(d, t) });
         bar.stop();
-        console.log(`accepted ${report.accepted} of ${report.total}`);
+        console.log(`accepted ${report.accepted} of ${report.total}${report.skippedErased ? ` (${report.skippedErased} line(s) of erased customers left out)` : ''}`);
         for (const r of report.rejected) console.log(`  line ${r.line}: ${r.errors.join('; ')}`);
         if (report.rejected.length) process.exitCode = 2;
       } catch (err) {

@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { enforceRoles } from '@touchstream/runtime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createIdempotentProducer, createKafka, ensureTopics } from '@touchstream/kafka';
+import { createIdempotentProducer, createKafka, ensureTopics, ErasedCustomers } from '@touchstream/kafka';
 import { ingestPlugin } from '@touchstream/ingest';
-import { codecs } from '@touchstream/contracts';
+import { codecs, erasureKey } from '@touchstream/contracts';
 import { readDeadLetters, replayExportFile, toExportLine, type ExportedDeadLetter } from './deadletters.ts';
 
 const run = randomUUID().slice(0, 8);
@@ -98,6 +98,46 @@ describe('dead letters', () => {
     expect(fixedId).toMatch(/^dead-letter-/);
     expect(ids.filter((id) => id === fixedId)).toHaveLength(2);
     expect(new Set(ids).size).toBe(2);
+  });
+
+  it('skip dead letters, and lines of an export file, of customers erased since (docs/architecture.md §14)', async () => {
+    const erasedTopic = { ...topics, invalid: `dl-test-${run}-invalid-erasure` };
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [{ topic: erasedTopic.invalid, numPartitions: 1, replicationFactor: 1 }]);
+    await admin.disconnect();
+    const erasing = Fastify();
+    enforceRoles(erasing, { keys: { write: { [WRITE_KEY]: 'crm' } } });
+    await erasing.register(ingestPlugin({ producer, topics: erasedTopic, log: quiet }));
+    const erasingUrl = await erasing.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const bad = (customer: string) => ({ customer_id: customer, occurred_at: new Date().toISOString(), channel: 'web', touchpoint: 'login_page', initiator: 'robot' });
+      const res = await fetch(`${erasingUrl}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${WRITE_KEY}` },
+        body: JSON.stringify([bad(`${run}-gone`), bad(`${run}-here`)]),
+      });
+      expect(res.status).toBe(400);
+      const before = await readDeadLetters({ kafka, topic: erasedTopic.invalid });
+      expect(before).toHaveLength(2);
+
+      const secret = 'dead-letter-test-secret-of-32-characters';
+      const erased = new ErasedCustomers(secret);
+      erased.record(erasureKey(secret, `${run}-gone`), Date.now());
+      const skipped = { erased: 0 };
+      const listed = await readDeadLetters({ kafka, topic: erasedTopic.invalid, erasures: { erased }, skipped });
+      expect(listed.map((d) => JSON.parse(d.deadLetter.payload.toString()).customer_id)).toEqual([`${run}-here`]);
+      expect(skipped.erased).toBe(1);
+
+      // An export written before the erasure: replay leaves the erased customer's line out.
+      const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dl-')), 'before-erasure.ndjson');
+      writeFileSync(file, before.map((d) => toExportLine(d)).join('\n'));
+      const report = await replayExportFile(file, { url: erasingUrl, writeKey: WRITE_KEY, erasures: { erased } });
+      expect(report.skippedErased).toBe(1);
+      expect(report.total).toBe(1);
+    } finally {
+      await erasing.close();
+    }
   });
 
   it('gives an empty list for an empty topic', async () => {

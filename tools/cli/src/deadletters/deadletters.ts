@@ -3,7 +3,50 @@
 // through ingest — so a replayed event is validated exactly like a new one.
 import { readFileSync } from 'node:fs';
 import type { Kafka } from 'kafkajs';
-import { codecs, type DeadLetter } from '@touchstream/contracts';
+import { codecs, pseudonymousCustomerId, type DeadLetter } from '@touchstream/contracts';
+import { ErasedCustomers, followErasures } from '@touchstream/kafka';
+
+/**
+ * What the dead-letter tools need to skip erased customers (docs/architecture.md §14): the deployment's PRIVACY_SECRET
+ * and whether ingest pseudonymises (a dead letter of ingest holds the customer_id as sent).
+ */
+export interface ErasureCheck {
+  erased: ErasedCustomers;
+  /** With pseudonymisation: the stored customer_id of the one a client sent. */
+  storedCustomerId?: (rawCustomerId: string) => string;
+}
+
+/** Reads erasures.v1 whole into a fresh erased set (the dead-letter tools run once, they do not follow it). */
+export async function loadErasures(kafka: Kafka, secret: string, pseudonymize: boolean, policy: 'refuse' | 'fresh' = 'refuse'): Promise<ErasureCheck> {
+  const erased = new ErasedCustomers(secret, { forever: policy === 'refuse' });
+  const follower = await followErasures({ kafka, erased, groupPrefix: `touchstream-deadletters-${process.pid}` });
+  await follower.stop();
+  return { erased, storedCustomerId: pseudonymize ? (raw) => pseudonymousCustomerId(secret, raw) : undefined };
+}
+
+/** The customer ids a dead letter may be about: its Kafka key (consumers key dead letters by customer) and its payload's customer_id. */
+function customerIdsOf(check: ErasureCheck, key: string | null, payload: unknown): string[] {
+  const ids: string[] = key ? [key] : [];
+  const raw = payload && typeof payload === 'object' ? (payload as { customer_id?: unknown }).customer_id : undefined;
+  if (typeof raw === 'string' && raw) {
+    ids.push(raw);
+    if (check.storedCustomerId) ids.push(check.storedCustomerId(raw));
+  }
+  return ids;
+}
+
+/** Whether a dead letter received at `receivedAtMs` belongs to a customer erased since. */
+export function isErasedDeadLetter(check: ErasureCheck, key: string | null, payload: unknown, receivedAtMs: number): boolean {
+  return customerIdsOf(check, key, payload).some((id) => check.erased.covers(id, receivedAtMs));
+}
+
+function payloadJson(buffer: Buffer): unknown {
+  try {
+    return JSON.parse(buffer.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 export interface StoredDeadLetter {
   /** Where it is in Kafka: `<partition>:<offset>`. */
@@ -18,6 +61,9 @@ export interface ReadDeadLettersOptions {
   filter?: { source?: string; stage?: string; reason?: string };
   limit?: number;
   onProgress?: (read: number, total: number) => void;
+  /** Skips (and counts in `skippedErased`) dead letters of customers erased since they were written. */
+  erasures?: ErasureCheck;
+  skipped?: { erased: number };
 }
 
 /** Reads a dead-letter topic from the beginning up to its current end, without joining a consumer group for good. */
@@ -50,8 +96,14 @@ export async function readDeadLetters(opts: ReadDeadLettersOptions): Promise<Sto
             deadLetter = undefined; // not a dead letter record: nothing to show or replay
           }
           const f = opts.filter ?? {};
+          const erased =
+            deadLetter !== undefined &&
+            opts.erasures !== undefined &&
+            isErasedDeadLetter(opts.erasures, message.key?.toString('utf8') ?? null, payloadJson(deadLetter.payload), Math.floor(deadLetter.received_at / 1000));
+          if (erased && opts.skipped) opts.skipped.erased++;
           if (
             deadLetter &&
+            !erased &&
             found.length < limit &&
             (!f.source || deadLetter.source === f.source) &&
             (!f.stage || deadLetter.stage === f.stage) &&
@@ -113,25 +165,32 @@ export interface ReplayOptions {
   writeKey: string;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Lines of customers erased since the line was dead-lettered are not posted (counted in skippedErased). */
+  erasures?: ErasureCheck;
 }
 
 export interface ReplayReport {
   total: number;
   accepted: number;
+  /** Lines left out: their customer was erased after they were dead-lettered. */
+  skippedErased: number;
   rejected: Array<{ line: number; errors: string[] }>;
 }
 
 /** Posts the `payload` of every line of an export file (as fixed by hand) to ingest, in batches. */
 export async function replayExportFile(file: string, opts: ReplayOptions): Promise<ReplayReport> {
   const lines = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-  const payloads = lines.map((l, i) => {
+  const parsed = lines.map((l, i) => {
     try {
-      return (JSON.parse(l) as ExportedDeadLetter).payload;
+      return JSON.parse(l) as ExportedDeadLetter;
     } catch (err) {
       throw new Error(`${file}:${i + 1}: not a JSON line (${(err as Error).message}); fix the line or remove it`);
     }
   });
-  const report: ReplayReport = { total: payloads.length, accepted: 0, rejected: [] };
+  const check = opts.erasures;
+  const kept = check ? parsed.filter((d) => !isErasedDeadLetter(check, null, d.payload, Date.parse(d.received_at) || 0)) : parsed;
+  const payloads = kept.map((d) => d.payload);
+  const report: ReplayReport = { total: payloads.length, accepted: 0, skippedErased: parsed.length - kept.length, rejected: [] };
   const size = opts.batchSize ?? 500;
   for (let start = 0; start < payloads.length; start += size) {
     const batch = payloads.slice(start, start + size);

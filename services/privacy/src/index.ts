@@ -1,0 +1,3 @@
+export { createPrivacyModule, privacyPlugin, type PrivacyDeps } from './module.ts';
+export { eraseCustomer, storedCustomerId, tablesHoldingCustomerIds, type ErasureReport, type PrivacySettings } from './erase.ts';
+export { exportCustomer } from './export.ts';
