@@ -2,9 +2,8 @@
 // process runs, and hands typed dependencies to the service modules.
 import type { FastifyInstance } from 'fastify';
 import type { Producer } from 'kafkajs';
-import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
+import { createRedisClient, ModuleRunner, type Module, type ModuleInstance, type RedisClient } from '@touchstream/runtime';
 import { createKafka, createIdempotentProducer, ensureTopics, startLagMonitor, topicNames, topicSpecs, trackProducerConnection, type LaggingGroup, type LagMonitor } from '@touchstream/kafka';
 import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
@@ -90,7 +89,7 @@ function sharedKafkaModule(config: Config, kafka: ReturnType<typeof createKafka>
   };
 }
 
-function sharedRedisModule(redis: Redis): Module {
+function sharedRedisModule(redis: RedisClient): Module {
   return {
     name: 'redis',
     deps: [],
@@ -141,7 +140,7 @@ interface SharedClients {
   config: Config;
   kafka: ReturnType<typeof createKafka>;
   producer: Producer;
-  redis?: Redis;
+  redis?: RedisClient;
   clickhouse?: ClickHouseClient;
   /** Half-life of the score the query API decays live scores with (the rules file's, at start). */
   halfLifeMs: number;
@@ -251,9 +250,10 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS!, clientId: config.KAFKA_CLIENT_ID, log });
   const producer = createIdempotentProducer(kafka, log);
   modules.push(sharedKafkaModule(config, kafka, producer));
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   if (needs.has('redis')) {
-    redis = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
+    // redis+cluster://h1:p1,h2:p2 → an ioredis Cluster (docs/architecture.md §18), else a standalone client.
+    redis = createRedisClient(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
     redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection problem'));
     modules.push(sharedRedisModule(redis));
   }

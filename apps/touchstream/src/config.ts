@@ -45,7 +45,7 @@ export const configShape = z.object({
     TOPIC_PARTITIONS: int(6, 1),
     TOPIC_REPLICATION_FACTOR: int(1, 1),
     MIN_INSYNC_REPLICAS: int(1, 1),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://host:port').optional(),
+    REDIS_URL: z.string().regex(/^rediss?(\+cluster)?:\/\//, 'must be redis://host:port, or redis+cluster://host:port,host:port for a Redis Cluster').optional(),
     CLICKHOUSE_URL: z.string().url().optional(),
     CLICKHOUSE_PATH: z.string().default('.data/chdb'),
     CLICKHOUSE_USER: z.string().optional(),

@@ -1,2 +1,3 @@
 export * from './modules.ts';
 export * from './http.ts';
+export * from './redis.ts';

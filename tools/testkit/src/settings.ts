@@ -4,6 +4,8 @@ export interface TestSettings {
   /** Existing engines instead of the run's own stack (KAFKA_BROKERS, REDIS_URL, CLICKHOUSE_URL). */
   kafkaBrokers?: string;
   redisUrl?: string;
+  /** An existing Redis Cluster (REDIS_CLUSTER_URL=redis+cluster://h:p,…) instead of the run's own 3 masters. */
+  redisClusterUrl?: string;
   clickhouseUrl?: string;
   /** TOUCHSTREAM_KEEP_TEST_STACK=1 keeps the engines' data and logs for inspection. */
   keepStack: boolean;
@@ -19,6 +21,7 @@ export function testSettings(env: Record<string, string | undefined> = process.e
   return {
     kafkaBrokers: env.KAFKA_BROKERS || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    redisClusterUrl: env.REDIS_CLUSTER_URL || undefined,
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,
     keepStack: Boolean(env.TOUCHSTREAM_KEEP_TEST_STACK),
     chaosMinAckRate: Number(env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 5_000),
