@@ -34,8 +34,8 @@ const CUSTOMERS = 60;
 const SEND_TIMEOUT_MS = 2000;
 /** Load before and after each change. */
 const STEADY_MS = 3000;
-/** 200 events/s: batches of 20 every 100 ms. */
-const RATE = { batchSize: 20, intervalMs: 100, concurrency: 4 };
+/** 100 events/s: batches of 20 every 200 ms. */
+const RATE = { batchSize: 20, intervalMs: 200, concurrency: 4 };
 const settings = testSettings();
 
 interface Child {
@@ -125,7 +125,7 @@ async function stopGracefully(child: Child | undefined): Promise<void> {
 const oldestProcessor = () => [...current.values()].find((c) => c.role.startsWith('processor'))!;
 
 /** Posts one probe event (retrying until 202) and waits until Redis and the query API both show it. */
-async function probeEndToEnd(scenario: string, since: number, timeoutMs = 120_000): Promise<number> {
+async function probeEndToEnd(scenario: string, since: number, timeoutMs = 240_000): Promise<number> {
   const customer = `scale-${run}-probe-${scenario}`;
   const event = { event_id: `probe-${run}-${scenario}`, customer_id: customer, occurred_at: new Date().toISOString(), channel: PROBE_CHANNEL, touchpoint: 'probe', initiator: 'company' };
   await eventually(`probe of ${scenario} acknowledged`, async () => {
@@ -171,7 +171,8 @@ beforeAll(async () => {
     TOPIC_PARTITIONS: '2',
     INGEST_SEND_TIMEOUT_MS: String(SEND_TIMEOUT_MS),
     SHUTDOWN_TIMEOUT_MS: '15000',
-    KAFKA_SESSION_TIMEOUT_MS: '10000',
+    // The default 30 s: on a shared 2-core machine a sink's chDB store can outlast a 10 s session (the chaos suite's).
+    KAFKA_SESSION_TIMEOUT_MS: '30000',
     LOG_LEVEL: 'warn',
   };
   redis = createRedisClient(stack.redisClusterUrl!, { maxRetriesPerRequest: 5 });
@@ -476,5 +477,5 @@ describe('scale out: processors join and leave, a Redis master fails over, under
     expect([...onTopic].filter(([, bytes]) => bytes.size !== 1).map(([id]) => id)).toEqual([]);
     expect([...onTopic.keys()].sort()).toEqual(alertRows.map((r) => r.alert_id).sort());
     expect(expectedAlerts).toBeGreaterThan(0);
-  }, 600_000);
+  }, 900_000);
 });
