@@ -237,6 +237,8 @@ describe('scale out: processors join and leave, a Redis master fails over, under
         const victim = cluster.nodes.find((n) => n.port === masters[0])!;
         const t0 = Date.now();
         await victim.stop({ signal: 'SIGKILL' });
+        // Promoted once the live nodes count as many masters as before (the victim's replica took its slots).
+        await eventually('a replica promoted', async () => (await cluster.masterPorts()).length === masters.length, 60_000);
         await cluster.waitHealthy(60_000);
         const promotedMs = Date.now() - t0;
         // The old master comes back as a replica of the promoted one.
