@@ -2,9 +2,8 @@
 // process runs, and hands typed dependencies to the service modules.
 import type { FastifyInstance } from 'fastify';
 import type { Producer } from 'kafkajs';
-import { Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ModuleRunner, type Module, type ModuleInstance } from '@touchstream/runtime';
+import { createRedisClient, ModuleRunner, type Module, type ModuleInstance, type RedisClient } from '@touchstream/runtime';
 import { createKafka, createIdempotentProducer, ensureTopics, ErasedCustomers, followErasures, type ErasureFollower, startLagMonitor, topicNames, topicSpecs, trackProducerConnection, type LaggingGroup, type LagMonitor } from '@touchstream/kafka';
 import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
@@ -95,7 +94,7 @@ function sharedKafkaModule(config: Config, kafka: ReturnType<typeof createKafka>
   };
 }
 
-function sharedRedisModule(redis: Redis): Module {
+function sharedRedisModule(redis: RedisClient): Module {
   return {
     name: 'redis',
     deps: [],
@@ -169,7 +168,7 @@ interface SharedClients {
   config: Config;
   kafka: ReturnType<typeof createKafka>;
   producer: Producer;
-  redis?: Redis;
+  redis?: RedisClient;
   clickhouse?: ClickHouseClient;
   /** Half-life of the score the query API decays live scores with (the rules file's, at start). */
   halfLifeMs: number;
@@ -311,9 +310,10 @@ export async function startApp(config: Config): Promise<RunningApp> {
   const idempotentProducer = createIdempotentProducer(kafka, log);
   const producer = config.METRICS_ENABLED ? instrumentProducer(idempotentProducer) : idempotentProducer;
   modules.push(sharedKafkaModule(config, kafka, producer));
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   if (needs.has('redis')) {
-    redis = new Redis(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
+    // redis+cluster://h1:p1,h2:p2 → an ioredis Cluster (docs/architecture.md §18), else a standalone client.
+    redis = createRedisClient(config.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 20 });
     redis.on('error', (err) => log.warn({ err: err.message }, 'Redis connection problem'));
     if (config.METRICS_ENABLED) instrumentRedis(redis);
     modules.push(sharedRedisModule(redis));

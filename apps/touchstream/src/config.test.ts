@@ -34,6 +34,8 @@ describe('config', () => {
   it('needs only what the chosen targets use', () => {
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', TOUCHSTREAM_TARGET: 'processor' })).toThrow(/REDIS_URL/);
     expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis://x:1', TOUCHSTREAM_TARGET: 'processor' })).not.toThrow();
+    expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis+cluster://x:1,y:2', TOUCHSTREAM_TARGET: 'processor' })).not.toThrow();
+    expect(() => loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis+cluster://x:1,y', TOUCHSTREAM_TARGET: 'processor' })).toThrow(/REDIS_URL.*redis\+cluster/);
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink' })).toThrow(/CLICKHOUSE_URL/);
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'query' })).toThrow(/CLICKHOUSE_URL/);
     // Together they share the process's embedded chDB.

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { parseWebhooks } from './webhooks-config.ts';
 import { loadSegmentMapping } from './segment-config.ts';
 import { parseHeatmapTargets } from '@touchstream/query';
-import { hashKey, isHashedKey, type AccessKeys } from '@touchstream/runtime';
+import { hashKey, isHashedKey, parseRedisUrl, type AccessKeys } from '@touchstream/runtime';
+
+const isRedisUrl = (url: string) => { try { parseRedisUrl(url); return true; } catch { return false; } };
 
 const csvList = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
@@ -48,7 +50,8 @@ export const configShape = z.object({
     TOPIC_PARTITIONS: int(6, 1),
     TOPIC_REPLICATION_FACTOR: int(1, 1),
     MIN_INSYNC_REPLICAS: int(1, 1),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be redis://host:port').optional(),
+    // redis+cluster://h1:p1,h2:p2: the seed nodes of a Redis Cluster (docs/architecture.md §18).
+    REDIS_URL: z.string().refine(isRedisUrl, 'must be redis://host:port, or redis+cluster://host:port,host:port for a Redis Cluster').optional(),
     CLICKHOUSE_URL: z.string().url().optional(),
     CLICKHOUSE_PATH: z.string().default('.data/chdb'),
     CLICKHOUSE_USER: z.string().optional(),

@@ -6,7 +6,7 @@
 import { metrics, type Attributes } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { Producer, ProducerBatch, ProducerRecord } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { topicNames } from '@touchstream/kafka';
 
@@ -82,17 +82,20 @@ export function instrumentProducer(producer: Producer): Producer {
 }
 
 /** Redis command latency per command name; a MULTI/pipeline is timed as one call (`multi`, `pipeline`). */
-export function instrumentRedis(redis: Redis): void {
+export function instrumentRedis(client: Redis | Cluster): void {
   const duration = latencyHistogram('touchstream.redis.duration', 'Redis calls until answered, per command (MULTI/pipeline as one call)');
+  // A Cluster routes each command through its own sendCommand (then a node's): wrapping the outer one counts it once.
+  const redis = client as Redis;
   const sendCommand = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((command, stream) => {
+  // All arguments passed on: a Cluster's sendCommand takes the node as a third one.
+  redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], ...rest: unknown[]) => {
     const started = performance.now();
     // The command's own promise settles with the reply; a rejection here is observed by the caller too.
     command.promise.then(
       () => duration.record((performance.now() - started) / 1000, { 'db.operation.name': command.name, outcome: 'ok' }),
       () => duration.record((performance.now() - started) / 1000, { 'db.operation.name': command.name, outcome: 'error' }),
     );
-    return sendCommand(command, stream);
+    return (sendCommand as (...a: unknown[]) => unknown)(command, ...rest);
   }) as Redis['sendCommand'];
   for (const kind of ['multi', 'pipeline'] as const) {
     const create = (redis[kind] as (...args: unknown[]) => ReturnType<Redis['pipeline']>).bind(redis);

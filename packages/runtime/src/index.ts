@@ -1,3 +1,4 @@
 export * from './modules.ts';
 export * from './http.ts';
 export * from './access.ts';
+export * from './redis.ts';

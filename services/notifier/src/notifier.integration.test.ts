@@ -2,7 +2,7 @@
 // receivers, signed; retried, filtered, dead-lettered and never sent twice (Redis delivery records).
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient } from '@touchstream/runtime';
 import type { Admin, Producer } from 'kafkajs';
 import { codecs, type Alert, type DeadLetter } from '@touchstream/contracts';
 import { createIdempotentProducer, createKafka, ensureTopics, type LogSink } from '@touchstream/kafka';
@@ -23,7 +23,7 @@ const fastRetry = { baseMs: 20, capMs: 100, maxAttempts: 3 };
 
 let producer: Producer;
 let admin: Admin;
-let redis: Redis;
+let redis: RedisClient;
 let receiver: TestReceiver;
 /** /recover answers 503 until this is set. */
 let recoverUp = false;
@@ -92,7 +92,7 @@ beforeAll(async () => {
   });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
-  redis = new Redis(inject('redisUrl'));
+  redis = createRedisClient(inject('redisUrl'));
   await startNotifier(`notifier-test-${runId}`);
 });
 

@@ -85,17 +85,21 @@ async function alertIdsOf(clickhouse: ClickHouseClient, customerId: string): Pro
 }
 
 async function deleteWebhookMarks(redis: Redis | Cluster, prefix: string, alertIds: string[]): Promise<number> {
-  if (alertIds.length === 0 || redis.isCluster) return 0;
+  if (alertIds.length === 0) return 0;
   const wanted = new Set(alertIds);
   let removed = 0;
-  let cursor = '0';
-  // Marks are `<prefix>:<destination>:<alert_id>`: one pass over the marks (they expire, so there are few).
-  do {
-    const [next, keys] = await (redis as Redis).scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    const mine = keys.filter((k) => wanted.has(k.slice(k.lastIndexOf(':') + 1)));
-    if (mine.length) removed += await redis.del(...mine);
-  } while (cursor !== '0');
+  // On a Redis Cluster every master holds a share of the marks: scan each.
+  const nodes: Redis[] = redis.isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    // Marks are `<prefix>:<destination>:<alert_id>`: one pass over the marks (they expire, so there are few).
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      // One DEL per key: marks of different alerts need not share a slot.
+      for (const key of keys.filter((k) => wanted.has(k.slice(k.lastIndexOf(':') + 1)))) removed += await redis.del(key);
+    } while (cursor !== '0');
+  }
   return removed;
 }
 

@@ -2,8 +2,7 @@
 // real ClickHouse (chDB in a temp dir, or the stack's server) and the stack's Redis. Every expected figure is worked
 // out by hand from the small fixtures below; the comments show the arithmetic.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { enforceRoles } from '@touchstream/runtime';
-import { Redis } from 'ioredis';
+import { createRedisClient, enforceRoles, type RedisClient } from '@touchstream/runtime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
@@ -120,13 +119,13 @@ const impactEvents: Tp[] = [
 ];
 
 let ch: TestClickHouse;
-let redis: Redis;
+let redis: RedisClient;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   ch = await openTestClickHouse({ url: inject('clickhouseUrl') });
   await migrate(ch.client);
-  redis = new Redis(inject('redisUrl'), { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis = createRedisClient(inject('redisUrl'), { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   const kpiBatch = { table: 'touchpoints', rows: kpiEvents.map((e, i) => row(e, i)), dedupToken: 'touchpoints.v1:0:0-7' };
   await storeRows(ch.client, kpiBatch);

@@ -5,12 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startKafka, waitForKafka, type KafkaService } from './kafka.ts';
 import { startRedis, waitForRedis, type RedisService } from './redis.ts';
+import { startRedisCluster, type RedisClusterService } from './redis-cluster.ts';
 import type { Log, ServiceHandle } from './process.ts';
 import { chooseEngines, dockerAnswers, parseEngineSetting, type EngineChoice } from './engines.ts';
 
 export { checkPrerequisites, type PrerequisiteOptions } from './prerequisites.ts';
 export { ensureKafkaJars, kafkaJarsResolved, repoRoot, startKafka, waitForKafka, type KafkaOptions, type KafkaService } from './kafka.ts';
 export { startRedis, waitForRedis, type RedisOptions, type RedisService } from './redis.ts';
+export { startRedisCluster, type RedisClusterOptions, type RedisClusterService } from './redis-cluster.ts';
 export { freePort, freePorts, isPortFree } from './ports.ts';
 export type { Log, ServiceHandle, StopOptions } from './process.ts';
 export { hasPdeathsig } from './process.ts';
@@ -32,17 +34,21 @@ export interface StackOptions {
   readyTimeoutMs?: number;
   /** Redis' append-only fsync policy, default `always` (see RedisOptions). */
   redisAppendfsync?: 'always' | 'everysec';
+  /** Also start a local Redis Cluster (docs/architecture.md §18): its URL is `redisClusterUrl`. */
+  redisCluster?: { masters?: number; replicasPerMaster?: number; appendfsync?: 'always' | 'everysec' };
 }
 
 export interface Stack {
   kafkaBrokers: string[];
   redisUrl: string;
+  /** `redis+cluster://…` of the Redis Cluster started with `redisCluster`. */
+  redisClusterUrl?: string;
   /** A server to connect to, or the directory where the process itself opens embedded chDB. */
   clickhouse: { url: string } | { path: string };
   /** Log file per started engine: `kafka`, `redis`. */
   logs: Record<string, string>;
   /** The engines this stack started (absent when an existing one was given): stop/start/restart them. */
-  services: { kafka?: KafkaService; redis?: RedisService };
+  services: { kafka?: KafkaService; redis?: RedisService; redisCluster?: RedisClusterService };
   /** Stops the started engines in reverse order; idempotent. */
   stop(): Promise<void>;
 }
@@ -94,22 +100,28 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ? waitForClickHouse(opts.clickhouseUrl, timeoutMs).then(() => ({ url: opts.clickhouseUrl! }))
     : Promise.resolve({ path: path.join(dir, 'chdb') });
 
-  const [k, r, c] = await Promise.allSettled([kafka, redis, clickhouse]);
+  const cluster: Promise<RedisClusterService | undefined> = opts.redisCluster
+    ? startRedisCluster({ dir, appendfsync: opts.redisAppendfsync, ...opts.redisCluster, readyTimeoutMs: timeoutMs, log })
+    : Promise.resolve(undefined);
+
+  const [k, r, c, rc] = await Promise.allSettled([kafka, redis, clickhouse, cluster]);
   const services: Stack['services'] = {};
   if (k.status === 'fulfilled' && !Array.isArray(k.value)) services.kafka = k.value;
   if (r.status === 'fulfilled' && typeof r.value !== 'string') services.redis = r.value;
+  if (rc.status === 'fulfilled' && rc.value) services.redisCluster = rc.value;
   // Start order, for stopping in reverse.
   const started: ServiceHandle[] = [services.kafka, services.redis].filter((s): s is KafkaService | RedisService => !!s);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      await services.redisCluster?.stop();
       for (const service of [...started].reverse()) {
         await service.stop().catch((err: Error) => log(`${service.name}: stop failed: ${err.message}`));
       }
     })());
 
-  const failures = [k, r, c].filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const failures = [k, r, c, rc].filter((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failures.length > 0) {
     await stop();
     throw new Error(failures.map((f) => (f.reason as Error).message).join('\n'));
@@ -120,6 +132,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   return {
     kafkaBrokers: Array.isArray(kv) ? kv : kv.brokers,
     redisUrl: typeof rv === 'string' ? rv : rv.url,
+    redisClusterUrl: services.redisCluster?.url,
     clickhouse: (c as PromiseFulfilledResult<Stack['clickhouse']>).value,
     logs: Object.fromEntries(started.map((s) => [s.name, s.logFile])),
     services,
@@ -145,7 +158,18 @@ export async function startTestStack(opts: StackOptions & { engines?: string; en
   if (choice.engine === 'containers') {
     // Loaded only here: machines without Docker never load testcontainers.
     const { startContainerStack } = await import('./containers.ts');
-    return { ...(await startContainerStack({ kafkaBrokers: opts.kafkaBrokers, redisUrl: opts.redisUrl, clickhouseUrl: opts.clickhouseUrl, log: opts.log })), choice };
+    const stack = await startContainerStack({ kafkaBrokers: opts.kafkaBrokers, redisUrl: opts.redisUrl, clickhouseUrl: opts.clickhouseUrl, log: opts.log });
+    if (!opts.redisCluster) return { ...stack, choice };
+    // testcontainers has no Redis Cluster module: the cluster's nodes run as processes beside the containers.
+    const cluster = await startRedisCluster({ dir: opts.dir, ...opts.redisCluster, log: opts.log }).catch(async (err: unknown) => {
+      await stack.stop();
+      throw err;
+    });
+    const stop = async () => {
+      await cluster.stop();
+      await stack.stop();
+    };
+    return { ...stack, redisClusterUrl: cluster.url, services: { redisCluster: cluster }, stop, choice };
   }
   return { ...(await startStack(opts)), choice };
 }

@@ -25,6 +25,10 @@ export interface RedisOptions {
    * second on a crash of Redis itself (a SIGTERM restart flushes either way).
    */
   appendfsync?: 'always' | 'everysec';
+  /** More redis-server arguments (a cluster node's `--cluster-enabled yes …`, see redis-cluster.ts). */
+  extraArgs?: string[];
+  /** Process name in logs, default `redis`. */
+  name?: string;
 }
 
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
@@ -73,12 +77,13 @@ export async function waitForRedis(
 /** Starts redis-server (append-only, fsync per write by default, no RDB snapshots) and waits for PONG. */
 export async function startRedis(opts: RedisOptions): Promise<RedisService> {
   const log = opts.log;
-  const { stateDir: dataDir, logFile } = serviceDirs(opts.dir, 'redis');
+  const name = opts.name ?? 'redis';
+  const { stateDir: dataDir, logFile } = serviceDirs(opts.dir, name);
   const portFile = path.join(dataDir, 'port');
   const pidFile = path.join(dataDir, 'redis.pid');
   // redis-server rewrites its command line to `redis-server 127.0.0.1:<port>`. Checked before the port
   // is chosen: a leftover server would hold the previous one.
-  assertNoLeftover('redis', pidFile, 'redis-server');
+  assertNoLeftover(name, pidFile, 'redis-server');
 
   let previous: number | undefined;
   try {
@@ -91,7 +96,7 @@ export async function startRedis(opts: RedisOptions): Promise<RedisService> {
   const url = `redis://127.0.0.1:${port}`;
 
   const proc = new ManagedProcess({
-    name: 'redis',
+    name,
     command: 'redis-server',
     args: [
       '--port', String(port),
@@ -102,6 +107,7 @@ export async function startRedis(opts: RedisOptions): Promise<RedisService> {
       '--appendfsync', opts.appendfsync ?? 'always',
       '--save', '',
       '--logfile', logFile,
+      ...(opts.extraArgs ?? []),
     ],
     logFile,
     pidFile,

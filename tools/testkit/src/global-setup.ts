@@ -13,6 +13,9 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string[];
     redisUrl: string;
+    /** The run's Redis Cluster (3 masters); in the `integration-cluster` project `redisUrl` is this too. */
+    redisClusterUrl: string;
+    redisTopology: 'standalone' | 'cluster';
     clickhouseUrl: string | null;
   }
 }
@@ -29,9 +32,14 @@ async function startSharedStack(): Promise<{ stack: Stack; dir: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'touchstream-test-'));
   const started = Date.now();
   const settings = testSettings();
-  const stack = await startTestStack({ dir, kafkaBrokers: settings.kafkaBrokers, redisUrl: settings.redisUrl, clickhouseUrl: settings.clickhouseUrl, engines: settings.engines });
+  const stack = await startTestStack({
+    dir, kafkaBrokers: settings.kafkaBrokers, redisUrl: settings.redisUrl, clickhouseUrl: settings.clickhouseUrl, engines: settings.engines,
+    // The processor, query and notifier suites run again on a 3-master cluster (vitest project integration-cluster).
+    redisCluster: settings.redisClusterUrl ? undefined : { masters: 3, appendfsync: 'everysec' },
+  });
+  stack.redisClusterUrl ??= settings.redisClusterUrl;
   const clickhouse = 'url' in stack.clickhouse ? `ClickHouse ${new URL(stack.clickhouse.url).host}` : 'chDB';
-  console.log(`test stack (${stack.choice.engine}: ${stack.choice.reason}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Kafka ${stack.kafkaBrokers.join(',')}, Redis ${stack.redisUrl}, ${clickhouse} (logs in ${dir})`);
+  console.log(`test stack (${stack.choice.engine}: ${stack.choice.reason}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s: Kafka ${stack.kafkaBrokers.join(',')}, Redis ${stack.redisUrl}, Redis Cluster ${stack.redisClusterUrl}, ${clickhouse} (logs in ${dir})`);
   return { stack, dir };
 }
 
@@ -40,7 +48,10 @@ export async function setup(project: TestProject) {
   holder.touchstreamTestStack.users++;
   const { stack } = await holder.touchstreamTestStack.ready;
   project.provide('kafkaBrokers', stack.kafkaBrokers);
-  project.provide('redisUrl', stack.redisUrl);
+  const cluster = project.name === 'integration-cluster';
+  project.provide('redisUrl', cluster ? stack.redisClusterUrl! : stack.redisUrl);
+  project.provide('redisClusterUrl', stack.redisClusterUrl!);
+  project.provide('redisTopology', cluster ? 'cluster' : 'standalone');
   project.provide('clickhouseUrl', 'url' in stack.clickhouse ? stack.clickhouse.url : null);
 }
 

@@ -4,12 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createRedisClient, type RedisClient } from '@touchstream/runtime';
 import { startRedis } from '@touchstream/stack';
 
 export interface TestRedis {
   url: string;
-  client: Redis;
+  client: RedisClient;
   stop(): Promise<void>;
 }
 
@@ -29,6 +30,12 @@ export async function startTestRedis(): Promise<TestRedis> {
   };
 }
 
+/** A client of the run's shared Redis (or Redis Cluster) at `url`; stop() only closes the client. */
+export function sharedTestRedis(url: string): TestRedis {
+  const client = createRedisClient(url, { maxRetriesPerRequest: 1 });
+  return { url, client, stop: () => client.quit().then(() => undefined, () => client.disconnect()) };
+}
+
 /**
  * A private redis-server for the calling test file: started before its tests, stopped after them. The returned
  * object reads through to it, so tests use `redis.client` and `redis.url` as with startTestRedis.
@@ -36,7 +43,8 @@ export async function startTestRedis(): Promise<TestRedis> {
 export function useTestRedis(): TestRedis {
   let started: TestRedis | undefined;
   beforeAll(async () => {
-    started = await startTestRedis();
+    // In the integration-cluster project, the run's shared Redis Cluster (tests isolate by customer and index key).
+    started = inject('redisTopology') === 'cluster' ? sharedTestRedis(inject('redisUrl')) : await startTestRedis();
   });
   afterAll(async () => {
     await started?.stop();

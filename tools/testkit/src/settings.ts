@@ -4,6 +4,8 @@ export interface TestSettings {
   /** Existing engines instead of the run's own stack (KAFKA_BROKERS, REDIS_URL, CLICKHOUSE_URL). */
   kafkaBrokers?: string;
   redisUrl?: string;
+  /** An existing Redis Cluster (REDIS_CLUSTER_URL=redis+cluster://h:p,…) instead of the run's own 3 masters. */
+  redisClusterUrl?: string;
   clickhouseUrl?: string;
   /** TOUCHSTREAM_TEST_ENGINES: auto (containers when a Docker engine answers, else processes), containers, processes. */
   engines: string;
@@ -21,6 +23,7 @@ export function testSettings(env: Record<string, string | undefined> = process.e
   return {
     kafkaBrokers: env.KAFKA_BROKERS || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    redisClusterUrl: env.REDIS_CLUSTER_URL || undefined,
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,
     engines: env.TOUCHSTREAM_TEST_ENGINES ?? 'auto',
     keepStack: Boolean(env.TOUCHSTREAM_KEEP_TEST_STACK),

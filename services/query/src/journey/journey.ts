@@ -1,7 +1,7 @@
 // One customer's journey: the stored timeline, signals and alerts from ClickHouse plus the live state the processor
 // keeps in Redis (which is ahead of ClickHouse by the sink's lag, and is where the decayed score lives).
 import type { ClickHouseClient, SignalColumns, TouchpointColumns } from '@touchstream/clickhouse';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { customerStateKey, decayedScore } from '@touchstream/contracts';
 import { alertFromRow, alertColumnsSql, type AlertRow, type AlertView } from '../alerts/alerts.ts';
 import { ApiError, invalidParameter } from '../shared/errors.ts';
@@ -297,7 +297,7 @@ function byPositionDescending(a: Positioned, b: Positioned): number {
 }
 
 export async function queryJourney(
-  deps: { clickhouse: ClickHouseClient; redis: Redis; halfLifeMs: number },
+  deps: { clickhouse: ClickHouseClient; redis: Redis | Cluster; halfLifeMs: number },
   request: JourneyRequest,
   nowMicros: number,
 ): Promise<JourneyResult> {

@@ -2,14 +2,14 @@
 // clock. In a file of its own so that the routes and plugin.ts (which registers them) both import it, and no
 // route imports plugin.ts.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { HeatmapTargets } from '../heatmap/heatmap.ts';
 import type { TouchpointCatalogue } from '../touchpoints/catalogue.ts';
 
 export interface QueryDeps {
   clickhouse: ClickHouseClient;
-  redis: Redis;
+  redis: Redis | Cluster;
   /** Half-life of the weak-signal score; must match the processor's rules so live scores decay alike. */
   halfLifeMs: number;
   /** Heat map targets from configuration (HEATMAP_TARGETS); a request's `targets` parameter overrides them. */

@@ -3,7 +3,7 @@
 // fills touchpoints.v1 with realistic Avro touchpoints keyed by customer (bench/stage-data.ts), then starts only that
 // stage through the real composition root (startApp) and times it until its consumer group has committed every
 // offset. The sink is checked afterwards: the raw table holds every event once and every rollup counts them all.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +45,8 @@ interface StageFlags {
   keep: boolean;
   signals: boolean;
   redisFsync: 'always' | 'everysec';
+  instances?: string;
+  redisCluster?: boolean;
 }
 
 const countingBar = (label: string, unit: string) => progressBar(`${label.padEnd(22)} [{bar}] {percentage}% · {value}/{total} ${unit} · {rate}/s`);
@@ -158,6 +160,8 @@ async function drainWithApp(opts: {
   label: string;
   pids: { kafka?: number; redis?: number };
   onApp: (app: RunningApp | undefined) => void;
+  /** More instances of the stage in the same group, each a `touchstream run` process with this environment. */
+  extra?: { count: number; env: Record<string, string> };
 }): Promise<DrainResult> {
   const { admin, groupId, topics } = opts;
   const ends = await endOffsets(admin, topics);
@@ -204,6 +208,9 @@ async function drainWithApp(opts: {
   })();
 
   let app: RunningApp | undefined;
+  const children: ChildProcess[] = Array.from({ length: opts.extra?.count ?? 0 }, () =>
+    spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run'], { cwd: repoRoot, env: { ...process.env, ...opts.extra!.env }, stdio: ['ignore', 'ignore', 'inherit'] }));
+  const stopChildren = () => Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); }))));
   try {
     app = await startApp(opts.config);
     startedAt = performance.now() - t0;
@@ -212,8 +219,11 @@ async function drainWithApp(opts: {
   } catch (err) {
     polling = false;
     bar.stop();
+    await stopChildren();
     throw err;
   }
+  // Their CPU is not in this process's figure below (the drain rate is the group's, all instances together).
+  await stopChildren();
   const cpu = process.cpuUsage(cpu0);
   const kafkaCpu1 = cpuSecondsOf(opts.pids.kafka);
   const redisCpu1 = cpuSecondsOf(opts.pids.redis);
@@ -373,6 +383,10 @@ export function stageBenchCommand(stage: Stage): Command {
     .option('--dir <dir>', 'stack directory (Kafka, Redis, chDB data and logs); default a fresh .bench/stage-<time>')
     .option('--out <file>', 'write the figures as JSON here (default .bench/<stage>-<time>.json)')
     .option('--keep', 'keep the stack directory afterwards (default: deleted)');
+  if (stage === 'processor') {
+    cmd.option('--instances <n>', 'processor instances in the group: this process plus n-1 `touchstream run --target processor` processes', '1');
+    cmd.option('--redis-cluster', 'a local 3-master Redis Cluster instead of one redis-server (docs/architecture.md §18)');
+  }
   if (stage === 'sink') cmd.option('--no-signals', 'skip the second figure: signals.v1 pre-filled with the signals of those touchpoints, drained by the sink');
   cmd.addOption(
     new Option('--redis-fsync <policy>', "Redis' appendfsync (the local stack's default is always: nothing committed is lost on a redis-server crash)")
@@ -416,7 +430,8 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
       process.exit(2);
     }
     console.error(`▶ starting Kafka and Redis (appendfsync ${flags.redisFsync}), chDB in ${path.relative(process.cwd(), dir) || dir}…`);
-    const stack = await startStack({ dir, redisAppendfsync: flags.redisFsync });
+    const instances = positiveInt('instances', flags.instances ?? '1');
+    const stack = await startStack({ dir, redisAppendfsync: flags.redisFsync, ...(flags.redisCluster ? { redisCluster: { masters: 3 } } : {}) });
     let app: RunningApp | undefined;
     let admin: Admin | undefined;
     const teardown = async () => {
@@ -463,7 +478,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
         HTTP_PORT: '0',
         KAFKA_BROKERS: stack.kafkaBrokers.join(','),
         KAFKA_GROUP_PREFIX: GROUP_PREFIX,
-        REDIS_URL: stack.redisUrl,
+        REDIS_URL: stack.redisClusterUrl ?? stack.redisUrl,
         TOUCHPOINT_PARTITIONS: String(partitions),
         TOPIC_PARTITIONS: String(OTHER_PARTITIONS),
         ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
@@ -480,7 +495,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
         at: new Date().toISOString(),
         git,
         machine: info,
-        options: { events, customers, partitions, seed, redisAppendfsync: flags.redisFsync, signals: withSignals, dir: flags.keep ? dir : undefined },
+        options: { events, customers, partitions, seed, instances, redisCluster: Boolean(flags.redisCluster), redisAppendfsync: flags.redisFsync, signals: withSignals, dir: flags.keep ? dir : undefined },
         target: { perSecond: target.perSecond, what: target.what },
         generateSeconds,
         prefill: { [topicNames.touchpoints]: prefillTouchpoints },
@@ -488,6 +503,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
 
       const touchpointDrain = await drainWithApp({
         admin, config, groupId, topics: [topicNames.touchpoints], label: `${stage}: ${topicNames.touchpoints}`, pids, onApp: (a) => (app = a),
+        extra: { count: instances - 1, env: base },
       });
       result.touchpoints = touchpointDrain;
 

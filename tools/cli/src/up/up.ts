@@ -1,5 +1,6 @@
 // `touchstream up`: the whole local stack (Kafka, Redis, embedded chDB as local processes), every service in
 // this process, demo traffic, and a status line with the consumers' lag.
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -17,22 +18,39 @@ export function upCommand(): Command {
     .option('--port <port>', 'HTTP port of ingest + query API + /docs', '8080')
     .option('--rate <journeys>', 'demo journeys started per second', '2')
     .option('--no-demo', 'do not generate demo traffic')
-    .action(async (opts: { dir: string; port: string; rate: string; demo: boolean }) => {
+    .option('--processors <n>', 'processor instances, each its own process in one consumer group (docs/architecture.md §18)', '1')
+    .option('--sinks <n>', 'sink instances, each its own process (more than 1 needs a ClickHouse server: CLICKHOUSE_URL)', '1')
+    .option('--redis-cluster', 'start a local 3-master Redis Cluster instead of one redis-server')
+    .action(async (opts: { dir: string; port: string; rate: string; demo: boolean; processors: string; sinks: string; redisCluster?: boolean }) => {
       const { startStack, checkPrerequisites } = await import('@touchstream/stack');
       const env = environment();
       const missing = checkPrerequisites();
       if (missing.length) fail(`missing prerequisites:\n  - ${missing.join('\n  - ')}`);
       const dir = path.resolve(repoRoot, opts.dir);
+      const processors = Number(opts.processors);
+      const sinks = Number(opts.sinks);
+      if (!Number.isInteger(processors) || processors < 1 || !Number.isInteger(sinks) || sinks < 1) fail('--processors and --sinks take a whole number ≥ 1');
+      // Embedded chDB is one process's: a second sink would open the same data directory.
+      if (sinks > 1 && !env.CLICKHOUSE_URL) fail('--sinks above 1 needs a ClickHouse server: set CLICKHOUSE_URL (embedded chDB belongs to one process)');
       console.log(`▶ starting Kafka, Redis and ClickHouse (data and logs in ${path.relative(process.cwd(), dir) || dir})…`);
       const stack = await startStack({
         dir,
         kafkaBrokers: env.KAFKA_BROKERS || undefined,
         redisUrl: env.REDIS_URL || undefined,
         clickhouseUrl: env.CLICKHOUSE_URL || undefined,
+        ...(opts.redisCluster && !env.REDIS_URL ? { redisCluster: { masters: 3 } } : {}),
       }).catch((err: Error) => fail(err.message));
+      const redisUrl = stack.redisClusterUrl ?? stack.redisUrl;
       let app: RunningApp | undefined;
       let demo: ReturnType<typeof startDemoTraffic> | undefined;
-      onShutdown(60_000, async () => demo?.stop(), async () => app?.stop(), () => stack.stop());
+      // The extra processor and sink instances: `touchstream run --target …` children with this process's settings.
+      const instances: ChildProcess[] = [];
+      const stopInstances = () => Promise.all(instances.map((c) => new Promise<void>((resolve) => {
+        if (c.exitCode !== null || c.signalCode !== null) return resolve();
+        c.once('exit', () => resolve());
+        c.kill('SIGTERM');
+      })));
+      onShutdown(60_000, async () => demo?.stop(), async () => void (await stopInstances()), async () => app?.stop(), () => stack.stop());
       try {
         const config = loadConfig({
           // The banner is the interface of `up`; engine noise stays in the logs unless asked for.
@@ -45,13 +63,25 @@ export function upCommand(): Command {
           ...env,
           HTTP_PORT: opts.port,
           KAFKA_BROKERS: stack.kafkaBrokers.join(','),
-          REDIS_URL: stack.redisUrl,
+          REDIS_URL: redisUrl,
           ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
           TOUCHSTREAM_TARGET: 'all',
         });
         console.log('▶ starting ingest, processor, sink, query and notifier…');
         app = await startApp(config);
         const running = app;
+        const childSettings = {
+          ...env, LOG_LEVEL: 'warn', KAFKA_BROKERS: config.KAFKA_BROKERS!.join(','), REDIS_URL: redisUrl, HTTP_PORT: '0',
+          ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
+          ...(config.RULES_FILE ? { RULES_FILE: config.RULES_FILE } : {}),
+        };
+        for (const [target, count] of [['processor', processors - 1], ['sink', sinks - 1]] as const) {
+          for (let i = 0; i < count; i++) {
+            instances.push(spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', target], {
+              cwd: repoRoot, env: childSettings, stdio: ['ignore', 'inherit', 'inherit'],
+            }));
+          }
+        }
         process.on('SIGHUP', () => void running.reloadRules());
         const writeKey = Object.keys(config.WRITE_KEYS)[0]!;
         const readKey = Object.keys(config.READ_KEYS)[0]!;
@@ -73,7 +103,8 @@ export function upCommand(): Command {
     query API     GET  ${url}/v1/kpis            (read key:  ${readKey})
     API docs      ${url}/docs
     readiness     ${url}/readyz
-    engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${stack.redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
+    instances     ${processors} processor(s), ${sinks} sink(s) (one consumer group each)
+    engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
     demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
 
   Post an event:
