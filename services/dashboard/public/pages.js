@@ -106,6 +106,13 @@ function journeys(main, ctx) {
   })]);
 }
 
+/** "4 Dec 15:42" (the year only when not this year; the time alone when on the same day as `sameDayAs`). */
+function shortTime(iso, sameDayAs) {
+  const d = new Date(iso);
+  if (sameDayAs && new Date(sameDayAs).toDateString() === d.toDateString()) return d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString('en-GB', { day: 'numeric', month: 'short', ...(d.getFullYear() === new Date().getFullYear() ? {} : { year: 'numeric' }), hour: '2-digit', minute: '2-digit' });
+}
+
 const FLAGS = {
   uncatalogued: ['not in the catalogue', 'Seen in the data but missing from the catalogue: add it to the catalogue file.'],
   no_traffic: ['no traffic', 'Catalogued, but not seen in this range.'],
@@ -131,22 +138,24 @@ function touchpointInventory(box, ctx) {
     }
     if (channel || journey) parts.push(el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: touchpoints catalogued for${channel ? ' or seen on' : ''} it; their figures cover every channel.`));
     const rt = (t) => t.reaction_time;
+    const seen = (t) => (t.first_seen ? `${shortTime(t.first_seen)} – ${shortTime(t.last_seen, t.first_seen)}` : '–');
     parts.push(dataTable('touchpoints', rows, [
       { key: 'touchpoint', label: 'Touchpoint', cell: (t) => el('span', { title: t.description ?? 'not in the catalogue' }, t.touchpoint) },
-      { key: 'channel', label: 'Channel (catalogued)', format: (v) => v ?? '–' },
-      { key: 'stage', label: 'Stage', format: (v) => v ?? '–' },
-      { key: 'owner', label: 'Owner', format: (v) => v ?? '–' },
-      { key: 'layer', label: 'Layer', format: (v) => (v ? v.replace('_', ' ') : '–') },
+      { key: 'catalogue', label: 'Catalogued as', csv: (t) => t.channel ?? '', csvLabel: 'channel',
+        cell: (t) => (t.catalogued ? [el('div', {}, `${t.channel} · ${t.stage}`), el('small', { class: 'note' }, `${t.owner} · ${t.layer.replace('_', ' ')}${t.journey ? ` · ${t.journey}` : ''}`)] : '–') },
+      { key: 'stage', label: 'stage', csvOnly: true }, { key: 'owner', label: 'owner', csvOnly: true }, { key: 'layer', label: 'layer', csvOnly: true },
+      { key: 'journey', label: 'journey', csvOnly: true }, { key: 'description', label: 'description', csvOnly: true },
       { key: 'events', label: 'Touchpoints', num: true, format: (v) => formatMetric('events', v) },
       { key: 'customers', label: 'Customers', num: true, format: (v) => formatMetric('events', v) },
-      { key: 'first_seen', label: 'First seen', format: fmtTime },
-      { key: 'last_seen', label: 'Last seen', format: fmtTime },
+      { key: 'seen', label: 'Seen (first – last)', cell: (t) => el('span', { class: 'nowrap' }, seen(t)), csv: (t) => t.first_seen ?? '', csvLabel: 'first_seen' },
+      { key: 'last_seen', label: 'last_seen', csvOnly: true },
       { key: 'channels_seen', label: 'Seen on', format: (v) => v.join(', ') || '–', csv: (t) => t.channels_seen.join(' ') },
-      { key: 'target', label: 'Reaction target', num: true, cell: (t) => formatDuration(rt(t).target_ms), csv: (t) => rt(t).target_ms ?? '' },
-      { key: 'share_met', label: 'Within target', num: true, cell: (t) => (rt(t).share_met == null ? '–' : `${pct(rt(t).share_met)} of ${rt(t).measured.toLocaleString('en')}`), csv: (t) => rt(t).share_met ?? '' },
-      { key: 'p90', label: 'Wait p90', num: true, cell: (t) => formatDuration(rt(t).p90_ms), csv: (t) => rt(t).p90_ms ?? '' },
+      { key: 'target', label: 'Reaction target', num: true, cell: (t) => formatDuration(rt(t).target_ms), csv: (t) => rt(t).target_ms ?? '', csvLabel: 'reaction_target_ms' },
+      { key: 'share_met', label: 'Within target', num: true, csv: (t) => rt(t).share_met ?? '',
+        cell: (t) => (rt(t).share_met == null ? '–' : [el('div', { class: 'nowrap' }, pct(rt(t).share_met)), el('small', { class: 'note nowrap' }, `of ${rt(t).measured.toLocaleString('en')} waits`)]) },
+      { key: 'p90', label: 'Wait p90', num: true, cell: (t) => el('span', { class: 'nowrap' }, formatDuration(rt(t).p90_ms)), csv: (t) => rt(t).p90_ms ?? '', csvLabel: 'wait_p90_ms' },
       { key: 'trend', label: 'Trend', num: true, csv: (t) => rt(t).trend ?? '',
-        cell: (t) => (rt(t).trend == null ? '–' : el('span', { class: rt(t).trend > 0 ? 'yes' : rt(t).trend < 0 ? 'worse' : 'no', title: `previous range: ${pct(rt(t).share_met_previous)}` },
+        cell: (t) => (rt(t).trend == null ? '–' : el('span', { class: `nowrap ${rt(t).trend > 0 ? 'yes' : rt(t).trend < 0 ? 'worse' : 'no'}`, title: `previous range: ${pct(rt(t).share_met_previous)}` },
           `${rt(t).trend > 0 ? '▲ +' : rt(t).trend < 0 ? '▼ −' : ''}${(Math.abs(rt(t).trend) * 100).toFixed(1)} pts`)) },
       { key: 'flags', label: 'Flags', csv: (t) => t.flags.join(' '),
         cell: (t) => (t.flags.length ? t.flags.map((f) => el('span', { class: `flag ${f}`, title: FLAGS[f]?.[1] ?? f }, FLAGS[f]?.[0] ?? f)) : '–') },
