@@ -280,7 +280,7 @@ function paths(main, ctx) {
     if (!res.edges.length) return empty('No paths from or to this touchpoint in the range: check its name or widen the range.');
     return [
       el('p', {}, `${res.customers} customers with ${res.start ?? res.end} in the range.`),
-      chart({ tooltip: { trigger: 'item' }, series: [{ type: 'sankey', left: 10, right: 160, nodeGap: 10, emphasis: { focus: 'adjacency' },
+      chart({ tooltip: { trigger: 'item' }, series: [{ type: 'sankey', left: 10, right: 220, nodeGap: 10, emphasis: { focus: 'adjacency' },
         data: res.nodes.map((n) => ({ name: n.name })), links: res.edges.map((e) => ({ source: e.source, target: e.target, value: e.customers })),
         label: { formatter: (x) => x.name.replace(/^step \d+: /, '') } }] }, `Sankey of paths ${res.start ? 'from ' + res.start : 'to ' + res.end}`, { tall: true }),
       dataTable('paths', res.edges, [{ key: 'source', label: 'From' }, { key: 'target', label: 'To' }, { key: 'customers', label: 'Customers', num: true }]),
@@ -329,7 +329,7 @@ function attribution(main, ctx) {
   const p = ctx.view.params;
   const conversion = p.conversion || 'order_confirmation_email';
   const form = el('form', { class: 'inline', 'aria-label': 'Conversion' },
-    el('label', {}, 'Conversion touchpoint', el('input', { name: 'conversion', value: conversion })),
+    el('label', {}, 'Conversion touchpoint', el('input', { name: 'conversion', value: conversion, size: 30 })),
     el('label', {}, 'Credit', el('select', { name: 'by' }, ['channel', 'touchpoint'].map((b) => el('option', { value: b, selected: (p.by || 'channel') === b }, b)))),
     el('button', { class: 'primary' }, 'Compare models'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ conversion: f.get('conversion'), by: f.get('by') }); });
@@ -343,9 +343,17 @@ function attribution(main, ctx) {
         xAxis: { type: 'category', data: res.credits.map((c) => c.key), axisLabel: { interval: 0, rotate: 20 } },
         yAxis: { type: 'value', name: 'conversions', nameLocation: 'middle', nameGap: 40 },
         series: MODELS.map((m) => ({ name: m.replace('_', ' '), type: 'bar', data: res.credits.map((c) => c[m]) })) }, 'Attribution models side by side'),
-      dataTable('attribution', res.credits, [{ key: 'key', label: res.by }, ...MODELS.map((m) => ({ key: m, label: m.replace('_', ' '), num: true, format: (v) => num(v) }))]),
+      dataTable('attribution', res.credits, [{ key: 'key', label: res.by === 'channel' ? 'Channel' : 'Touchpoint' }, ...MODELS.map((m) => ({ key: m, label: m.replace('_', ' '), num: true, format: (v) => num(v) }))]),
     ];
   });
+}
+
+/** "2026-11-30" → "week of 30 Nov 2026" / "Nov 2026". */
+function cohortLabel(period, day) {
+  const d = new Date(`${day}T00:00:00Z`);
+  return period === 'month'
+    ? d.toLocaleDateString('en-GB', { month: 'short', year: 'numeric', timeZone: 'UTC' })
+    : `week of ${d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' })}`;
 }
 
 function cohorts(main, ctx) {
@@ -359,7 +367,7 @@ function cohorts(main, ctx) {
   return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), ...scope(ctx), period })}`), (res) => {
     if (!res.cohorts.length) return empty('No customers first seen in this range: widen the range.');
     const n = Math.max(...res.cohorts.map((c) => c.retention.length));
-    const cols = [{ key: 'cohort', label: 'Cohort' }, { key: 'customers', label: 'Customers', num: true },
+    const cols = [{ key: 'cohort', label: 'Cohort', format: (v) => cohortLabel(period, v) }, { key: 'customers', label: 'Customers', num: true },
       ...Array.from({ length: n }, (_, i) => ({ key: `p${i}`, label: `${period} ${i}`, num: true,
         csv: (c) => c.retention[i]?.share ?? '',
         cell: (c) => { const r = c.retention[i]; if (!r) return ''; const s = el('span', { title: `${r.active} active` }, pct(r.share)); return s; } }))];

@@ -80,7 +80,7 @@ export function dataTable(name, rows, columns, { caption, emptyText = 'Nothing i
       return el('td', { class: c.num ? 'num' : null, dataset: { col: c.key } }, v);
     })))),
   );
-  return el('div', { class: 'table-wrap' }, el('div', { class: 'panel-head' }, el('span', { class: 'note' }, `${rows.length} rows`), csvButton(name, rows, columns)), el('div', { class: 'scroll' }, table));
+  return el('div', { class: 'table-wrap' }, el('div', { class: 'panel-head' }, el('span', { class: 'note' }, `${rows.length} ${rows.length === 1 ? 'row' : 'rows'}`), csvButton(name, rows, columns)), el('div', { class: 'scroll' }, table));
 }
 
 /** A "Download CSV" button for rows (also for rows shown some other way, like the heat map). */
