@@ -114,7 +114,7 @@ function shortTime(iso, sameDayAs) {
 }
 
 const FLAGS = {
-  uncatalogued: ['not in the catalogue', 'Seen in the data but missing from the catalogue: add it to the catalogue file.'],
+  uncatalogued: ['uncatalogued', 'Seen in the data but missing from the catalogue: add it to the catalogue file.'],
   no_traffic: ['no traffic', 'Catalogued, but not seen in this range.'],
   channel_mismatch: ['other channel', 'Seen, but never on its catalogued channel.'],
 };
