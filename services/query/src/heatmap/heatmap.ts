@@ -1,6 +1,7 @@
 // The stage × metric heat map: each journey stage's KPIs over a period against targets, each cell with a status.
 // A target has a direction (higher or lower is better), an `ok` threshold (the target) and a `warn` threshold:
 // higher-is-better cells are ok at or above the target, warn at or above `warn`, bad below; lower-is-better mirror.
+import { isScoped, type Scope } from '../shared/scope.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval } from '../kpis/kpis.ts';
 
@@ -122,9 +123,11 @@ export function heatmapInterval(fromMicros: number, toMicros: number): KpiInterv
 
 export async function queryHeatmap(
   clickhouse: ClickHouseClient,
-  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number },
+  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope },
 ): Promise<HeatmapResult> {
-  const kpis = await queryKpis(clickhouse, { ...request, interval: heatmapInterval(request.fromMicros, request.toMicros), by: 'stage', totalsOnly: true, skipUniqueCustomers: true });
+  // A channel/journey filter reads the minute rollup: the hourly and daily ones keep one dimension per row.
+  const interval = isScoped(request.scope) ? 'minute' : heatmapInterval(request.fromMicros, request.toMicros);
+  const kpis = await queryKpis(clickhouse, { ...request, interval, by: 'stage', totalsOnly: true, skipUniqueCustomers: true });
   const targetOf = (m: HeatmapMetric): MetricTarget => ({ ...defaultHeatmapTargets[m], ...request.targets[m] });
   const rows = kpis.totals
     .map((total) => {

@@ -7,6 +7,7 @@
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from '../shared/errors.ts';
 import { finiteOrNull, num, round } from '../shared/numbers.ts';
+import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -90,6 +91,11 @@ export interface KpiRequest {
    * the costliest part of the rollup read.
    */
   skipUniqueCustomers?: boolean;
+  /**
+   * Only touchpoints (and signals, contacts) on this channel / of this journey. Only the minute rollup keeps every
+   * dimension on each row, so a scoped read needs interval 'minute' (the heat map's filter).
+   */
+  scope?: Scope;
 }
 
 /** The KPI figures of one cell (a bucket or a whole period, for one key). */
@@ -186,7 +192,7 @@ export function touchpointAggregateSql(
   interval: KpiInterval,
   by: KpiDimension | undefined,
   grouping: AggregateGrouping,
-  opts: { uniqueCustomers?: boolean } = {},
+  opts: { uniqueCustomers?: boolean; scoped?: boolean } = {},
 ): string {
   const { touchpointTable, layout } = kpiIntervals[interval];
   const single = layout === 'single';
@@ -223,19 +229,19 @@ SELECT
   ${uniqIfMerge}(journeys) AS journeys,
   ${uniqIfMerge}(journeys_completed) AS journeys_completed
 FROM ${touchpointTable}
-WHERE ${aggregateRange}${dimensionFilter}
+WHERE ${aggregateRange}${dimensionFilter}${opts.scoped ? ` AND ${scopeConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping): string | null {
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string | null {
   const key = by ? kpiDimensions[by].signalSql : "''";
   if (key === null) return null;
   return `
 SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
 FROM ${kpiIntervals[interval].signalTable}
-WHERE ${aggregateRange}
+WHERE ${aggregateRange}${scoped ? ` AND ${scopeConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
@@ -277,13 +283,13 @@ GROUP BY g, k
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, scoped = false): string {
   const key = by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
       : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-  return fcrSql(group, key);
+  return fcrSql(group, key, scoped ? `\n    AND ${scopeConditionSql()}` : '');
 }
 
 type Num = number | string | null | undefined;
@@ -426,7 +432,10 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     to_s: Math.floor(alignedTo / 1_000_000),
     fcr_days: fcrDays,
     dimension: request.by ?? '',
+    ...scopeParams(request.scope ?? {}),
   };
+  const scoped = isScoped(request.scope);
+  if (scoped && kpiIntervals[request.interval].layout !== 'combined') throw new Error('a channel/journey-scoped KPI read needs the minute rollup (interval minute)');
   const { interval, by } = request;
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
@@ -436,9 +445,9 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   const [touchpointRows, signalRows, fcrRows] = await Promise.all([
-    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers }), params),
-    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
-    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals'), params),
+    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, scoped }), params),
+    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, scoped), params),
+    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', scoped), params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;
   const totalRows: [TouchpointAggregateRow[], SignalAggregateRow[], FcrRow[]] = [
