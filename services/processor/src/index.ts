@@ -44,3 +44,5 @@ export {
   type KpiMetricSettings,
   type KpiTouchpoint,
 } from './anomaly/detector.ts';
+export { kpiAlert, kpiAlertIdFor, explainKpiAnomaly, KPI_ANOMALY } from './anomaly/alert.ts';
+export { createKpiAnomalyRunner, kpiTouchpointOf, type KpiAnomalyRunner } from './anomaly/runner.ts';
