@@ -406,21 +406,7 @@ export class KpiAnomalyDetector {
    * centres of that hour and its neighbour; with its spread across weeks (MAD σ, from 3 weeks on). Null without a week.
    */
   seasonalAt(s: SeriesState, metric: KpiMetric, minute: number): { value: number; sigma: number } | null {
-    const hourPos = (minute * MINUTE_MS + MINUTE_MS / 2) / HOUR_MS - 0.5;
-    const h0 = Math.floor(hourPos);
-    const frac = hourPos - h0;
-    const at = (hour: number) => {
-      const values: number[] = [];
-      for (let w = 1; w <= this.config.seasonWeeks; w++) {
-        const v = s.hours.get(hour - w * WEEK_HOURS)?.[metric];
-        if (v !== undefined) values.push(v);
-      }
-      return values.length ? { value: median(values), sigma: values.length >= 3 ? madSigma(values) : 0 } : null;
-    };
-    const a = at(h0);
-    const b = at(h0 + 1);
-    if (!a || !b) return a ?? b;
-    return { value: a.value * (1 - frac) + b.value * frac, sigma: a.sigma * (1 - frac) + b.sigma * frac };
+    return seasonalValue(s.hours, metric, minute, this.config.seasonWeeks);
   }
 
   /** Expected value of one minute before it is seen; null while the metric has no level yet. */
@@ -574,6 +560,34 @@ export class KpiAnomalyDetector {
       contributions: contributions(s, metric, frames, expected, minutes),
     };
   }
+}
+
+/**
+ * The seasonal value at a minute: the median over the past `seasonWeeks` weeks of the same hour of the week, linearly
+ * interpolated between the centres of that hour and its neighbour; with its spread across weeks (MAD σ, from 3 weeks
+ * on, else 0). Null without a past week.
+ */
+export function seasonalValue(
+  hours: Map<number, Partial<Record<KpiMetric, number>>>,
+  metric: KpiMetric,
+  minute: number,
+  seasonWeeks: number,
+): { value: number; sigma: number } | null {
+  const hourPos = (minute * MINUTE_MS + MINUTE_MS / 2) / HOUR_MS - 0.5;
+  const h0 = Math.floor(hourPos);
+  const frac = hourPos - h0;
+  const at = (hour: number) => {
+    const values: number[] = [];
+    for (let w = 1; w <= seasonWeeks; w++) {
+      const v = hours.get(hour - w * WEEK_HOURS)?.[metric];
+      if (v !== undefined) values.push(v);
+    }
+    return values.length ? { value: median(values), sigma: values.length >= 3 ? madSigma(values) : 0 } : null;
+  };
+  const a = at(h0);
+  const b = at(h0 + 1);
+  if (!a || !b) return a ?? b;
+  return { value: a.value * (1 - frac) + b.value * frac, sigma: a.sigma * (1 - frac) + b.sigma * frac };
 }
 
 /**
