@@ -618,7 +618,8 @@ export function countsOf(metric: KpiMetric, t: Tally, expected: number, minutes:
  * score in the far tail, in constant time.
  */
 export function poissonTailZ(k: number, lambda: number, direction: 'up' | 'down'): number {
-  const l = Math.max(lambda, 1e-9);
+  // At least one event expected: a count never seen in the baseline (a rate of 0 so far) is not infinitely surprising.
+  const l = Math.max(lambda, 1);
   if (direction === 'up') {
     if (k <= 0 || k <= l) return 0;
     return Math.max(0, 3 * Math.sqrt(k) * (1 - 1 / (9 * k) - Math.cbrt(l / k)));

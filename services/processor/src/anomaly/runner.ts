@@ -15,8 +15,10 @@ export interface KpiAnomalyRunnerOptions {
   log: LogSink;
   config: KpiAnomalyConfig;
   rulesVersion: string | null;
-  /** Tests: another alerts topic. */
+  /** Tests: other topics (touchpoints in, alerts out, dead letters). */
   alertsTopic?: string;
+  touchpointsTopic?: string;
+  deadLetterTopic?: string;
   /** Where a new group starts; default false (the newest touchpoints). */
   fromBeginning?: boolean;
   /** Wall-clock tick that advances stream time while the topic is quiet; default 1 s. */
@@ -32,6 +34,11 @@ export interface KpiAnomalyRunner {
   readonly detector: KpiAnomalyDetector;
   readonly running: boolean;
 }
+
+/** A partition silent this long (wall clock) no longer holds stream time back. */
+const PARTITION_IDLE_MS = 10_000;
+/** No record for this long (wall clock): the stream is quiet, not between two fetches. */
+const QUIET_MS = 5_000;
 
 export function kpiTouchpointOf(e: TouchpointEvent): KpiTouchpoint {
   return {
@@ -66,11 +73,31 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     });
   };
 
+  // Stream time is the smallest of the partitions' newest event times (a watermark): partitions are consumed in
+  // batches of their own, and a backlog of one must not close minutes another has not delivered yet. A partition
+  // that has sent nothing for PARTITION_IDLE_MS of wall time stops holding it back.
+  const partitions = new Map<number, { maxMs: number; wallMs: number }>();
+  const watermark = (): number => {
+    const wall = now();
+    let min = Infinity;
+    let max = -Infinity;
+    for (const p of partitions.values()) {
+      max = Math.max(max, p.maxMs);
+      if (wall - p.wallMs <= PARTITION_IDLE_MS) min = Math.min(min, p.maxMs);
+    }
+    return Number.isFinite(min) ? min : max;
+  };
+
   async function handleBatch(batch: ConsumedBatch): Promise<RecordResult[]> {
+    const part = partitions.get(batch.partition) ?? { maxMs: -Infinity, wallMs: 0 };
+    partitions.set(batch.partition, part);
+    part.wallMs = now();
     const results: RecordResult[] = batch.records.map((record) => {
       if (!record.value) return { kind: 'drop', reason: 'empty record' };
       try {
-        detector.observe(kpiTouchpointOf(codecs.touchpoint.decode(record.value)));
+        const t = kpiTouchpointOf(codecs.touchpoint.decode(record.value));
+        detector.observe(t);
+        part.maxMs = Math.max(part.maxMs, t.occurredAtMs);
         return { kind: 'ok' };
       } catch (err) {
         // The processor dead-letters bad records; counting them twice would duplicate its dead letters.
@@ -78,15 +105,16 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
       }
     });
     lastRecordWallMs = now();
-    const outputs = toMessages(detector.advance());
+    const outputs = toMessages(detector.advance(watermark()));
     if (outputs.length && results.length) results[results.length - 1] = { kind: 'ok', outputs };
     return results;
   }
 
   const tick = () => {
     const idleMs = now() - lastRecordWallMs;
-    if (idleMs <= detector.settings.latenessMs || !Number.isFinite(detector.streamTimeMs)) return;
-    const messages = toMessages(detector.advance(detector.streamTimeMs + idleMs));
+    // Quiet for longer than a fetch pause: stream time moves on with the wall clock.
+    if (idleMs <= Math.max(detector.settings.latenessMs, QUIET_MS) || !Number.isFinite(detector.streamTimeMs)) return;
+    const messages = toMessages(detector.advance(Math.max(watermark(), detector.streamTimeMs) + idleMs));
     if (messages.length) {
       emitting = emitting.then(() => produceAll(options.producer, messages)).catch((err) => options.log.error({ err: (err as Error).message }, 'KPI anomaly alerts not produced'));
     }
@@ -120,10 +148,10 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     consumer = await runBatchConsumer({
       kafka: options.kafka,
       groupId: options.groupId,
-      topics: [topicNames.touchpoints],
+      topics: [options.touchpointsTopic ?? topicNames.touchpoints],
       producer: options.producer,
       handleBatch,
-      deadLetterTopic: topicNames.deadLetters,
+      deadLetterTopic: options.deadLetterTopic ?? topicNames.deadLetters,
       stage: 'kpi-anomaly',
       log: options.log,
       fromBeginning: options.fromBeginning ?? false,
