@@ -1,6 +1,6 @@
 // The live side of KPI deviation alerts (docs/architecture.md §21): a consumer group of its own on touchpoints.v1
-// (`<processor group>-anomaly`, so the detector sees every partition of the topic however the processor's own group
-// is balanced... within one process: see §21 on several processors) feeding the pure detector; anomalies go out on
+// (`<processor group>-anomaly`: one process sees every partition; with several processors each sees its share, see §21)
+// feeding the pure detector; anomalies go out on
 // alerts.v1 as Alert records with the batch that closed their minute (produced before its offsets commit). When the
 // stream goes quiet, a wall-clock tick moves stream time on, so a traffic drop to zero still closes its minutes.
 import { codecs, type TouchpointEvent } from '@touchstream/contracts';
