@@ -3,6 +3,7 @@
 // (rules.ts) overrides any of them. Every duration is in milliseconds of EVENT time unless said otherwise.
 
 import { signalTypes, type AlertLevelName, type SignalType } from '@touchstream/contracts';
+import { defaultKpiAnomalyConfig, type KpiAnomalyConfig } from './anomaly/detector.ts';
 
 /** Parameters every signal has: a disabled signal never fires (its state is still kept). */
 interface Common {
@@ -53,6 +54,8 @@ export interface ScoringConfig {
   timelineCap: number;
   /** How long a processed event_id is remembered for deduplication (processing time). */
   seenTtlMs: number;
+  /** KPI deviation alerts (docs/architecture.md §21): off unless the rules file turns them on. */
+  anomalies: KpiAnomalyConfig;
 }
 
 const SECOND_MS = 1000;
@@ -98,6 +101,7 @@ export const defaultScoringConfig: ScoringConfig = {
   backfillHorizonMs: 30 * DAY_MS,
   timelineCap: 500,
   seenTtlMs: 35 * DAY_MS,
+  anomalies: defaultKpiAnomalyConfig,
 };
 
 /** Overrides of any field; signal parameters and level thresholds one at a time. */

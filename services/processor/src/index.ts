@@ -30,3 +30,19 @@ export {
 } from './processor.ts';
 export { createProcessorModule, defaultProcessorGroupId, type ProcessorModule, type ProcessorModuleDeps } from './module.ts';
 export { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
+export {
+  KpiAnomalyDetector,
+  defaultKpiAnomalyConfig,
+  defaultMetricSettings,
+  kpiMetrics,
+  kpiDimensions,
+  type KpiAnomaly,
+  type KpiAnomalyConfig,
+  type KpiContribution,
+  type KpiDimension,
+  type KpiMetric,
+  type KpiMetricSettings,
+  type KpiTouchpoint,
+} from './anomaly/detector.ts';
+export { kpiAlert, kpiAlertIdFor, explainKpiAnomaly, KPI_ANOMALY } from './anomaly/alert.ts';
+export { createKpiAnomalyRunner, kpiTouchpointOf, type KpiAnomalyRunner } from './anomaly/runner.ts';

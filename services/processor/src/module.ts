@@ -8,6 +8,7 @@ import { resolveScoringConfig, type ScoringOverrides } from './config.ts';
 import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
 import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
+import { createKpiAnomalyRunner, type KpiAnomalyRunner } from './anomaly/runner.ts';
 
 export const defaultProcessorGroupId = 'touchstream-processor';
 
@@ -31,19 +32,25 @@ export interface ProcessorModuleDeps {
   erased?: ErasedCustomers;
   /** Consumer tuning passed to runBatchConsumer. */
   consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'maxRecordsPerCall' | 'partitionsConsumedConcurrently' | 'fromBeginning' | 'sessionTimeoutMs'>;
+  /** KPI deviation alerts (§21), when the rules turn them on: their group (default `<groupId>-anomaly`), tests' alerts topic. */
+  anomalies?: { groupId?: string; alertsTopic?: string; fromBeginning?: boolean };
 }
 
 export interface ProcessorModule extends Module {
   /** Re-reads the rules file (SIGHUP); an invalid file is rejected and the rules in force stay. */
   reloadRules(): Promise<ReloadResult>;
+  /** The KPI anomaly runner (§21); undefined before init. */
+  anomalies(): KpiAnomalyRunner | undefined;
 }
 
 export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModule {
   const groupId = deps.groupId ?? defaultProcessorGroupId;
   let rules: RulesWatcher | undefined;
+  let anomalies: KpiAnomalyRunner | undefined;
   return {
     name: 'processor',
     deps: [],
+    anomalies: () => anomalies,
     async reloadRules() {
       if (!rules) return { ok: false, error: 'no rules file configured (RULES_FILE): nothing to reload' };
       return rules.reload('reload requested');
@@ -56,13 +63,27 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         rules = await createRulesWatcher({
           file: deps.rulesFile,
           base,
-          onChange: (config) => processor?.setConfig(config),
+          onChange: (config) => {
+            processor?.setConfig(config);
+            void anomalies?.setConfig(config.anomalies, config.rulesVersion).catch((err) => deps.log.error({ err: (err as Error).message }, 'KPI anomaly detection did not start'));
+          },
           log: deps.log,
           pollIntervalMs: deps.rulesPollIntervalMs,
         });
       }
       processor = createTouchpointProcessor({ redis: deps.redis, config: rules?.current ?? base });
       const p = processor;
+      anomalies = createKpiAnomalyRunner({
+        kafka: deps.kafka,
+        producer: deps.producer,
+        groupId: deps.anomalies?.groupId ?? `${groupId}-anomaly`,
+        log: deps.log,
+        config: p.config.anomalies,
+        rulesVersion: p.config.rulesVersion,
+        alertsTopic: deps.anomalies?.alertsTopic,
+        fromBeginning: deps.anomalies?.fromBeginning,
+      });
+      const kpi = anomalies;
       let consumer: BatchConsumer | undefined;
       let sweeper: TimerSweeper | undefined;
 
@@ -89,6 +110,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
             intervalMs: deps.sweepIntervalMs ?? 1000,
             log: deps.log,
           });
+          await kpi.start();
           rules?.start();
           deps.log.info(
             { groupId, halfLifeMs: p.config.halfLifeMs, rulesFile: deps.rulesFile ?? null, rulesVersion: p.config.rulesVersion },
@@ -97,6 +119,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         },
         async stop() {
           rules?.stop();
+          await kpi.stop();
           await sweeper?.stop();
           await consumer?.stop();
         },

@@ -130,3 +130,26 @@ describe('parseRules', () => {
     expect(() => parseRules('score: { exit_ratio: 0 }', 'conf/rules.yaml')).toThrow('invalid rules file conf/rules.yaml:\n  - score.exit_ratio: must be > 0');
   });
 });
+
+describe('anomalies (KPI deviation alerts, §21)', () => {
+  it('are off by default and read from the rules file over their defaults; metrics replace the default list', () => {
+    expect(parseRules('{}', 'rules.yaml').anomalies.enabled).toBe(false);
+    const config = parseRules(
+      ['anomalies:', '  enabled: true', '  dimensions: [channel]', '  windows: [2m, 1m]', '  min_history: 2h', '  cooldown: 10m', '  metrics:', '    wait_p90: { threshold: 6 }', '    nps: ~'].join('\n'),
+      'rules.yaml',
+    ).anomalies;
+    expect(config).toMatchObject({ enabled: true, dimensions: ['channel'], windowsMinutes: [1, 2], minHistoryMinutes: 120, cooldownMs: 600_000, latenessMs: 5000 });
+    expect(config.metrics).toEqual({
+      wait_p90: { threshold: 6, minChange: 0.3, direction: 'up', minCount: 20 },
+      nps: { threshold: 4.5, minChange: 20, direction: 'down', minCount: 20 },
+    });
+  });
+
+  it('reports every problem with its path', () => {
+    expect(problemsOf(['anomalies:', '  dimensions: [region]', '  windows: [90s]', '  metrics: { churn: {} }'].join('\n'))).toEqual([
+      expect.stringMatching(/^anomalies\.dimensions\.0: /),
+      expect.stringMatching(/^anomalies\.metrics\.churn: |^anomalies\.metrics: /),
+      expect.stringMatching(/^anomalies\.windows\.0: must be whole minutes/),
+    ]);
+  });
+});

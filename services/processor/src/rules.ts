@@ -14,6 +14,7 @@ import {
   type SignalParamsOverride,
 } from './config.ts';
 import { signalTypes, type SignalType } from '@touchstream/contracts';
+import { defaultMetricSettings, kpiDimensions, kpiMetrics, type KpiAnomalyConfig, type KpiMetric, type KpiMetricSettings } from './anomaly/detector.ts';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -64,6 +65,58 @@ const signalOverrides = z
   })
   .partial();
 
+const wholeMinutes = duration().refine((ms) => ms % 60_000 === 0, 'must be whole minutes, e.g. 1m, 2m');
+const metricSettings = z
+  .strictObject({
+    threshold: z.number().gt(0, 'must be > 0'),
+    min_change: z.number().min(0, 'must be ≥ 0'),
+    direction: z.enum(['up', 'down', 'both']),
+    min_count: count(1),
+  })
+  .partial()
+  .nullable();
+/** KPI deviation alerts (§21); `metrics` lists the metrics scored (each over its defaults), replacing the default list. */
+const anomaliesSchema = z
+  .strictObject({
+    enabled: z.boolean(),
+    dimensions: z.array(z.enum(kpiDimensions)).min(1, 'list at least one of touchpoint, channel, journey'),
+    metrics: z.partialRecord(z.enum(kpiMetrics), metricSettings),
+    windows: z.array(wholeMinutes).min(1),
+    min_history: duration(),
+    season_weeks: count(1),
+    recent_half_life: wholeMinutes,
+    cooldown: duration({ allowZero: true }),
+    lateness: duration({ allowZero: true }),
+    negative_sentiment_max: z.number().min(-1).max(1),
+    max_series: count(1),
+  })
+  .partial();
+
+function anomalyConfigOf(raw: z.infer<typeof anomaliesSchema> | undefined, base: KpiAnomalyConfig): KpiAnomalyConfig {
+  if (!raw) return base;
+  let metrics = base.metrics;
+  if (raw.metrics) {
+    metrics = {};
+    for (const [metric, s] of Object.entries(raw.metrics) as Array<[KpiMetric, z.infer<typeof metricSettings>]>) {
+      const d: KpiMetricSettings = defaultMetricSettings[metric];
+      metrics[metric] = { threshold: s?.threshold ?? d.threshold, minChange: s?.min_change ?? d.minChange, direction: s?.direction ?? d.direction, minCount: s?.min_count ?? d.minCount };
+    }
+  }
+  return {
+    enabled: raw.enabled ?? base.enabled,
+    dimensions: raw.dimensions ?? base.dimensions,
+    metrics,
+    windowsMinutes: raw.windows ? [...new Set(raw.windows.map((ms) => ms / 60_000))].sort((a, b) => a - b) : base.windowsMinutes,
+    minHistoryMinutes: raw.min_history !== undefined ? Math.ceil(raw.min_history / 60_000) : base.minHistoryMinutes,
+    seasonWeeks: raw.season_weeks ?? base.seasonWeeks,
+    recentHalfLifeMinutes: raw.recent_half_life !== undefined ? raw.recent_half_life / 60_000 : base.recentHalfLifeMinutes,
+    cooldownMs: raw.cooldown ?? base.cooldownMs,
+    latenessMs: raw.lateness ?? base.latenessMs,
+    negativeSentimentMax: raw.negative_sentiment_max ?? base.negativeSentimentMax,
+    maxSeries: raw.max_series ?? base.maxSeries,
+  };
+}
+
 const rulesFileSchema = z
   .strictObject({
     /** Yours to set (e.g. a date or a release); recorded with the content hash as `rules_version`. */
@@ -79,6 +132,7 @@ const rulesFileSchema = z
     channels: z.strictObject({ assisted: names, self_service: names }).partial(),
     signals: signalOverrides,
     overrides: z.strictObject({ channels: z.record(z.string(), signalOverrides), journeys: z.record(z.string(), signalOverrides) }).partial(),
+    anomalies: anomaliesSchema,
   })
   .partial();
 
@@ -135,6 +189,7 @@ export function parseRules(text: string, file: string, base: ScoringConfig = def
       channels: { ...base.overrides.channels, ...(rules.overrides?.channels as Record<string, SignalParamsOverride> | undefined) },
       journeys: { ...base.overrides.journeys, ...(rules.overrides?.journeys as Record<string, SignalParamsOverride> | undefined) },
     },
+    anomalies: anomalyConfigOf(rules.anomalies, base.anomalies),
   };
   try {
     return resolveScoringConfig(config);

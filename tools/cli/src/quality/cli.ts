@@ -15,6 +15,7 @@ import { TIMED_JOURNEY } from './generator.ts';
 import { formatReportTable, defaultTargets } from './report.ts';
 import { runQuality, type QualityRunResult } from './run.ts';
 import { sentimentQualityCommand } from './sentiment.ts';
+import { anomalyQualityCommand } from './anomalies.ts';
 
 interface QualityFlags {
   events: string;
@@ -93,8 +94,9 @@ function printResult(result: QualityRunResult, flags: QualityFlags, against: str
 
 export function qualityCommand(): Command {
   return new Command('quality')
-    .description('Measure detection quality: post labelled journeys (positives and near misses), then print precision, recall and delays per signal; exits 1 when a target is missed. `quality sentiment`: the text-sentiment scorer on its labelled set')
+    .description('Measure detection quality: post labelled journeys (positives and near misses), then print precision, recall and delays per signal; exits 1 when a target is missed. `quality sentiment`: the text-sentiment scorer on its labelled set; `quality anomalies`: KPI deviation alerts on generated weeks of traffic')
     .addCommand(sentimentQualityCommand())
+    .addCommand(anomalyQualityCommand())
     .option('--events <n>', 'touchpoints to post (at least)', '100000')
     .option('--seed <n>', 'random seed of the labelled journeys', '1')
     .option('--url <url>', 'ingest of a running stack (default: start a temporary stack of its own)')

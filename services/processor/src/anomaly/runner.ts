@@ -1,0 +1,167 @@
+// The live side of KPI deviation alerts (docs/architecture.md §21): a consumer group of its own on touchpoints.v1
+// (`<processor group>-anomaly`: one process sees every partition; with several processors each sees its share, see §21)
+// feeding the pure detector; anomalies go out on
+// alerts.v1 as Alert records with the batch that closed their minute (produced before its offsets commit). When the
+// stream goes quiet, a wall-clock tick moves stream time on, so a traffic drop to zero still closes its minutes.
+import { codecs, type TouchpointEvent } from '@touchstream/contracts';
+import { produceAll, runBatchConsumer, topicNames, type BatchConsumer, type BatchConsumerOptions, type ConsumedBatch, type LogSink, type OutboundMessage, type RecordResult } from '@touchstream/kafka';
+import { kpiAlert } from './alert.ts';
+import { KpiAnomalyDetector, type KpiAnomaly, type KpiAnomalyConfig, type KpiTouchpoint } from './detector.ts';
+
+export interface KpiAnomalyRunnerOptions {
+  kafka: BatchConsumerOptions['kafka'];
+  producer: BatchConsumerOptions['producer'];
+  groupId: string;
+  log: LogSink;
+  config: KpiAnomalyConfig;
+  rulesVersion: string | null;
+  /** Tests: other topics (touchpoints in, alerts out, dead letters). */
+  alertsTopic?: string;
+  touchpointsTopic?: string;
+  deadLetterTopic?: string;
+  /** Where a new group starts; default false (the newest touchpoints). */
+  fromBeginning?: boolean;
+  /** Wall-clock tick that advances stream time while the topic is quiet; default 1 s. */
+  tickMs?: number;
+  now?: () => number;
+}
+
+export interface KpiAnomalyRunner {
+  /** New rules: starts the consumer when anomalies become enabled; history is kept. */
+  setConfig(config: KpiAnomalyConfig, rulesVersion: string | null): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly detector: KpiAnomalyDetector;
+  readonly running: boolean;
+}
+
+/** A partition silent this long (wall clock) no longer holds stream time back. */
+const PARTITION_IDLE_MS = 10_000;
+/** No record for this long (wall clock): the stream is quiet, not between two fetches. */
+const QUIET_MS = 5_000;
+
+export function kpiTouchpointOf(e: TouchpointEvent): KpiTouchpoint {
+  return {
+    occurredAtMs: Math.floor(e.occurred_at / 1000),
+    touchpoint: e.touchpoint,
+    channel: e.channel,
+    journey: e.journey ?? null,
+    outcome: e.outcome ?? null,
+    waitMs: e.wait_ms ?? null,
+    sentiment: e.sentiment ?? null,
+    nps: e.survey && e.survey.kind === 'NPS' ? e.survey.score : null,
+  };
+}
+
+export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAnomalyRunner {
+  const detector = new KpiAnomalyDetector(options.config);
+  let rulesVersion = options.rulesVersion;
+  const now = options.now ?? Date.now;
+  const topic = options.alertsTopic ?? topicNames.alerts;
+  let consumer: BatchConsumer | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let started = false;
+  let lastRecordWallMs = now();
+  let emitting: Promise<void> = Promise.resolve();
+
+  const toMessages = (anomalies: KpiAnomaly[]): OutboundMessage[] => {
+    if (!detector.settings.enabled) return [];
+    return anomalies.map((a) => {
+      const alert = kpiAlert(a, detector.settings.metrics[a.metric]!, rulesVersion);
+      options.log.info({ metric: a.metric, series: `${a.dimension}=${a.value}`, observed: a.observed, expected: a.expected, deviation: a.deviation }, 'KPI anomaly');
+      return { topic, key: alert.customer_id, value: codecs.alert.encode(alert) };
+    });
+  };
+
+  // Stream time is the smallest of the partitions' newest event times (a watermark): partitions are consumed in
+  // batches of their own, and a backlog of one must not close minutes another has not delivered yet. A partition
+  // that has sent nothing for PARTITION_IDLE_MS of wall time stops holding it back.
+  const partitions = new Map<number, { maxMs: number; wallMs: number }>();
+  const watermark = (): number => {
+    const wall = now();
+    let min = Infinity;
+    let max = -Infinity;
+    for (const p of partitions.values()) {
+      max = Math.max(max, p.maxMs);
+      if (wall - p.wallMs <= PARTITION_IDLE_MS) min = Math.min(min, p.maxMs);
+    }
+    return Number.isFinite(min) ? min : max;
+  };
+
+  async function handleBatch(batch: ConsumedBatch): Promise<RecordResult[]> {
+    const part = partitions.get(batch.partition) ?? { maxMs: -Infinity, wallMs: 0 };
+    partitions.set(batch.partition, part);
+    part.wallMs = now();
+    const results: RecordResult[] = batch.records.map((record) => {
+      if (!record.value) return { kind: 'drop', reason: 'empty record' };
+      try {
+        const t = kpiTouchpointOf(codecs.touchpoint.decode(record.value));
+        detector.observe(t);
+        part.maxMs = Math.max(part.maxMs, t.occurredAtMs);
+        return { kind: 'ok' };
+      } catch (err) {
+        // The processor dead-letters bad records; counting them twice would duplicate its dead letters.
+        return { kind: 'drop', reason: `not a touchpoint: ${(err as Error).message}` };
+      }
+    });
+    lastRecordWallMs = now();
+    const outputs = toMessages(detector.advance(watermark()));
+    if (outputs.length && results.length) results[results.length - 1] = { kind: 'ok', outputs };
+    return results;
+  }
+
+  const tick = () => {
+    const idleMs = now() - lastRecordWallMs;
+    // Quiet for longer than a fetch pause: stream time moves on with the wall clock.
+    if (idleMs <= Math.max(detector.settings.latenessMs, QUIET_MS) || !Number.isFinite(detector.streamTimeMs)) return;
+    const messages = toMessages(detector.advance(Math.max(watermark(), detector.streamTimeMs) + idleMs));
+    if (messages.length) {
+      emitting = emitting.then(() => produceAll(options.producer, messages)).catch((err) => options.log.error({ err: (err as Error).message }, 'KPI anomaly alerts not produced'));
+    }
+  };
+
+  const runner: KpiAnomalyRunner = {
+    detector,
+    get running() {
+      return !!consumer;
+    },
+    async setConfig(config, version) {
+      detector.setConfig(config);
+      rulesVersion = version;
+      if (started && config.enabled && !consumer) await startConsumer();
+    },
+    async start() {
+      started = true;
+      if (detector.settings.enabled) await startConsumer();
+    },
+    async stop() {
+      started = false;
+      clearInterval(ticker);
+      ticker = undefined;
+      await consumer?.stop();
+      consumer = undefined;
+      await emitting;
+    },
+  };
+
+  async function startConsumer() {
+    consumer = await runBatchConsumer({
+      kafka: options.kafka,
+      groupId: options.groupId,
+      topics: [options.touchpointsTopic ?? topicNames.touchpoints],
+      producer: options.producer,
+      handleBatch,
+      deadLetterTopic: options.deadLetterTopic ?? topicNames.deadLetters,
+      stage: 'kpi-anomaly',
+      log: options.log,
+      fromBeginning: options.fromBeginning ?? false,
+      maxRecordsPerBatch: 5000,
+    });
+    lastRecordWallMs = now();
+    ticker = setInterval(tick, options.tickMs ?? 1000);
+    ticker.unref();
+    options.log.info({ groupId: options.groupId, metrics: Object.keys(detector.settings.metrics), dimensions: detector.settings.dimensions }, 'KPI anomaly detection consuming touchpoints');
+  }
+
+  return runner;
+}
