@@ -2,7 +2,7 @@
 // A target has a direction (higher or lower is better), an `ok` threshold (the target) and a `warn` threshold:
 // higher-is-better cells are ok at or above the target, warn at or above `warn`, bad below; lower-is-better mirror.
 import type { ClickHouseClient } from '@touchstream/clickhouse';
-import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval } from '../kpis/kpis.ts';
+import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval, type ReactionTargets } from '../kpis/kpis.ts';
 
 export type Direction = 'higher_is_better' | 'lower_is_better';
 
@@ -14,7 +14,7 @@ export interface MetricTarget {
 
 export const heatmapMetricNames = [
   'nps', 'csat', 'csat_mean', 'ces_mean', 'fcr', 'avg_handling_ms', 'avg_wait_ms', 'p90_wait_ms', 'abandonment_rate',
-  'completion_rate', 'sentiment_mean', 'negative_signal_rate',
+  'completion_rate', 'sentiment_mean', 'negative_signal_rate', 'reaction_time_compliance', 'reaction_time_p90_ms',
 ] as const satisfies ReadonlyArray<keyof KpiFigures>;
 export type HeatmapMetric = (typeof heatmapMetricNames)[number];
 
@@ -32,6 +32,9 @@ export const defaultHeatmapTargets: Record<HeatmapMetric, MetricTarget> = {
   completion_rate: { direction: 'higher_is_better', target: 0.8, warn: 0.6 },
   sentiment_mean: { direction: 'higher_is_better', target: 0.2, warn: 0 },
   negative_signal_rate: { direction: 'lower_is_better', target: 5, warn: 10 },
+  // Share of contacts within their catalogued reaction-time target (TOUCHPOINTS_FILE), and their p90 wait.
+  reaction_time_compliance: { direction: 'higher_is_better', target: 0.9, warn: 0.8 },
+  reaction_time_p90_ms: { direction: 'lower_is_better', target: 180_000, warn: 300_000 },
 };
 
 export type HeatmapTargets = Partial<Record<HeatmapMetric, { target: number; warn: number }>>;
@@ -122,7 +125,7 @@ export function heatmapInterval(fromMicros: number, toMicros: number): KpiInterv
 
 export async function queryHeatmap(
   clickhouse: ClickHouseClient,
-  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number },
+  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; reactionTargets?: ReactionTargets },
 ): Promise<HeatmapResult> {
   const kpis = await queryKpis(clickhouse, { ...request, interval: heatmapInterval(request.fromMicros, request.toMicros), by: 'stage', totalsOnly: true, skipUniqueCustomers: true });
   const targetOf = (m: HeatmapMetric): MetricTarget => ({ ...defaultHeatmapTargets[m], ...request.targets[m] });
