@@ -127,7 +127,16 @@ export async function queryHeatmap(
   clickhouse: ClickHouseClient,
   request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; reactionTargets?: ReactionTargets },
 ): Promise<HeatmapResult> {
-  const kpis = await queryKpis(clickhouse, { ...request, interval: heatmapInterval(request.fromMicros, request.toMicros), by: 'stage', totalsOnly: true, skipUniqueCustomers: true });
+  // The reaction-time figures read the raw table: only when a column shows them.
+  const reaction = request.metrics.some((m) => m === 'reaction_time_compliance' || m === 'reaction_time_p90_ms');
+  const kpis = await queryKpis(clickhouse, {
+    ...request,
+    reactionTargets: reaction ? request.reactionTargets : undefined,
+    interval: heatmapInterval(request.fromMicros, request.toMicros),
+    by: 'stage',
+    totalsOnly: true,
+    skipUniqueCustomers: true,
+  });
   const targetOf = (m: HeatmapMetric): MetricTarget => ({ ...defaultHeatmapTargets[m], ...request.targets[m] });
   const rows = kpis.totals
     .map((total) => {

@@ -91,7 +91,7 @@ export interface KpiRequest {
    */
   skipUniqueCustomers?: boolean;
   /**
-   * The catalogue's reaction-time targets (touchpoint name → ms, docs/architecture.md §20.4): with at least one,
+   * The catalogue's reaction-time targets (touchpoint name → ms, docs/architecture.md §20.3): with at least one,
    * reaction-time compliance is read from the raw touchpoints; without, its figures are 0 / null.
    */
   reactionTargets?: ReactionTargets;

@@ -1,4 +1,4 @@
-// The emotional evaluation per touchpoint (docs/architecture.md §20.5): for each touchpoint seen in a range, the
+// The emotional evaluation per touchpoint (docs/architecture.md §20.4): for each touchpoint seen in a range, the
 // customers' sentiment at it (given, or derived from its text), the surveys answered after it (CSAT, CES, NPS: a
 // survey is credited to the latest non-survey touchpoint of the same customer before it, within a window) and the
 // share of its contacts that raised a weak signal — each with a 95% confidence interval (Wilson for rates, Student's
