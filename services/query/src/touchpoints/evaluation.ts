@@ -9,7 +9,7 @@ import { finiteOrNull, num, round } from '../shared/numbers.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { tInterval, wilsonInterval } from '../shared/stats.ts';
 import { microsToIso } from '../shared/time.ts';
-import type { TouchpointCatalogue } from './catalogue.ts';
+import type { TouchpointCatalogue } from '@touchstream/contracts/touchpoint-catalogue';
 
 export const evaluationMetricNames = ['sentiment', 'csat', 'ces', 'nps', 'negative_signal_rate'] as const;
 export type EvaluationMetric = (typeof evaluationMetricNames)[number];
