@@ -3,7 +3,7 @@
 // problem at once, with its path in the document), and kept in step with the file like the weak-signal rules: its
 // stat is polled, and reload() re-reads it on demand (SIGHUP). An invalid new file is rejected and logged; the
 // catalogue in force stays. docs/architecture.md §20.2. A contract shared by the query service (inventory, KPIs,
-// evaluation) and the processor (SLAs from the catalogue, §20.5), so both read the file alike.
+// evaluation) and the processor (SLAs from the catalogue, docs/architecture.md §20.5), so both read the file alike.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { parseDocument } from 'yaml';

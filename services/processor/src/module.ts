@@ -42,15 +42,19 @@ export interface ProcessorModuleDeps {
 export interface ProcessorModule extends Module {
   /** Re-reads the rules file and the touchpoint catalogue (SIGHUP); an invalid file is rejected and the one in force stays. */
   reloadRules(): Promise<ReloadResult>;
+  /** The scoring config the processor runs with (rules and catalogue targets); undefined before init. */
+  configInForce(): ScoringConfig | undefined;
 }
 
 export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModule {
   const groupId = deps.groupId ?? defaultProcessorGroupId;
   let rules: RulesWatcher | undefined;
   let catalogue: CatalogueWatcher | undefined;
+  let running: TouchpointProcessor | undefined;
   return {
     name: 'processor',
     deps: [],
+    configInForce: () => running?.config,
     async reloadRules() {
       await catalogue?.reload('reload requested');
       if (!rules) return { ok: false, error: 'no rules file configured (RULES_FILE): nothing to reload' };
@@ -92,6 +96,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         reactionTimes = targetsOf(catalogue.current);
       }
       processor = createTouchpointProcessor({ redis: deps.redis, config: inForce() });
+      running = processor;
       const p = processor;
       let consumer: BatchConsumer | undefined;
       let sweeper: TimerSweeper | undefined;
