@@ -70,7 +70,7 @@ const extraQuery: Record<string, Record<string, string>> = { '/v1/paths': { star
 const wildcardPaths: Record<string, string> = {
   '/docs/static/*': '/docs/static/swagger-initializer.js',
   '/dashboard/*': '/dashboard/app.js',
-  '/dashboard/vendor/*': '/dashboard/vendor/uPlot.min.css',
+  '/dashboard/vendor/*': '/dashboard/vendor/echarts.min.js',
 };
 
 interface Call {

@@ -108,7 +108,7 @@ export function toCsv(rows, columns) {
     const s = v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  return [columns.map((c) => cell(c.label)).join(','), ...rows.map((r) => columns.map((c) => cell(c.csv ? c.csv(r) : r[c.key])).join(','))].join('\r\n') + '\r\n';
+  return [columns.map((c) => cell(c.csvLabel ?? c.label)).join(','), ...rows.map((r) => columns.map((c) => cell(c.csv ? c.csv(r) : r[c.key])).join(','))].join('\r\n') + '\r\n';
 }
 
 const DAY = 86400e3;

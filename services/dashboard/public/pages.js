@@ -1,14 +1,15 @@
-// The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`.
-// Where an endpoint has no channel/journey filter the page says the analysis covers everything.
+// The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`: every
+// analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
 const range = (ctx) => ({ from: ctx.from, to: ctx.to });
-const unfiltered = (ctx) =>
-  ctx.view.channel || ctx.view.journey
-    ? el('p', { class: 'note' }, 'This analysis has no channel or journey filter in the API: it covers all channels and journeys.')
-    : null;
+/** The global channel/journey filter as query parameters ('' when unset; `q` drops those). */
+const scope = (ctx) => ({ channel: ctx.view.channel, journey: ctx.view.journey });
+const scopeText = (ctx) => [ctx.view.channel && `channel ${ctx.view.channel}`, ctx.view.journey && `journey ${ctx.view.journey}`].filter(Boolean).join(' and ');
+/** A note saying what the filter keeps on this page (`what`: e.g. "only touchpoints on it make the paths"). */
+const filterNote = (ctx, what) => (ctx.view.channel || ctx.view.journey ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: ${what}.`) : null);
 
 const TILES = [
   ['events', null], ['unique_customers', null], ['nps', true], ['csat', true], ['ces_mean', false], ['fcr', true],
@@ -77,9 +78,11 @@ const STATUS = [['ok', 'on target', '#d4eddf'], ['warn', 'between target and war
 function journeys(main, ctx) {
   const box = el('div');
   const drill = el('div', { id: 'drill' });
-  main.append(panel('Journey stages against targets', unfiltered(ctx), box), panel('Behind a cell', drill));
+  const inventory = el('div', { id: 'inventory' });
+  main.append(panel('Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'), box), panel('Behind a cell', drill),
+    panel('Touchpoint inventory', inventory));
   drill.append(empty('Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
-  return fill(box, 'the heat map', () => api(`/v1/heatmap?${q(range(ctx))}`), (heat) => {
+  return Promise.all([touchpointInventory(inventory, ctx), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx) })}`), (heat) => {
     if (!heat.rows.length) return empty('No touchpoints in this range: widen the range.');
     const metrics = heat.metrics.map((m) => m.metric);
     const legend = el('div', { class: 'legend', 'aria-label': 'Colours' }, STATUS.map(([, label, c]) => el('span', { style: `--c:${c}` }, label)));
@@ -100,11 +103,69 @@ function journeys(main, ctx) {
     const csvRows = heat.rows.map((r) => ({ stage: r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
     return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: 'stage', label: 'stage' }, ...metrics.map((m) => ({ key: m, label: m }))])),
       el('div', { class: 'scroll' }, table)];
+  })]);
+}
+
+/** "4 Dec 15:42" (the year only when not this year; the time alone when on the same day as `sameDayAs`). */
+function shortTime(iso, sameDayAs) {
+  const d = new Date(iso);
+  if (sameDayAs && new Date(sameDayAs).toDateString() === d.toDateString()) return d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleString('en-GB', { day: 'numeric', month: 'short', ...(d.getFullYear() === new Date().getFullYear() ? {} : { year: 'numeric' }), hour: '2-digit', minute: '2-digit' });
+}
+
+const FLAGS = {
+  uncatalogued: ['uncatalogued', 'Seen in the data but missing from the catalogue: add it to the catalogue file.'],
+  no_traffic: ['no traffic', 'Catalogued, but not seen in this range.'],
+  channel_mismatch: ['other channel', 'Seen, but never on its catalogued channel.'],
+};
+
+/**
+ * The touchpoint inventory (GET /v1/touchpoints): the catalogue merged with the data. The endpoint takes no
+ * channel/journey filter (it is the catalogue's view); with one set, the rows are the touchpoints catalogued for or
+ * seen on that channel, catalogued for that journey, and the note says their figures cover every channel.
+ */
+function touchpointInventory(box, ctx) {
+  return fill(box, 'the touchpoint inventory', () => api(`/v1/touchpoints?${q(range(ctx))}`), (inv) => {
+    const { channel, journey } = ctx.view;
+    const rows = inv.touchpoints.filter((t) => (!channel || t.channel === channel || t.channels_seen.includes(channel)) && (!journey || t.journey === journey));
+    const parts = [];
+    if (!inv.catalogue) {
+      parts.push(empty('No touchpoint catalogue is configured: set TOUCHPOINTS_FILE to a catalogue file (YAML or JSON, like touchpoints/demo.yaml) and restart the query service; it is reloaded on change after that. Until then every touchpoint seen is listed as not in the catalogue.'));
+      if (!rows.length) return parts;
+    } else {
+      const s = inv.summary;
+      parts.push(el('p', { id: 'inventory-summary' }, `Catalogue ${inv.catalogue.file} (version ${inv.catalogue.version}): ${s.catalogued} catalogued, ${s.seen} seen in the range; ${s.uncatalogued} not in the catalogue, ${s.no_traffic} without traffic, ${s.channel_mismatch} on another channel than catalogued.`));
+    }
+    if (channel || journey) parts.push(el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: touchpoints catalogued for${channel ? ' or seen on' : ''} it; their figures cover every channel.`));
+    const rt = (t) => t.reaction_time;
+    const seen = (t) => (t.first_seen ? `${shortTime(t.first_seen)} – ${shortTime(t.last_seen, t.first_seen)}` : '–');
+    parts.push(dataTable('touchpoints', rows, [
+      { key: 'touchpoint', label: 'Touchpoint', cell: (t) => el('span', { title: t.description ?? 'not in the catalogue' }, t.touchpoint) },
+      { key: 'catalogue', label: 'Catalogued as', csv: (t) => t.channel ?? '', csvLabel: 'channel',
+        cell: (t) => (t.catalogued ? [el('div', {}, `${t.channel} · ${t.stage}`), el('small', { class: 'note' }, `${t.owner} · ${t.layer.replace('_', ' ')}${t.journey ? ` · ${t.journey}` : ''}`)] : '–') },
+      { key: 'stage', label: 'stage', csvOnly: true }, { key: 'owner', label: 'owner', csvOnly: true }, { key: 'layer', label: 'layer', csvOnly: true },
+      { key: 'journey', label: 'journey', csvOnly: true }, { key: 'description', label: 'description', csvOnly: true },
+      { key: 'events', label: 'Touchpoints', num: true, format: (v) => formatMetric('events', v) },
+      { key: 'customers', label: 'Customers', num: true, format: (v) => formatMetric('events', v) },
+      { key: 'seen', label: 'Seen (first – last)', cell: (t) => el('span', { class: 'nowrap' }, seen(t)), csv: (t) => t.first_seen ?? '', csvLabel: 'first_seen' },
+      { key: 'last_seen', label: 'last_seen', csvOnly: true },
+      { key: 'channels_seen', label: 'Seen on', format: (v) => v.join(', ') || '–', csv: (t) => t.channels_seen.join(' ') },
+      { key: 'target', label: 'Reaction target', num: true, cell: (t) => formatDuration(rt(t).target_ms), csv: (t) => rt(t).target_ms ?? '', csvLabel: 'reaction_target_ms' },
+      { key: 'share_met', label: 'Within target', num: true, csv: (t) => rt(t).share_met ?? '',
+        cell: (t) => (rt(t).share_met == null ? '–' : [el('div', { class: 'nowrap' }, pct(rt(t).share_met)), el('small', { class: 'note nowrap' }, `of ${rt(t).measured.toLocaleString('en')} waits`)]) },
+      { key: 'p90', label: 'Wait p90', num: true, cell: (t) => el('span', { class: 'nowrap' }, formatDuration(rt(t).p90_ms)), csv: (t) => rt(t).p90_ms ?? '', csvLabel: 'wait_p90_ms' },
+      { key: 'trend', label: 'Trend', num: true, csv: (t) => rt(t).trend ?? '',
+        cell: (t) => (rt(t).trend == null ? '–' : el('span', { class: `nowrap ${rt(t).trend > 0 ? 'yes' : rt(t).trend < 0 ? 'worse' : 'no'}`, title: `previous range: ${pct(rt(t).share_met_previous)}` },
+          `${rt(t).trend > 0 ? '▲ +' : rt(t).trend < 0 ? '▼ −' : ''}${(Math.abs(rt(t).trend) * 100).toFixed(1)} pts`)) },
+      { key: 'flags', label: 'Flags', csv: (t) => t.flags.join(' '),
+        cell: (t) => (t.flags.length ? t.flags.map((f) => el('span', { class: `flag ${f}`, title: FLAGS[f]?.[1] ?? f }, FLAGS[f]?.[0] ?? f)) : '–') },
+    ], { emptyText: `No touchpoint ${channel || journey ? `of ${scopeText(ctx)} ` : ''}is catalogued or seen in this range: widen the range or clear the filter.`, rowAttrs: (t) => ({ dataset: { touchpoint: t.touchpoint } }) }));
+    return parts;
   });
 }
 
 async function drillDown(box, ctx, stage, metric) {
-  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${new URLSearchParams({ ...range(ctx), stage, metric, limit: 25 })}`), (cell) => [
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
     el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and the ${cell.customers.length} customers seen last.`),
     dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
       { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
@@ -124,8 +185,9 @@ function funnels(main, ctx) {
   const form = el('form', { class: 'inline', 'aria-label': 'Funnel definition' },
     el('label', {}, 'Steps (touchpoints, comma-separated, 2–10)', el('input', { name: 'steps', size: 60, value: p.steps || 'verification_start_page,document_upload,verification_confirmed_sms', required: true })),
     el('label', {}, 'Window', el('input', { name: 'window', size: 5, value: p.window || '7d', pattern: '[0-9]+[smhd]' })),
-    el('label', {}, 'Ordering', el('select', { name: 'order' }, ['ordered', 'strict', 'any'].map((o) => el('option', { value: o, selected: (p.order || 'ordered') === o }, o)))),
+    el('label', {}, 'Ordering', el('select', { name: 'order' }, [['ordered', 'in this order'], ['unordered', 'in any order']].map(([o, text]) => el('option', { value: o, selected: (p.order || 'ordered') === o }, text)))),
     el('label', {}, 'Exclude touchpoints', el('input', { name: 'exclude', value: p.exclude || '' })),
+    el('label', {}, 'Break down by', el('select', { name: 'breakdown' }, BREAKDOWNS.map(([b, text]) => el('option', { value: b, selected: (p.breakdown || '') === b }, text)))),
     el('button', { class: 'primary' }, 'Run funnel'));
   const out = el('div');
   const dropped = el('div');
@@ -134,7 +196,7 @@ function funnels(main, ctx) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const f = new FormData(form);
-    ctx.setParams({ steps: f.get('steps'), window: f.get('window'), order: f.get('order'), exclude: f.get('exclude') });
+    ctx.setParams({ steps: f.get('steps'), window: f.get('window'), order: f.get('order'), exclude: f.get('exclude'), breakdown: f.get('breakdown') });
   });
   const matcher = (touchpoint) => ({ touchpoint, ...(ctx.view.channel ? { channel: ctx.view.channel } : {}), ...(ctx.view.journey ? { journey: ctx.view.journey } : {}) });
   const body = {
@@ -144,9 +206,11 @@ function funnels(main, ctx) {
     order: p.order || 'ordered',
     ...(p.exclude ? { exclusions: p.exclude.split(',').map((s) => s.trim()).filter(Boolean).map(matcher) } : {}),
   };
-  return fill(out, 'the funnel', () => api('/v1/funnels', { method: 'POST', body }), (res) => {
+  const breakdown = BREAKDOWNS.some(([b]) => b && b === p.breakdown) ? p.breakdown : '';
+  return fill(out, 'the funnel', () => api('/v1/funnels', { method: 'POST', body: { ...body, ...(breakdown ? { breakdown } : {}) } }), (res) => {
     if (!res.steps[0]?.customers) return empty('Nobody reached step 1 in this range: check the touchpoint names or widen the range.');
     return [
+      (ctx.view.channel || ctx.view.journey) ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: every step (and exclusion) matches only its touchpoints.`) : null,
       chart({
         tooltip: {}, grid: { left: 180, right: 40, top: 10, bottom: 30 },
         xAxis: { type: 'value', name: 'customers', nameLocation: 'middle', nameGap: 25 },
@@ -161,8 +225,33 @@ function funnels(main, ctx) {
         { key: 'median_seconds_from_previous', label: 'Median time from previous', num: true, format: (v) => (v == null ? '–' : formatDuration(v * 1000)) },
         { key: 'who', label: '', csv: () => '', cell: (s) => (s.step > 1 ? el('button', { type: 'button', onclick: () => showDropped(dropped, ctx, body, s) }, 'Who dropped?') : '') },
       ]),
+      res.breakdown ? funnelBreakdown(res) : null,
     ];
   });
+}
+
+const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range']];
+
+/** The funnel per breakdown group: customers per step and conversion from step 1, as a chart and a table. */
+function funnelBreakdown(res) {
+  const by = BREAKDOWNS.find(([b]) => b === res.breakdown.by)?.[1] ?? res.breakdown.by;
+  const groups = res.breakdown.groups.map((g) => ({ ...g, key: g.key || '(none)' }));
+  if (!groups.length) return empty(`No groups by ${by}.`);
+  const last = res.steps.length - 1;
+  const stepCols = res.steps.map((s, i) => ({ key: `s${s.step}`, label: `${s.step}. ${s.label}`, num: true,
+    csv: (g) => g.steps[i]?.customers ?? 0, cell: (g) => (g.steps[i]?.customers ?? 0).toLocaleString('en') }));
+  return el('div', { class: 'breakdown' },
+    el('h3', {}, `By ${by}`),
+    chart({
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, legend: { top: 0, type: 'scroll' }, grid: { left: 60, right: 20, top: 40, bottom: 50 },
+      xAxis: { type: 'category', data: res.steps.map((s) => `${s.step}. ${s.label}`), axisLabel: { interval: 0, overflow: 'truncate', width: 160 } },
+      yAxis: { type: 'value', name: 'customers', nameLocation: 'middle', nameGap: 40, minInterval: 1 },
+      series: groups.map((g) => ({ name: g.key, type: 'bar', data: g.steps.map((s) => s.customers) })),
+    }, `Customers per funnel step by ${by}`),
+    dataTable('funnel-breakdown', groups, [
+      { key: 'key', label: by[0].toUpperCase() + by.slice(1) }, ...stepCols,
+      { key: 'conversion', label: 'Conversion from first to last', num: true, csv: (g) => g.steps[last]?.conversion_from_first ?? '', cell: (g) => pct(g.steps[last]?.conversion_from_first) },
+    ], { rowAttrs: (g) => ({ dataset: { group: g.key } }) }));
 }
 
 function showDropped(box, ctx, body, step) {
@@ -185,13 +274,13 @@ function paths(main, ctx) {
     el('button', { class: 'primary' }, 'Show paths'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ start: f.get('start'), end: f.get('end'), depth: f.get('depth') }); });
   const out = el('div');
-  main.append(panel('Paths', unfiltered(ctx), form, out));
+  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), form, out));
   const start = p.start ?? (p.end ? '' : 'verification_start_page');
-  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
+  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
     if (!res.edges.length) return empty('No paths from or to this touchpoint in the range: check its name or widen the range.');
     return [
       el('p', {}, `${res.customers} customers with ${res.start ?? res.end} in the range.`),
-      chart({ tooltip: { trigger: 'item' }, series: [{ type: 'sankey', left: 10, right: 160, nodeGap: 10, emphasis: { focus: 'adjacency' },
+      chart({ tooltip: { trigger: 'item' }, series: [{ type: 'sankey', left: 10, right: 220, nodeGap: 10, emphasis: { focus: 'adjacency' },
         data: res.nodes.map((n) => ({ name: n.name })), links: res.edges.map((e) => ({ source: e.source, target: e.target, value: e.customers })),
         label: { formatter: (x) => x.name.replace(/^step \d+: /, '') } }] }, `Sankey of paths ${res.start ? 'from ' + res.start : 'to ' + res.end}`, { tall: true }),
       dataTable('paths', res.edges, [{ key: 'source', label: 'From' }, { key: 'target', label: 'To' }, { key: 'customers', label: 'Customers', num: true }]),
@@ -207,13 +296,14 @@ function drivers(main, ctx) {
     el('button', { class: 'primary' }, 'Rank drivers'));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ outcome: new FormData(form).get('outcome') }); });
   const out = el('div');
-  main.append(panel('Drivers', unfiltered(ctx), form, out));
-  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), outcome, limit: 20 })}`), (res) => {
-    if (!res.drivers.length) return empty(`No factor reaches the minimum support for “${outcome}” in this range: widen the range or choose another outcome.`);
+  main.append(panel('Drivers', filterNote(ctx, 'the customers with a touchpoint there in the range; their factors are still everything they saw'), form, out));
+  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), ...scope(ctx), outcome, limit: 20 })}`), (res) => {
+    const population = el('p', {}, `${res.outcome_customers} of ${res.customers} customers had “${res.outcome}”. Lift = outcome rate with the factor ÷ without; bars show the 95 % interval.`);
+    if (!res.drivers.length) return [population, empty(`No factor reaches the minimum support for “${outcome}” in this range: widen the range or choose another outcome.`)];
     const d = [...res.drivers].reverse();
     const name = (x) => `${x.kind}: ${x.value}`;
     return [
-      el('p', {}, `${res.outcome_customers} of ${res.customers} customers had “${res.outcome}”. Lift = outcome rate with the factor ÷ without; bars show the 95 % interval.`),
+      population,
       chart({
         tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, grid: { left: 220, right: 30, top: 10, bottom: 40 },
         xAxis: { type: 'value', name: 'lift (×)', nameLocation: 'middle', nameGap: 25 },
@@ -239,13 +329,13 @@ function attribution(main, ctx) {
   const p = ctx.view.params;
   const conversion = p.conversion || 'order_confirmation_email';
   const form = el('form', { class: 'inline', 'aria-label': 'Conversion' },
-    el('label', {}, 'Conversion touchpoint', el('input', { name: 'conversion', value: conversion })),
+    el('label', {}, 'Conversion touchpoint', el('input', { name: 'conversion', value: conversion, size: 30 })),
     el('label', {}, 'Credit', el('select', { name: 'by' }, ['channel', 'touchpoint'].map((b) => el('option', { value: b, selected: (p.by || 'channel') === b }, b)))),
     el('button', { class: 'primary' }, 'Compare models'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ conversion: f.get('conversion'), by: f.get('by') }); });
   const out = el('div');
-  main.append(panel('Attribution', unfiltered(ctx), form, out));
-  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
+  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), form, out));
+  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
     if (!res.conversions) return empty(`No “${conversion}” conversions in this range: check the name or widen the range.`);
     return [
       el('p', {}, `${res.conversions} conversions; credit in conversions per model.`),
@@ -253,9 +343,17 @@ function attribution(main, ctx) {
         xAxis: { type: 'category', data: res.credits.map((c) => c.key), axisLabel: { interval: 0, rotate: 20 } },
         yAxis: { type: 'value', name: 'conversions', nameLocation: 'middle', nameGap: 40 },
         series: MODELS.map((m) => ({ name: m.replace('_', ' '), type: 'bar', data: res.credits.map((c) => c[m]) })) }, 'Attribution models side by side'),
-      dataTable('attribution', res.credits, [{ key: 'key', label: res.by }, ...MODELS.map((m) => ({ key: m, label: m.replace('_', ' '), num: true, format: (v) => num(v) }))]),
+      dataTable('attribution', res.credits, [{ key: 'key', label: res.by === 'channel' ? 'Channel' : 'Touchpoint' }, ...MODELS.map((m) => ({ key: m, label: m.replace('_', ' '), num: true, format: (v) => num(v) }))]),
     ];
   });
+}
+
+/** "2026-11-30" → "week of 30 Nov 2026" / "Nov 2026". */
+function cohortLabel(period, day) {
+  const d = new Date(`${day}T00:00:00Z`);
+  return period === 'month'
+    ? d.toLocaleDateString('en-GB', { month: 'short', year: 'numeric', timeZone: 'UTC' })
+    : `week of ${d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' })}`;
 }
 
 function cohorts(main, ctx) {
@@ -265,11 +363,11 @@ function cohorts(main, ctx) {
     el('button', { class: 'primary' }, 'Show'));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ period: new FormData(form).get('period') }); });
   const out = el('div');
-  main.append(panel('Retention by first-seen cohort', unfiltered(ctx), form, out));
-  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), period })}`), (res) => {
+  main.append(panel('Retention by first-seen cohort', filterNote(ctx, 'first touch and activity count only its touchpoints, read from the raw table (as far back as its retention)'), form, out));
+  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), ...scope(ctx), period })}`), (res) => {
     if (!res.cohorts.length) return empty('No customers first seen in this range: widen the range.');
     const n = Math.max(...res.cohorts.map((c) => c.retention.length));
-    const cols = [{ key: 'cohort', label: 'Cohort' }, { key: 'customers', label: 'Customers', num: true },
+    const cols = [{ key: 'cohort', label: 'Cohort', format: (v) => cohortLabel(period, v) }, { key: 'customers', label: 'Customers', num: true },
       ...Array.from({ length: n }, (_, i) => ({ key: `p${i}`, label: `${period} ${i}`, num: true,
         csv: (c) => c.retention[i]?.share ?? '',
         cell: (c) => { const r = c.retention[i]; if (!r) return ''; const s = el('span', { title: `${r.active} active` }, pct(r.share)); return s; } }))];
@@ -333,9 +431,7 @@ function alerts(main, ctx) {
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ level: new FormData(form).get('level') }); });
   const badge = el('span', { class: 'badge', id: 'live' }, 'connecting…');
   const feed = el('ol', { class: 'feed', id: 'feed', 'aria-live': 'polite' });
-  const note = ctx.view.channel || ctx.view.journey
-    ? el('p', { class: 'note' }, `Live alerts of ${[ctx.view.channel && `channel ${ctx.view.channel}`, ctx.view.journey && `journey ${ctx.view.journey}`].filter(Boolean).join(' and ')} only (the history below the live ones is not filtered by channel or journey).`)
-    : null;
+  const note = filterNote(ctx, 'alerts raised by one of its touchpoints, live and in the history below');
   main.append(panel('Live alerts ', badge, form, note, feed));
   const minLevel = p.level || 'watch';
   const order = { watch: 0, at_risk: 1, critical: 2 };
@@ -352,7 +448,7 @@ function alerts(main, ctx) {
     while (feed.children.length > 200) feed.lastElementChild.remove();
   };
   stream?.close();
-  stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, channel: ctx.view.channel, journey: ctx.view.journey })}`);
+  stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, ...scope(ctx) })}`);
   stream.addEventListener('open', () => { badge.textContent = 'live'; badge.classList.add('on'); });
   stream.addEventListener('error', () => { badge.textContent = 'reconnecting…'; badge.classList.remove('on'); });
   stream.addEventListener('alert', (e) => add(JSON.parse(e.data), true));
@@ -360,9 +456,9 @@ function alerts(main, ctx) {
   window.addEventListener('popstate', closeOnLeave);
   new MutationObserver((_, obs) => { if (!feed.isConnected) { stream?.close(); obs.disconnect(); } }).observe(main, { childList: true });
   feed.append(el('li', { class: 'state' }, 'Loading recent alerts…'));
-  return api(`/v1/alerts?${q({ ...range(ctx), limit: 100 })}`).then((res) => {
+  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), limit: 100 })}`).then((res) => {
     feed.querySelector('.state')?.remove();
-    if (!ctx.view.channel && !ctx.view.journey) for (const a of res.alerts) add(a, false);
+    for (const a of res.alerts) add(a, false);
     if (!feed.children.length) feed.append(el('li', { class: 'state' }, 'No alerts yet in this range; new ones appear here as they are raised.'));
   });
 }

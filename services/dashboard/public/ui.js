@@ -65,20 +65,22 @@ export async function fill(box, what, load, render) {
 }
 
 /**
- * A table with a "Download CSV" button. columns: [{key, label, format?, num?, csv?, cell?}]; `cell(row)` may
+ * A table with a "Download CSV" button. columns: [{key, label, format?, num?, csv?, cell?, csvOnly?}]; `cell(row)` may
  * return a node (a link, a button).
  */
 export function dataTable(name, rows, columns, { caption, emptyText = 'Nothing in this range: widen the range or clear a filter.', rowAttrs } = {}) {
   if (!rows.length) return empty(emptyText);
+  // `csvOnly` columns go into the download but not on screen (a wide table shows some figures combined).
+  const shown = columns.filter((c) => !c.csvOnly);
   const table = el('table', { dataset: { table: name } },
     caption ? el('caption', { class: 'note' }, caption) : null,
-    el('thead', {}, el('tr', {}, columns.map((c) => el('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
-    el('tbody', {}, rows.map((r) => el('tr', rowAttrs ? rowAttrs(r) : {}, columns.map((c) => {
+    el('thead', {}, el('tr', {}, shown.map((c) => el('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
+    el('tbody', {}, rows.map((r) => el('tr', rowAttrs ? rowAttrs(r) : {}, shown.map((c) => {
       const v = c.cell ? c.cell(r) : c.format ? c.format(r[c.key], r) : r[c.key] ?? '–';
       return el('td', { class: c.num ? 'num' : null, dataset: { col: c.key } }, v);
     })))),
   );
-  return el('div', { class: 'table-wrap' }, el('div', { class: 'panel-head' }, el('span', { class: 'note' }, `${rows.length} rows`), csvButton(name, rows, columns)), el('div', { class: 'scroll' }, table));
+  return el('div', { class: 'table-wrap' }, el('div', { class: 'panel-head' }, el('span', { class: 'note' }, `${rows.length} ${rows.length === 1 ? 'row' : 'rows'}`), csvButton(name, rows, columns)), el('div', { class: 'scroll' }, table));
 }
 
 /** A "Download CSV" button for rows (also for rows shown some other way, like the heat map). */

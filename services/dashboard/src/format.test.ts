@@ -65,6 +65,11 @@ describe('the view in the URL', () => {
 });
 
 describe('toCsv', () => {
+  it('names a column by its csvLabel when the screen label differs, and takes csv(row) for its value', () => {
+    const columns = [{ key: 'seen', label: 'Seen (first – last)', csvLabel: 'first_seen', csv: (r: { f: string }) => r.f }, { key: 'last', label: 'last_seen', csvOnly: true }];
+    expect(toCsv([{ f: '2024-01-01', last: '2024-01-02' }], columns)).toBe('first_seen,last_seen\r\n2024-01-01,2024-01-02\r\n');
+  });
+
   it('quotes what needs quoting', () => {
     expect(toCsv([{ a: 'x,y', b: 'say "hi"' }, { a: null, b: 2 }], [{ key: 'a', label: 'A' }, { key: 'b', label: 'B' }])).toBe('A,B\r\n"x,y","say ""hi"""\r\n,2\r\n');
   });

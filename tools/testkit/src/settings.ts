@@ -27,7 +27,7 @@ export function testSettings(env: Record<string, string | undefined> = process.e
     clickhouseUrl: env.CLICKHOUSE_URL || undefined,
     engines: env.TOUCHSTREAM_TEST_ENGINES ?? 'auto',
     keepStack: Boolean(env.TOUCHSTREAM_KEEP_TEST_STACK),
-    chaosMinAckRate: Number(env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 5_000),
+    chaosMinAckRate: Number(env.TOUCHSTREAM_CHAOS_MIN_ACK_RATE ?? 2_500),
     chaosSinkKills: Number(env.TOUCHSTREAM_CHAOS_SINK_KILLS ?? 0),
     fuzzSeed: Number(env.FUZZ_SEED ?? Date.now() % 2 ** 31),
   };

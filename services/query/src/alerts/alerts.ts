@@ -1,6 +1,7 @@
 // Recent alerts from ClickHouse, newest first, each with the signals that raised it (stored on the alert row).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { AlertJson, AlertLevelName, AlertSignal } from '@touchstream/contracts';
+import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -29,6 +30,8 @@ interface AlertsRequest {
   level?: AlertLevelName;
   customerId?: string;
   limit: number;
+  /** Only alerts raised by a touchpoint on this channel / of this journey (as the live stream's filter). */
+  scope?: Scope;
 }
 
 // Optional filters are expressed in SQL with an "unset" value instead of splicing conditions in, so the statement
@@ -40,6 +43,12 @@ WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
   AND at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
   AND ({level:String} = '' OR level = {level:String})
   AND ({customer_id:String} = '' OR customer_id = {customer_id:String})
+  -- The alerts table keeps no channel or journey: the touchpoint that raised the alert (triggered_by, at its event
+  -- time, which is the alert's) has them.
+  AND (({channel:String} = '' AND {journey:String} = '') OR triggered_by IN (
+    SELECT event_id FROM touchpoints
+    WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+      AND ${scopeConditionSql()}))
 ORDER BY at DESC, alert_id DESC
 LIMIT {limit:UInt32}
 ${querySettingsSql}`;
@@ -73,6 +82,7 @@ export async function queryAlerts(clickhouse: ClickHouseClient, request: AlertsR
       level: request.level ?? '',
       customer_id: request.customerId ?? '',
       limit: request.limit,
+      ...scopeParams(request.scope ?? {}),
     },
     format: 'JSONEachRow',
   });

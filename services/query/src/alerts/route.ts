@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { microsToIso } from '../shared/time.ts';
 import { alertLevels, type AlertLevelName } from '@touchstream/contracts';
@@ -50,6 +51,7 @@ const alertsRouteSchema = {
       level: { type: 'string', enum: [...alertLevels], description: 'Only alerts of this level.' },
       customer_id: { type: 'string', minLength: 1, maxLength: 256, description: "Only this customer's alerts." },
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      ...scopeProperties('Only alerts raised by a touchpoint'),
     },
   },
   response: {
@@ -82,7 +84,7 @@ const alertsRouteSchema = {
 
 export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; limit: number } }>(
+    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; limit: number; channel?: string; journey?: string } }>(
       '/v1/alerts',
       { schema: alertsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -93,6 +95,7 @@ export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
           level: request.query.level,
           customerId: request.query.customer_id,
           limit: request.query.limit,
+          scope: { channel: request.query.channel, journey: request.query.journey },
         });
         return { from: microsToIso(fromMicros), to: microsToIso(toMicros), alerts };
       },

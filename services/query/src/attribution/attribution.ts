@@ -11,6 +11,7 @@
 //  conversions are shared in proportion to the removal effects).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
+import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { distinctValuesSql, querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 import { addTransition, conversionState, nullState, removalEffects, startState, type Transitions } from './markov.ts';
@@ -25,6 +26,8 @@ export interface AttributionRequest {
   halfLifeMicros: number;
   fromMicros: number;
   toMicros: number;
+  /** Only the touchpoints on this channel / of this journey make paths and conversions. */
+  scope?: Scope;
 }
 
 export interface AttributionRow {
@@ -115,6 +118,7 @@ FROM (
         FROM touchpoints
         WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
           AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+          AND ${scopeConditionSql()}
       )
       GROUP BY customer_id
     )
@@ -204,6 +208,7 @@ export async function queryAttribution(clickhouse: ClickHouseClient, request: At
       lookback_us: request.lookbackMicros,
       half_life_us: request.halfLifeMicros,
       conversion: request.conversion,
+      ...scopeParams(request.scope ?? {}),
     },
     format: 'JSONEachRow',
   });

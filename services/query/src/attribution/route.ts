@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { defaultAnalysisRangeMicros, parseDurationMicros, resolveRange } from '../shared/range.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, durationProperty, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { attributionByNames, queryAttribution, type AttributionBy } from './attribution.ts';
 
@@ -13,6 +14,8 @@ interface AttributionQuery {
   half_life: string;
   from?: string;
   to?: string;
+  channel?: string;
+  journey?: string;
   format?: 'json' | 'csv';
 }
 
@@ -26,6 +29,7 @@ const attributionRouteSchema = {
     'Credit per conversion sums to 1 in each model: first_touch, last_touch, linear (1/n each), time_decay (weight 2^(−age/half_life), normalised), position_based (40% first, 40% last, 20% over the middle; 50/50 for two, 100% for one), ' +
     'and markov: a first-order chain over converting paths and non-converting ones (customers with touchpoints in the range but no conversion: their `lookback` up to their last touchpoint), ' +
     '(start) → … → (conversion)|(null); removal_effect = 1 − P(conversion without the state)/P(conversion); conversions with touchpoints are shared in proportion to the removal effects. ' +
+    'With `channel` / `journey`, only the touchpoints on that channel / of that journey count (as path steps and as conversions). ' +
     `Conversions with no touchpoint before them are counted in conversions_without_touchpoints and credit nobody. An unknown conversion name gives zero conversions. With \`?format=csv\`: one line per key. ${authNote}`,
   querystring: {
     type: 'object',
@@ -36,6 +40,7 @@ const attributionRouteSchema = {
       lookback: durationProperty('How far before a conversion touchpoints count:', '30d', '30d'),
       half_life: durationProperty('Half-life of the time-decay model:', '7d', '7d'),
       ...analysisRangeProperties,
+      ...scopeProperties('Only touchpoints'),
       format: formatParameter,
     },
   },
@@ -94,6 +99,7 @@ export function attributionRoutes(deps: QueryDeps): FastifyPluginAsync {
         halfLifeMicros: parseDurationMicros('half_life', q.half_life),
         fromMicros,
         toMicros,
+        scope: { channel: q.channel, journey: q.journey },
       });
       if (!wantsCsv(request)) return result;
       return sendCsv(reply, toCsv(['key', ...creditColumns], result.credits.map((c) => [c.key, ...creditColumns.map((k) => c[k])])));

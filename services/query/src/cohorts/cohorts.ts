@@ -3,6 +3,7 @@
 // (one row per customer and active day), so it needs no scan of the raw table and outlives the raw TTL.
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { round } from '../shared/numbers.ts';
+import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 
 export const cohortPeriodNames = ['week', 'month'] as const;
@@ -14,12 +15,20 @@ const periodSql: Record<CohortPeriod, { start: (day: string) => string; unit: st
   month: { start: (day) => `toStartOfMonth(${day})`, unit: 'month' },
 };
 
-function cohortSql(period: CohortPeriod): string {
+/**
+ * With a channel or journey filter, activity is read from the raw table (customer_activity_1d has no such columns):
+ * first touchpoint and activity both count only the touchpoints on that channel / of that journey, and the answer
+ * reaches back only as far as the raw table's TTL. Two fixed statements; the filter values travel as parameters.
+ */
+const scopedActivitySql = `(SELECT DISTINCT customer_id, toDate(occurred_at, 'UTC') AS day FROM touchpoints WHERE ${scopeConditionSql()})`;
+
+function cohortSql(period: CohortPeriod, scoped: boolean): string {
   const { start, unit } = periodSql[period];
+  const activity = scoped ? scopedActivitySql : 'customer_activity_1d';
   return `
 WITH firsts AS (
   SELECT customer_id, ${start('min(day)')} AS cohort
-  FROM customer_activity_1d
+  FROM ${activity}
   GROUP BY customer_id
   HAVING cohort >= {from_day:Date} AND cohort < {to_day:Date}
 )
@@ -27,7 +36,7 @@ SELECT
   toString(f.cohort) AS cohort,
   toUInt32(dateDiff('${unit}', f.cohort, ${start('a.day')})) AS period_index,
   uniqExact(a.customer_id) AS active
-FROM customer_activity_1d AS a
+FROM ${activity} AS a
 INNER JOIN firsts AS f ON a.customer_id = f.customer_id
 WHERE a.day >= {from_day:Date} AND a.day < {until_day:Date}
 GROUP BY cohort, period_index
@@ -72,7 +81,7 @@ function addPeriods(period: CohortPeriod, startMs: number, count: number): numbe
 
 export async function queryCohorts(
   clickhouse: ClickHouseClient,
-  request: { period: CohortPeriod; fromMs?: number; toMs?: number; periods: number; nowMs: number },
+  request: { period: CohortPeriod; fromMs?: number; toMs?: number; periods: number; nowMs: number; scope?: Scope },
 ): Promise<CohortResult> {
   const { period, periods } = request;
   // Whole periods: `to` defaults to the end of the current period, `from` to `periods` periods before it.
@@ -81,8 +90,8 @@ export async function queryCohorts(
   // Activity is observed from the first cohort up to `periods` periods after the last one, but never past now.
   const until = Math.min(addPeriods(period, to, periods), addPeriods(period, periodStart(period, request.nowMs), 1));
   const rs = await clickhouse.query({
-    query: cohortSql(period),
-    query_params: { from_day: isoDay(from), to_day: isoDay(to), until_day: isoDay(until) },
+    query: cohortSql(period, isScoped(request.scope)),
+    query_params: { from_day: isoDay(from), to_day: isoDay(to), until_day: isoDay(until), ...scopeParams(request.scope ?? {}) },
     format: 'JSONEachRow',
   });
   const rows = await rs.json<{ cohort: string; period_index: number | string; active: number | string }>();

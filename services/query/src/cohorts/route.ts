@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { parseTimeParameter } from '../shared/range.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import { authNote, errorResponses, rangeParameter, tags } from '../shared/schemas.ts';
 import { cohortPeriodNames, queryCohorts, type CohortPeriod } from './cohorts.ts';
 
@@ -11,7 +12,8 @@ const cohortsRouteSchema = {
   summary: 'Cohorts: retention by first-touch week or month',
   description:
     "Customers grouped by the week (ISO, from Monday, UTC) or month of their first touchpoint ever; for each cohort the number and share of its customers active (any touchpoint) in each following period that has begun. " +
-    `\`from\`/\`to\` select cohorts and are widened to whole periods; default: the last \`periods\` periods up to the current one. ${authNote}`,
+    `\`from\`/\`to\` select cohorts and are widened to whole periods; default: the last \`periods\` periods up to the current one. ` +
+    `With \`channel\` / \`journey\`, first touchpoint and activity count only the touchpoints on that channel / of that journey, read from the raw table (so only as far back as its TTL). ${authNote}`,
   querystring: {
     type: 'object',
     properties: {
@@ -19,6 +21,7 @@ const cohortsRouteSchema = {
       from: rangeParameter('from', 'First cohort (its period is included).'),
       to: rangeParameter('to', 'End of the last cohort (exclusive; widened to a whole period).'),
       periods: { type: 'integer', minimum: 1, maximum: 104, default: 12, description: 'Following periods reported per cohort (and default number of cohorts).' },
+      ...scopeProperties('Only touchpoints'),
     },
   },
   response: {
@@ -71,7 +74,7 @@ const cohortsRouteSchema = {
 
 export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number } }>(
+    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string } }>(
       '/v1/cohorts',
       { schema: cohortsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -86,6 +89,7 @@ export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
           toMs: toMicros === undefined ? undefined : Math.ceil(toMicros / 1000),
           periods: request.query.periods,
           nowMs: Math.floor(nowMicros(deps) / 1000),
+          scope: { channel: request.query.channel, journey: request.query.journey },
         });
       },
     );

@@ -12,6 +12,7 @@
 // 95% CI. Tables with a zero cell get the Haldane–Anscombe +0.5 correction (flagged `corrected`).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
+import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { distinctValuesSql, querySettingsSql } from '../shared/sql.ts';
 import { correctedTable, oddsRatio, relativeRisk } from '../shared/stats.ts';
 import { microsToIso } from '../shared/time.ts';
@@ -37,6 +38,8 @@ export interface DriversRequest {
   minCustomers: number;
   sort: DriverSort;
   limit: number;
+  /** Only customers with a touchpoint on this channel / of this journey in the range (their factors stay all they saw). */
+  scope?: Scope;
 }
 
 export interface Driver {
@@ -106,14 +109,15 @@ per_customer AS (
       groupArray(transform(reason, dict.2, arrayEnumerate(dict.2), 0)) AS RS,
       groupArray(transform(channel, dict.3, arrayEnumerate(dict.3), 0)) AS CH,
       minIf(toUnixTimestamp64Micro(occurred_at), (${predicate}) AND occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS first_outcome_at,
-      maxIf(toUnixTimestamp64Micro(occurred_at), occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS last_at
+      maxIf(toUnixTimestamp64Micro(occurred_at), occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')) AS last_at,
+      countIf(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND ${scopeConditionSql()}) AS in_scope
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {window_us:Int64}, 'UTC')
       AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     GROUP BY customer_id
   ) AS c
   ${alertJoin}
-  WHERE last_at > 0
+  WHERE last_at > 0 AND in_scope > 0
 ),
 -- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
 signal_times AS (
@@ -214,6 +218,7 @@ export async function queryDrivers(clickhouse: ClickHouseClient, request: Driver
       to_us: request.toMicros,
       window_us: request.windowMicros,
       outcome_touchpoint: request.outcome,
+      ...scopeParams(request.scope ?? {}),
     },
     format: 'JSONEachRow',
   });

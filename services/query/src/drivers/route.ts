@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { defaultAnalysisRangeMicros, resolveRange } from '../shared/range.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { builtInOutcomes, driverSortNames, queryDrivers, type DriverSort } from './drivers.ts';
 
@@ -14,6 +15,8 @@ interface DriversQuery {
   limit: number;
   from?: string;
   to?: string;
+  channel?: string;
+  journey?: string;
   format?: 'json' | 'csv';
 }
 
@@ -25,7 +28,7 @@ const driversRouteSchema = {
   summary: 'Drivers of an outcome: lift and odds ratio with 95% CIs',
   description:
     `\`outcome\` is one of ${builtInOutcomes.join(', ')} (survey_detractor: NPS ≤ 6, CSAT ≤ 2 or CES ≥ 5; journey_abandoned: an abandoned outcome; alert_raised: an alert in the range) or a touchpoint name such as contract_cancelled. ` +
-    'Population: customers with a touchpoint in the range. For a customer with the outcome, factors are what they saw in the `days` before their first outcome in the range (not the outcome event itself); ' +
+    'Population: customers with a touchpoint in the range (with `channel` / `journey`: a touchpoint on that channel / of that journey in the range; their factors are still everything they saw). For a customer with the outcome, factors are what they saw in the `days` before their first outcome in the range (not the outcome event itself); ' +
     'for a customer without it, the reference window is the `days` before their last touchpoint in the range (that touchpoint excluded). ' +
     'Factors: touchpoint:<name>, reason:<code>, channel:<name>, signal:<type>. Per factor a 2×2 table of customers: a = outcome & factor, b = outcome & not factor, c = factor & no outcome, d = neither. ' +
     'Lift = relative risk a/(a+c) ÷ b/(b+d) with a log-RR 95% CI; odds ratio = ad/bc with Woolf’s 95% CI exp(ln OR ± 1.96·√(1/a+1/b+1/c+1/d)). ' +
@@ -36,6 +39,7 @@ const driversRouteSchema = {
     required: ['outcome'],
     properties: {
       outcome: name('The outcome: a built-in one or a touchpoint name.', 'survey_detractor'),
+      ...scopeProperties('Only customers with a touchpoint in the range'),
       days: { type: 'integer', minimum: 1, maximum: 90, default: 14, description: 'Days before the outcome (or the reference touchpoint) in which factors count.' },
       min_customers: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 5, description: 'Only factors seen by at least this many customers with the outcome (support a).' },
       sort: { type: 'string', enum: [...driverSortNames], default: 'lift' },
@@ -108,6 +112,7 @@ export function driverRoutes(deps: QueryDeps): FastifyPluginAsync {
         minCustomers: q.min_customers,
         sort: q.sort,
         limit: q.limit,
+        scope: { channel: q.channel, journey: q.journey },
       });
       if (!wantsCsv(request)) return result;
       const header = ['kind', 'value', ...countColumns, 'outcome_rate_with_factor', 'outcome_rate_without_factor', ...ratioColumns, 'corrected'] as const;

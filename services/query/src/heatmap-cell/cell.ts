@@ -1,6 +1,7 @@
 // What stands behind one heat-map row: the touchpoints of a journey stage in a range and the customers who had
 // them, for the workspace's drill-down from a cell (docs/architecture.md §19).
 import type { ClickHouseClient } from '@touchstream/clickhouse';
+import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -10,6 +11,7 @@ export interface StageCellRequest {
   /** The stage ("" = touchpoints without one, as the heat map's row). */
   stage: string;
   limit: number;
+  scope?: Scope;
 }
 
 export interface StageCell {
@@ -18,10 +20,11 @@ export interface StageCell {
 }
 
 const where = `stage = {stage:String}
-  AND occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')`;
+  AND occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  AND ${scopeConditionSql()}`;
 
 export async function queryStageCell(clickhouse: ClickHouseClient, request: StageCellRequest): Promise<StageCell> {
-  const query_params = { stage: request.stage, from_us: request.fromMicros, to_us: request.toMicros, limit: request.limit };
+  const query_params = { stage: request.stage, from_us: request.fromMicros, to_us: request.toMicros, limit: request.limit, ...scopeParams(request.scope ?? {}) };
   const [tp, cu] = await Promise.all([
     clickhouse.query({
       query: `SELECT touchpoint, channel, count() AS events, uniqExact(customer_id) AS customers FROM touchpoints

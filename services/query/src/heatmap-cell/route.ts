@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { heatmapMetricNames } from '../heatmap/heatmap.ts';
 import { microsToIso } from '../shared/time.ts';
@@ -10,7 +11,7 @@ import { queryStageCell } from './cell.ts';
 const cellRouteSchema = {
   tags,
   summary: 'Drill-down of a heat-map cell: the touchpoints and customers of a stage',
-  description: `The touchpoints (by name and channel, most frequent first) and the customers (most recent first) of one journey stage in the range — what the heat map's row for that stage was computed from. Default range: the last 24 hours. ${authNote}`,
+  description: `The touchpoints (by name and channel, most frequent first) and the customers (most recent first) of one journey stage in the range — what the heat map's row for that stage was computed from. Default range: the last 24 hours. With \`channel\` / \`journey\` (as on the heat map) only the touchpoints on that channel / of that journey. ${authNote}`,
   querystring: {
     type: 'object',
     required: ['stage'],
@@ -20,6 +21,7 @@ const cellRouteSchema = {
       stage: { type: 'string', maxLength: 256, description: 'The stage of the row ("" for touchpoints without a stage).', examples: ['support'] },
       metric: { type: 'string', enum: [...heatmapMetricNames], description: 'The column clicked; echoed back.' },
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Rows per list.' },
+      ...scopeProperties('Only touchpoints'),
     },
   },
   response: {
@@ -48,12 +50,12 @@ const cellRouteSchema = {
 
 export function heatmapCellRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; stage: string; metric?: string; limit: number } }>(
+    app.get<{ Querystring: { from?: string; to?: string; stage: string; metric?: string; limit: number; channel?: string; journey?: string } }>(
       '/v1/heatmap/cell',
       { schema: cellRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
-        const cell = await queryStageCell(deps.clickhouse, { fromMicros, toMicros, stage: request.query.stage, limit: request.query.limit });
+        const cell = await queryStageCell(deps.clickhouse, { fromMicros, toMicros, stage: request.query.stage, limit: request.query.limit, scope: { channel: request.query.channel, journey: request.query.journey } });
         return { from: microsToIso(fromMicros), to: microsToIso(toMicros), stage: request.query.stage, metric: request.query.metric ?? null, ...cell };
       },
     );

@@ -1,5 +1,6 @@
 // GET /v1/heatmap: stage × metric matrix against targets (request parameter, else HEATMAP_TARGETS, else defaults).
 import type { FastifyPluginAsync } from 'fastify';
+import { scopeProperties } from '../shared/scope.ts';
 import { defaultFcrDays, maxFcrDays, reactionTargetsOf } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
@@ -28,7 +29,7 @@ const heatmapRouteSchema = {
   summary: 'Heat map: journey stage × KPI against targets',
   description:
     'For each journey stage (rows, in lifecycle order; "" = touchpoints without a stage) the chosen KPIs over the range, each cell with its target, warn threshold, direction and status. ' +
-    `Targets: the \`targets\` parameter, else the server's HEATMAP_TARGETS, else the defaults (${defaultsText}). Default range: the last 24 hours. ${authNote}`,
+    `Targets: the \`targets\` parameter, else the server's HEATMAP_TARGETS, else the defaults (${defaultsText}). Default range: the last 24 hours. With \`channel\` / \`journey\` only the touchpoints, signals and contacts on that channel / of that journey count (read from the minute rollup). ${authNote}`,
   querystring: {
     type: 'object',
     properties: {
@@ -37,6 +38,7 @@ const heatmapRouteSchema = {
       metrics: { type: 'string', maxLength: 1000, description: `Comma list of columns (default all): ${heatmapMetricNames.join(', ')}.`, examples: ['nps,csat,avg_wait_ms,abandonment_rate'] },
       targets: { type: 'string', maxLength: 2000, description: '`metric:target[:warn],…`; without warn the band is 10% of the target on the worse side.', examples: ['nps:40:20,avg_wait_ms:30000:90000'] },
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays },
+      ...scopeProperties('Only touchpoints, signals and contacts'),
     },
   },
   response: {
@@ -92,7 +94,7 @@ const heatmapRouteSchema = {
 
 export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number } }>(
+    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string } }>(
       '/v1/heatmap',
       { schema: heatmapRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -112,8 +114,10 @@ export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
           if (parsed.problems.length) throw invalidParameter(`targets: ${parsed.problems.join('; ')}`);
           targets = { ...targets, ...parsed.targets };
         }
-        return queryHeatmap(deps.clickhouse, { fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days,
-          reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries) });
+        return queryHeatmap(deps.clickhouse, {
+          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey },
+          reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
+        });
       },
     );
   };

@@ -7,6 +7,7 @@
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from '../shared/errors.ts';
 import { finiteOrNull, num, round } from '../shared/numbers.ts';
+import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -90,6 +91,11 @@ export interface KpiRequest {
    * the costliest part of the rollup read.
    */
   skipUniqueCustomers?: boolean;
+  /**
+   * Only touchpoints (and signals, contacts) on this channel / of this journey. Only the minute rollup keeps every
+   * dimension on each row, so a scoped read needs interval 'minute' (the heat map's filter).
+   */
+  scope?: Scope;
   /**
    * The catalogue's reaction-time targets (touchpoint name → ms, docs/architecture.md §20.3): with at least one,
    * reaction-time compliance is read from the raw touchpoints; without, its figures are 0 / null.
@@ -212,7 +218,7 @@ export function touchpointAggregateSql(
   interval: KpiInterval,
   by: KpiDimension | undefined,
   grouping: AggregateGrouping,
-  opts: { uniqueCustomers?: boolean } = {},
+  opts: { uniqueCustomers?: boolean; scoped?: boolean } = {},
 ): string {
   const { touchpointTable, layout } = kpiIntervals[interval];
   const single = layout === 'single';
@@ -249,19 +255,19 @@ SELECT
   ${uniqIfMerge}(journeys) AS journeys,
   ${uniqIfMerge}(journeys_completed) AS journeys_completed
 FROM ${touchpointTable}
-WHERE ${aggregateRange}${dimensionFilter}
+WHERE ${aggregateRange}${dimensionFilter}${opts.scoped ? ` AND ${scopeConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping): string | null {
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string | null {
   const key = by ? kpiDimensions[by].signalSql : "''";
   if (key === null) return null;
   return `
 SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
 FROM ${kpiIntervals[interval].signalTable}
-WHERE ${aggregateRange}
+WHERE ${aggregateRange}${scoped ? ` AND ${scopeConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
@@ -312,7 +318,7 @@ ${querySettingsSql}`;
  * backstop for the rare one that is not), and FINAL over a table ordered by customer costs ~70× the read (2M rows,
  * 60 days: 1.7 s against 23 ms on chDB here), which every KPI request and the heat map would pay.
  */
-export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping): string {
+export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string {
   const key = by ? kpiDimensions[by].touchpointSql : "''";
   return `
 SELECT ${groupSql(grouping)}, k, count() AS rt_contacts, countIf(wait <= target) AS rt_met, quantileExact(0.9)(wait) AS rt_p90
@@ -326,19 +332,20 @@ FROM (
   WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     AND wait_ms IS NOT NULL
-    AND touchpoint IN {rt_names:Array(String)}
+    AND touchpoint IN {rt_names:Array(String)}${scoped ? `
+    AND ${scopeConditionSql()}` : ''}
 )
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping): string {
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, scoped = false): string {
   const key = by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
       : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-  return fcrSql(group, key);
+  return fcrSql(group, key, scoped ? `\n    AND ${scopeConditionSql()}` : '');
 }
 
 type Num = number | string | null | undefined;
@@ -499,7 +506,10 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     dimension: request.by ?? '',
     rt_names: request.reactionTargets?.names ?? [],
     rt_targets: request.reactionTargets?.targetsMs ?? [],
+    ...scopeParams(request.scope ?? {}),
   };
+  const scoped = isScoped(request.scope);
+  if (scoped && kpiIntervals[request.interval].layout !== 'combined') throw new Error('a channel/journey-scoped KPI read needs the minute rollup (interval minute)');
   const { interval, by } = request;
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
@@ -509,11 +519,11 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   // No catalogued target: no raw read (the figures are then 0 / null).
-  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping) : null;
+  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping, scoped) : null;
   const [touchpointRows, signalRows, fcrRows, reactionRows] = await Promise.all([
-    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers }), params),
-    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping), params),
-    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals'), params),
+    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, scoped }), params),
+    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, scoped), params),
+    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', scoped), params),
     rowsOf<ReactionTimeRow>(clickhouse, reactionSql, params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;

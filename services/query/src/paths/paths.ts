@@ -7,6 +7,7 @@
 // are merged into "step i: (other)".
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num } from '../shared/numbers.ts';
+import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -19,6 +20,8 @@ export interface PathsRequest {
   top: number;
   fromMicros: number;
   toMicros: number;
+  /** Paths made of the touchpoints on this channel / of this journey only. */
+  scope?: Scope;
 }
 
 export interface SankeyEdge {
@@ -57,6 +60,7 @@ FROM (
     SELECT customer_id, arrayMap(e -> toString(e.2), arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint)))) AS P
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+      AND ${scopeConditionSql()}
     GROUP BY customer_id
     HAVING has(P, {touchpoint:String})
   )
@@ -79,7 +83,7 @@ interface EdgeRow {
 export async function queryPaths(clickhouse: ClickHouseClient, request: PathsRequest): Promise<PathsResult> {
   const result = await clickhouse.query({
     query: pathsSql(request.anchor.kind),
-    query_params: { from_us: request.fromMicros, to_us: request.toMicros, touchpoint: request.anchor.touchpoint, depth: request.depth },
+    query_params: { from_us: request.fromMicros, to_us: request.toMicros, touchpoint: request.anchor.touchpoint, depth: request.depth, ...scopeParams(request.scope ?? {}) },
     format: 'JSONEachRow',
   });
   return buildSankey(request, await result.json<EdgeRow>());

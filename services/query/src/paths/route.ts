@@ -4,6 +4,7 @@ import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { defaultAnalysisRangeMicros, resolveRange } from '../shared/range.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { maxPathDepth, queryPaths } from './paths.ts';
 
@@ -14,6 +15,8 @@ interface PathsQuery {
   top: number;
   from?: string;
   to?: string;
+  channel?: string;
+  journey?: string;
   format?: 'json' | 'csv';
 }
 
@@ -23,6 +26,7 @@ const pathsRouteSchema = {
   description:
     'Give exactly one of `start` or `end`. Per customer, the touchpoints in the range in time order: from the first occurrence of `start` on (nodes “step 1: start”, “step 2: …”), ' +
     'or up to the last occurrence of `end` (nodes “step 0: end”, “step -1: …”, counting back). Each customer is one path, so edge weights are customers. ' +
+    'With `channel` / `journey`, paths are made of the touchpoints on that channel / of that journey only. ' +
     `Per step the \`top\` touchpoints keep their node; the rest merge into “step i: (other)”. With \`?format=csv\`: source,target,customers. ${authNote}`,
   querystring: {
     type: 'object',
@@ -32,6 +36,7 @@ const pathsRouteSchema = {
       depth: { type: 'integer', minimum: 2, maximum: maxPathDepth, default: 5, description: `Touchpoints per path including the anchor (≤ ${maxPathDepth}).` },
       top: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'Touchpoints kept per step.' },
       ...analysisRangeProperties,
+      ...scopeProperties('Paths of the touchpoints'),
       format: formatParameter,
     },
   },
@@ -86,7 +91,7 @@ export function pathRoutes(deps: QueryDeps): FastifyPluginAsync {
       }
       const { fromMicros, toMicros } = resolveRange(q, nowMicros(deps), defaultAnalysisRangeMicros);
       const anchor = q.start !== undefined ? { kind: 'start' as const, touchpoint: q.start } : { kind: 'end' as const, touchpoint: q.end! };
-      const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros });
+      const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros, scope: { channel: q.channel, journey: q.journey } });
       if (!wantsCsv(request)) return result;
       return sendCsv(reply, toCsv(['source', 'target', 'customers'], result.edges.map((e) => [e.source, e.target, e.customers])));
     });

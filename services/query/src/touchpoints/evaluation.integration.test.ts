@@ -161,6 +161,10 @@ describe('reaction-time compliance in /v1/kpis and /v1/heatmap', () => {
       reaction_time_p90_ms: { value: 180_000, target: 180_000, warn: 300_000, direction: 'lower_is_better', status: 'ok' },
     });
     expect(purchase.cells.reaction_time_compliance.status).toBe('no_data');
+    // Filtered to the chat channel: 30 s (met) and 90 s → 0.5; p90 index floor(1.8) = 1 → 90 s.
+    const chat = await get(`/v1/heatmap?${day}&metrics=reaction_time_compliance,reaction_time_p90_ms&channel=chat`);
+    expect(chat.rows.map((r: { stage: string; cells: Record<string, { value: number }> }) => [r.stage, r.cells.reaction_time_compliance!.value, r.cells.reaction_time_p90_ms!.value]))
+      .toEqual([['support', 0.5, 90_000]]);
   });
 });
 
