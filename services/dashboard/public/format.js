@@ -31,6 +31,8 @@ export const METRICS = {
   completion_rate: ['Journey completion', 'share'],
   sentiment_mean: ['Sentiment (−1…1)', 'score'],
   negative_signal_rate: ['Negative signals per 100 touchpoints', 'per100'],
+  reaction_time_compliance: ['Reaction time within target', 'share'],
+  reaction_time_p90_ms: ['Reaction time (p90, catalogued targets)', 'ms'],
   // The impact comparison's rates (0…1).
   csat_satisfied_share: ['CSAT satisfied share', 'share'],
   nps_promoter_share: ['NPS promoters', 'share'],

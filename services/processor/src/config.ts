@@ -16,8 +16,12 @@ export interface SignalParams {
   repeat_contact: Common & { window: number };
   channel_hopping: Common & { window: number; min_channels: number };
   self_service_failure: Common & { window: number; failure_outcomes: string[] };
-  /** Per channel: wait and handling SLAs; a channel without an entry has no SLA. */
-  sla_breach: Common & { wait: Record<string, number>; handling: Record<string, number> };
+  /**
+   * Per channel: wait and handling SLAs; a channel without an entry has no SLA. `source: catalogue`: the wait SLA of
+   * a touchpoint whose catalogue entry (TOUCHPOINTS_FILE) sets a reaction_time is that target instead of its
+   * channel's (docs/architecture.md §20.5); handling stays per channel.
+   */
+  sla_breach: Common & { wait: Record<string, number>; handling: Record<string, number>; source: 'channel' | 'catalogue' };
   negative_sentiment: Common & { max: number };
   sentiment_decline: Common & { count: number; min_drop: number };
   survey_detractor: Common & { nps_max: number; csat_max: number; ces_min: number };
@@ -56,6 +60,11 @@ export interface ScoringConfig {
   seenTtlMs: number;
   /** KPI deviation alerts (docs/architecture.md §21): off unless the rules file turns them on. */
   anomalies: KpiAnomalyConfig;
+  /**
+   * Reaction-time targets (ms) per touchpoint name from the touchpoint catalogue, for `sla_breach.source: catalogue`.
+   * Not part of the rules file: the processor module sets it from TOUCHPOINTS_FILE and keeps it in step.
+   */
+  touchpointReactionTimes?: Readonly<Record<string, number>>;
 }
 
 const SECOND_MS = 1000;
@@ -72,6 +81,7 @@ export const defaultSignalParams: SignalParams = {
     weight: 1,
     wait: { phone: 120 * SECOND_MS, chat: 60 * SECOND_MS },
     handling: { phone: 600 * SECOND_MS, chat: 900 * SECOND_MS },
+    source: 'channel',
   },
   negative_sentiment: { enabled: true, weight: 2, max: -0.5 },
   sentiment_decline: { enabled: true, weight: 2, count: 3, min_drop: 0.5 },

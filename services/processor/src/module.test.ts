@@ -7,12 +7,13 @@ import { createProcessorModule, type ProcessorModuleDeps } from './module.ts';
 
 const silent = { error() {}, warn() {}, info() {}, debug() {} };
 // Nothing here connects: init only builds the processor; start() is what talks to Kafka.
-const deps = (scoring?: ProcessorModuleDeps['scoring'], rulesFile?: string): ProcessorModuleDeps => ({
+const deps = (scoring?: ProcessorModuleDeps['scoring'], rulesFile?: string, touchpointsFile?: string): ProcessorModuleDeps => ({
   kafka: {} as ProcessorModuleDeps['kafka'],
   producer: {} as ProcessorModuleDeps['producer'],
   redis: { defineCommand() {}, status: 'ready' } as unknown as ProcessorModuleDeps['redis'],
   scoring,
   rulesFile,
+  touchpointsFile,
   log: silent,
 });
 const ctx = {} as ModuleContext;
@@ -47,5 +48,22 @@ describe('createProcessorModule', () => {
     await module.init(ctx);
     expect(await module.reloadRules()).toMatchObject({ ok: true, changed: false, version: expect.stringMatching(/^test\+/) });
     expect(await createProcessorModule(deps()).reloadRules()).toEqual({ ok: false, error: 'no rules file configured (RULES_FILE): nothing to reload' });
+  });
+
+  it('takes the catalogue\'s reaction-time targets at init and again on reloadRules; a bad catalogue fails the init', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'touchstream-catalogue-'));
+    const file = path.join(dir, 'touchpoints.yaml');
+    const entry = (target: string) => `touchpoints:\n  call: { channel: phone, stage: support, owner: Care, layer: front_stage, description: d, reaction_time: ${target} }\n  page: { channel: web, stage: purchase, owner: Web, layer: front_stage, description: d }\n`;
+    writeFileSync(file, entry('5m'));
+    const module = createProcessorModule(deps(undefined, undefined, file));
+    await module.init(ctx);
+    expect(module.configInForce()?.touchpointReactionTimes).toEqual({ call: 300_000 });
+    writeFileSync(file, entry('90s'));
+    await module.reloadRules();
+    expect(module.configInForce()?.touchpointReactionTimes).toEqual({ call: 90_000 });
+    writeFileSync(file, 'touchpoints:\n  x: { channel: web }\n');
+    await module.reloadRules();
+    expect(module.configInForce()?.touchpointReactionTimes).toEqual({ call: 90_000 });
+    await expect(createProcessorModule(deps(undefined, undefined, file)).init(ctx)).rejects.toThrow(/invalid touchpoint catalogue/);
   });
 });

@@ -4,7 +4,8 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { produceAll, runBatchConsumer, topicNames, withoutErased, type BatchConsumer, type BatchConsumerOptions, type ErasedCustomers, type LogSink } from '@touchstream/kafka';
-import { resolveScoringConfig, type ScoringOverrides } from './config.ts';
+import { createCatalogueWatcher, type CatalogueWatcher, type TouchpointCatalogue } from '@touchstream/contracts/touchpoint-catalogue';
+import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from './config.ts';
 import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
 import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
@@ -21,6 +22,11 @@ export interface ProcessorModuleDeps {
   groupId?: string;
   /** Rules file (YAML or JSON), laid over `scoring`; validated at init, reloaded on change. */
   rulesFile?: string;
+  /**
+   * Touchpoint catalogue (TOUCHPOINTS_FILE): its reaction-time targets are the wait SLAs of `sla_breach` when the
+   * rules say `source: catalogue` (docs/architecture.md §20.5). Validated at init, reloaded on change and with the rules.
+   */
+  touchpointsFile?: string;
   /** Settings under the rules file (and all of the rules when there is no file). */
   scoring?: ScoringOverrides;
   /** Journey-timer sweep tick (wall clock); default 1 s. */
@@ -37,41 +43,68 @@ export interface ProcessorModuleDeps {
 }
 
 export interface ProcessorModule extends Module {
-  /** Re-reads the rules file (SIGHUP); an invalid file is rejected and the rules in force stay. */
+  /** Re-reads the rules file and the touchpoint catalogue (SIGHUP); an invalid file is rejected and the one in force stays. */
   reloadRules(): Promise<ReloadResult>;
   /** The KPI anomaly runner (§21); undefined before init. */
   anomalies(): KpiAnomalyRunner | undefined;
+  /** The scoring config the processor runs with (rules and catalogue targets); undefined before init. */
+  configInForce(): ScoringConfig | undefined;
 }
 
 export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModule {
   const groupId = deps.groupId ?? defaultProcessorGroupId;
   let rules: RulesWatcher | undefined;
   let anomalies: KpiAnomalyRunner | undefined;
+  let catalogue: CatalogueWatcher | undefined;
+  let running: TouchpointProcessor | undefined;
   return {
     name: 'processor',
     deps: [],
     anomalies: () => anomalies,
+    configInForce: () => running?.config,
     async reloadRules() {
+      await catalogue?.reload('reload requested');
       if (!rules) return { ok: false, error: 'no rules file configured (RULES_FILE): nothing to reload' };
       return rules.reload('reload requested');
     },
     async init(): Promise<ModuleInstance> {
-      // Built at init so a bad scoring config or rules file fails the process before anything starts.
+      // Built at init so a bad scoring config, rules file or catalogue fails the process before anything starts.
       const base = resolveScoringConfig(deps.scoring);
       let processor: TouchpointProcessor | undefined;
+      // The config in force is the rules' with the catalogue's targets beside them; either changing re-sets it.
+      let rulesConfig: ScoringConfig = base;
+      let reactionTimes: Record<string, number> | undefined;
+      const targetsOf = (c: TouchpointCatalogue) =>
+        Object.fromEntries(c.entries.filter((e) => e.reaction_time_ms !== null).map((e) => [e.touchpoint, e.reaction_time_ms!]));
+      const inForce = (): ScoringConfig => (reactionTimes ? { ...rulesConfig, touchpointReactionTimes: reactionTimes } : rulesConfig);
       if (deps.rulesFile) {
         rules = await createRulesWatcher({
           file: deps.rulesFile,
           base,
           onChange: (config) => {
-            processor?.setConfig(config);
+            rulesConfig = config;
+            processor?.setConfig(inForce());
             void anomalies?.setConfig(config.anomalies, config.rulesVersion).catch((err) => deps.log.error({ err: (err as Error).message }, 'KPI anomaly detection did not start'));
           },
           log: deps.log,
           pollIntervalMs: deps.rulesPollIntervalMs,
         });
+        rulesConfig = rules.current;
       }
-      processor = createTouchpointProcessor({ redis: deps.redis, config: rules?.current ?? base });
+      if (deps.touchpointsFile) {
+        catalogue = await createCatalogueWatcher({
+          file: deps.touchpointsFile,
+          log: deps.log,
+          pollIntervalMs: deps.rulesPollIntervalMs,
+          onChange: (c) => {
+            reactionTimes = targetsOf(c);
+            processor?.setConfig(inForce());
+          },
+        });
+        reactionTimes = targetsOf(catalogue.current);
+      }
+      processor = createTouchpointProcessor({ redis: deps.redis, config: inForce() });
+      running = processor;
       const p = processor;
       anomalies = createKpiAnomalyRunner({
         kafka: deps.kafka,
@@ -112,6 +145,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
           });
           await kpi.start();
           rules?.start();
+          catalogue?.start();
           deps.log.info(
             { groupId, halfLifeMs: p.config.halfLifeMs, rulesFile: deps.rulesFile ?? null, rulesVersion: p.config.rulesVersion },
             'processor consuming touchpoints',
@@ -120,6 +154,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         async stop() {
           rules?.stop();
           await kpi.stop();
+          catalogue?.stop();
           await sweeper?.stop();
           await consumer?.stop();
         },

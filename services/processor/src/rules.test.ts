@@ -74,6 +74,14 @@ describe('parseRules', () => {
     expect(signalParamsFor(config, 'web', 'billing').journey_not_completed.expected_duration).toBe(48 * 3600_000);
   });
 
+  it('sla_breach.source: channel by default, catalogue when the file says so (per journey too); nothing else', () => {
+    expect(parseRules('version: 1\n', 'r.yaml').signals.sla_breach.source).toBe('channel');
+    const config = parseRules('signals: { sla_breach: { source: catalogue } }\noverrides: { journeys: { vip: { sla_breach: { source: channel } } } }\n', 'r.yaml');
+    expect(config.signals.sla_breach.source).toBe('catalogue');
+    expect(signalParamsFor(config, 'phone', 'vip').sla_breach.source).toBe('channel');
+    expect(() => parseRules('signals: { sla_breach: { source: touchpoint } }\n', 'r.yaml')).toThrow(/signals\.sla_breach\.source: /);
+  });
+
   it('versions by content: same text, same version; any change, another', () => {
     expect(rulesVersionOf('a: 1', 'v1')).toBe(rulesVersionOf('a: 1', 'v1'));
     expect(rulesVersionOf('a: 1', 'v1')).not.toBe(rulesVersionOf('a: 2', 'v1'));

@@ -49,7 +49,13 @@ const signalSchemas = {
   repeat_contact: z.strictObject({ ...common, window: duration() }),
   channel_hopping: z.strictObject({ ...common, window: duration(), min_channels: count(2) }),
   self_service_failure: z.strictObject({ ...common, window: duration(), failure_outcomes: z.array(outcome).min(1) }),
-  sla_breach: z.strictObject({ ...common, wait: z.record(z.string(), duration()), handling: z.record(z.string(), duration()) }),
+  sla_breach: z.strictObject({
+    ...common,
+    wait: z.record(z.string(), duration()),
+    handling: z.record(z.string(), duration()),
+    /** `catalogue`: a touchpoint's catalogued reaction_time is its wait SLA (TOUCHPOINTS_FILE), else its channel's. */
+    source: z.enum(['channel', 'catalogue']),
+  }),
   negative_sentiment: z.strictObject({ ...common, max: z.number().min(-1).max(1) }),
   sentiment_decline: z.strictObject({ ...common, count: count(2), min_drop: z.number().gt(0, 'must be > 0').max(2) }),
   survey_detractor: z.strictObject({ ...common, nps_max: z.number(), csat_max: z.number(), ces_min: z.number() }),

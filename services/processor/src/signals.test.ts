@@ -91,6 +91,30 @@ describe('sla_breach', () => {
   });
 });
 
+describe('sla_breach with source: catalogue', () => {
+  // The catalogue sets billing_call 5 min; help_chat has no target (its channel's 60 s applies).
+  const fromCatalogue = {
+    ...resolveScoringConfig({ signals: { sla_breach: { source: 'catalogue' } } }),
+    touchpointReactionTimes: { billing_call: 300_000 },
+  };
+  const typesWith = (c: typeof config, fields: Parameters<typeof touchpoint>[2]) => statelessSignals(touchpoint('c', at, fields), c).map((s) => s.type);
+
+  it("takes a catalogued touchpoint's reaction_time as its wait SLA, else its channel's; handling stays per channel", () => {
+    // 3 min: over the phone SLA (2 min), within the catalogue's 5 min.
+    expect(typesWith(fromCatalogue, { channel: 'phone', touchpoint: 'billing_call', wait_ms: 180_000 })).toEqual([]);
+    expect(typesWith(config, { channel: 'phone', touchpoint: 'billing_call', wait_ms: 180_000 })).toEqual(['sla_breach']);
+    expect(typesWith(fromCatalogue, { channel: 'phone', touchpoint: 'billing_call', duration_ms: 600_001 })).toEqual(['sla_breach']);
+    expect(typesWith(fromCatalogue, { channel: 'chat', touchpoint: 'help_chat', wait_ms: 60_001 })).toEqual(['sla_breach']);
+    const [signal] = statelessSignals(touchpoint('c', at, { channel: 'phone', touchpoint: 'billing_call', wait_ms: 360_000 }), fromCatalogue);
+    expect(signal!.explanation).toBe('wait 6 minutes > billing_call reaction-time target 5 minutes (catalogue)');
+  });
+
+  it('ignores the catalogue with source: channel (the default)', () => {
+    const channelOnly = { ...config, touchpointReactionTimes: { billing_call: 1_000 } };
+    expect(typesWith(channelOnly, { channel: 'phone', touchpoint: 'billing_call', wait_ms: 60_000 })).toEqual([]);
+  });
+});
+
 describe('escalation and complaint', () => {
   it('escalation fires on escalated or transferred outcomes only', () => {
     expect(types({ outcome: 'escalated' })).toEqual(['escalation']);

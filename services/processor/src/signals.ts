@@ -59,7 +59,7 @@ export function statelessSignals(event: TouchpointEvent, config: ScoringConfig, 
   const negative = params.negative_sentiment.max;
   const derivedNote = derivedSentiment ? ' (derived from text)' : '';
   add('negative_sentiment', event.sentiment !== null && event.sentiment <= negative ? `sentiment ${event.sentiment}${derivedNote} ≤ ${negative}: negative` : null);
-  add('sla_breach', slaBreachExplanation(event, params.sla_breach));
+  add('sla_breach', slaBreachExplanation(event, params.sla_breach, config.touchpointReactionTimes));
   add('escalation', event.outcome !== null && params.escalation.outcomes.includes(event.outcome) ? `outcome ${event.outcome}` : null);
   add('complaint', event.reason !== null && params.complaint.reasons.includes(event.reason) ? `reason ${event.reason} is a complaint` : null);
   return decisions;
@@ -82,11 +82,16 @@ function surveyDetractorExplanation(event: TouchpointEvent, p: SignalParams['sur
   }
 }
 
-function slaBreachExplanation(event: TouchpointEvent, p: SignalParams['sla_breach']): string | null {
+function slaBreachExplanation(event: TouchpointEvent, p: SignalParams['sla_breach'], reactionTimes: ScoringConfig['touchpointReactionTimes']): string | null {
   const breaches: string[] = [];
-  const waitSla = p.wait[event.channel];
+  const catalogued = p.source === 'catalogue' ? reactionTimes?.[event.touchpoint] : undefined;
+  const waitSla = catalogued ?? p.wait[event.channel];
   if (waitSla !== undefined && event.wait_ms !== null && event.wait_ms > waitSla) {
-    breaches.push(`wait ${describeDuration(event.wait_ms)} > ${event.channel} wait SLA ${describeDuration(waitSla)}`);
+    breaches.push(
+      catalogued !== undefined
+        ? `wait ${describeDuration(event.wait_ms)} > ${event.touchpoint} reaction-time target ${describeDuration(waitSla)} (catalogue)`
+        : `wait ${describeDuration(event.wait_ms)} > ${event.channel} wait SLA ${describeDuration(waitSla)}`,
+    );
   }
   const handlingSla = p.handling[event.channel];
   if (handlingSla !== undefined && event.duration_ms !== null && event.duration_ms > handlingSla) {

@@ -161,6 +161,8 @@ const annotate = (payload: unknown) => request('POST', '/v1/annotations', payloa
 const current = 'from=2024-06-03T10:00:00Z&to=2024-06-03T12:00:00Z';
 
 // Current period 10:00–12:00: t1, t2, c1, t3, t4, t5.
+const noReactionTime = { reaction_time_contacts: 0, reaction_time_met: 0, reaction_time_compliance: null, reaction_time_p90_ms: null };
+
 const currentFigures = {
   events: 6,
   unique_customers: 3, // A, B, C
@@ -184,8 +186,10 @@ const currentFigures = {
   fcr: 0.333333, // t1 repeated by t2 (30 min), t5 repeated by x1 (2 days); only t2 resolved
   signals: 2, // sg1, sg2
   negative_signal_rate: 33.3333, // 2 per 6 touchpoints × 100
+  ...noReactionTime,
 };
 
+// No touchpoint catalogue here: no reaction-time targets (touchpoints/evaluation.integration.test.ts has them).
 // Previous period 08:00–10:00: p1 alone.
 const previousFigures = {
   events: 1, unique_customers: 1, nps: 100, nps_responses: 1, csat: null, csat_responses: 0, csat_mean: null, ces_mean: null,
@@ -193,6 +197,7 @@ const previousFigures = {
   abandonment_rate: 0, journeys: 1, journeys_completed: 0, completion_rate: 0,
   fcr_contacts: 1, fcr: 0, // p1 repeated by t1 one hour later
   signals: 1, negative_signal_rate: 100, // sg0 over 1 touchpoint
+  ...noReactionTime,
 };
 
 describe('GET /v1/kpis: figures, previous period, FCR', () => {
@@ -300,7 +305,7 @@ describe('GET /v1/heatmap', () => {
 
   it('all metrics by default, and no rows for a range without data', async () => {
     const all = (await get(`/v1/heatmap?${current}`)).body;
-    expect(all.metrics).toHaveLength(12);
+    expect(all.metrics).toHaveLength(14);
     expect((await get('/v1/heatmap?from=2023-01-01T00:00:00Z&to=2023-01-02T00:00:00Z')).body.rows).toEqual([]);
   });
 });

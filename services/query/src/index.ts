@@ -1,5 +1,5 @@
 export { createQueryModule, type QueryModule, type QueryModuleOptions } from './module.ts';
-export { parseCatalogue, loadCatalogueFile, CatalogueError, type TouchpointCatalogue, type CatalogueEntry } from './touchpoints/catalogue.ts';
+export { parseCatalogue, loadCatalogueFile, CatalogueError, type TouchpointCatalogue, type CatalogueEntry } from '@touchstream/contracts/touchpoint-catalogue';
 export { queryPlugin } from './plugin.ts';
 export type { QueryDeps } from './shared/deps.ts';
 export { queryKpis, kpiIntervalNames, kpiDimensionNames, type KpiInterval, type KpiDimension, type KpiBucket, type KpiFigures, type KpiResult, type KpiTotal } from './kpis/kpis.ts';

@@ -4,7 +4,7 @@
 import type { Module, ModuleInstance } from '@touchstream/runtime';
 import { queryPlugin } from './plugin.ts';
 import type { QueryDeps } from './shared/deps.ts';
-import { createCatalogueWatcher, type CatalogueReload, type CatalogueWatcher } from './touchpoints/catalogue.ts';
+import { createCatalogueWatcher, type CatalogueReload, type CatalogueWatcher } from '@touchstream/contracts/touchpoint-catalogue';
 
 export interface QueryModuleOptions extends QueryDeps {
   /** touchpoints.yaml (docs/architecture.md §20.2): validated at init, reloaded on change and on reloadCatalogue(). */

@@ -137,7 +137,7 @@ describe('OpenAPI', () => {
     const doc = app.swagger() as unknown as { paths: Record<string, Record<string, Operation>> };
     expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining([
       '/v1/alerts', '/v1/annotations', '/v1/annotations/{id}/impact', '/v1/cohorts', '/v1/customers/{customer_id}/journey', '/v1/heatmap', '/v1/kpis',
-      '/v1/funnels', '/v1/funnels/dropped', '/v1/paths', '/v1/drivers', '/v1/attribution',
+      '/v1/funnels', '/v1/funnels/dropped', '/v1/paths', '/v1/drivers', '/v1/attribution', '/v1/touchpoints', '/v1/touchpoints/evaluation',
     ]));
     for (const [route, operations] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {

@@ -3,7 +3,7 @@
 // higher-is-better cells are ok at or above the target, warn at or above `warn`, bad below; lower-is-better mirror.
 import { isScoped, type Scope } from '../shared/scope.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
-import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval } from '../kpis/kpis.ts';
+import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval, type ReactionTargets } from '../kpis/kpis.ts';
 
 export type Direction = 'higher_is_better' | 'lower_is_better';
 
@@ -15,7 +15,7 @@ export interface MetricTarget {
 
 export const heatmapMetricNames = [
   'nps', 'csat', 'csat_mean', 'ces_mean', 'fcr', 'avg_handling_ms', 'avg_wait_ms', 'p90_wait_ms', 'abandonment_rate',
-  'completion_rate', 'sentiment_mean', 'negative_signal_rate',
+  'completion_rate', 'sentiment_mean', 'negative_signal_rate', 'reaction_time_compliance', 'reaction_time_p90_ms',
 ] as const satisfies ReadonlyArray<keyof KpiFigures>;
 export type HeatmapMetric = (typeof heatmapMetricNames)[number];
 
@@ -33,6 +33,9 @@ export const defaultHeatmapTargets: Record<HeatmapMetric, MetricTarget> = {
   completion_rate: { direction: 'higher_is_better', target: 0.8, warn: 0.6 },
   sentiment_mean: { direction: 'higher_is_better', target: 0.2, warn: 0 },
   negative_signal_rate: { direction: 'lower_is_better', target: 5, warn: 10 },
+  // Share of contacts within their catalogued reaction-time target (TOUCHPOINTS_FILE), and their p90 wait.
+  reaction_time_compliance: { direction: 'higher_is_better', target: 0.9, warn: 0.8 },
+  reaction_time_p90_ms: { direction: 'lower_is_better', target: 180_000, warn: 300_000 },
 };
 
 export type HeatmapTargets = Partial<Record<HeatmapMetric, { target: number; warn: number }>>;
@@ -123,11 +126,20 @@ export function heatmapInterval(fromMicros: number, toMicros: number): KpiInterv
 
 export async function queryHeatmap(
   clickhouse: ClickHouseClient,
-  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope },
+  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope; reactionTargets?: ReactionTargets },
 ): Promise<HeatmapResult> {
   // A channel/journey filter reads the minute rollup: the hourly and daily ones keep one dimension per row.
   const interval = isScoped(request.scope) ? 'minute' : heatmapInterval(request.fromMicros, request.toMicros);
-  const kpis = await queryKpis(clickhouse, { ...request, interval, by: 'stage', totalsOnly: true, skipUniqueCustomers: true });
+  // The reaction-time figures read the raw table: only when a column shows them.
+  const reaction = request.metrics.some((m) => m === 'reaction_time_compliance' || m === 'reaction_time_p90_ms');
+  const kpis = await queryKpis(clickhouse, {
+    ...request,
+    reactionTargets: reaction ? request.reactionTargets : undefined,
+    interval,
+    by: 'stage',
+    totalsOnly: true,
+    skipUniqueCustomers: true,
+  });
   const targetOf = (m: HeatmapMetric): MetricTarget => ({ ...defaultHeatmapTargets[m], ...request.targets[m] });
   const rows = kpis.totals
     .map((total) => {

@@ -1,7 +1,7 @@
 // GET /v1/heatmap: stage × metric matrix against targets (request parameter, else HEATMAP_TARGETS, else defaults).
 import type { FastifyPluginAsync } from 'fastify';
 import { scopeProperties } from '../shared/scope.ts';
-import { defaultFcrDays, maxFcrDays } from '../kpis/kpis.ts';
+import { defaultFcrDays, maxFcrDays, reactionTargetsOf } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { resolveRange } from '../shared/range.ts';
@@ -114,7 +114,10 @@ export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
           if (parsed.problems.length) throw invalidParameter(`targets: ${parsed.problems.join('; ')}`);
           targets = { ...targets, ...parsed.targets };
         }
-        return queryHeatmap(deps.clickhouse, { fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey } });
+        return queryHeatmap(deps.clickhouse, {
+          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey },
+          reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
+        });
       },
     );
   };

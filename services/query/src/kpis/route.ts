@@ -11,6 +11,7 @@ import {
   kpiIntervalNames,
   maxFcrDays,
   queryKpis,
+  reactionTargetsOf,
   type KpiDimension,
   type KpiFigures,
   type KpiInterval,
@@ -42,6 +43,10 @@ const figureProperties = {
   ),
   signals: { type: ['integer', 'null'], description: 'Weak signals raised; null for by=initiator (signals carry no initiator).' },
   negative_signal_rate: nullableNumber('Weak signals per 100 touchpoints (can exceed 100: one touchpoint may raise several); null without touchpoints or for by=initiator.'),
+  reaction_time_contacts: { type: 'integer', description: 'Touchpoints whose catalogue entry (TOUCHPOINTS_FILE) sets a reaction_time and that carry a wait_ms.' },
+  reaction_time_met: { type: 'integer', description: 'Of those, waits no longer than their touchpoint\'s target.' },
+  reaction_time_compliance: nullableNumber('reaction_time_met / reaction_time_contacts, 0…1; null without such contacts (or without a catalogue).'),
+  reaction_time_p90_ms: nullableNumber('90th percentile (exact, no interpolation) of those contacts\' wait_ms.'),
 } as const;
 
 const figureNames = Object.keys(figureProperties);
@@ -52,7 +57,8 @@ const exampleFigures = {
   events: 120, unique_customers: 97, nps: 25, nps_responses: 8, csat: 75, csat_responses: 4, csat_mean: 3.75, ces_mean: 3.5,
   ces_responses: 2, avg_handling_ms: 312000, avg_wait_ms: 45000, p90_wait_ms: 120000, sentiment_mean: -0.12, outcomes: 110,
   abandonment_rate: 0.09, journeys: 40, journeys_completed: 31, completion_rate: 0.775, fcr_contacts: 60, fcr: 0.8,
-  signals: 14, negative_signal_rate: 11.6667,
+  signals: 14, negative_signal_rate: 11.6667, reaction_time_contacts: 80, reaction_time_met: 68, reaction_time_compliance: 0.85,
+  reaction_time_p90_ms: 150000,
 };
 const examplePrevious = { ...exampleFigures, events: 100, unique_customers: 90, nps: 10, signals: 9, negative_signal_rate: 9 };
 
@@ -113,7 +119,7 @@ const kpisRouteSchema = {
   tags,
   summary: 'Experience KPIs per period and time bucket, with the previous period',
   description:
-    `Volume, unique customers, NPS, CSAT, CES, first-contact resolution, handling and wait times, abandonment, journey completion, sentiment and negative-signal rate — for the whole range (\`totals\`) and per minute, hour or day (\`buckets\`, read from the 1-minute, 1-hour or 1-day rollup), optionally split by one dimension. ` +
+    `Volume, unique customers, NPS, CSAT, CES, first-contact resolution, handling and wait times, abandonment, journey completion, sentiment, negative-signal rate and reaction-time compliance against the touchpoint catalogue's targets — for the whole range (\`totals\`) and per minute, hour or day (\`buckets\`, read from the 1-minute, 1-hour or 1-day rollup), optionally split by one dimension. ` +
     `Every figure has the previous period (same length, just before) beside it. The range is widened to whole buckets; default is the last 24 hours. ${authNote}`,
   querystring: {
     type: 'object',
@@ -155,7 +161,9 @@ export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
       async (request, reply) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
         const { interval, by, fcr_days: fcrDays } = request.query;
-        const result = await queryKpis(deps.clickhouse, { fromMicros, toMicros, interval, by, fcrDays });
+        const result = await queryKpis(deps.clickhouse, {
+          fromMicros, toMicros, interval, by, fcrDays, reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
+        });
         if (wantsCsv(request)) return sendCsv(reply, kpiCsv(result), 'kpis.csv');
         return result;
       },

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Cluster, Redis } from 'ioredis';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { HeatmapTargets } from '../heatmap/heatmap.ts';
-import type { TouchpointCatalogue } from '../touchpoints/catalogue.ts';
+import type { TouchpointCatalogue } from '@touchstream/contracts/touchpoint-catalogue';
 
 export interface QueryDeps {
   clickhouse: ClickHouseClient;

@@ -1,7 +1,7 @@
 // The significance tests against published values, and a 2×2 table's odds ratio and Woolf CI, its relative risk
 // and log-RR CI, and the Haldane correction by hand.
 import { describe, expect, it } from 'vitest';
-import { correctedTable, normalTwoSidedP, oddsRatio, relativeRisk, twoProportionZTest, welchTTest, type SampleSummary } from './stats.ts';
+import { correctedTable, normalTwoSidedP, oddsRatio, relativeRisk, tInterval, twoProportionZTest, welchTTest, wilsonInterval, type SampleSummary } from './stats.ts';
 
 /** n, mean and sample variance of a list of numbers. */
 function summarize(values: readonly number[]): SampleSummary {
@@ -115,5 +115,25 @@ describe('2×2 table', () => {
     expect(corrected).toBe(true);
     expect(t).toEqual({ a: 1.5, b: 3.5, c: 0.5, d: 6.5 });
     expect(oddsRatio(t).value).toBeCloseTo(5.571429, 5);
+  });
+});
+
+describe('confidence intervals of one sample', () => {
+  it('Wilson: 0 of 10 is [0, 0.2775] (the textbook figure), 5 of 10 symmetric about 0.5, none for n = 0', () => {
+    const [low, high] = wilsonInterval(0, 10)!;
+    expect(low).toBe(0);
+    expect(high).toBeCloseTo(0.277533, 5);
+    // 5/10: centre 0.5; half = 1.959964·√(0.025 + 3.841459/400) / 1.384146 = 0.268059
+    const [l5, h5] = wilsonInterval(5, 10)!;
+    expect(l5).toBeCloseTo(0.236593, 5);
+    expect(h5).toBeCloseTo(0.763407, 5);
+    expect(wilsonInterval(0, 0)).toBeNull();
+  });
+
+  it('t: [1, 2, 3] has mean 2, s² = 1, t(0.975, 2) = 4.302653 → 2 ± 2.484138; none below two values', () => {
+    const [low, high] = tInterval({ n: 3, mean: 2, variance: 1 })!;
+    expect(low).toBeCloseTo(-0.484138, 5);
+    expect(high).toBeCloseTo(4.484138, 5);
+    expect(tInterval({ n: 1, mean: 2, variance: 0 })).toBeNull();
   });
 });

@@ -125,3 +125,25 @@ export function relativeRisk(t: TwoByTwo): RatioWithCi {
   const se = Math.sqrt(1 / t.a - 1 / (t.a + t.c) + 1 / t.b - 1 / (t.b + t.d));
   return { value, ci_low: Math.exp(Math.log(value) - z95 * se), ci_high: Math.exp(Math.log(value) + z95 * se) };
 }
+
+/**
+ * Wilson score interval (95%) of a proportion x/n: centre (p + z²/2n) / (1 + z²/n), half-width
+ * z·√(p(1−p)/n + z²/4n²) / (1 + z²/n). Unlike the Wald interval it stays inside [0, 1] and is not empty at p = 0 or 1,
+ * which matters for the small samples of a single touchpoint. Null when n = 0.
+ */
+export function wilsonInterval(x: number, n: number): [number, number] | null {
+  if (n <= 0) return null;
+  const p = x / n;
+  const z2 = z95 * z95;
+  const denominator = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / denominator;
+  const half = (z95 * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denominator;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+/** Student's t interval (95%) of a mean: mean ± t(0.975, n − 1)·s/√n. Null below two values. */
+export function tInterval(s: SampleSummary): [number, number] | null {
+  if (s.n < 2) return null;
+  const half = jStat.studentt.inv(1 - significanceLevel / 2, s.n - 1) * Math.sqrt(Math.max(0, s.variance) / s.n);
+  return [s.mean - half, s.mean + half];
+}

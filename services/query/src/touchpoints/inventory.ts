@@ -6,7 +6,7 @@ import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
-import type { CatalogueEntry, TouchpointCatalogue } from './catalogue.ts';
+import type { CatalogueEntry, TouchpointCatalogue } from '@touchstream/contracts/touchpoint-catalogue';
 
 export type InventoryFlag = 'uncatalogued' | 'no_traffic' | 'channel_mismatch';
 

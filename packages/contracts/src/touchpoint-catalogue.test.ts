@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CatalogueError, parseCatalogue } from './catalogue.ts';
+import { CatalogueError, parseCatalogue } from './touchpoint-catalogue.ts';
 
 describe('parseCatalogue', () => {
   it('reads entries with durations in ms, optional target and journey, sorted by name; version with content hash', () => {
@@ -34,8 +34,8 @@ describe('parseCatalogue', () => {
   });
 
   it('the demo catalogue is valid and names every touchpoint of the demo journeys', () => {
-    const c = parseCatalogue(readFileSync(new URL('../../../../touchpoints/demo.yaml', import.meta.url), 'utf8'), 'demo.yaml');
-    const demo = readFileSync(new URL('../../../../tools/cli/src/demo/demo.ts', import.meta.url), 'utf8');
+    const c = parseCatalogue(readFileSync(new URL('../../../touchpoints/demo.yaml', import.meta.url), 'utf8'), 'demo.yaml');
+    const demo = readFileSync(new URL('../../../tools/cli/src/demo/demo.ts', import.meta.url), 'utf8');
     const used = new Set([...demo.matchAll(/touchpoint: '([a-z_]+)'/g)].map((m) => m[1]!));
     const names = new Set(c.entries.map((e) => e.touchpoint));
     expect([...used].filter((t) => !names.has(t))).toEqual([]);

@@ -2,10 +2,10 @@
 // stage, owner, front stage or back office, description and reaction-time target. Validated as a whole (every
 // problem at once, with its path in the document), and kept in step with the file like the weak-signal rules: its
 // stat is polled, and reload() re-reads it on demand (SIGHUP). An invalid new file is rejected and logged; the
-// catalogue in force stays. docs/architecture.md §20.2.
+// catalogue in force stays. docs/architecture.md §20.2. A contract shared by the query service (inventory, KPIs,
+// evaluation) and the processor (SLAs from the catalogue, docs/architecture.md §20.5), so both read the file alike.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import type { FastifyBaseLogger } from 'fastify';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
@@ -117,7 +117,19 @@ export interface CatalogueWatcher {
 }
 
 /** Loads the file once (throws CatalogueError when invalid: the process must not start with a bad catalogue). */
-export async function createCatalogueWatcher(options: { file: string; log: Pick<FastifyBaseLogger, 'info' | 'error'>; pollIntervalMs?: number }): Promise<CatalogueWatcher> {
+/** What the watcher logs through (a pino or Fastify logger fits). */
+export interface CatalogueLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export async function createCatalogueWatcher(options: {
+  file: string;
+  log: CatalogueLog;
+  pollIntervalMs?: number;
+  /** Called with each new catalogue put in force (not with the first, which `current` holds). */
+  onChange?: (catalogue: TouchpointCatalogue) => void;
+}): Promise<CatalogueWatcher> {
   const statKey = () => stat(options.file).then((s) => `${s.mtimeMs}:${s.size}:${s.ino}`, () => 'unreadable');
   // Taken before each read: a write after it changes the stat, and the next poll reloads.
   let loadedStat = await statKey();
@@ -133,6 +145,7 @@ export async function createCatalogueWatcher(options: { file: string; log: Pick<
       if (next.version === current.version) return { ok: true, changed: false, version: current.version };
       const previous = current.version;
       current = next;
+      options.onChange?.(next);
       options.log.info({ file: options.file, reason, previous, version: next.version }, 'touchpoint catalogue reloaded');
       return { ok: true, changed: true, version: next.version };
     } catch (err) {
