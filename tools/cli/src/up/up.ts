@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, environment, fail, loadConfig, onShutdown, startApp, type RunningApp } from '@touchstream/app';
 import { startDemoTraffic } from '../demo/demo.ts';
-import { DEMO_ANALYST_WRITE_KEY, DEMO_READ_KEY, DEMO_WRITE_KEY } from '../demo/keys.ts';
+import { DEMO_ADMIN_KEY, DEMO_ANALYST_WRITE_KEY, DEMO_PRIVACY_SECRET, DEMO_READ_KEY, DEMO_WRITE_KEY } from '../demo/keys.ts';
 import { lagStatusLine } from './status.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -60,6 +60,8 @@ export function upCommand(): Command {
           TOUCHPOINTS_FILE: path.join(repoRoot, 'touchpoints/demo.yaml'),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
           ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
+          ADMIN_KEY: DEMO_ADMIN_KEY,
+          PRIVACY_SECRET: DEMO_PRIVACY_SECRET,
           ...env,
           HTTP_PORT: opts.port,
           KAFKA_BROKERS: stack.kafkaBrokers.join(','),
@@ -99,6 +101,7 @@ export function upCommand(): Command {
         console.log(`
   ✔ touchstream is running
 
+    workspace     ${url}/dashboard/?key=${analystKey ?? readKey}   (analysts' pages; the link signs this browser in)
     ingest        POST ${url}/v1/events          (write key: ${writeKey})
     query API     GET  ${url}/v1/kpis            (read key:  ${readKey})
     API docs      ${url}/docs
@@ -123,6 +126,10 @@ export function upCommand(): Command {
   Record an action to measure (annotations need an analyst-write key${analystKey ? `: ${analystKey}` : ', ANALYST_WRITE_KEYS'}):
     curl -s -X POST ${url}/v1/annotations -H 'Authorization: Bearer ${analystKey ?? '<analyst-write key>'}' -H 'Content-Type: application/json' \\
       -d '{"title":"New IVR menu","at":"${now}"}'
+
+  Erase that customer everywhere, or export what is stored about them (admin key${config.ADMIN_KEY ? '' : ': set ADMIN_KEY'}):
+    curl -s -X DELETE ${url}/v1/customers/c-42 -H 'Authorization: Bearer ${config.ADMIN_KEY ?? '<admin key>'}'
+    curl -s ${url}/v1/customers/c-42/export -H 'Authorization: Bearer ${config.ADMIN_KEY ?? '<admin key>'}'
 
   Ctrl-C stops everything. The line below shows how far behind the processor and the sink are (records).
   `);
