@@ -1,5 +1,6 @@
 // Scale out (docs/architecture.md §18): processors added and removed under load on a Redis Cluster, and a Redis
-// master killed -9 with its replica promoted, proven with the chaos suite's invariants (test/chaos.test.ts).
+// master killed -9 with its replica promoted, proven with the chaos suite's invariants (test/chaos.test.ts), shared with
+// it in test/invariants.test-support.ts.
 //
 // Its own stack: Kafka, and a Redis Cluster of 3 masters with one replica each (appendfsync always), which this test
 // kills masters of. The services are the real executable: one ingest, one store (`sink,query`: embedded chDB lives
