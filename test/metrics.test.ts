@@ -2,16 +2,14 @@
 // after traffic; and the provisioned Grafana dashboards (deploy/grafana) checked against what the code really
 // exposes: every PromQL metric name appears in that scrape, and every ClickHouse panel's SQL runs against the
 // migrated schema (chDB, or the ClickHouse server of the run when CLICKHOUSE_URL is set). docs/architecture.md §17.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '@touchstream/stack';
 import { migrate } from '@touchstream/clickhouse';
 import { openTestClickHouse } from '@touchstream/clickhouse/testing';
-import { childEnv, eventually } from '@touchstream/testkit';
+import { eventually } from '@touchstream/testkit';
+import { startExecutable, type RunningExecutable } from './executable.test-support.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const dashboardsDir = path.join(repoRoot, 'deploy/grafana/dashboards');
@@ -63,48 +61,20 @@ function expandClickHouseMacros(sql: string, fromS: number, toS: number): string
     .replace(/\$__interval_s/g, '60');
 }
 
-let child: ChildProcess | undefined;
-const output: string[] = [];
-let chdbDir: string | undefined;
+let executable: RunningExecutable | undefined;
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
-  }
-  if (chdbDir) rmSync(chdbDir, { recursive: true, force: true });
+  await executable?.stop();
 });
 
 describe('GET /metrics', () => {
   it('serves Prometheus series that move with traffic, and every PromQL name of the Grafana dashboards', async () => {
-    const clickhouseUrl = inject('clickhouseUrl');
-    if (!clickhouseUrl) chdbDir = mkdtempSync(path.join(os.tmpdir(), 'metrics-chdb-'));
-    const httpPort = await freePort();
-    const redisUrl = Object.assign(new URL(inject('redisUrl')), { pathname: `/${REDIS_DB}` }).toString();
-    child = spawn(process.execPath, ['--import', 'tsx', '--import', './apps/touchstream/src/telemetry.ts', 'apps/touchstream/src/main.ts', 'run', '--target', 'all'], {
-      cwd: repoRoot,
-      env: childEnv({
-        KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-        REDIS_URL: redisUrl,
-        ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: chdbDir! }),
-        HTTP_PORT: String(httpPort),
-        WRITE_KEYS: `${WRITE_KEY}=metrics`,
-        READ_KEYS: `${READ_KEY}=analyst`,
-        KAFKA_GROUP_PREFIX: `metrics-${run}`,
-        METRICS_KEY,
-        LOG_LEVEL: 'warn',
-      }),
-      stdio: ['ignore', 'pipe', 'pipe'],
+    executable = await startExecutable({
+      name: 'metrics',
+      redisDb: REDIS_DB,
+      env: { WRITE_KEYS: `${WRITE_KEY}=metrics`, READ_KEYS: `${READ_KEY}=analyst`, KAFKA_GROUP_PREFIX: `metrics-${run}`, METRICS_KEY },
     });
-    child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-    child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-    const url = `http://127.0.0.1:${httpPort}`;
-    const opts = {
-      timeoutMs: 120_000,
-      abortIf: () => (child!.exitCode !== null ? `child exited (${child!.exitCode})` : undefined),
-      context: () => output.join('').slice(-3000),
-    };
-    await eventually('/readyz 200', async () => (await fetch(`${url}/readyz`)).status === 200, opts);
+    const { url, waitOptions: opts } = executable;
 
     // METRICS_KEY set: only its bearer may scrape.
     const refused = await fetch(`${url}/metrics`);

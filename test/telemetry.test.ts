@@ -1,18 +1,13 @@
 // OpenTelemetry end to end: the real executable, with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a local OTLP/HTTP
 // receiver (what a collector is), exports one trace that follows an event from its POST through Kafka into the
 // processor, and exports metrics. Without the endpoint nothing is exported (checked by the unit tests).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '@touchstream/stack';
-import { eventually, childEnv } from '@touchstream/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '@touchstream/testkit';
+import { startExecutable, type RunningExecutable } from './executable.test-support.js';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `otel-write-${run}`;
 /** No other test file uses this Redis database. */
@@ -52,39 +47,24 @@ const receiver = http.createServer((req, res) => {
   });
 });
 
-let child: ChildProcess | undefined;
-const output: string[] = [];
-let chdbDir: string | undefined;
-
+let executable: RunningExecutable | undefined;
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
-  }
+  await executable?.stop();
   receiver.close();
-  if (chdbDir) rmSync(chdbDir, { recursive: true, force: true });
 });
 
 describe('OpenTelemetry', () => {
   it('exports one trace from the POST through Kafka to the processor, and metrics, to the OTLP endpoint', async () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const otlpPort = (receiver.address() as net.AddressInfo).port;
-    const clickhouseUrl = inject('clickhouseUrl');
-    if (!clickhouseUrl) chdbDir = mkdtempSync(path.join(os.tmpdir(), 'otel-chdb-'));
-    const httpPort = await freePort();
-    const redisUrl = Object.assign(new URL(inject('redisUrl')), { pathname: `/${REDIS_DB}` }).toString();
-    child = spawn(process.execPath, ['--import', 'tsx', '--import', './apps/touchstream/src/telemetry.ts', 'apps/touchstream/src/main.ts', 'run', '--target', 'all'], {
-      cwd: repoRoot,
-      env: childEnv({
-        KAFKA_BROKERS: inject('kafkaBrokers').join(','),
-        REDIS_URL: redisUrl,
-        ...(clickhouseUrl ? { CLICKHOUSE_URL: clickhouseUrl } : { CLICKHOUSE_PATH: chdbDir! }),
-        HTTP_PORT: String(httpPort),
+    executable = await startExecutable({
+      name: 'otel',
+      redisDb: REDIS_DB,
+      env: {
         WRITE_KEYS: `${WRITE_KEY}=otel`,
         READ_KEYS: `otel-read-${run}=analyst`,
         KAFKA_GROUP_PREFIX: `otel-${run}`,
-        LOG_LEVEL: 'warn',
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_SERVICE_NAME: `touchstream-otel-${run}`,
@@ -95,19 +75,9 @@ describe('OpenTelemetry', () => {
         // default 2,048-span export queue, and the queue drops what does not fit — the POST spans among them.
         OTEL_BSP_MAX_QUEUE_SIZE: '200000',
         OTEL_METRIC_EXPORT_INTERVAL: '1000',
-      }),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      },
     });
-    child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
-    child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-    const url = `http://127.0.0.1:${httpPort}`;
-    const opts = {
-      // Generous: on a loaded 2-core machine the consumer groups of a fresh process take a while to join.
-      timeoutMs: 120_000,
-      abortIf: () => (child!.exitCode !== null ? `child exited (${child!.exitCode})` : undefined),
-      context: () => output.join('').slice(-3000),
-    };
-    await eventually('/readyz 200', async () => (await fetch(`${url}/readyz`)).status === 200, opts);
+    const { url, output, waitOptions: opts } = executable;
 
     // Several POSTs at once: ingest's sends queue behind each other on the one producer (one request in flight),
     // and each must still be traced in its own request's trace.

@@ -1,9 +1,8 @@
 // The rollups (migrations 001, 002, 004; written by writeRollups since 006) on a real engine: the 1 m / 1 h / 1 d
 // rollups (all-dimension and per-dimension) and customer_activity_1d count a retried insert once, equal what the raw
 // rows give, and the raw retention is applied idempotently.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { openTestClickHouse, type TestClickHouse } from './testing.ts';
-import { migrate } from './migrate.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useMigratedTestClickHouse } from './testing.ts';
 import { insertRows } from './insert.ts';
 import { storeRows } from './store.ts';
 import { applyRawRetention, rawTtlStatement, ttlDaysOf } from './retention.ts';
@@ -11,16 +10,7 @@ import { dateTime64FromMicros } from './time.ts';
 import { readFile } from 'node:fs/promises';
 import { splitStatements } from './migrate.ts';
 
-let ch: TestClickHouse;
-
-beforeAll(async () => {
-  ch = await openTestClickHouse({ url: inject('clickhouseUrl') });
-  await migrate(ch.client);
-});
-
-afterAll(async () => {
-  await ch?.close();
-});
+const ch = useMigratedTestClickHouse();
 
 async function rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
   const rs = await ch.client.query({ query, format: 'JSONEachRow', query_params: params });

@@ -5,7 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createClient } from '@clickhouse/client';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createClickHouse, type ClickHouseClient } from './client.ts';
+import { migrate } from './migrate.ts';
 
 export interface TestClickHouse {
   client: ClickHouseClient;
@@ -39,5 +41,34 @@ export async function openTestClickHouse(opts: { url?: string | null; username?:
       await client.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A migrated ClickHouse of its own for the calling test file (a database on the run's server when the stack has
+ * one, else chDB): opened and migrated before its tests, closed after them. The returned object reads through to it,
+ * so tests use `ch.client` inside tests and hooks.
+ */
+export function useMigratedTestClickHouse(): TestClickHouse {
+  let opened: TestClickHouse | undefined;
+  beforeAll(async () => {
+    opened = await openTestClickHouse({ url: inject('clickhouseUrl') });
+    await migrate(opened.client);
+  });
+  afterAll(async () => {
+    await opened?.close();
+  });
+  const current = (): TestClickHouse => {
+    if (!opened) throw new Error('the test ClickHouse opens in beforeAll: use it inside a test or hook');
+    return opened;
+  };
+  return {
+    get client() {
+      return current().client;
+    },
+    get location() {
+      return current().location;
+    },
+    close: () => current().close(),
   };
 }

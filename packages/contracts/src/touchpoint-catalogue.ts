@@ -1,11 +1,12 @@
 // The touchpoint catalogue (touchpoints.yaml): every touchpoint the company designed, with its channel, journey
 // stage, owner, front stage or back office, description and reaction-time target. Validated as a whole (every
-// problem at once, with its path in the document), and kept in step with the file like the weak-signal rules: its
-// stat is polled, and reload() re-reads it on demand (SIGHUP). An invalid new file is rejected and logged; the
-// catalogue in force stays. docs/architecture.md §20.2. A contract shared by the query service (inventory, KPIs,
+// problem at once, with its path in the document), and kept in step with the file like the weak-signal rules
+// (packages/runtime/src/watched-file.ts): its stat is polled, and reload() re-reads it on demand (SIGHUP). An invalid
+// new file is rejected and logged; the catalogue in force stays. docs/architecture.md §20.2. A contract shared by the query service (inventory, KPIs,
 // evaluation) and the processor (SLAs from the catalogue, docs/architecture.md §20.5), so both read the file alike.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { watchFile, type FileReload, type WatchedFile } from '@touchstream/runtime/watched-file';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
@@ -107,80 +108,32 @@ export async function loadCatalogueFile(file: string): Promise<TouchpointCatalog
   return parseCatalogue(text, file);
 }
 
-export type CatalogueReload = { ok: true; changed: boolean; version: string } | { ok: false; error: string };
+export type CatalogueReload = FileReload<string>;
 
-export interface CatalogueWatcher {
-  readonly current: TouchpointCatalogue;
-  reload(reason?: string): Promise<CatalogueReload>;
-  start(): void;
-  stop(): void;
-}
+export type CatalogueWatcher = WatchedFile<TouchpointCatalogue, string>;
 
-/** Loads the file once (throws CatalogueError when invalid: the process must not start with a bad catalogue). */
 /** What the watcher logs through (a pino or Fastify logger fits). */
 export interface CatalogueLog {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
-export async function createCatalogueWatcher(options: {
+/** Loads the file once (throws CatalogueError when invalid: the process must not start with a bad catalogue). */
+export function createCatalogueWatcher(options: {
   file: string;
   log: CatalogueLog;
   pollIntervalMs?: number;
   /** Called with each new catalogue put in force (not with the first, which `current` holds). */
   onChange?: (catalogue: TouchpointCatalogue) => void;
 }): Promise<CatalogueWatcher> {
-  const statKey = () => stat(options.file).then((s) => `${s.mtimeMs}:${s.size}:${s.ino}`, () => 'unreadable');
-  // Taken before each read: a write after it changes the stat, and the next poll reloads.
-  let loadedStat = await statKey();
-  let current = await loadCatalogueFile(options.file);
-  let queue: Promise<unknown> = Promise.resolve();
-  let poller: NodeJS.Timeout | undefined;
-  let polling = false;
-
-  async function load(reason: string): Promise<CatalogueReload> {
-    loadedStat = await statKey();
-    try {
-      const next = await loadCatalogueFile(options.file);
-      if (next.version === current.version) return { ok: true, changed: false, version: current.version };
-      const previous = current.version;
-      current = next;
-      options.onChange?.(next);
-      options.log.info({ file: options.file, reason, previous, version: next.version }, 'touchpoint catalogue reloaded');
-      return { ok: true, changed: true, version: next.version };
-    } catch (err) {
-      const error = err instanceof CatalogueError ? err.message : `reading the touchpoint catalogue failed: ${(err as Error).message}`;
-      options.log.error({ file: options.file, reason, kept: current.version, error }, 'touchpoint catalogue reload rejected; keeping the one in force');
-      return { ok: false, error };
-    }
-  }
-
-  const watcher: CatalogueWatcher = {
-    get current() {
-      return current;
-    },
-    reload(reason = 'requested') {
-      const run = queue.then(() => load(reason));
-      queue = run.catch(() => undefined);
-      return run;
-    },
-    start() {
-      if (poller) return;
-      poller = setInterval(() => {
-        if (polling) return;
-        polling = true;
-        void statKey()
-          .then((s) => (s !== loadedStat ? watcher.reload('file changed') : undefined))
-          .finally(() => {
-            polling = false;
-          });
-      }, options.pollIntervalMs ?? 1000);
-      poller.unref();
-    },
-    stop() {
-      clearInterval(poller);
-      poller = undefined;
-    },
-  };
-  return watcher;
+  return watchFile({
+    file: options.file,
+    load: loadCatalogueFile,
+    version: (catalogue) => catalogue.version,
+    describeError: (err) => (err instanceof CatalogueError ? err.message : `reading the touchpoint catalogue failed: ${(err as Error).message}`),
+    onChange: options.onChange,
+    log: options.log,
+    messages: { reloaded: 'touchpoint catalogue reloaded', rejected: 'touchpoint catalogue reload rejected; keeping the one in force' },
+    pollIntervalMs: options.pollIntervalMs,
+  });
 }

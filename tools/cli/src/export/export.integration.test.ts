@@ -4,19 +4,12 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
-import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
+import { describe, expect, inject, it } from 'vitest';
+import { dateTime64FromMicros, storeRows } from '@touchstream/clickhouse';
+import { useMigratedTestClickHouse } from '@touchstream/clickhouse/testing';
 import { readExportState, runExport, STATE_FILE } from './export.ts';
 
-let ch: TestClickHouse;
-beforeAll(async () => {
-  ch = await openTestClickHouse({ url: inject('clickhouseUrl') });
-  await migrate(ch.client);
-});
-afterAll(async () => {
-  await ch?.close();
-});
+const ch = useMigratedTestClickHouse();
 
 const HOUR_US = 3_600_000_000;
 const nowUs = Date.now() * 1000;
