@@ -4,6 +4,7 @@
 // touchpoint by touchpoint in event time exactly as the live module feeds it; no engines, so weeks replay in seconds.
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { seededRng } from '../demo/demo.ts';
 import { defaultKpiAnomalyConfig, KpiAnomalyDetector, type KpiAnomaly, type KpiAnomalyConfig, type KpiMetric, type KpiTouchpoint } from '@touchstream/processor';
 
 const MINUTE_MS = 60_000;
@@ -42,18 +43,6 @@ export interface Injection {
   value: string;
   startMs: number;
   endMs: number;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function poisson(rand: () => number, mean: number): number {
@@ -130,7 +119,7 @@ export function planInjections(startMs: number, days: number, perKind: number, d
 export function runAnomalyQuality(options: AnomalyQualityOptions): AnomalyQualityResult {
   const started = performance.now();
   const config = options.config ?? { ...defaultKpiAnomalyConfig, enabled: true };
-  const rand = random(options.seed);
+  const rand = seededRng(options.seed);
   // A Monday, so that weeks line up with the calendar in the figures.
   const startMs = Date.UTC(2026, 0, 5);
   const endMs = startMs + options.days * DAY_MS;
