@@ -256,6 +256,11 @@ describe('GET /v1/kpis', () => {
         // 3 signals over 9 events = 33.3333 per 100 touchpoints
         signals: 3,
         negative_signal_rate: 33.3333,
+        // No touchpoint catalogue here (TOUCHPOINTS_FILE unset): no reaction-time targets to meet.
+        reaction_time_contacts: 0,
+        reaction_time_met: 0,
+        reaction_time_compliance: null,
+        reaction_time_p90_ms: null,
         // 11:00–12:00 has no data
         previous: null,
       },
