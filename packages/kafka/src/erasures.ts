@@ -33,6 +33,8 @@ export class ErasedCustomers {
 
   /** When the customer was last erased (epoch ms), if ever. */
   erasedAtOf(customerId: string): number | undefined {
+    // Asked per event (ingest, processor, sink): no keyed hash while nobody was erased.
+    if (this.erasedAt.size === 0) return undefined;
     return this.erasedAt.get(this.keyOf(customerId));
   }
 
@@ -112,6 +114,8 @@ export async function followErasures(opts: { kafka: Kafka; erased: ErasedCustome
  */
 export function withoutErased(erased: ErasedCustomers, inner: MultiBatchHandler): MultiBatchHandler {
   return async (batches) => {
+    // Nobody erased: the batches go through as they are.
+    if (erased.size === 0) return inner(batches);
     const results: RecordResult[][] = batches.map((b) => new Array<RecordResult>(b.records.length));
     const kept: ConsumedBatch[] = [];
     const keptPositions: number[][] = [];
