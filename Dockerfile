@@ -5,6 +5,7 @@ FROM node:24-bookworm-slim
 WORKDIR /app
 RUN corepack enable && corepack prepare pnpm@10 --activate
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json ./
+COPY patches ./patches
 COPY schemas ./schemas
 COPY rules ./rules
 COPY packages ./packages

@@ -80,6 +80,9 @@ describe('Dockerfile', () => {
     const closure = [...workspaceClosure(lock.importers, 'apps/touchstream', withDev)];
     expect(closure.filter((dir) => !isCopied(dir))).toEqual([]);
     for (const file of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'tsconfig.base.json', 'schemas', 'rules']) expect(isCopied(file), file).toBe(true);
+    // A frozen install fails when a patch pnpm-workspace.yaml names is missing from the context.
+    const patches = Object.values((parse(read('pnpm-workspace.yaml')) as { patchedDependencies?: Record<string, string> }).patchedDependencies ?? {});
+    for (const patch of patches) expect(isCopied(patch), patch).toBe(true);
     // Nothing from tools/ or test/ (developer tooling stays out of the image).
     expect(copied.filter((c) => c.startsWith('tools') || c.startsWith('test'))).toEqual([]);
   });
