@@ -1,6 +1,6 @@
 // The live side of KPI deviation alerts (docs/architecture.md §21): a consumer group of its own on touchpoints.v1
-// (`<processor group>-anomaly`: one process sees every partition; with several processors each sees its share, see §21)
-// feeding the pure detector; anomalies go out on
+// (`<prefix>-anomaly`, run by the `anomaly` target as one instance, so it sees every partition) feeding the pure
+// detector, warm-started from ClickHouse before it consumes (warm-start.ts); anomalies go out on
 // alerts.v1 as Alert records with the batch that closed their minute (produced before its offsets commit). When the
 // stream goes quiet, a wall-clock tick moves stream time on, so a traffic drop to zero still closes its minutes.
 import { codecs, type TouchpointEvent } from '@touchstream/contracts';
@@ -24,6 +24,12 @@ export interface KpiAnomalyRunnerOptions {
   /** Wall-clock tick that advances stream time while the topic is quiet; default 1 s. */
   tickMs?: number;
   now?: () => number;
+  /**
+   * Rebuilds the baseline before the consumer starts (warm-start.ts) and returns the event time from which the live
+   * stream must supply touchpoints; the group's offsets are then set to a little before it. Undefined or a failure:
+   * a cold start from the group's committed offsets.
+   */
+  warmStart?: (detector: KpiAnomalyDetector) => Promise<number | undefined>;
 }
 
 export interface KpiAnomalyRunner {
@@ -39,6 +45,11 @@ export interface KpiAnomalyRunner {
 const PARTITION_IDLE_MS = 10_000;
 /** No record for this long (wall clock): the stream is quiet, not between two fetches. */
 const QUIET_MS = 5_000;
+/**
+ * After a warm start Kafka is resumed at records produced this long before the cut: a touchpoint's record is produced
+ * after its event time, give or take client clocks; records before the cut come back late and are left out.
+ */
+const RESUME_MARGIN_MS = 2 * 60_000;
 
 export function kpiTouchpointOf(e: TouchpointEvent): KpiTouchpoint {
   return {
@@ -144,7 +155,34 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     },
   };
 
+  /** Warm start, then the group's offsets set to the cut (only possible while the group has no member). */
+  async function warmStart() {
+    if (!options.warmStart) return;
+    let cutMs: number | undefined;
+    try {
+      cutMs = await options.warmStart(detector);
+    } catch (err) {
+      options.log.error({ err: (err as Error).message }, 'KPI anomaly warm start failed: starting cold (silent until min_history)');
+      return;
+    }
+    if (cutMs === undefined) return;
+    const touchpoints = options.touchpointsTopic ?? topicNames.touchpoints;
+    const admin = options.kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(touchpoints, cutMs - RESUME_MARGIN_MS);
+      await admin.setOffsets({ groupId: options.groupId, topic: touchpoints, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) });
+      options.log.info({ groupId: options.groupId, resumeFrom: new Date(cutMs - RESUME_MARGIN_MS).toISOString() }, 'KPI anomaly consumer resumes at the warm start cut');
+    } catch (err) {
+      // E.g. the previous instance is still a member: its committed offsets are used (the minute at the cut may then miss touchpoints).
+      options.log.warn({ err: (err as Error).message, groupId: options.groupId }, 'KPI anomaly consumer offsets not moved to the warm start cut');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
   async function startConsumer() {
+    await warmStart();
     consumer = await runBatchConsumer({
       kafka: options.kafka,
       groupId: options.groupId,
