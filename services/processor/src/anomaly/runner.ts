@@ -86,8 +86,11 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
 
   // Stream time is the smallest of the partitions' newest event times (a watermark): partitions are consumed in
   // batches of their own, and a backlog of one must not close minutes another has not delivered yet. A partition
-  // that has sent nothing for PARTITION_IDLE_MS of wall time stops holding it back.
+  // that has sent nothing for PARTITION_IDLE_MS of wall time stops holding it back. Every partition of the topic is
+  // known from the start (maxMs -Infinity): until the first batch plus PARTITION_IDLE_MS, one not heard from yet holds
+  // stream time back, so a catch-up after a (warm) start does not close minutes from the first partition's batch alone.
   const partitions = new Map<number, { maxMs: number; wallMs: number }>();
+  let heardAny = false;
   const watermark = (): number => {
     const wall = now();
     let min = Infinity;
@@ -96,10 +99,14 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
       max = Math.max(max, p.maxMs);
       if (wall - p.wallMs <= PARTITION_IDLE_MS) min = Math.min(min, p.maxMs);
     }
-    return Number.isFinite(min) ? min : max;
+    return min === Infinity ? max : min;
   };
 
   async function handleBatch(batch: ConsumedBatch): Promise<RecordResult[]> {
+    if (!heardAny) {
+      heardAny = true;
+      for (const p of partitions.values()) p.wallMs = now();
+    }
     const part = partitions.get(batch.partition) ?? { maxMs: -Infinity, wallMs: 0 };
     partitions.set(batch.partition, part);
     part.wallMs = now();
@@ -155,6 +162,21 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     },
   };
 
+  /** Every partition of the topic, each holding stream time back until heard from (see watermark). */
+  async function knowPartitions() {
+    const admin = options.kafka.admin();
+    try {
+      await admin.connect();
+      for (const o of await admin.fetchTopicOffsets(options.touchpointsTopic ?? topicNames.touchpoints)) {
+        if (!partitions.has(o.partition)) partitions.set(o.partition, { maxMs: -Infinity, wallMs: now() });
+      }
+    } catch (err) {
+      options.log.warn({ err: (err as Error).message }, 'KPI anomaly detection: partitions of touchpoints not listed (a backlog may count as late at start)');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
   /** Warm start, then the group's offsets set to the cut (only possible while the group has no member). */
   async function warmStart() {
     if (!options.warmStart) return;
@@ -183,6 +205,7 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
 
   async function startConsumer() {
     await warmStart();
+    await knowPartitions();
     consumer = await runBatchConsumer({
       kafka: options.kafka,
       groupId: options.groupId,
