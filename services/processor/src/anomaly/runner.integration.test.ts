@@ -106,4 +106,22 @@ describe('KPI anomaly runner on Kafka', () => {
     // and holds stream time back until heard from, so no minute closed before all three had delivered it (§21).
     expect(runner.detector.stats.lateTouchpoints).toBe(0);
   }, 120_000);
+
+  it('says in the log when a second instance joins its group (each would count only its partitions)', async () => {
+    const errors: string[] = [];
+    const log: LogSink = { ...quiet, error: (_obj, msg) => void errors.push(msg ?? '') };
+    const groupId = `kpi-test-${runId}-pair`;
+    const pair = [0, 1].map(() =>
+      createKpiAnomalyRunner({
+        kafka, producer, groupId, log, config, rulesVersion: 'kpi-test',
+        touchpointsTopic, alertsTopic, deadLetterTopic, tickMs: 200, membershipCheckMs: 300,
+      }),
+    );
+    try {
+      for (const r of pair) await r.start();
+      await eventually('the several-members error', async () => errors.some((m) => /several members/.test(m)), { timeoutMs: 60_000 });
+    } finally {
+      for (const r of pair) await r.stop();
+    }
+  }, 120_000);
 });

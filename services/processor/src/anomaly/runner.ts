@@ -23,6 +23,8 @@ export interface KpiAnomalyRunnerOptions {
   fromBeginning?: boolean;
   /** Wall-clock tick that advances stream time while the topic is quiet; default 1 s. */
   tickMs?: number;
+  /** How often the group is checked for a second member (logged as an error); default 60 s. */
+  membershipCheckMs?: number;
   now?: () => number;
   /**
    * Rebuilds the baseline before the consumer starts (warm-start.ts) and returns the event time from which the live
@@ -50,6 +52,8 @@ const QUIET_MS = 5_000;
  * after its event time, give or take client clocks; records before the cut come back late and are left out.
  */
 const RESUME_MARGIN_MS = 2 * 60_000;
+/** How often the group's membership is checked (one instance only). */
+const MEMBERSHIP_CHECK_MS = 60_000;
 
 export function kpiTouchpointOf(e: TouchpointEvent): KpiTouchpoint {
   return {
@@ -71,6 +75,7 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
   const topic = options.alertsTopic ?? topicNames.alerts;
   let consumer: BatchConsumer | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let membership: NodeJS.Timeout | undefined;
   let started = false;
   let lastRecordWallMs = now();
   let emitting: Promise<void> = Promise.resolve();
@@ -155,12 +160,34 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     async stop() {
       started = false;
       clearInterval(ticker);
+      clearInterval(membership);
       ticker = undefined;
+      membership = undefined;
       await consumer?.stop();
       consumer = undefined;
       await emitting;
     },
   };
+
+  /**
+   * The detector must be its group's only member (docs/architecture.md §21): a second instance takes a share of the
+   * partitions and both count partial volumes. Said loudly in the log, once a minute, while it lasts.
+   */
+  async function checkMembership() {
+    const admin = options.kafka.admin();
+    try {
+      await admin.connect();
+      const { groups } = await admin.describeGroups([options.groupId]);
+      const members = groups[0]?.members.length ?? 0;
+      if (members > 1) {
+        options.log.error({ groupId: options.groupId, members }, 'KPI anomaly group has several members: each counts only its partitions, volumes are partial; run exactly one anomaly instance');
+      }
+    } catch (err) {
+      options.log.debug({ err: (err as Error).message }, 'KPI anomaly group membership not checked');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
 
   /** Every partition of the topic, each holding stream time back until heard from (see watermark). */
   async function knowPartitions() {
@@ -221,6 +248,8 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     lastRecordWallMs = now();
     ticker = setInterval(tick, options.tickMs ?? 1000);
     ticker.unref();
+    membership = setInterval(() => void checkMembership(), options.membershipCheckMs ?? MEMBERSHIP_CHECK_MS);
+    membership.unref();
     options.log.info({ groupId: options.groupId, metrics: Object.keys(detector.settings.metrics), dimensions: detector.settings.dimensions }, 'KPI anomaly detection consuming touchpoints');
   }
 
