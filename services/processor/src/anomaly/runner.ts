@@ -151,14 +151,15 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     async setConfig(config, version) {
       detector.setConfig(config);
       rulesVersion = version;
-      if (started && config.enabled && !consumer) await startConsumer();
+      if (started && config.enabled) await startOnce();
     },
     async start() {
       started = true;
-      if (detector.settings.enabled) await startConsumer();
+      if (detector.settings.enabled) await startOnce();
     },
     async stop() {
       started = false;
+      await starting?.catch(() => undefined);
       clearInterval(ticker);
       clearInterval(membership);
       ticker = undefined;
@@ -230,9 +231,19 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     }
   }
 
+  // One start, however many reloads arrive while the warm start runs: a second would replay the history twice.
+  let starting: Promise<void> | undefined;
+  function startOnce(): Promise<void> {
+    if (consumer) return Promise.resolve();
+    starting ??= startConsumer().finally(() => (starting = undefined));
+    return starting;
+  }
+
   async function startConsumer() {
     await warmStart();
     await knowPartitions();
+    // Stopped while the warm start ran: nothing to consume for.
+    if (!started) return;
     consumer = await runBatchConsumer({
       kafka: options.kafka,
       groupId: options.groupId,
