@@ -2,7 +2,7 @@
 // week) and in the last hours rebuild a fresh detector's baseline, so a 6× abandonment spike in the very first live
 // minute after a restart is reported against the same hour of the week, where a cold detector stays silent
 // (min_history). Touchpoints before the cut that Kafka delivers again are late and left out (never counted twice).
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, insertRows } from '@touchstream/clickhouse';
 import { useMigratedTestClickHouse } from '@touchstream/clickhouse/testing';
 import type { LogSink } from '@touchstream/kafka';
@@ -53,7 +53,7 @@ function minuteOf(minuteStartMs: number, seq: { n: number }, spike = false): Arr
 }
 
 describe('KPI anomaly warm start from ClickHouse', () => {
-  it('rebuilds the hour-of-week history and the recent level, so the first live minute after a restart is scored', async () => {
+  beforeAll(async () => {
     const seq = { n: 0 };
     const rows: object[] = [];
     // A week ago, 09:00–15:00 (the seasonal value around noon), and today from 09:00 to the cut (the recent level).
@@ -61,7 +61,9 @@ describe('KPI anomaly warm start from ClickHouse', () => {
     // Stored touchpoints from the cut on (two minutes here) are the live stream's: the replay must not read them.
     for (let m = Date.parse('2026-03-10T09:00:00Z'); m < cutMs + 2 * MINUTE_MS; m += MINUTE_MS) rows.push(...minuteOf(m, seq).map((x) => x.row));
     for (let i = 0; i < rows.length; i += 5000) await insertRows(ch.client, { table: 'touchpoints', rows: rows.slice(i, i + 5000), rawOnly: true });
+  }, 120_000);
 
+  it('rebuilds the hour-of-week history and the recent level, so the first live minute after a restart is scored', async () => {
     const detector = new KpiAnomalyDetector(config);
     const result = await warmStartFromClickHouse(detector, { clickhouse: ch.client, log: quiet, nowMs });
     expect(result.cutMs).toBe(cutMs);
@@ -93,5 +95,18 @@ describe('KPI anomaly warm start from ClickHouse', () => {
     const cold = new KpiAnomalyDetector(config);
     for (const { t } of minuteOf(cutMs, { n: 0 }, true)) cold.observe(t);
     expect(cold.advance(cutMs + MINUTE_MS + config.latenessMs)).toEqual([]);
+  }, 120_000);
+
+  it('counts hours of the week in the configured time zone (India: local hours start at :30 UTC)', async () => {
+    const detector = new KpiAnomalyDetector({ ...config, timezone: 'Asia/Kolkata' });
+    const result = await warmStartFromClickHouse(detector, { clickhouse: ch.client, log: quiet, nowMs });
+    // 60 min before the cut is 10:58 UTC = 16:28 IST: the replay starts at 16:00 IST = 10:30 UTC.
+    expect(result.replayFromMs).toBe(Date.parse('2026-03-10T10:30:00Z'));
+    // History from 10:30 UTC a week ago: local hours starting 10:30 … 14:30 UTC (5), and today 08:30 and 09:30 UTC (2).
+    expect(result.hours).toBe(7 * 3);
+    expect(result.replayed).toBe(88 * 30);
+    for (const { t } of minuteOf(cutMs, { n: 0 }, true)) detector.observe(t);
+    const checkout = detector.advance(cutMs + MINUTE_MS + config.latenessMs).find((a) => a.dimension === 'touchpoint' && a.metric === 'abandonment_rate');
+    expect(checkout).toMatchObject({ baseline: 'seasonal', windowStartMs: cutMs });
   }, 120_000);
 });
