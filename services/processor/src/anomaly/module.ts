@@ -90,22 +90,20 @@ export function createKpiAnomalyModule(deps: KpiAnomalyModuleDeps): KpiAnomalyMo
           : undefined,
       });
       runner = r;
-      let started = false;
       return {
         async start() {
-          await r.start();
+          // In the background: the warm start may read weeks of touchpoints, and a process running other targets
+          // (ingest in `all`) must not wait for it to be ready. Progress and failures are in the log.
+          void r.start().catch((err) => deps.log.error({ err: (err as Error).message }, 'KPI anomaly detection did not start'));
           rules?.start();
-          started = true;
-          deps.log.info({ groupId, enabled: r.detector.settings.enabled, rulesFile: deps.rulesFile ?? null }, 'KPI anomaly detection ready');
+          deps.log.info({ groupId, enabled: r.detector.settings.enabled, rulesFile: deps.rulesFile ?? null }, 'KPI anomaly detection starting');
         },
         async stop() {
           rules?.stop();
           await r.stop();
         },
-        ready() {
-          if (!started) return { ready: false, reason: 'KPI anomaly detection not started (warm start under way)' };
-          return { ready: true };
-        },
+        // Ready while it warm-starts too: nothing is served from it, and readiness gates the process's HTTP traffic.
+        ready: () => ({ ready: true }),
       };
     },
   };
