@@ -7,7 +7,7 @@ import { createRedisClient, ModuleRunner, type Module, type ModuleInstance, type
 import { createKafka, createIdempotentProducer, ensureTopics, ErasedCustomers, followErasures, type ErasureFollower, startLagMonitor, topicNames, topicSpecs, trackProducerConnection, type LaggingGroup, type LagMonitor } from '@touchstream/kafka';
 import { applyRawRetention, createClickHouse, migrate, rawRetentionTables } from '@touchstream/clickhouse';
 import { createIngestModule } from '@touchstream/ingest';
-import { createProcessorModule, loadRulesFile, resolveScoringConfig, type ProcessorModule } from '@touchstream/processor';
+import { createKpiAnomalyModule, createProcessorModule, loadRulesFile, resolveScoringConfig, type KpiAnomalyModule, type ProcessorModule } from '@touchstream/processor';
 import { createSinkModule } from '@touchstream/sink';
 import { createAlertStreamModule, createQueryModule, type QueryModule } from '@touchstream/query';
 import { createNotifierModule } from '@touchstream/notifier';
@@ -172,6 +172,8 @@ interface SharedClients {
   clickhouse?: ClickHouseClient;
   /** Half-life of the score the query API decays live scores with (the rules file's, at start). */
   halfLifeMs: number;
+  /** Whether the rules file turns KPI deviation alerts on (at start): an idle detector's group is not a lagging one. */
+  anomaliesEnabled: boolean;
   scoring: { halfLifeMs?: number };
   log: FastifyInstance['log'];
   /** Erased customers (followed from erasures.v1); only with PRIVACY_SECRET. */
@@ -192,6 +194,7 @@ interface TargetParts {
   modules: Module[];
   laggingGroups: LaggingGroup[];
   processor?: ProcessorModule;
+  anomaly?: KpiAnomalyModule;
   query?: QueryModule;
 }
 
@@ -230,6 +233,16 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
         consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log, erased,
       });
       return { modules: [dependingOn(processor, ['kafka', 'redis', ...(erased ? ['erasures'] : [])])], laggingGroups: [{ groupId, topics: [topicNames.touchpoints] }], processor };
+    },
+  },
+  // KPI deviation alerts (§21): one instance over every partition (its own group), warm-started from ClickHouse.
+  anomaly: {
+    clients: ['kafka', 'clickhouse'],
+    build: ({ config, kafka, producer, clickhouse, scoring, anomaliesEnabled, log }) => {
+      const groupId = `${config.KAFKA_GROUP_PREFIX}-anomaly`;
+      const anomaly = createKpiAnomalyModule({ kafka, producer, clickhouse, groupId, rulesFile: config.RULES_FILE, scoring, log });
+      // After clickhouse: its migrations have run when the warm start reads the touchpoints table.
+      return { modules: [dependingOn(anomaly, ['kafka', 'clickhouse'])], laggingGroups: anomaliesEnabled ? [{ groupId, topics: [topicNames.touchpoints] }] : [], anomaly };
     },
   },
   sink: {
@@ -290,7 +303,8 @@ export async function startApp(config: Config): Promise<RunningApp> {
   // query API takes the score half-life in force at start (live scores decay with it).
   const scoring = config.SCORE_HALF_LIFE_HOURS ? { halfLifeMs: config.SCORE_HALF_LIFE_HOURS * 3600 * 1000 } : {};
   const baseRules = resolveScoringConfig(scoring);
-  const halfLifeMs = (config.RULES_FILE ? await loadRulesFile(config.RULES_FILE, baseRules) : baseRules).halfLifeMs;
+  const rulesAtStart = config.RULES_FILE ? await loadRulesFile(config.RULES_FILE, baseRules) : baseRules;
+  const halfLifeMs = rulesAtStart.halfLifeMs;
   // Before any instrument is created: they bind to the provider registered at that moment (§17).
   const metricsAttached = config.METRICS_ENABLED && startMetrics({ serviceName: 'touchstream', serviceVersion: VERSION });
   const http = await createHttpServer({
@@ -331,15 +345,17 @@ export async function startApp(config: Config): Promise<RunningApp> {
 
   const erased = config.PRIVACY_SECRET ? new ErasedCustomers(config.PRIVACY_SECRET, { forever: config.ERASED_CUSTOMER_POLICY === 'refuse' }) : undefined;
   if (erased) modules.push(sharedErasuresModule(config, kafka, erased, log));
-  const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, scoring, log, erased };
+  const shared: SharedClients = { config, kafka, producer, redis, clickhouse, halfLifeMs, anomaliesEnabled: rulesAtStart.anomalies.enabled, scoring, log, erased };
   const laggingGroups: LaggingGroup[] = [];
   let processorModule: ProcessorModule | undefined;
+  let anomalyModule: KpiAnomalyModule | undefined;
   let queryModule: QueryModule | undefined;
   for (const target of targets) {
     const parts = targetTable[target].build(shared);
     modules.push(...parts.modules);
     laggingGroups.push(...parts.laggingGroups);
     processorModule ??= parts.processor;
+    anomalyModule ??= parts.anomaly;
     queryModule ??= parts.query;
   }
   const lag = laggingGroups.length > 0 ? lagModule(kafka, laggingGroups, log) : undefined;
@@ -367,7 +383,9 @@ export async function startApp(config: Config): Promise<RunningApp> {
     reloadRules: async () => {
       // SIGHUP also re-reads the touchpoint catalogue of the query service (docs/architecture.md §20.2).
       await queryModule?.reloadCatalogue();
-      return processorModule?.reloadRules() ?? { ok: false, error: 'this process runs no processor' };
+      // The KPI detector reads the same rules file (its `anomalies:` section).
+      const anomalyReload = await anomalyModule?.reloadRules();
+      return processorModule?.reloadRules() ?? anomalyReload ?? { ok: false, error: 'this process runs no processor and no anomaly detector' };
     },
     get lag() {
       return lag?.monitor();

@@ -15,7 +15,7 @@ describe('config', () => {
     expect(c.HTTP_PORT).toBe(8080);
     expect(c.TOUCHPOINT_PARTITIONS).toBe(12);
     expect(c.WRITE_KEYS).toEqual({ 'write-key-web': 'web' });
-    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query', 'notifier']);
+    expect([...targetsOf(c)]).toEqual(['ingest', 'processor', 'sink', 'query', 'notifier', 'anomaly']);
   });
 
   it('reports every problem at once', () => {
@@ -41,6 +41,10 @@ describe('config', () => {
     // Together they share the process's embedded chDB.
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink,query' })).not.toThrow();
     expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink', CLICKHOUSE_URL: 'http://127.0.0.1:8123' })).not.toThrow();
+    // The KPI detector warm-starts from ClickHouse: beside the sink (embedded chDB) or with a server.
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'anomaly' })).toThrow(/CLICKHOUSE_URL: is required when anomaly runs without sink/);
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'sink,query,anomaly' })).not.toThrow();
+    expect(() => loadConfig({ ...full, TOUCHSTREAM_TARGET: 'anomaly', CLICKHOUSE_URL: 'http://127.0.0.1:8123' })).not.toThrow();
   });
 
   it('takes an optional rules file and a sweep tick', () => {

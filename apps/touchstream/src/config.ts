@@ -30,7 +30,7 @@ const keyMap = (what: string) =>
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
-export const TARGETS = ['ingest', 'processor', 'sink', 'query', 'notifier'] as const;
+export const TARGETS = ['ingest', 'processor', 'sink', 'query', 'notifier', 'anomaly'] as const;
 export type Target = (typeof TARGETS)[number];
 
 export const configShape = z.object({
@@ -149,6 +149,14 @@ export const configSchema = configShape.superRefine((c, ctx) => {
         code: 'custom',
         path: ['CLICKHOUSE_URL'],
         message: 'is required when sink and query run in separate processes (embedded chDB is one process only: run them together, e.g. --target sink,query)',
+      });
+    }
+    // The KPI detector warm-starts from ClickHouse (§21.1): with embedded chDB it must live in the sink's process.
+    if (targets.has('anomaly') && !targets.has('sink') && !c.CLICKHOUSE_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CLICKHOUSE_URL'],
+        message: 'is required when anomaly runs without sink (it warm-starts from ClickHouse; embedded chDB is one process only: run e.g. --target sink,query,anomaly)',
       });
     }
   });

@@ -43,6 +43,10 @@ export {
   type KpiMetric,
   type KpiMetricSettings,
   type KpiTouchpoint,
+  isTimeZone,
+  zoneOffsetMinutes,
 } from './anomaly/detector.ts';
 export { kpiAlert, kpiAlertIdFor, explainKpiAnomaly, KPI_ANOMALY } from './anomaly/alert.ts';
 export { createKpiAnomalyRunner, kpiTouchpointOf, type KpiAnomalyRunner } from './anomaly/runner.ts';
+export { createKpiAnomalyModule, defaultAnomalyGroupId, type KpiAnomalyModule, type KpiAnomalyModuleDeps } from './anomaly/module.ts';
+export { warmStartFromClickHouse, type WarmStartResult } from './anomaly/warm-start.ts';

@@ -9,7 +9,6 @@ import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from 
 import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
 import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
-import { createKpiAnomalyRunner, type KpiAnomalyRunner } from './anomaly/runner.ts';
 
 export const defaultProcessorGroupId = 'touchstream-processor';
 
@@ -38,15 +37,11 @@ export interface ProcessorModuleDeps {
   erased?: ErasedCustomers;
   /** Consumer tuning passed to runBatchConsumer. */
   consumer?: Pick<BatchConsumerOptions, 'maxRecordsPerBatch' | 'maxRecordsPerCall' | 'partitionsConsumedConcurrently' | 'fromBeginning' | 'sessionTimeoutMs'>;
-  /** KPI deviation alerts (§21), when the rules turn them on: their group (default `<groupId>-anomaly`), tests' alerts topic. */
-  anomalies?: { groupId?: string; alertsTopic?: string; fromBeginning?: boolean };
 }
 
 export interface ProcessorModule extends Module {
   /** Re-reads the rules file and the touchpoint catalogue (SIGHUP); an invalid file is rejected and the one in force stays. */
   reloadRules(): Promise<ReloadResult>;
-  /** The KPI anomaly runner (§21); undefined before init. */
-  anomalies(): KpiAnomalyRunner | undefined;
   /** The scoring config the processor runs with (rules and catalogue targets); undefined before init. */
   configInForce(): ScoringConfig | undefined;
 }
@@ -54,13 +49,11 @@ export interface ProcessorModule extends Module {
 export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModule {
   const groupId = deps.groupId ?? defaultProcessorGroupId;
   let rules: RulesWatcher | undefined;
-  let anomalies: KpiAnomalyRunner | undefined;
   let catalogue: CatalogueWatcher | undefined;
   let running: TouchpointProcessor | undefined;
   return {
     name: 'processor',
     deps: [],
-    anomalies: () => anomalies,
     configInForce: () => running?.config,
     async reloadRules() {
       await catalogue?.reload('reload requested');
@@ -84,7 +77,6 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
           onChange: (config) => {
             rulesConfig = config;
             processor?.setConfig(inForce());
-            void anomalies?.setConfig(config.anomalies, config.rulesVersion).catch((err) => deps.log.error({ err: (err as Error).message }, 'KPI anomaly detection did not start'));
           },
           log: deps.log,
           pollIntervalMs: deps.rulesPollIntervalMs,
@@ -106,17 +98,6 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
       processor = createTouchpointProcessor({ redis: deps.redis, config: inForce() });
       running = processor;
       const p = processor;
-      anomalies = createKpiAnomalyRunner({
-        kafka: deps.kafka,
-        producer: deps.producer,
-        groupId: deps.anomalies?.groupId ?? `${groupId}-anomaly`,
-        log: deps.log,
-        config: p.config.anomalies,
-        rulesVersion: p.config.rulesVersion,
-        alertsTopic: deps.anomalies?.alertsTopic,
-        fromBeginning: deps.anomalies?.fromBeginning,
-      });
-      const kpi = anomalies;
       let consumer: BatchConsumer | undefined;
       let sweeper: TimerSweeper | undefined;
 
@@ -143,7 +124,6 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
             intervalMs: deps.sweepIntervalMs ?? 1000,
             log: deps.log,
           });
-          await kpi.start();
           rules?.start();
           catalogue?.start();
           deps.log.info(
@@ -153,7 +133,6 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         },
         async stop() {
           rules?.stop();
-          await kpi.stop();
           catalogue?.stop();
           await sweeper?.stop();
           await consumer?.stop();

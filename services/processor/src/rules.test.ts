@@ -146,7 +146,7 @@ describe('anomalies (KPI deviation alerts, §21)', () => {
       ['anomalies:', '  enabled: true', '  dimensions: [channel]', '  windows: [2m, 1m]', '  min_history: 2h', '  cooldown: 10m', '  metrics:', '    wait_p90: { threshold: 6 }', '    nps: ~'].join('\n'),
       'rules.yaml',
     ).anomalies;
-    expect(config).toMatchObject({ enabled: true, dimensions: ['channel'], windowsMinutes: [1, 2], minHistoryMinutes: 120, cooldownMs: 600_000, latenessMs: 5000 });
+    expect(config).toMatchObject({ enabled: true, dimensions: ['channel'], windowsMinutes: [1, 2], minHistoryMinutes: 120, cooldownMs: 600_000, latenessMs: 5000, timezone: 'UTC' });
     expect(config.metrics).toEqual({
       wait_p90: { threshold: 6, minChange: 0.3, direction: 'up', minCount: 20 },
       nps: { threshold: 4.5, minChange: 20, direction: 'down', minCount: 20 },
@@ -154,10 +154,15 @@ describe('anomalies (KPI deviation alerts, §21)', () => {
   });
 
   it('reports every problem with its path', () => {
-    expect(problemsOf(['anomalies:', '  dimensions: [region]', '  windows: [90s]', '  metrics: { churn: {} }'].join('\n'))).toEqual([
+    expect(problemsOf(['anomalies:', '  dimensions: [region]', '  windows: [90s]', '  metrics: { churn: {} }', '  timezone: Europe/Atlantis'].join('\n'))).toEqual([
       expect.stringMatching(/^anomalies\.dimensions\.0: /),
       expect.stringMatching(/^anomalies\.metrics\.churn: |^anomalies\.metrics: /),
       expect.stringMatching(/^anomalies\.windows\.0: must be whole minutes/),
+      'anomalies.timezone: must be an IANA time zone, e.g. Europe/Berlin or UTC',
     ]);
+  });
+
+  it('take the hour of the week in an IANA time zone', () => {
+    expect(parseRules(['anomalies:', '  timezone: Europe/Berlin'].join('\n'), 'rules.yaml').anomalies.timezone).toBe('Europe/Berlin');
   });
 });

@@ -14,7 +14,7 @@ import {
   type SignalParamsOverride,
 } from './config.ts';
 import { signalTypes, type SignalType } from '@touchstream/contracts';
-import { defaultMetricSettings, kpiDimensions, kpiMetrics, type KpiAnomalyConfig, type KpiMetric, type KpiMetricSettings } from './anomaly/detector.ts';
+import { defaultMetricSettings, isTimeZone, kpiDimensions, kpiMetrics, type KpiAnomalyConfig, type KpiMetric, type KpiMetricSettings } from './anomaly/detector.ts';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -95,6 +95,7 @@ const anomaliesSchema = z
     lateness: duration({ allowZero: true }),
     negative_sentiment_max: z.number().min(-1).max(1),
     max_series: count(1),
+    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone, e.g. Europe/Berlin or UTC'),
   })
   .partial();
 
@@ -120,6 +121,7 @@ function anomalyConfigOf(raw: z.infer<typeof anomaliesSchema> | undefined, base:
     latenessMs: raw.lateness ?? base.latenessMs,
     negativeSentimentMax: raw.negative_sentiment_max ?? base.negativeSentimentMax,
     maxSeries: raw.max_series ?? base.maxSeries,
+    timezone: raw.timezone ?? base.timezone,
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type KpiAnomalyConfig,
   type KpiTouchpoint,
   type Tally,
+  zoneOffsetMinutes,
 } from './detector.ts';
 
 const MINUTE_MS = 60_000;
@@ -179,5 +180,30 @@ describe('kpi_anomaly alert', () => {
     );
     expect(JSON.parse(alert.signals[1]!.explanation)).toMatchObject({ metric: 'abandonment_rate', observed: 0.4, expected: 0.1, contributions: [{ value: 'web', share: 1 }] });
     expect(kpiAlert({ ...anomaly, deviation: 10 }, { threshold: 5, minChange: 0.5, direction: 'up', minCount: 30 }, null).level).toBe('critical');
+  });
+});
+
+describe('hour of the week in a time zone', () => {
+  it('knows the offsets of a zone, daylight saving included', () => {
+    expect(zoneOffsetMinutes('UTC', T0)).toBe(0);
+    expect(zoneOffsetMinutes('Europe/Berlin', Date.UTC(2026, 0, 5, 10))).toBe(60);
+    expect(zoneOffsetMinutes('Europe/Berlin', Date.UTC(2026, 6, 6, 10))).toBe(120);
+    expect(zoneOffsetMinutes('Asia/Kolkata', T0)).toBe(330);
+    expect(zoneOffsetMinutes('America/New_York', Date.UTC(2026, 2, 8, 6, 59))).toBe(-300);
+    expect(zoneOffsetMinutes('America/New_York', Date.UTC(2026, 2, 8, 7, 0))).toBe(-240);
+  });
+
+  it('compares 9:00 in Berlin with 9:00 in Berlin a week earlier, across the change to summer time', () => {
+    const berlin = new KpiAnomalyDetector({ ...defaultKpiAnomalyConfig, timezone: 'Europe/Berlin' });
+    const utc = new KpiAnomalyDetector(defaultKpiAnomalyConfig);
+    // Summer time starts on 29 March 2026: 9:00 in Berlin is 8:00 UTC on 23 March and 7:00 UTC on 30 March.
+    const before = Date.UTC(2026, 2, 23, 8) / MINUTE_MS;
+    const after = Date.UTC(2026, 2, 30, 7) / MINUTE_MS;
+    expect(berlin.localHourOf(after) - berlin.localHourOf(before)).toBe(168);
+    expect(utc.localHourOf(after) - utc.localHourOf(before)).toBe(167);
+    // A seeded hour is found a week later at the same local hour: the seasonal value of 9:30 Berlin time.
+    berlin.seedHour('channel', 'phone', before * MINUTE_MS, { volume: 40 });
+    berlin.seedHour('channel', 'phone', (before + 60) * MINUTE_MS, { volume: 40 });
+    expect(seasonalValue(new Map([[berlin.localHourOf(before), { volume: 40 }]]), 'volume', berlin.localHourOf(after) * 60 + 30, 4)).toEqual({ value: 40, sigma: 0 });
   });
 });

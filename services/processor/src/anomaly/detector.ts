@@ -43,6 +43,11 @@ export interface KpiAnomalyConfig {
   negativeSentimentMax: number;
   /** Guard on memory: series beyond this many are not followed (logged by the module). */
   maxSeries: number;
+  /**
+   * IANA time zone of the hour of the week (`Europe/Berlin`): the seasonal baseline compares a local hour with the
+   * same local hour in past weeks, so a daylight-saving change does not shift office hours by one. Default UTC.
+   */
+  timezone: string;
 }
 
 const MINUTE_MS = 60_000;
@@ -77,7 +82,43 @@ export const defaultKpiAnomalyConfig: KpiAnomalyConfig = {
   latenessMs: 5_000,
   negativeSentimentMax: -0.5,
   maxSeries: 5_000,
+  timezone: 'UTC',
 };
+
+/**
+ * Minutes to add to a UTC epoch minute to get the wall-clock minute in `timezone` (0 for UTC). One formatter per
+ * zone; offsets are cached per quarter hour (every zone's offsets change on a quarter hour).
+ */
+export function zoneOffsetMinutes(timezone: string, epochMs: number): number {
+  if (timezone === 'UTC') return 0;
+  let zone = zoneCache.get(timezone);
+  if (!zone) {
+    const format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric' });
+    zoneCache.set(timezone, (zone = { format, offsets: new Map() }));
+  }
+  const quarter = Math.floor(epochMs / (15 * MINUTE_MS));
+  let offset = zone.offsets.get(quarter);
+  if (offset === undefined) {
+    const at = quarter * 15 * MINUTE_MS;
+    const parts = Object.fromEntries(zone.format.formatToParts(new Date(at)).map((p) => [p.type, p.value]));
+    const wall = Date.UTC(Number(parts.year), Number(parts.month) - 1, Number(parts.day), Number(parts.hour), Number(parts.minute));
+    offset = Math.round((wall - at) / MINUTE_MS);
+    if (zone.offsets.size > 10_000) zone.offsets.clear();
+    zone.offsets.set(quarter, offset);
+  }
+  return offset;
+}
+const zoneCache = new Map<string, { format: Intl.DateTimeFormat; offsets: Map<number, number> }>();
+
+/** Whether `timezone` is an IANA zone this runtime knows. */
+export function isTimeZone(timezone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** What the detector reads of a touchpoint. */
 export interface KpiTouchpoint {
@@ -268,7 +309,8 @@ interface SeriesState {
   firstMinute: number;
   /** hour index (epoch hours) → the metric values of that hour, kept for seasonWeeks weeks. */
   hours: Map<number, Partial<Record<KpiMetric, number>>>;
-  currentHour: number;
+  /** Local hour (epoch hours in the configured zone) being tallied; undefined until the first closed minute. */
+  currentHour: number | undefined;
   currentHourTally: Tally;
   /** Tallies of the last max(window) minutes (newest last), with their breakdowns by the other dimensions. */
   recent: Array<{ minute: number; tally: Tally; breakdown: Map<string, Tally> }>;
@@ -317,6 +359,51 @@ export class KpiAnomalyDetector {
   /** Newest event time seen (ms), or -Infinity. */
   get streamTimeMs(): number {
     return this.maxEventMs;
+  }
+
+  /**
+   * Warm start (anomaly/warm-start.ts): one finished hour of a series read back from storage, with its metric values
+   * (computed as finishHour does). The hour starts at `hourStartMs` (UTC epoch ms of a local hour's start). The series
+   * counts as followed since its oldest seeded hour. False when the series is over maxSeries.
+   */
+  seedHour(dimension: KpiDimension, value: string, hourStartMs: number, values: Partial<Record<KpiMetric, number>>): boolean {
+    const key = seriesKey(dimension, value);
+    const minute = Math.floor(hourStartMs / MINUTE_MS);
+    let s = this.series.get(key);
+    if (!s) {
+      if (this.series.size >= this.config.maxSeries) {
+        this.stats.droppedSeries++;
+        return false;
+      }
+      s = this.newSeries(dimension, value, minute);
+      s.currentHour = undefined;
+      this.series.set(key, s);
+      this.stats.series = this.series.size;
+    }
+    s.firstMinute = Math.min(s.firstMinute, minute);
+    s.hours.set(this.localHourOf(minute), values);
+    return true;
+  }
+
+  /** Warm start: an hour of a followed series without touchpoints (volume 0, as finishHour records it) unless seeded. */
+  seedQuietHour(dimension: KpiDimension, value: string, hourStartMs: number): void {
+    const s = this.series.get(seriesKey(dimension, value));
+    const hour = this.localHourOf(Math.floor(hourStartMs / MINUTE_MS));
+    if (s && !s.hours.has(hour)) s.hours.set(hour, { volume: 0 });
+  }
+
+  /** Warm start: the first minute to close (the replay's first minute), before any touchpoint is observed. */
+  startAt(minute: number): void {
+    if (this.nextMinute === undefined) this.nextMinute = minute;
+  }
+
+  /** The local hour (epoch hours in the configured zone) of a UTC epoch minute. */
+  localHourOf(minute: number): number {
+    return Math.floor(this.localMinuteOf(minute) / 60);
+  }
+
+  private localMinuteOf(minute: number): number {
+    return minute + zoneOffsetMinutes(this.config.timezone, minute * MINUTE_MS);
   }
 
   /** Counts a touchpoint into its minute; one whose minute has already closed is late and only counted as such. */
@@ -384,7 +471,7 @@ export class KpiAnomalyDetector {
       value,
       firstMinute: minute,
       hours: new Map(),
-      currentHour: Math.floor((minute * MINUTE_MS) / HOUR_MS),
+      currentHour: this.localHourOf(minute),
       currentHourTally: emptyTally(),
       recent: [],
       metrics: new Map(),
@@ -406,7 +493,7 @@ export class KpiAnomalyDetector {
    * centres of that hour and its neighbour; with its spread across weeks (MAD σ, from 3 weeks on). Null without a week.
    */
   seasonalAt(s: SeriesState, metric: KpiMetric, minute: number): { value: number; sigma: number } | null {
-    return seasonalValue(s.hours, metric, minute, this.config.seasonWeeks);
+    return seasonalValue(s.hours, metric, this.localMinuteOf(minute), this.config.seasonWeeks);
   }
 
   /** Expected value of one minute before it is seen; null while the metric has no level yet. */
@@ -482,8 +569,8 @@ export class KpiAnomalyDetector {
     for (const [k, v] of s.shareEwma) if (v < 1e-4) s.shareEwma.delete(k);
 
     // 4. The hour-of-week history: an hour's values are kept when the hour is over.
-    const hour = Math.floor((minute * MINUTE_MS) / HOUR_MS);
-    if (hour !== s.currentHour) this.finishHour(s);
+    const hour = this.localHourOf(minute);
+    if (s.currentHour !== undefined && hour !== s.currentHour) this.finishHour(s);
     s.currentHour = hour;
     addTally(s.currentHourTally, cell.tally);
   }
@@ -494,8 +581,9 @@ export class KpiAnomalyDetector {
       const v = metricValue(metric, s.currentHourTally, 60);
       if (v) values[metric] = v.value;
     }
-    s.hours.set(s.currentHour, values);
-    for (const h of s.hours.keys()) if (h <= s.currentHour - this.config.seasonWeeks * WEEK_HOURS) s.hours.delete(h);
+    const hour = s.currentHour!;
+    s.hours.set(hour, values);
+    for (const h of s.hours.keys()) if (h <= hour - this.config.seasonWeeks * WEEK_HOURS) s.hours.delete(h);
     s.currentHourTally = emptyTally();
   }
 
@@ -563,7 +651,7 @@ export class KpiAnomalyDetector {
 }
 
 /**
- * The seasonal value at a minute: the median over the past `seasonWeeks` weeks of the same hour of the week, linearly
+ * The seasonal value at a (local) minute: the median over the past `seasonWeeks` weeks of the same hour of the week, linearly
  * interpolated between the centres of that hour and its neighbour; with its spread across weeks (MAD σ, from 3 weeks
  * on, else 0). Null without a past week.
  */

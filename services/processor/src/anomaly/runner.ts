@@ -1,6 +1,6 @@
 // The live side of KPI deviation alerts (docs/architecture.md §21): a consumer group of its own on touchpoints.v1
-// (`<processor group>-anomaly`: one process sees every partition; with several processors each sees its share, see §21)
-// feeding the pure detector; anomalies go out on
+// (`<prefix>-anomaly`, run by the `anomaly` target as one instance, so it sees every partition) feeding the pure
+// detector, warm-started from ClickHouse before it consumes (warm-start.ts); anomalies go out on
 // alerts.v1 as Alert records with the batch that closed their minute (produced before its offsets commit). When the
 // stream goes quiet, a wall-clock tick moves stream time on, so a traffic drop to zero still closes its minutes.
 import { codecs, type TouchpointEvent } from '@touchstream/contracts';
@@ -23,7 +23,15 @@ export interface KpiAnomalyRunnerOptions {
   fromBeginning?: boolean;
   /** Wall-clock tick that advances stream time while the topic is quiet; default 1 s. */
   tickMs?: number;
+  /** How often the group is checked for a second member (logged as an error); default 60 s. */
+  membershipCheckMs?: number;
   now?: () => number;
+  /**
+   * Rebuilds the baseline before the consumer starts (warm-start.ts) and returns the event time from which the live
+   * stream must supply touchpoints; the group's offsets are then set to a little before it. Undefined or a failure:
+   * a cold start from the group's committed offsets.
+   */
+  warmStart?: (detector: KpiAnomalyDetector) => Promise<number | undefined>;
 }
 
 export interface KpiAnomalyRunner {
@@ -39,6 +47,13 @@ export interface KpiAnomalyRunner {
 const PARTITION_IDLE_MS = 10_000;
 /** No record for this long (wall clock): the stream is quiet, not between two fetches. */
 const QUIET_MS = 5_000;
+/**
+ * After a warm start Kafka is resumed at records produced this long before the cut: a touchpoint's record is produced
+ * after its event time, give or take client clocks; records before the cut come back late and are left out.
+ */
+const RESUME_MARGIN_MS = 2 * 60_000;
+/** How often the group's membership is checked (one instance only). */
+const MEMBERSHIP_CHECK_MS = 60_000;
 
 export function kpiTouchpointOf(e: TouchpointEvent): KpiTouchpoint {
   return {
@@ -60,6 +75,7 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
   const topic = options.alertsTopic ?? topicNames.alerts;
   let consumer: BatchConsumer | undefined;
   let ticker: NodeJS.Timeout | undefined;
+  let membership: NodeJS.Timeout | undefined;
   let started = false;
   let lastRecordWallMs = now();
   let emitting: Promise<void> = Promise.resolve();
@@ -75,8 +91,11 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
 
   // Stream time is the smallest of the partitions' newest event times (a watermark): partitions are consumed in
   // batches of their own, and a backlog of one must not close minutes another has not delivered yet. A partition
-  // that has sent nothing for PARTITION_IDLE_MS of wall time stops holding it back.
+  // that has sent nothing for PARTITION_IDLE_MS of wall time stops holding it back. Every partition of the topic is
+  // known from the start (maxMs -Infinity): until the first batch plus PARTITION_IDLE_MS, one not heard from yet holds
+  // stream time back, so a catch-up after a (warm) start does not close minutes from the first partition's batch alone.
   const partitions = new Map<number, { maxMs: number; wallMs: number }>();
+  let heardAny = false;
   const watermark = (): number => {
     const wall = now();
     let min = Infinity;
@@ -85,10 +104,14 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
       max = Math.max(max, p.maxMs);
       if (wall - p.wallMs <= PARTITION_IDLE_MS) min = Math.min(min, p.maxMs);
     }
-    return Number.isFinite(min) ? min : max;
+    return min === Infinity ? max : min;
   };
 
   async function handleBatch(batch: ConsumedBatch): Promise<RecordResult[]> {
+    if (!heardAny) {
+      heardAny = true;
+      for (const p of partitions.values()) p.wallMs = now();
+    }
     const part = partitions.get(batch.partition) ?? { maxMs: -Infinity, wallMs: 0 };
     partitions.set(batch.partition, part);
     part.wallMs = now();
@@ -128,23 +151,99 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     async setConfig(config, version) {
       detector.setConfig(config);
       rulesVersion = version;
-      if (started && config.enabled && !consumer) await startConsumer();
+      if (started && config.enabled) await startOnce();
     },
     async start() {
       started = true;
-      if (detector.settings.enabled) await startConsumer();
+      if (detector.settings.enabled) await startOnce();
     },
     async stop() {
       started = false;
+      await starting?.catch(() => undefined);
       clearInterval(ticker);
+      clearInterval(membership);
       ticker = undefined;
+      membership = undefined;
       await consumer?.stop();
       consumer = undefined;
       await emitting;
     },
   };
 
+  /**
+   * The detector must be its group's only member (docs/architecture.md §21): a second instance takes a share of the
+   * partitions and both count partial volumes. Said loudly in the log, once a minute, while it lasts.
+   */
+  async function checkMembership() {
+    const admin = options.kafka.admin();
+    try {
+      await admin.connect();
+      const { groups } = await admin.describeGroups([options.groupId]);
+      const members = groups[0]?.members.length ?? 0;
+      if (members > 1) {
+        options.log.error({ groupId: options.groupId, members }, 'KPI anomaly group has several members: each counts only its partitions, volumes are partial; run exactly one anomaly instance');
+      }
+    } catch (err) {
+      options.log.debug({ err: (err as Error).message }, 'KPI anomaly group membership not checked');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Every partition of the topic, each holding stream time back until heard from (see watermark). */
+  async function knowPartitions() {
+    const admin = options.kafka.admin();
+    try {
+      await admin.connect();
+      for (const o of await admin.fetchTopicOffsets(options.touchpointsTopic ?? topicNames.touchpoints)) {
+        if (!partitions.has(o.partition)) partitions.set(o.partition, { maxMs: -Infinity, wallMs: now() });
+      }
+    } catch (err) {
+      options.log.warn({ err: (err as Error).message }, 'KPI anomaly detection: partitions of touchpoints not listed (a backlog may count as late at start)');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  /** Warm start, then the group's offsets set to the cut (only possible while the group has no member). */
+  async function warmStart() {
+    if (!options.warmStart) return;
+    let cutMs: number | undefined;
+    try {
+      cutMs = await options.warmStart(detector);
+    } catch (err) {
+      options.log.error({ err: (err as Error).message }, 'KPI anomaly warm start failed: starting cold (silent until min_history)');
+      return;
+    }
+    if (cutMs === undefined) return;
+    const touchpoints = options.touchpointsTopic ?? topicNames.touchpoints;
+    const admin = options.kafka.admin();
+    try {
+      await admin.connect();
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(touchpoints, cutMs - RESUME_MARGIN_MS);
+      await admin.setOffsets({ groupId: options.groupId, topic: touchpoints, partitions: offsets.map((o) => ({ partition: o.partition, offset: o.offset })) });
+      options.log.info({ groupId: options.groupId, resumeFrom: new Date(cutMs - RESUME_MARGIN_MS).toISOString() }, 'KPI anomaly consumer resumes at the warm start cut');
+    } catch (err) {
+      // E.g. the previous instance is still a member: its committed offsets are used (the minute at the cut may then miss touchpoints).
+      options.log.warn({ err: (err as Error).message, groupId: options.groupId }, 'KPI anomaly consumer offsets not moved to the warm start cut');
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
+  // One start, however many reloads arrive while the warm start runs: a second would replay the history twice.
+  let starting: Promise<void> | undefined;
+  function startOnce(): Promise<void> {
+    if (consumer) return Promise.resolve();
+    starting ??= startConsumer().finally(() => (starting = undefined));
+    return starting;
+  }
+
   async function startConsumer() {
+    await warmStart();
+    await knowPartitions();
+    // Stopped while the warm start ran: nothing to consume for.
+    if (!started) return;
     consumer = await runBatchConsumer({
       kafka: options.kafka,
       groupId: options.groupId,
@@ -160,6 +259,8 @@ export function createKpiAnomalyRunner(options: KpiAnomalyRunnerOptions): KpiAno
     lastRecordWallMs = now();
     ticker = setInterval(tick, options.tickMs ?? 1000);
     ticker.unref();
+    membership = setInterval(() => void checkMembership(), options.membershipCheckMs ?? MEMBERSHIP_CHECK_MS);
+    membership.unref();
     options.log.info({ groupId: options.groupId, metrics: Object.keys(detector.settings.metrics), dimensions: detector.settings.dimensions }, 'KPI anomaly detection consuming touchpoints');
   }
 

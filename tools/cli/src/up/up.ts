@@ -44,6 +44,7 @@ export function upCommand(): Command {
       let app: RunningApp | undefined;
       let demo: ReturnType<typeof startDemoTraffic> | undefined;
       // The extra processor and sink instances: `touchstream run --target …` children with this process's settings.
+      // Never an extra `anomaly`: the KPI detector is one instance over every partition (docs/architecture.md §21).
       const instances: ChildProcess[] = [];
       const stopInstances = () => Promise.all(instances.map((c) => new Promise<void>((resolve) => {
         if (c.exitCode !== null || c.signalCode !== null) return resolve();
@@ -69,7 +70,7 @@ export function upCommand(): Command {
           ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
           TOUCHSTREAM_TARGET: 'all',
         });
-        console.log('▶ starting ingest, processor, sink, query and notifier…');
+        console.log('▶ starting ingest, processor, sink, query, notifier and anomaly…');
         app = await startApp(config);
         const running = app;
         const childSettings = {
@@ -106,7 +107,7 @@ export function upCommand(): Command {
     query API     GET  ${url}/v1/kpis            (read key:  ${readKey})
     API docs      ${url}/docs
     readiness     ${url}/readyz
-    instances     ${processors} processor(s), ${sinks} sink(s) (one consumer group each)
+    instances     ${processors} processor(s), ${sinks} sink(s) (one consumer group each), 1 KPI anomaly detector (it needs every partition)
     engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
     demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
 
