@@ -114,6 +114,6 @@ describe('KPI deviation alerts in words', () => {
 
   it('without the detail, the explanation made readable', () => {
     const bare = { ...alert, signals: [alert.signals[0]] };
-    expect(kpiAlertSummary(bare, utc)).toMatchObject({ series: 'touchpoint checkout_page', text: alert.signals[0].explanation });
+    expect(kpiAlertSummary(bare, utc)).toMatchObject({ series: 'touchpoint checkout_page', text: alert.signals[0]!.explanation });
   });
 });
