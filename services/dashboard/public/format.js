@@ -191,7 +191,7 @@ export function kpiAlertDetail(alert) {
 /**
  * A KPI alert in words and units: `series` ("channel phone"), `metric` (its name), `observed`/`expected` in the
  * metric's unit, `change` ("+300 %"), `deviation` (score and side), `window` (local times), `contributions`
- * ("channel web: 100 % of the deviation"), and `text`, all of it in one sentence. Without the detail, the
+ * ("channel web (100 %)": the other dimensions' values that explain most of the deviation), and `text`, all of it in one sentence. Without the detail, the
  * detector's own explanation, made readable.
  */
 export function kpiAlertSummary(alert, toLocalTime = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })) {
@@ -212,8 +212,8 @@ export function kpiAlertSummary(alert, toLocalTime = (ms) => new Date(ms).toLoca
   const start = Date.parse(d.window_start);
   const end = Date.parse(d.window_end);
   const window = `${d.window_minutes} min, ${toLocalTime(start)}–${toLocalTime(end)}`;
-  const contributions = (d.contributions ?? []).map((c) => `${c.dimension} ${c.value}: ${Math.round(c.share * 100)} % of the deviation`);
+  const contributions = (d.contributions ?? []).map((c) => `${c.dimension} ${c.value} (${Math.round(c.share * 100)} %)`);
   const text = `${label} at ${series}: ${observed} observed against ${expected} expected${change ? ` (${change})` : ''}, ${deviation}, over ${window}` +
-    (contributions.length ? `. Most of it: ${contributions.join('; ')}.` : '.');
+    (contributions.length ? `. Most of the deviation: ${contributions.join(', ')}.` : '.');
   return { series, metric: label, observed, expected, change, deviation, window, contributions, text };
 }

@@ -100,8 +100,8 @@ describe('KPI deviation alerts in words', () => {
     const s = kpiAlertSummary(alert, utc);
     expect(s).toMatchObject({ series: 'touchpoint checkout_page', metric: 'Abandonment rate', observed: '40.0 %', expected: '10.0 %', change: '+300 %', window: '1 min, 10:00–10:01' });
     expect(s.deviation).toBe('deviation score 7.0 (above expected)');
-    expect(s.contributions).toEqual(['channel web: 100 % of the deviation']);
-    expect(s.text).toBe('Abandonment rate at touchpoint checkout_page: 40.0 % observed against 10.0 % expected (+300 %), deviation score 7.0 (above expected), over 1 min, 10:00–10:01. Most of it: channel web: 100 % of the deviation.');
+    expect(s.contributions).toEqual(['channel web (100 %)']);
+    expect(s.text).toBe('Abandonment rate at touchpoint checkout_page: 40.0 % observed against 10.0 % expected (+300 %), deviation score 7.0 (above expected), over 1 min, 10:00–10:01. Most of the deviation: channel web (100 %).');
   });
 
   it('waits as durations, volume per minute, a drop below expected', () => {
@@ -109,7 +109,7 @@ describe('KPI deviation alerts in words', () => {
     expect(kpiAlertSummary(wait, utc)).toMatchObject({ metric: 'Wait (p90)', observed: '5.0 min', expected: '2.0 min', change: '+150 %' });
     const drop = { ...alert, signals: [{ ...alert.signals[1], explanation: JSON.stringify({ ...detail, metric: 'volume', observed: 12, expected: 40.25, change: -0.7, deviation: -5.2, contributions: [] }) }] };
     expect(kpiAlertSummary(drop, utc)).toMatchObject({ observed: '12 touchpoints/min', expected: '40.3 touchpoints/min', change: '−70 %', deviation: 'deviation score 5.2 (below expected)' });
-    expect(kpiAlertSummary(drop, utc).text).not.toContain('Most of it');
+    expect(kpiAlertSummary(drop, utc).text).not.toContain('Most of the deviation');
   });
 
   it('without the detail, the explanation made readable', () => {
