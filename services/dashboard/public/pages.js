@@ -99,7 +99,7 @@ function kpiAlertTable(ctx, alerts) {
     ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: the alerts of its own series (a series is one channel, journey or touchpoint).`)
     : null;
   return [note, dataTable('kpi-alerts', rows, [
-    { key: 'at', label: 'When', format: fmtTime },
+    { key: 'at', label: 'When', cell: (a) => el('span', { class: 'nowrap' }, shortTime(a.at)) },
     { key: 'level', label: 'Level', format: (v) => v.replace('_', ' ') },
     { key: 'series', label: 'Series', csv: (a) => a.summary.series, cell: (a) => a.summary.series },
     { key: 'metric', label: 'Metric', csv: (a) => a.summary.metric, cell: (a) => a.summary.metric || '–' },
@@ -228,7 +228,14 @@ const evaluationInterval = (metric, ci) => (ci ? `${evaluationValue(metric, ci[0
  * touchpoints. The endpoint has no channel/journey filter: with one set, the touchpoints the inventory keeps.
  */
 function touchpointEvaluation(box, ctx, inventory) {
-  return fill(box, 'the evaluation', () => Promise.all([api(`/v1/touchpoints/evaluation?${q(range(ctx))}`), inventory]), ([ev, inv]) => {
+  const minSample = /^\d+$/.test(ctx.view.params.min_sample ?? '') ? ctx.view.params.min_sample : '';
+  const form = el('form', { class: 'inline', 'aria-label': 'Evaluation settings' },
+    el('label', {}, 'Judge a figure from (observations)', el('input', { name: 'min_sample', type: 'number', min: 2, max: 100000, value: minSample || 30 })),
+    el('button', {}, 'Evaluate'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ min_sample: new FormData(form).get('min_sample') }); });
+  const out = el('div');
+  box.replaceChildren(form, out);
+  return fill(out, 'the evaluation', () => Promise.all([api(`/v1/touchpoints/evaluation?${q({ ...range(ctx), min_sample: minSample })}`), inventory]), ([ev, inv]) => {
     const filtered = Boolean(ctx.view.channel || ctx.view.journey);
     const kept = new Set(inventoryInScope(ctx, inv).map((t) => t.touchpoint));
     const inScope = (name) => !filtered || kept.has(name);
