@@ -19,7 +19,7 @@ export function tileDelta(now, before, higherIsBetter) {
 export const METRICS = {
   events: ['Touchpoints', 'count'],
   unique_customers: ['Customers', 'count'],
-  nps: ['NPS', 'score'],
+  nps: ['NPS', 'nps'],
   csat: ['CSAT (satisfied)', 'percent'],
   csat_mean: ['CSAT (mean, 1–5)', 'score'],
   ces_mean: ['Customer effort (mean)', 'score'],
@@ -50,6 +50,8 @@ const units = {
   score: (v) => (Math.round(v * 100) / 100).toString(),
   ms: (v) => formatDuration(v),
   per100: (v) => v.toFixed(1),
+  // −100…100: one decimal is as precise as a score read off a tile gets (−60.87 reads as noise).
+  nps: (v) => (Math.round(v * 10) / 10).toString(),
 };
 
 /** A metric's value in its unit; '–' when there is none. */

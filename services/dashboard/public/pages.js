@@ -35,7 +35,8 @@ function overview(main, ctx) {
   const tiles = el('section', { class: 'tiles', 'aria-label': 'KPIs over the range', id: 'tiles' });
   const series = el('div');
   const kpiAlerts = el('div', { id: 'kpi-alerts' });
-  main.append(tiles, panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts));
+  main.append(...[filterNote(ctx, 'every KPI, the series and the annotations count only its touchpoints, signals and contacts'), tiles,
+    panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts)].filter(Boolean));
   const what = scopeText(ctx);
   // One request each, shared by the panels that show them.
   const kpis = kpisFor(ctx, interval);
@@ -95,8 +96,10 @@ function overview(main, ctx) {
 /** The Overview's table of KPI deviation alerts (also pinned on the time axis), newest first. */
 function kpiAlertTable(ctx, alerts) {
   const rows = alerts.slice().reverse().map((a) => ({ ...a, summary: kpiAlertSummary(a) }));
-  const note = ctx.view.channel || ctx.view.journey
-    ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: the alerts of its own series (a series is one channel, journey or touchpoint).`)
+  const { channel, journey } = ctx.view;
+  const note = channel || journey
+    ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: the alerts of its own series. A series is one channel, journey or touchpoint` +
+      (channel && journey ? ', so with both a channel and a journey chosen none is shown: clear one of them to see the other\'s.' : '.'))
     : null;
   return [note, dataTable('kpi-alerts', rows, [
     { key: 'at', label: 'When', cell: (a) => el('span', { class: 'nowrap' }, shortTime(a.at)) },

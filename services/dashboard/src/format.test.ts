@@ -24,7 +24,7 @@ describe('tileDelta', () => {
 describe('heatmapCellText', () => {
   it('says the value against its target in the metric\'s unit', () => {
     expect(heatmapCellText('nps', { value: 12.34567, target: 30, warn: 0, direction: 'higher_is_better', status: 'warn' })).toBe(
-      'NPS: 12.35 · target at least 30 (warn 0) · warn',
+      'NPS: 12.3 · target at least 30 (warn 0) · warn',
     );
     expect(heatmapCellText('avg_wait_ms', { value: 95_000, target: 60_000, warn: 120_000, direction: 'lower_is_better', status: 'no_data' })).toBe(
       'Wait (mean): 1.6 min · target at most 1.0 min (warn 2.0 min) · no data',
