@@ -1,8 +1,9 @@
 // The analysts' workspace in a real browser (Debian's Chromium via playwright-core) against the whole app on the
 // shared test stack, with journeys from the demo generator: every page renders without console errors or requests
 // to other hosts, the figures shown equal what the API answers for the same query, a shared URL restores its
-// view, a new alert reaches the live feed without a reload, the journey map fits 800 px, and each page leaves a
-// screenshot in test-results/screenshots/ (docs/architecture.md §19).
+// view, a new alert reaches the live feed without a reload, a KPI deviation alert shows as one (feed and Overview
+// time axis), the journey map fits 800 px with its inventory and pain points, and each page leaves a screenshot in
+// test-results/screenshots/ (docs/architecture.md §19).
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

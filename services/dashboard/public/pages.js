@@ -556,7 +556,9 @@ function alerts(main, ctx) {
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ level: f.get('level'), kind: f.get('kind') }); });
   const badge = el('span', { class: 'badge', id: 'live' }, 'connecting…');
   const feed = el('ol', { class: 'feed', id: 'feed', 'aria-live': 'polite' });
-  const note = filterNote(ctx, 'alerts raised by one of its touchpoints, and KPI deviation alerts of its own series, live and in the history below');
+  const note = filterNote(ctx, ctx.view.channel && ctx.view.journey
+    ? 'alerts raised by one of its touchpoints, live and in the history below (a KPI deviation alert concerns one channel or one journey, so none matches both)'
+    : 'alerts raised by one of its touchpoints, and KPI deviation alerts of its own series, live and in the history below');
   main.append(panel('Feed', badge, form, note, feed));
   const minLevel = p.level || 'watch';
   const order = { watch: 0, at_risk: 1, critical: 2 };
