@@ -216,6 +216,7 @@ export function benchRequestTypes(routes: Set<string>): RequestType[] {
     const scope = (rng: () => number) => pick(rng, [{ channel: 'email', journey: 'retail_checkout' }, { channel: 'phone', journey: 'billing_support' }]);
     types.splice(
       4, 0,
+      { name: 'kpis (30 days, hourly)', request: (_i, rng) => ({ method: 'GET', url: `/v1/kpis?${qs({ ...range(rng, 30), interval: 'hour' })}` }) },
       { name: 'kpis (30 days, hourly, channel filter)', request: (_i, rng) => ({ method: 'GET', url: `/v1/kpis?${qs({ ...range(rng, 30), interval: 'hour', channel: scope(rng).channel })}` }) },
       { name: 'kpis (30 days, hourly, channel + journey)', request: (_i, rng) => ({ method: 'GET', url: `/v1/kpis?${qs({ ...range(rng, 30), interval: 'hour', ...scope(rng) })}` }) },
       { name: 'heatmap (30 days, channel + journey)', request: (_i, rng) => ({ method: 'GET', url: `/v1/heatmap?${qs({ ...range(rng, 30), ...scope(rng) })}` }) },
