@@ -501,7 +501,12 @@ describe('the analysts\' workspace in Chromium', () => {
     await page.goto(view('customer', '&customer=nobody-here'));
     await settled(page);
     expect(await page.locator('#page .state').textContent()).toContain('Nothing recorded');
-    const alerts = await api<{ alerts: Array<{ customer_id: string }> }>(`/v1/alerts?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=1`);
+    // A KPI series id opened as a customer (a copied customer_id of a KPI alert) says what it is instead.
+    await page.goto(view('customer', `&customer=${encodeURIComponent('kpi:channel=web')}`));
+    await settled(page);
+    expect(await page.locator('#page .state').textContent()).toContain('names a KPI deviation series, not a customer');
+    // A customer's alert: a KPI deviation alert names a series, not a customer.
+    const alerts = await api<{ alerts: Array<{ customer_id: string }> }>(`/v1/alerts?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&kind=customer&limit=1`);
     const someone = alerts.alerts[0]?.customer_id;
     if (someone) {
       await page.goto(view('customer', `&customer=${encodeURIComponent(someone)}`));

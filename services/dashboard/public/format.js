@@ -81,7 +81,7 @@ export function heatmapCellText(metric, cell) {
  * An explanation as the processor writes it, for people: raw milliseconds become durations, long doubles are
  * rounded, ISO stamps become local dates.
  */
-export function readableExplanation(text, toLocal = (iso) => new Date(iso).toLocaleString('en-GB')) {
+export function readableExplanation(text, toLocal = (iso) => new Date(iso).toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' })) {
   return String(text)
     .replace(/\b(\d+(?:\.\d+)?) ?ms\b/g, (_, n) => formatDuration(Number(n)))
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g, (iso) => toLocal(iso))

@@ -614,6 +614,10 @@ function customer(main, ctx) {
   const out = el('div');
   main.append(panel('Customer journey', form, out));
   if (!id) return out.append(empty('Enter a customer id, or open one from an alert, a funnel drop-off or a heat-map cell.'));
+  // The customer_id of a KPI deviation alert (kpi:<dimension>=<value>) is a series, not someone with a journey.
+  if (id.startsWith('kpi:')) {
+    return out.append(empty(`“${id}” names a KPI deviation series, not a customer: its alerts are on the Overview and under Live alerts (Raised by: KPI deviations).`));
+  }
   return fill(out, `the journey of ${id}`, async () => {
     try {
       return await api(`/v1/customers/${encodeURIComponent(id)}/journey?limit=500`);
