@@ -132,11 +132,12 @@ const kpiFilterConditionSql = () => `${scopeConditionSql()} AND ({touchpoint:Str
  */
 export function touchpointReadOf(interval: KpiInterval, by: KpiDimension | undefined, filter: KpiFilter = {}) {
   const spec = kpiIntervals[interval];
-  const filtered = kpiFilterDimensions.filter((d) => filter[d]);
+  // Every filter set, whatever its name: one the per-dimension rows cannot answer must not be dropped silently.
+  const filtered = Object.entries(filter).filter(([, value]) => value).map(([name]) => name);
   if (spec.layout === 'single') {
     if (filtered.length === 0) return { table: spec.touchpointTable, layout: 'single' as const, dimension: by ?? '', filterKey: null };
-    const [only] = filtered;
-    if (filtered.length === 1 && (!by || by === only)) return { table: spec.touchpointTable, layout: 'single' as const, dimension: only!, filterKey: only! };
+    const only = kpiFilterDimensions.find((d) => d === filtered[0]);
+    if (filtered.length === 1 && only && (!by || by === only)) return { table: spec.touchpointTable, layout: 'single' as const, dimension: only, filterKey: only };
   }
   return { table: spec.combinedTable, layout: 'combined' as const, dimension: '', filterKey: null };
 }
