@@ -210,6 +210,13 @@ describe('GET /v1/heatmap and /v1/heatmap/cell with channel / journey', () => {
     expect((await get(`/v1/heatmap?channel=phone&journey=checkout&${day}`)).rows).toEqual([]);
   });
 
+  it('a filtered 30-day map reads hours (it was refused when a filter meant minutes)', async () => {
+    // The four calls, s1's second one on 2024-08-08 included: waits 30, 60, 90 and 1 s.
+    const month = await get('/v1/heatmap?metrics=avg_wait_ms&from=2024-07-20T00:00:00Z&to=2024-08-19T00:00:00Z&channel=phone&journey=support');
+    expect(stagesOf(month)).toEqual([['support', 4]]);
+    expect(month.rows[0].cells.avg_wait_ms.value).toBe(45_250);
+  });
+
   it('the drill-down keeps the same filter', async () => {
     const cell = await get(`/v1/heatmap/cell?stage=purchase&${day}&channel=web`);
     expect(cell.touchpoints).toEqual([
