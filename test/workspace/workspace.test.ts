@@ -1,8 +1,9 @@
 // The analysts' workspace in a real browser (Debian's Chromium via playwright-core) against the whole app on the
 // shared test stack, with journeys from the demo generator: every page renders without console errors or requests
 // to other hosts, the figures shown equal what the API answers for the same query, a shared URL restores its
-// view, a new alert reaches the live feed without a reload, the journey map fits 800 px, and each page leaves a
-// screenshot in test-results/screenshots/ (docs/architecture.md §19).
+// view, a new alert reaches the live feed without a reload, a KPI deviation alert shows as one (feed and Overview
+// time axis), the journey map fits 800 px with its inventory and pain points, and each page leaves a screenshot in
+// test-results/screenshots/ (docs/architecture.md §19).
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,7 @@ import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { eventually } from '@touchstream/testkit';
 import { startDemoTraffic } from '../../tools/cli/src/demo/demo.ts';
 import { launchChromium, screenshotDir } from './browser.ts';
+import { kpiAlertRecord, produceAlerts } from './kpi-alert.ts';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `ws-write-${run}`;
@@ -235,7 +237,7 @@ describe('the analysts\' workspace in Chromium', () => {
     await page.screenshot({ path: path.join(screenshotDir, 'actions-impact.png'), fullPage: true });
     await page.goto(view('overview'));
     await settled(page);
-    expect(await page.locator('#page .panel .note').last().textContent()).toContain(title);
+    expect(await page.locator('#series-note').textContent()).toContain(title);
     expect(problems).toEqual([]);
     await page.close();
   });
@@ -347,12 +349,164 @@ describe('the analysts\' workspace in Chromium', () => {
     await page.close();
   });
 
+  it('shows a KPI deviation alert as one: live in the feed in words and units without a customer link, and pinned on the overview', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(`${app.url}/dashboard/?page=alerts&range=1h&kind=kpi`);
+    await settled(page);
+    await page.waitForFunction(() => document.querySelector('#live')?.textContent === 'live', undefined, { timeout: 15_000 });
+    const atMs = Math.floor((Date.now() - 2 * 60e3) / 60e3) * 60e3;
+    const alert = kpiAlertRecord({
+      metric: 'abandonment_rate', dimension: 'journey', value: 'online_checkout', observed: 0.4, expected: 0.1, deviation: 7.04, atMs,
+      contributions: [{ dimension: 'channel', value: 'web', share: 0.93 }],
+    });
+    await produceAlerts(inject('kafkaBrokers'), [alert]);
+    // Live, without a reload: a KPI alert, its figures in words and units, and no link to a "customer".
+    const item = page.locator(`#feed > li[data-alert="${alert.alert_id}"]`);
+    await item.waitFor({ timeout: 60_000 });
+    expect(await item.getAttribute('data-kind')).toBe('kpi');
+    const text = (await item.textContent())!;
+    expect(text).toContain('KPI deviation');
+    expect(text).toContain('Abandonment rate at journey online_checkout');
+    expect(text).toContain('Observed 40.0 % against 10.0 % expected (+300 %); deviation score 7.0 (above expected)');
+    expect(text).toContain('Most of the deviation: channel web (93 %)');
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+    expect(text).not.toMatch(/\d\.\d{4,}/);
+    expect(await item.locator('a').count()).toBe(0);
+    // kind=kpi: no customer alert in this feed.
+    expect(await page.locator('#feed > li[data-kind="customer"]').count()).toBe(0);
+    await page.screenshot({ path: path.join(screenshotDir, 'alerts-kpi.png') });
+
+    // Stored by the sink: the overview pins every KPI alert of the range on the time axis and lists it.
+    const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    let stored: Array<{ alert_id: string; at: string }> = [];
+    await eventually('the KPI alert in ClickHouse', async () => {
+      stored = (await api<{ alerts: Array<{ alert_id: string; at: string }> }>(`/v1/alerts?${range}&kind=kpi&limit=500`)).alerts;
+      return stored.some((a) => a.alert_id === alert.alert_id);
+    }, { timeoutMs: 60_000 });
+    const customerAlerts = await api<{ alerts: Array<{ triggered_by: string; customer_id: string }> }>(`/v1/alerts?${range}&kind=customer&limit=1000`);
+    expect(customerAlerts.alerts.some((a) => a.triggered_by === 'kpi_anomaly' || a.customer_id.startsWith('kpi:'))).toBe(false);
+    await page.goto(view('overview'));
+    await settled(page);
+    const row = page.locator(`table[data-table="kpi-alerts"] tr[data-alert="${alert.alert_id}"]`);
+    expect(await row.locator('td[data-col="series"]').textContent()).toBe('journey online_checkout');
+    expect(await row.locator('td[data-col="observed"]').textContent()).toBe('40.0 %');
+    expect(await row.locator('td[data-col="expected"]').textContent()).toBe('10.0 %');
+    expect(await page.locator('table[data-table="kpi-alerts"] tbody tr').count()).toBe(stored.length);
+    const pins = await page.evaluate(() => {
+      const chart = (window as unknown as { echarts: { getInstanceByDom(el: Element): { getOption(): { series: Array<{ markPoint?: { data?: Array<{ coord: [number, number] }> } }> } } } })
+        .echarts.getInstanceByDom(document.querySelector('#page .chart')!);
+      return chart.getOption().series[0]!.markPoint?.data?.map((d) => d.coord[0]) ?? [];
+    });
+    expect(pins.sort()).toEqual(stored.map((a) => Date.parse(a.at)).sort());
+    expect(pins).toContain(atMs);
+    expect(await page.locator('#series-note').textContent()).toContain(`KPI deviation alerts (pins, listed below): ${stored.length}`);
+    await page.screenshot({ path: path.join(screenshotDir, 'overview-kpi-alert.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('restores a shared overview with channel and journey: the tiles equal /v1/kpis with both filters, the annotations follow them', async () => {
+    const channel = 'web';
+    const journey = 'online_checkout';
+    const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    // One annotation for the web, one for a channel the filter excludes.
+    const post = async (title: string, scope: Record<string, string>) => {
+      const res = await fetch(`${app.url}/v1/annotations`, {
+        method: 'POST', headers: { authorization: `Bearer ${ANALYST_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ title, at: new Date(Date.now() - 5 * 60e3).toISOString(), scope }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const onWeb = await post(`ws web change ${run}`, { channel });
+    const elsewhere = await post(`ws sms change ${run}`, { channel: 'sms' });
+    const { page, problems } = await openPage();
+    type Kpis = { totals: Array<Record<string, number>> };
+    const tiles = (total: Record<string, number> | undefined) => (total ? [total.events!.toLocaleString('en'), total.unique_customers!.toLocaleString('en'), total.completion_rate == null ? '–' : `${(total.completion_rate * 100).toFixed(1)} %`] : []);
+    let shown: string[] = [];
+    let expected: string[] = [];
+    let filtered: Kpis | undefined;
+    // The page's query: the custom range of two hours reads minutes, with both filters at once.
+    await eventually('the filtered tiles equal the API answer with both filters', async () => {
+      await page.goto(view('overview', `&channel=${channel}&journey=${journey}`));
+      await settled(page);
+      filtered = await api<Kpis>(`/v1/kpis?${range}&interval=minute&channel=${channel}&journey=${journey}`);
+      expected = tiles(filtered.totals[0]);
+      shown = await Promise.all(['events', 'unique_customers', 'completion_rate'].map(async (m) => (await page.locator(`[data-metric="${m}"] .value`).textContent()) ?? ''));
+      return shown.join('|') === expected.join('|');
+    }, { timeoutMs: 60_000 }).catch(() => undefined);
+    expect(shown).toEqual(expected);
+    expect(await page.locator('#channel').inputValue()).toBe(channel);
+    expect(await page.locator('#journey').inputValue()).toBe(journey);
+    // Both filters applied: fewer touchpoints than the journey alone, which has fewer than everything.
+    const journeyOnly = await api<Kpis>(`/v1/kpis?${range}&interval=minute&journey=${journey}`);
+    const everything = await api<Kpis>(`/v1/kpis?${range}&interval=minute`);
+    expect(filtered!.totals[0]!.events).toBeGreaterThan(0);
+    expect(filtered!.totals[0]!.events).toBeLessThan(journeyOnly.totals[0]!.events!);
+    expect(journeyOnly.totals[0]!.events).toBeLessThan(everything.totals[0]!.events!);
+    expect(await page.locator('#page').textContent()).not.toMatch(/one dimension at a time/);
+    // Annotations on the time axis: the web's, not the sms one's.
+    const note = (await page.locator('#series-note').textContent())!;
+    expect(note).toContain(`ws web change ${run}`);
+    expect(note).not.toContain(`ws sms change ${run}`);
+    // The annotation list: what /v1/annotations answers for the same filters.
+    await page.goto(view('actions', `&channel=${channel}&journey=${journey}`));
+    await settled(page);
+    const listed = await api<{ annotations: Array<{ id: string }> }>(`/v1/annotations?${range}&channel=${channel}&journey=${journey}`);
+    const ids = await page.locator('table[data-table="annotations"] tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.annotation));
+    expect(ids).toEqual(listed.annotations.map((a) => a.id));
+    expect(ids).toContain(onWeb);
+    expect(ids).not.toContain(elsewhere);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows pain points and bright spots per touchpoint on the journey map as the evaluation answers them', async () => {
+    const { page, problems } = await openPage();
+    type Judgement = { touchpoint: string; metric: string };
+    type Evaluation = { pain_points: Judgement[]; bright_spots: Judgement[]; touchpoints: Array<{ touchpoint: string; contacts: number }> };
+    let ev: Evaluation | undefined;
+    let shown: string[] = [];
+    await eventually('the evaluation tables equal the API answer', async () => {
+      // A smaller sample than the default 30 to judge by: the generated journeys are few.
+      await page.goto(view('journeys', '&min_sample=10'));
+      await settled(page);
+      ev = await api<Evaluation>(`/v1/touchpoints/evaluation?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&min_sample=10`);
+      shown = await page.locator('table[data-table="evaluation"] tbody tr').evaluateAll((rows) => rows.map((r) => `${(r as HTMLElement).dataset.touchpoint}:${r.querySelector('td[data-col="contacts"]')!.textContent}`));
+      return shown.join('|') === ev.touchpoints.map((t) => `${t.touchpoint}:${t.contacts.toLocaleString('en')}`).join('|');
+    }, { timeoutMs: 60_000 }).catch(() => undefined);
+    expect(shown).toEqual(ev!.touchpoints.map((t) => `${t.touchpoint}:${t.contacts.toLocaleString('en')}`));
+    expect(ev!.touchpoints.length).toBeGreaterThan(5);
+    const judged = async (table: string) => page.locator(`table[data-table="${table}"] tbody tr`).evaluateAll((rows) => rows.map((r) => `${(r as HTMLElement).dataset.touchpoint}/${(r as HTMLElement).dataset.metric}`));
+    expect(await judged('pain-points')).toEqual(ev!.pain_points.map((j) => `${j.touchpoint}/${j.metric}`));
+    expect(await judged('bright-spots')).toEqual(ev!.bright_spots.map((j) => `${j.touchpoint}/${j.metric}`));
+    expect(ev!.pain_points.length + ev!.bright_spots.length).toBeGreaterThan(0);
+    expect(await page.locator('input[name="min_sample"]').inputValue()).toBe('10');
+    // Figures with their units, never raw doubles; every table downloads.
+    expect(await page.locator('#evaluation').textContent()).not.toMatch(/\d\.\d{4,}/);
+    expect(await page.getByRole('button', { name: 'Download evaluation as CSV' }).count()).toBe(1);
+    await page.locator('#evaluation').screenshot({ path: path.join(screenshotDir, 'journeys-evaluation.png') });
+    // Answered with an error: the panel says so and what to check.
+    await page.route('**/v1/touchpoints/evaluation?*', (route) => route.fulfill({ status: 500, json: { code: 'INTERNAL', message: 'boom' } }));
+    await page.reload();
+    await settled(page).catch(() => undefined);
+    await page.locator('#evaluation .state.error').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#evaluation .state.error').textContent()).toContain('Could not load the evaluation');
+    expect(problems.filter((p) => !/status of 500/.test(p))).toEqual([]);
+    await page.close();
+  });
+
   it('shows an empty state for a customer with nothing recorded, and the timeline of one with journeys', async () => {
     const { page, problems } = await openPage(1280, { unknownCustomer: true });
     await page.goto(view('customer', '&customer=nobody-here'));
     await settled(page);
     expect(await page.locator('#page .state').textContent()).toContain('Nothing recorded');
-    const alerts = await api<{ alerts: Array<{ customer_id: string }> }>(`/v1/alerts?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&limit=1`);
+    // A KPI series id opened as a customer (a copied customer_id of a KPI alert) says what it is instead.
+    await page.goto(view('customer', `&customer=${encodeURIComponent('kpi:channel=web')}`));
+    await settled(page);
+    expect(await page.locator('#page .state').textContent()).toContain('names a KPI deviation series, not a customer');
+    // A customer's alert: a KPI deviation alert names a series, not a customer.
+    const alerts = await api<{ alerts: Array<{ customer_id: string }> }>(`/v1/alerts?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&kind=customer&limit=1`);
     const someone = alerts.alerts[0]?.customer_id;
     if (someone) {
       await page.goto(view('customer', `&customer=${encodeURIComponent(someone)}`));

@@ -72,7 +72,9 @@ async function render() {
     setParams: (params) => navigate({ params: { ...view.params, ...params } }, { replace: true }),
     navigate,
   };
-  $('range-note').textContent = `${new Date(fromMs).toLocaleString('en-GB')} – ${new Date(toMs).toLocaleString('en-GB')}`;
+  // Month as a word: the date inputs follow the browser's locale (12/04 may be either order), this line must not.
+  const stamp = (ms) => new Date(ms).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+  $('range-note').textContent = `${stamp(fromMs)} – ${stamp(toMs)}`;
   try {
     await page.render(main, ctx);
   } catch (err) {

@@ -19,7 +19,7 @@ export function tileDelta(now, before, higherIsBetter) {
 export const METRICS = {
   events: ['Touchpoints', 'count'],
   unique_customers: ['Customers', 'count'],
-  nps: ['NPS', 'score'],
+  nps: ['NPS', 'nps'],
   csat: ['CSAT (satisfied)', 'percent'],
   csat_mean: ['CSAT (mean, 1–5)', 'score'],
   ces_mean: ['Customer effort (mean)', 'score'],
@@ -50,6 +50,8 @@ const units = {
   score: (v) => (Math.round(v * 100) / 100).toString(),
   ms: (v) => formatDuration(v),
   per100: (v) => v.toFixed(1),
+  // −100…100: one decimal is as precise as a score read off a tile gets (−60.87 reads as noise).
+  nps: (v) => (Math.round(v * 10) / 10).toString(),
 };
 
 /** A metric's value in its unit; '–' when there is none. */
@@ -79,7 +81,7 @@ export function heatmapCellText(metric, cell) {
  * An explanation as the processor writes it, for people: raw milliseconds become durations, long doubles are
  * rounded, ISO stamps become local dates.
  */
-export function readableExplanation(text, toLocal = (iso) => new Date(iso).toLocaleString('en-GB')) {
+export function readableExplanation(text, toLocal = (iso) => new Date(iso).toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit' })) {
   return String(text)
     .replace(/\b(\d+(?:\.\d+)?) ?ms\b/g, (_, n) => formatDuration(Number(n)))
     .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})/g, (iso) => toLocal(iso))
@@ -153,4 +155,67 @@ export function intervalFor(spanMs) {
   if (spanMs <= 3 * 3600e3) return ['minute', 60e3];
   if (spanMs <= 31 * DAY) return ['hour', 3600e3];
   return ['day', DAY];
+}
+
+/** True for a KPI deviation alert (docs/architecture.md §21): raised by a series, not by a customer. */
+export const isKpiAlert = (alert) => alert.triggered_by === 'kpi_anomaly';
+
+/** The detector's metrics: name and unit of `observed` / `expected` (rates 0…1, waits in ms, volume per minute). */
+export const KPI_ALERT_METRICS = {
+  volume: ['Volume', 'perMinute'],
+  abandonment_rate: ['Abandonment rate', 'share'],
+  failure_rate: ['Failure rate', 'share'],
+  negative_signal_rate: ['Share of touchpoints with a negative signal', 'share'],
+  wait_p90: ['Wait (p90)', 'ms'],
+  sentiment: ['Sentiment (−1…1)', 'score'],
+  nps: ['NPS', 'nps'],
+};
+
+const kpiUnits = {
+  perMinute: (v) => `${(Math.round(v * 10) / 10).toLocaleString('en')} touchpoints/min`,
+  share: (v) => `${(v * 100).toFixed(1)} %`,
+  ms: (v) => formatDuration(v),
+  score: (v) => (Math.round(v * 100) / 100).toString(),
+  nps: (v) => Math.round(v).toString(),
+};
+
+/** The figures of a KPI alert (its `kpi_anomaly_detail` signal, JSON), or null when it carries none. */
+export function kpiAlertDetail(alert) {
+  const detail = (alert.signals ?? []).find((s) => s.type === 'kpi_anomaly_detail');
+  if (!detail) return null;
+  try {
+    return JSON.parse(detail.explanation);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A KPI alert in words and units: `series` ("channel phone"), `metric` (its name), `observed`/`expected` in the
+ * metric's unit, `change` ("+300 %"), `deviation` (score and side), `window` (local times), `contributions`
+ * ("channel web (100 %)": the other dimensions' values that explain most of the deviation), and `text`, all of it in one sentence. Without the detail, the
+ * detector's own explanation, made readable.
+ */
+export function kpiAlertSummary(alert, toLocalTime = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })) {
+  const d = kpiAlertDetail(alert);
+  const seriesOf = (id) => id.replace(/^kpi:/, '').replace('=', ' ');
+  if (!d) {
+    const finding = (alert.signals ?? []).find((s) => s.type === 'kpi_anomaly');
+    const text = finding ? readableExplanation(finding.explanation) : `deviation score ${(Math.round(alert.score * 10) / 10).toFixed(1)}`;
+    return { series: seriesOf(alert.customer_id), metric: '', observed: '', expected: '', change: '', deviation: '', window: '', contributions: [], text };
+  }
+  const [label, unit] = KPI_ALERT_METRICS[d.metric] ?? [d.metric.replaceAll('_', ' '), 'score'];
+  const fmt = kpiUnits[unit];
+  const series = `${d.dimension} ${d.value}`;
+  const observed = fmt(d.observed);
+  const expected = fmt(d.expected);
+  const change = d.change == null ? '' : `${d.change >= 0 ? '+' : '−'}${Math.abs(d.change * 100).toFixed(0)} %`;
+  const deviation = `deviation score ${Math.abs(d.deviation).toFixed(1)} (${d.deviation >= 0 ? 'above' : 'below'} expected)`;
+  const start = Date.parse(d.window_start);
+  const end = Date.parse(d.window_end);
+  const window = `${d.window_minutes} min, ${toLocalTime(start)}–${toLocalTime(end)}`;
+  const contributions = (d.contributions ?? []).map((c) => `${c.dimension} ${c.value} (${Math.round(c.share * 100)} %)`);
+  const text = `${label} at ${series}: ${observed} observed against ${expected} expected${change ? ` (${change})` : ''}, ${deviation}, over ${window}` +
+    (contributions.length ? `. Most of the deviation: ${contributions.join(', ')}.` : '.');
+  return { series, metric: label, observed, expected, change, deviation, window, contributions, text };
 }

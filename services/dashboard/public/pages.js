@@ -1,6 +1,6 @@
 // The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`: every
 // analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there.
-import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
+import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, isKpiAlert, kpiAlertDetail, kpiAlertSummary, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
@@ -16,24 +16,34 @@ const TILES = [
   ['avg_handling_ms', false], ['p90_wait_ms', false], ['abandonment_rate', false], ['completion_rate', true], ['negative_signal_rate', false],
 ];
 
-/** KPIs for the filters: the channel (or journey) group of a split query, or the overall figures. */
+/** KPIs for the global filters: /v1/kpis applies channel and journey together. */
 async function kpisFor(ctx, interval) {
-  const by = ctx.view.channel ? 'channel' : ctx.view.journey ? 'journey' : '';
-  const res = await api(`/v1/kpis?${q({ ...range(ctx), interval, by })}`);
-  if (!by) return { res, total: res.totals[0], buckets: res.buckets };
-  const key = ctx.view[by];
-  return { res, by, total: res.totals.find((t) => t.key === key), buckets: res.buckets.filter((b) => b.key === key) };
+  const res = await api(`/v1/kpis?${q({ ...range(ctx), ...scope(ctx), interval })}`);
+  return { res, total: res.totals[0], buckets: res.buckets };
 }
+
+/** KPI deviation alerts (GET /v1/alerts?kind=kpi) of the range and filters, oldest first. */
+async function kpiAlertsFor(ctx) {
+  const res = await api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), kind: 'kpi', limit: 500 })}`);
+  return res.alerts.reverse();
+}
+
+const LEVEL_COLOURS = { watch: '#e0a100', at_risk: '#e06a00', critical: '#c8372d' };
 
 function overview(main, ctx) {
   const [interval, stepMs] = intervalFor(ctx.toMs - ctx.fromMs);
   const tiles = el('section', { class: 'tiles', 'aria-label': 'KPIs over the range', id: 'tiles' });
   const series = el('div');
-  main.append(tiles, panel(`Touchpoints and negative signals per ${interval}`, series));
-  if (ctx.view.channel && ctx.view.journey) main.append(el('p', { class: 'note' }, 'KPIs are split by one dimension at a time: showing the channel filter.'));
+  const kpiAlerts = el('div', { id: 'kpi-alerts' });
+  main.append(...[filterNote(ctx, 'every KPI, the series and the annotations count only its touchpoints, signals and contacts'), tiles,
+    panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts)].filter(Boolean));
+  const what = scopeText(ctx);
+  // One request each, shared by the panels that show them.
+  const kpis = kpisFor(ctx, interval);
+  const alerts = kpiAlertsFor(ctx);
   return Promise.all([
-    fill(tiles, 'KPIs', () => kpisFor(ctx, interval), ({ total, by }) => {
-      if (!total) return empty(`No touchpoints in this range${by ? ` for ${by} ${ctx.view[by]}` : ''}: widen the range or clear the filter.`);
+    fill(tiles, 'KPIs', () => kpis, ({ total }) => {
+      if (!total) return empty(`No touchpoints in this range${what ? ` for ${what}` : ''}: widen the range or clear the filter.`);
       return TILES.map(([field, higherIsBetter]) => {
         const now = total[field] ?? null;
         const { text, tone } = tileDelta(now, total.previous?.[field] ?? null, higherIsBetter);
@@ -44,12 +54,19 @@ function overview(main, ctx) {
       });
     }),
     fill(series, 'the time series', async () => {
-      const [{ buckets }, notes] = await Promise.all([kpisFor(ctx, interval), api(`/v1/annotations?${q(range(ctx))}`)]);
-      return { buckets, annotations: notes.annotations };
-    }, ({ buckets, annotations }) => {
+      const [{ buckets }, notes, kpiAlertList] = await Promise.all([kpis, api(`/v1/annotations?${q({ ...range(ctx), ...scope(ctx) })}`), alerts]);
+      return { buckets, annotations: notes.annotations, alerts: kpiAlertList };
+    }, ({ buckets, annotations, alerts }) => {
       const rows = gapFill(buckets, ctx.fromMs, ctx.toMs, stepMs, ['events', 'signals']);
-      if (!buckets.length) return empty('No touchpoints in this range: widen the range, clear a filter, or start demo traffic (./touchstream up).');
+      if (!buckets.length) return empty(`No touchpoints in this range${what ? ` for ${what}` : ''}: widen the range, clear a filter, or start demo traffic (./touchstream up).`);
       const marks = annotations.map((a) => ({ xAxis: Date.parse(a.at), name: a.title, label: { formatter: a.title } }));
+      // A KPI alert is pinned on the touchpoints line at its bucket, coloured by level; its words are in the tooltip.
+      const eventsAt = new Map(rows.map((r) => [r.t, r.events]));
+      const pins = alerts.map((a) => {
+        const t = Date.parse(a.at);
+        const s = kpiAlertSummary(a);
+        return { coord: [t, eventsAt.get(Math.floor(t / stepMs) * stepMs) ?? 0], value: '!', name: s.text, itemStyle: { color: LEVEL_COLOURS[a.level] ?? LEVEL_COLOURS.at_risk } };
+      });
       return [
         chart({
           tooltip: { trigger: 'axis' },
@@ -63,14 +80,38 @@ function overview(main, ctx) {
           dataZoom: [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 10 }],
           series: [
             { name: 'touchpoints', type: 'line', showSymbol: false, areaStyle: { opacity: 0.1 }, data: rows.map((r) => [r.t, r.events]),
-              markLine: marks.length ? { symbol: 'none', lineStyle: { color: '#7a4fd6', type: 'dashed' }, data: marks } : undefined },
+              markLine: marks.length ? { symbol: 'none', lineStyle: { color: '#7a4fd6', type: 'dashed' }, data: marks } : undefined,
+              markPoint: pins.length ? { symbol: 'pin', symbolSize: 34, label: { color: '#fff', fontWeight: 'bold' }, tooltip: { trigger: 'item', formatter: (p) => p.name }, data: pins } : undefined },
             { name: 'negative signals', type: 'line', yAxisIndex: 1, showSymbol: false, data: rows.map((r) => [r.t, r.signals]) },
           ],
-        }, `Touchpoints and negative signals per ${interval}; ${annotations.length} annotations marked`),
-        el('p', { class: 'note' }, `${rows.length} ${interval}s; those without touchpoints count as 0. Annotations (dashed): ${annotations.map((a) => a.title).join(', ') || 'none in this range'}. Drag the slider to zoom into a burst.`),
+        }, `Touchpoints and negative signals per ${interval}; ${annotations.length} annotations and ${alerts.length} KPI deviation alerts marked`),
+        el('p', { class: 'note', id: 'series-note' }, `${rows.length} ${interval}s; those without touchpoints count as 0. Annotations (dashed): ${annotations.map((a) => a.title).join(', ') || 'none in this range'}. ` +
+          `KPI deviation alerts (pins, listed below): ${alerts.length || 'none in this range'}. Drag the slider to zoom into a burst.`),
       ];
     }),
+    fill(kpiAlerts, 'KPI deviation alerts', () => alerts, (list) => kpiAlertTable(ctx, list)),
   ]);
+}
+
+/** The Overview's table of KPI deviation alerts (also pinned on the time axis), newest first. */
+function kpiAlertTable(ctx, alerts) {
+  const rows = alerts.slice().reverse().map((a) => ({ ...a, summary: kpiAlertSummary(a) }));
+  const { channel, journey } = ctx.view;
+  const note = channel || journey
+    ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: the alerts of its own series. A series is one channel, journey or touchpoint` +
+      (channel && journey ? ', so with both a channel and a journey chosen none is shown: clear one of them to see the other\'s.' : '.'))
+    : null;
+  return [note, dataTable('kpi-alerts', rows, [
+    { key: 'at', label: 'When', cell: (a) => el('span', { class: 'nowrap' }, shortTime(a.at)) },
+    { key: 'level', label: 'Level', format: (v) => v.replace('_', ' ') },
+    { key: 'series', label: 'Series', csv: (a) => a.summary.series, cell: (a) => a.summary.series },
+    { key: 'metric', label: 'Metric', csv: (a) => a.summary.metric, cell: (a) => a.summary.metric || '–' },
+    { key: 'observed', label: 'Observed', num: true, csv: (a) => kpiAlertDetail(a)?.observed ?? '', cell: (a) => el('span', { class: 'nowrap' }, a.summary.observed || '–') },
+    { key: 'expected', label: 'Expected', num: true, csv: (a) => kpiAlertDetail(a)?.expected ?? '', cell: (a) => el('span', { class: 'nowrap' }, a.summary.expected || '–') },
+    { key: 'change', label: 'Change', num: true, csv: (a) => kpiAlertDetail(a)?.change ?? '', cell: (a) => el('span', { class: 'nowrap' }, a.summary.change || '–') },
+    { key: 'score', label: 'Deviation score', num: true, format: (v) => Math.abs(v).toFixed(1) },
+    { key: 'contributions', label: 'Most of the deviation', csv: (a) => a.summary.contributions.join('; '), cell: (a) => a.summary.contributions.join(', ') || '–' },
+  ], { emptyText: 'No KPI deviation alert in this range. They are raised when a touchpoint, channel or journey departs from its usual level (rules file, anomalies: enabled; README “KPI deviation alerts”).', rowAttrs: (a) => ({ dataset: { alert: a.alert_id } }) })];
 }
 
 const STATUS = [['ok', 'on target', '#d4eddf'], ['warn', 'between target and warning', '#fbeec2'], ['bad', 'worse than warning', '#f6d2ce'], ['no_data', 'no data', '#e8eaef']];
@@ -79,10 +120,13 @@ function journeys(main, ctx) {
   const box = el('div');
   const drill = el('div', { id: 'drill' });
   const inventory = el('div', { id: 'inventory' });
+  const evaluation = el('div', { id: 'evaluation' });
   main.append(panel('Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'), box), panel('Behind a cell', drill),
-    panel('Touchpoint inventory', inventory));
+    panel('Touchpoint inventory', inventory), panel('Pain points and bright spots', evaluation));
   drill.append(empty('Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
-  return Promise.all([touchpointInventory(inventory, ctx), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx) })}`), (heat) => {
+  // The inventory is read once: its rows also say which touchpoints a channel/journey filter keeps in the evaluation.
+  const inv = api(`/v1/touchpoints?${q(range(ctx))}`);
+  return Promise.all([touchpointInventory(inventory, ctx, inv), touchpointEvaluation(evaluation, ctx, inv), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx) })}`), (heat) => {
     if (!heat.rows.length) return empty('No touchpoints in this range: widen the range.');
     const metrics = heat.metrics.map((m) => m.metric);
     const legend = el('div', { class: 'legend', 'aria-label': 'Colours' }, STATUS.map(([, label, c]) => el('span', { style: `--c:${c}` }, label)));
@@ -124,10 +168,16 @@ const FLAGS = {
  * channel/journey filter (it is the catalogue's view); with one set, the rows are the touchpoints catalogued for or
  * seen on that channel, catalogued for that journey, and the note says their figures cover every channel.
  */
-function touchpointInventory(box, ctx) {
-  return fill(box, 'the touchpoint inventory', () => api(`/v1/touchpoints?${q(range(ctx))}`), (inv) => {
+/** The inventory rows a channel/journey filter keeps: catalogued for (or seen on) the channel, catalogued for the journey. */
+function inventoryInScope(ctx, inv) {
+  const { channel, journey } = ctx.view;
+  return inv.touchpoints.filter((t) => (!channel || t.channel === channel || t.channels_seen.includes(channel)) && (!journey || t.journey === journey));
+}
+
+function touchpointInventory(box, ctx, inventory) {
+  return fill(box, 'the touchpoint inventory', () => inventory, (inv) => {
     const { channel, journey } = ctx.view;
-    const rows = inv.touchpoints.filter((t) => (!channel || t.channel === channel || t.channels_seen.includes(channel)) && (!journey || t.journey === journey));
+    const rows = inventoryInScope(ctx, inv);
     const parts = [];
     if (!inv.catalogue) {
       parts.push(empty('No touchpoint catalogue is configured: set TOUCHPOINTS_FILE to a catalogue file (YAML or JSON, like touchpoints/demo.yaml) and restart the query service; it is reloaded on change after that. Until then every touchpoint seen is listed as not in the catalogue.'));
@@ -160,6 +210,77 @@ function touchpointInventory(box, ctx) {
       { key: 'flags', label: 'Flags', csv: (t) => t.flags.join(' '),
         cell: (t) => (t.flags.length ? t.flags.map((f) => el('span', { class: `flag ${f}`, title: FLAGS[f]?.[1] ?? f }, FLAGS[f]?.[0] ?? f)) : '–') },
     ], { emptyText: `No touchpoint ${channel || journey ? `of ${scopeText(ctx)} ` : ''}is catalogued or seen in this range: widen the range or clear the filter.`, rowAttrs: (t) => ({ dataset: { touchpoint: t.touchpoint } }) }));
+    return parts;
+  });
+}
+
+/** The evaluation's figures: name, how a value reads, which way is better. */
+const EVALUATION = {
+  sentiment: ['Sentiment (−1…1)', (v) => num(v, 2), true],
+  csat: ['CSAT satisfied', (v) => pct(v), true],
+  ces: ['Customer effort (1–7)', (v) => num(v, 2), false],
+  nps: ['NPS', (v) => num(v, 0), true],
+  negative_signal_rate: ['Contacts with a negative signal', (v) => pct(v), false],
+};
+const evaluationValue = (metric, v) => (v == null ? '–' : EVALUATION[metric][1](v));
+const evaluationInterval = (metric, ci) => (ci ? `${evaluationValue(metric, ci[0])} – ${evaluationValue(metric, ci[1])}` : '–');
+
+/**
+ * Pain points and bright spots (GET /v1/touchpoints/evaluation): per touchpoint its sentiment, the surveys answered
+ * after it and the share of its contacts that raised a signal, each with a 95 % interval; judged against all
+ * touchpoints. The endpoint has no channel/journey filter: with one set, the touchpoints the inventory keeps.
+ */
+function touchpointEvaluation(box, ctx, inventory) {
+  const minSample = /^\d+$/.test(ctx.view.params.min_sample ?? '') ? ctx.view.params.min_sample : '';
+  const form = el('form', { class: 'inline', 'aria-label': 'Evaluation settings' },
+    el('label', {}, 'Judge a figure from (observations)', el('input', { name: 'min_sample', type: 'number', min: 2, max: 100000, value: minSample || 30 })),
+    el('button', {}, 'Evaluate'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ min_sample: new FormData(form).get('min_sample') }); });
+  const out = el('div');
+  box.replaceChildren(form, out);
+  return fill(out, 'the evaluation', () => Promise.all([api(`/v1/touchpoints/evaluation?${q({ ...range(ctx), min_sample: minSample })}`), inventory]), ([ev, inv]) => {
+    const filtered = Boolean(ctx.view.channel || ctx.view.journey);
+    const kept = new Set(inventoryInScope(ctx, inv).map((t) => t.touchpoint));
+    const inScope = (name) => !filtered || kept.has(name);
+    const rows = ev.touchpoints.filter((t) => inScope(t.touchpoint));
+    if (!ev.touchpoints.length) return empty('No touchpoints (other than surveys) in this range: widen the range.');
+    const b = ev.baseline;
+    const parts = [
+      el('p', { id: 'evaluation-baseline' }, `Over all touchpoints: sentiment ${evaluationValue('sentiment', b.sentiment)}, CSAT ${evaluationValue('csat', b.csat)} satisfied, ` +
+        `effort ${evaluationValue('ces', b.ces)}, NPS ${evaluationValue('nps', b.nps)}, ${evaluationValue('negative_signal_rate', b.negative_signal_rate)} of contacts with a negative signal. ` +
+        `A survey counts for the last touchpoint before it within ${ev.survey_window_ms % 3600e3 === 0 ? `${ev.survey_window_ms / 3600e3} h` : formatDuration(ev.survey_window_ms)} (${ev.uncredited_surveys.toLocaleString('en')} followed none). ` +
+        `A figure is judged from ${ev.min_sample} observations: a pain point when its whole 95 % interval is worse than over all touchpoints, a bright spot when it is better.`),
+      filtered ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: the touchpoints the inventory keeps; their figures and the comparison cover every channel.`) : null,
+    ];
+    const judgements = (name, list, emptyText) => {
+      const shown = list.filter((j) => inScope(j.touchpoint));
+      return [el('h3', {}, name === 'pain-points' ? 'Pain points (worst first)' : 'Bright spots (best first)'), dataTable(name, shown, [
+        { key: 'touchpoint', label: 'Touchpoint' },
+        { key: 'metric', label: 'Figure', format: (m) => EVALUATION[m]?.[0] ?? m },
+        { key: 'value', label: 'Value', num: true, format: (v, j) => evaluationValue(j.metric, v) },
+        { key: 'ci95', label: '95 % interval', num: true, cell: (j) => el('span', { class: 'nowrap' }, evaluationInterval(j.metric, j.ci95)), csv: (j) => j.ci95.join(' ') },
+        { key: 'baseline', label: 'All touchpoints', num: true, format: (v, j) => evaluationValue(j.metric, v) },
+        { key: 'n', label: 'Observations', num: true, format: (v) => v.toLocaleString('en') },
+        { key: 'gap', label: 'Clear gap (share of the scale)', num: true, format: (v) => pct(v) },
+      ], { emptyText, rowAttrs: (j) => ({ dataset: { touchpoint: j.touchpoint, metric: j.metric } }) })];
+    };
+    parts.push(...judgements('pain-points', ev.pain_points, `No pain point${filtered ? ` among the touchpoints of ${scopeText(ctx)}` : ''}: no figure with ${ev.min_sample} observations is clearly worse than over all touchpoints.`));
+    parts.push(...judgements('bright-spots', ev.bright_spots, `No bright spot${filtered ? ` among the touchpoints of ${scopeText(ctx)}` : ''}: no figure with ${ev.min_sample} observations is clearly better than over all touchpoints.`));
+    const figure = (metric) => ({
+      key: metric, label: EVALUATION[metric][0], num: true, csv: (t) => t[metric].value ?? '',
+      cell: (t) => {
+        const f = t[metric];
+        if (f.value == null) return '–';
+        return [el('div', { class: 'nowrap' }, evaluationValue(metric, f.value)), el('small', { class: 'note nowrap', title: '95 % interval' }, `${evaluationInterval(metric, f.ci95)} · n ${f.n.toLocaleString('en')}`)];
+      },
+    });
+    parts.push(el('h3', {}, 'Every touchpoint'), dataTable('evaluation', rows, [
+      { key: 'touchpoint', label: 'Touchpoint' },
+      { key: 'stage', label: 'Stage', format: (v) => v ?? '–' },
+      { key: 'channel', label: 'Channel', format: (v) => v ?? '–' },
+      { key: 'contacts', label: 'Contacts', num: true, format: (v) => formatMetric('events', v) },
+      ...Object.keys(EVALUATION).map(figure),
+    ], { emptyText: `No touchpoint of ${scopeText(ctx)} in this range: widen the range or clear the filter.`, rowAttrs: (t) => ({ dataset: { touchpoint: t.touchpoint } }) }));
     return parts;
   });
 }
@@ -389,7 +510,8 @@ function actions(main, ctx) {
     el('button', { class: 'primary' }, 'Add annotation'));
   const list = el('div');
   const impact = el('div');
-  main.append(panel('Record an action', form), panel('Annotations in the range', list), panel('Impact', impact));
+  main.append(panel('Record an action', form),
+    panel('Annotations in the range', filterNote(ctx, 'the annotations that apply there: scoped to it, or to no channel / journey'), list), panel('Impact', impact));
   impact.append(empty('Choose “Impact” on an annotation to compare the window before it with the window after.'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -402,12 +524,12 @@ function actions(main, ctx) {
       impact.replaceChildren(el('div', { class: 'state error', role: 'alert' }, `Not saved: ${err.message}`));
     }
   });
-  const load = fill(list, 'annotations', () => api(`/v1/annotations?${q(range(ctx))}`), (res) => dataTable('annotations', res.annotations, [
+  const load = fill(list, 'annotations', () => api(`/v1/annotations?${q({ ...range(ctx), ...scope(ctx) })}`), (res) => dataTable('annotations', res.annotations, [
     { key: 'title', label: 'Title' }, { key: 'at', label: 'At', format: fmtTime },
     { key: 'scope', label: 'Scope', format: (s) => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(', ') || 'everywhere' },
     { key: 'created_by', label: 'By' },
     { key: 'impact', label: '', csv: () => '', cell: (a) => el('button', { type: 'button', onclick: () => ctx.setParams({ annotation: a.id }) }, 'Impact') },
-  ], { emptyText: 'No annotations in this range: record one above, or widen the range.' }));
+  ], { emptyText: `No annotations in this range${scopeText(ctx) ? ` for ${scopeText(ctx)}` : ''}: record one above, widen the range or clear a filter.`, rowAttrs: (a) => ({ dataset: { annotation: a.id } }) }));
   if (!ctx.view.params.annotation) return load;
   return Promise.all([load, fill(impact, 'the impact', () => api(`/v1/annotations/${encodeURIComponent(ctx.view.params.annotation)}/impact`), (res) => [
     el('p', {}, `“${res.annotation.title}”: ${fmtTime(res.before.from)} – ${fmtTime(res.before.to)} against ${fmtTime(res.after.from)} – ${fmtTime(res.after.to)}${res.after.complete ? '' : ' (after-window still running)'}. Significant means p < 0.05.`),
@@ -423,16 +545,21 @@ function actions(main, ctx) {
 }
 
 let stream;
+const ALERT_KINDS = [['', 'customers and KPI deviations'], ['customer', 'customers only'], ['kpi', 'KPI deviations only']];
 function alerts(main, ctx) {
   const p = ctx.view.params;
+  const kind = ALERT_KINDS.some(([k]) => k && k === p.kind) ? p.kind : '';
   const form = el('form', { class: 'inline', 'aria-label': 'Alert filters' },
     el('label', {}, 'Lowest level', el('select', { name: 'level' }, ['watch', 'at_risk', 'critical'].map((l) => el('option', { value: l, selected: (p.level || 'watch') === l }, l.replace('_', ' '))))),
+    el('label', {}, 'Raised by', el('select', { name: 'kind' }, ALERT_KINDS.map(([k, text]) => el('option', { value: k, selected: k === kind }, text)))),
     el('button', {}, 'Filter'));
-  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ level: new FormData(form).get('level') }); });
+  form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ level: f.get('level'), kind: f.get('kind') }); });
   const badge = el('span', { class: 'badge', id: 'live' }, 'connecting…');
   const feed = el('ol', { class: 'feed', id: 'feed', 'aria-live': 'polite' });
-  const note = filterNote(ctx, 'alerts raised by one of its touchpoints, live and in the history below');
-  main.append(panel('Live alerts ', badge, form, note, feed));
+  const note = filterNote(ctx, ctx.view.channel && ctx.view.journey
+    ? 'alerts raised by one of its touchpoints, live and in the history below (a KPI deviation alert concerns one channel or one journey, so none matches both)'
+    : 'alerts raised by one of its touchpoints, and KPI deviation alerts of its own series, live and in the history below');
+  main.append(panel('Feed', badge, form, note, feed));
   const minLevel = p.level || 'watch';
   const order = { watch: 0, at_risk: 1, critical: 2 };
   const seen = new Set();
@@ -440,7 +567,7 @@ function alerts(main, ctx) {
     if (seen.has(a.alert_id) || order[a.level] < order[minLevel]) return;
     seen.add(a.alert_id);
     feed.querySelector('.state')?.remove();
-    const li = el('li', { class: a.level, dataset: { alert: a.alert_id } },
+    const li = isKpiAlert(a) ? kpiAlertItem(a) : el('li', { class: a.level, dataset: { alert: a.alert_id, kind: 'customer' } },
       el('div', {}, el('strong', {}, a.level.replace('_', ' ')), ' · ', customerLink(ctx, a.customer_id), ' · ',
         el('small', {}, `score ${num(a.score_before)} → ${num(a.score)} · ${fmtTime(a.at)}`)),
       el('ul', {}, (a.signals ?? []).map((s) => el('li', {}, `${s.type.replaceAll('_', ' ')} (weight ${num(s.weight)}): ${readableExplanation(s.explanation)}`))));
@@ -448,7 +575,7 @@ function alerts(main, ctx) {
     while (feed.children.length > 200) feed.lastElementChild.remove();
   };
   stream?.close();
-  stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, ...scope(ctx) })}`);
+  stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, kind, ...scope(ctx) })}`);
   stream.addEventListener('open', () => { badge.textContent = 'live'; badge.classList.add('on'); });
   stream.addEventListener('error', () => { badge.textContent = 'reconnecting…'; badge.classList.remove('on'); });
   stream.addEventListener('alert', (e) => add(JSON.parse(e.data), true));
@@ -456,11 +583,25 @@ function alerts(main, ctx) {
   window.addEventListener('popstate', closeOnLeave);
   new MutationObserver((_, obs) => { if (!feed.isConnected) { stream?.close(); obs.disconnect(); } }).observe(main, { childList: true });
   feed.append(el('li', { class: 'state' }, 'Loading recent alerts…'));
-  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), limit: 100 })}`).then((res) => {
+  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), kind, limit: 100 })}`).then((res) => {
     feed.querySelector('.state')?.remove();
     for (const a of res.alerts) add(a, false);
     if (!feed.children.length) feed.append(el('li', { class: 'state' }, 'No alerts yet in this range; new ones appear here as they are raised.'));
   });
+}
+
+/** A KPI deviation alert in the feed: the series it concerns (not a customer: no link), the figures in words. */
+function kpiAlertItem(a) {
+  const s = kpiAlertSummary(a);
+  return el('li', { class: `${a.level} kpi`, dataset: { alert: a.alert_id, kind: 'kpi' } },
+    el('div', {}, el('strong', {}, a.level.replace('_', ' ')), ' · ', el('span', { class: 'kind kpi' }, 'KPI deviation'), ' · ',
+      el('strong', {}, s.metric ? `${s.metric} at ${s.series}` : s.series), ' · ', el('small', {}, fmtTime(a.at))),
+    s.metric
+      ? el('ul', {},
+        el('li', {}, `Observed ${s.observed} against ${s.expected} expected${s.change ? ` (${s.change})` : ''}; ${s.deviation}.`),
+        el('li', {}, `Over ${s.window}.`),
+        s.contributions.length ? el('li', {}, `Most of the deviation: ${s.contributions.join(', ')}.`) : null)
+      : el('ul', {}, el('li', {}, s.text)));
 }
 const sessionKey = () => session.key;
 
@@ -473,6 +614,10 @@ function customer(main, ctx) {
   const out = el('div');
   main.append(panel('Customer journey', form, out));
   if (!id) return out.append(empty('Enter a customer id, or open one from an alert, a funnel drop-off or a heat-map cell.'));
+  // The customer_id of a KPI deviation alert (kpi:<dimension>=<value>) is a series, not someone with a journey.
+  if (id.startsWith('kpi:')) {
+    return out.append(empty(`“${id}” names a KPI deviation series, not a customer: its alerts are on the Overview and under Live alerts (Raised by: KPI deviations).`));
+  }
   return fill(out, `the journey of ${id}`, async () => {
     try {
       return await api(`/v1/customers/${encodeURIComponent(id)}/journey?limit=500`);

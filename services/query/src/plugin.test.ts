@@ -149,6 +149,7 @@ describe('OpenAPI', () => {
     // /v1/kpis documents both representations.
     const kpis200 = doc.paths['/v1/kpis']!.get!.responses['200'] as { content: Record<string, unknown> };
     expect(Object.keys(kpis200.content).sort()).toEqual(['application/json', 'text/csv']);
-    expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'fcr_days', 'format']);
+    expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'channel', 'journey', 'touchpoint', 'fcr_days', 'format']);
+    expect(doc.paths['/v1/alerts']!.get!.parameters.find((p) => p.name === 'kind')).toMatchObject({ schema: { enum: ['customer', 'kpi'] } });
   });
 });

@@ -1,5 +1,5 @@
 // The workspace's global filters (`channel`, `journey`) on paths, drivers, attribution, cohorts, the heat map and its
-// drill-down, and the alert history, through the query plugin on chDB. One small fixture; every expected figure is
+// drill-down, the alert history (and its `kind`), the annotations and the KPIs (also `touchpoint`), through the query plugin on chDB. One small fixture; every expected figure is
 // worked out by hand in the comments. docs/architecture.md §19.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { enforceRoles } from '@touchstream/runtime';
@@ -74,8 +74,27 @@ beforeAll(async () => {
     alert_id: id, customer_id: customer, score: 6, score_before: 3, level: 'at_risk', signals: [], triggered_by: triggeredBy,
     at: dateTime64FromMicros(at(time)), rules_version: 'r1', kafka_partition: 0, kafka_offset: 0,
   });
-  // Raised by s1's cart (web, checkout) and by s3's help call (phone, support), at those touchpoints' event times.
-  await insertRows(ch.client, { table: 'alerts', rows: [alert('al-web', 's1', 'e2', t('00:01')), alert('al-phone', 's3', 'e9', t('00:05'))] });
+  // Raised by s1's cart (web, checkout) and by s3's help call (phone, support), at those touchpoints' event times;
+  // two KPI deviation alerts (docs/architecture.md §21): the phone channel's series and the cart touchpoint's.
+  await insertRows(ch.client, {
+    table: 'alerts',
+    rows: [
+      alert('al-web', 's1', 'e2', t('00:01')), alert('al-phone', 's3', 'e9', t('00:05')),
+      alert('al-kpi-phone', 'kpi:channel=phone', 'kpi_anomaly', t('00:10')), alert('al-kpi-cart', 'kpi:touchpoint=cart', 'kpi_anomaly', t('00:20')),
+    ],
+  });
+  const annotation = (id: string, time: string, scope: { channel?: string; journey?: string }) => ({
+    annotation_id: id, title: id, description: '', at: dateTime64FromMicros(at(time)), channel: scope.channel ?? '', journey: scope.journey ?? '',
+    touchpoint: '', stage: '', created_by: 'tester', created_at: dateTime64FromMicros(at(time)),
+  });
+  await insertRows(ch.client, {
+    table: 'annotations',
+    rows: [
+      annotation('an-all', t('01:00'), {}), annotation('an-phone', t('02:00'), { channel: 'phone' }),
+      annotation('an-phone-support', t('03:00'), { channel: 'phone', journey: 'support' }), annotation('an-web-checkout', t('04:00'), { channel: 'web', journey: 'checkout' }),
+      annotation('an-before', '2024-07-01T00:00:00Z', {}),
+    ],
+  });
   app = Fastify();
   enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
   const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
@@ -191,6 +210,13 @@ describe('GET /v1/heatmap and /v1/heatmap/cell with channel / journey', () => {
     expect((await get(`/v1/heatmap?channel=phone&journey=checkout&${day}`)).rows).toEqual([]);
   });
 
+  it('a filtered 30-day map reads hours (it was refused when a filter meant minutes)', async () => {
+    // The four calls, s1's second one on 2024-08-08 included: waits 30, 60, 90 and 1 s.
+    const month = await get('/v1/heatmap?metrics=avg_wait_ms&from=2024-07-20T00:00:00Z&to=2024-08-19T00:00:00Z&channel=phone&journey=support');
+    expect(stagesOf(month)).toEqual([['support', 4]]);
+    expect(month.rows[0].cells.avg_wait_ms.value).toBe(45_250);
+  });
+
   it('the drill-down keeps the same filter', async () => {
     const cell = await get(`/v1/heatmap/cell?stage=purchase&${day}&channel=web`);
     expect(cell.touchpoints).toEqual([
@@ -206,15 +232,83 @@ describe('GET /v1/heatmap and /v1/heatmap/cell with channel / journey', () => {
 describe('GET /v1/alerts with channel / journey', () => {
   it('keeps the alerts raised by a touchpoint in scope, as the live stream does', async () => {
     const ids = async (filter: string) => (await get(`/v1/alerts?${day}${filter}`)).alerts.map((a: { alert_id: string }) => a.alert_id);
-    expect(await ids('')).toEqual(['al-phone', 'al-web']);
-    expect(await ids('&channel=phone')).toEqual(['al-phone']);
+    expect(await ids('')).toEqual(['al-kpi-cart', 'al-kpi-phone', 'al-phone', 'al-web']);
+    // The phone channel's KPI alert is the phone channel's, as in the live stream (its channel is set there).
+    expect(await ids('&channel=phone')).toEqual(['al-kpi-phone', 'al-phone']);
     expect(await ids('&journey=checkout')).toEqual(['al-web']);
     expect(await ids('&channel=web&journey=checkout')).toEqual(['al-web']);
     expect(await ids('&channel=app')).toEqual([]);
   });
 
+  it('kind tells customer alerts from KPI deviation alerts, with or without a filter', async () => {
+    const ids = async (filter: string) => (await get(`/v1/alerts?${day}${filter}`)).alerts.map((a: { alert_id: string }) => a.alert_id);
+    expect(await ids('&kind=kpi')).toEqual(['al-kpi-cart', 'al-kpi-phone']);
+    expect(await ids('&kind=customer')).toEqual(['al-phone', 'al-web']);
+    expect(await ids('&kind=kpi&channel=phone')).toEqual(['al-kpi-phone']);
+    expect(await ids('&kind=customer&channel=phone')).toEqual(['al-phone']);
+    // A series is one dimension's: no KPI alert is the phone channel's and the support journey's at once.
+    expect(await ids('&kind=kpi&channel=phone&journey=support')).toEqual([]);
+    const res = await app.inject({ method: 'GET', url: `/v1/alerts?${day}&kind=customers`, headers: { authorization: `Bearer ${readKey}` } });
+    expect(res.statusCode).toBe(400);
+  });
+
   it('400 for an empty filter value', async () => {
     const res = await app.inject({ method: 'GET', url: `/v1/alerts?${day}&channel=`, headers: { authorization: `Bearer ${readKey}` } });
+    expect(res.statusCode).toBe(400);
+  });
+});
+
+describe('GET /v1/annotations with channel / journey', () => {
+  it('keeps the annotations that apply there: scoped to it, or not scoped on that dimension', async () => {
+    const ids = async (filter: string) => (await get(`/v1/annotations?${day}${filter}`)).annotations.map((a: { id: string }) => a.id);
+    // Newest first; an-before is outside the range.
+    expect(await ids('')).toEqual(['an-web-checkout', 'an-phone-support', 'an-phone', 'an-all']);
+    expect(await ids('&channel=phone')).toEqual(['an-phone-support', 'an-phone', 'an-all']);
+    expect(await ids('&journey=checkout')).toEqual(['an-web-checkout', 'an-phone', 'an-all']);
+    // an-phone applies to every journey on the phone; an-phone-support to another journey.
+    expect(await ids('&channel=phone&journey=checkout')).toEqual(['an-phone', 'an-all']);
+    expect(await ids('&channel=email')).toEqual(['an-all']);
+  });
+});
+
+describe('GET /v1/kpis with channel, journey and touchpoint', () => {
+  type Kpis = { totals: Array<{ key?: string; events: number; unique_customers: number; avg_wait_ms: number | null }>; buckets: Array<{ bucket: string; key?: string; events: number }> };
+  const kpis = async (query: string): Promise<Kpis> => get(`/v1/kpis?${day}&${query}`);
+  const figures = (res: Kpis) => res.totals.map((x) => [x.key ?? '', x.events, x.unique_customers, x.avg_wait_ms]);
+
+  it('applies every filter at once, equal on the minute, hour and day rollups', async () => {
+    for (const interval of ['minute', 'hour', 'day']) {
+      // The three calls (s1, s2, s3): waits 30, 60 and 90 s. One filter alone: the per-dimension rows (hour, day).
+      expect(figures(await kpis(`interval=${interval}&channel=phone`)), interval).toEqual([['', 3, 3, 60_000]]);
+      expect(figures(await kpis(`interval=${interval}&touchpoint=help_call`)), interval).toEqual([['', 3, 3, 60_000]]);
+      // Two at once: web touchpoints of checkout are s1's home, cart, pay and s2's home, cart.
+      expect(figures(await kpis(`interval=${interval}&channel=web&journey=checkout`)), interval).toEqual([['', 5, 2, null]]);
+      expect(figures(await kpis(`interval=${interval}&channel=web&touchpoint=cart`)), interval).toEqual([['', 2, 2, null]]);
+      expect(figures(await kpis(`interval=${interval}&channel=phone&journey=support&touchpoint=help_call`)), interval).toEqual([['', 3, 3, 60_000]]);
+      // Nothing is both on the phone and in checkout.
+      expect((await kpis(`interval=${interval}&channel=phone&journey=checkout`)).totals, interval).toEqual([]);
+      // A filter with a split: by the filtered dimension (its key only), and by another one.
+      expect(figures(await kpis(`interval=${interval}&channel=phone&by=channel`)), interval).toEqual([['phone', 3, 3, 60_000]]);
+      expect(figures(await kpis(`interval=${interval}&journey=checkout&by=stage`)), interval).toEqual([['browse', 2, 2, null], ['purchase', 3, 2, null]]);
+      expect(figures(await kpis(`interval=${interval}&channel=web&journey=checkout&by=touchpoint`)), interval).toEqual([
+        ['cart', 2, 2, null], ['home', 2, 2, null], ['pay', 1, 1, null],
+      ]);
+    }
+  });
+
+  it('the series holds the filtered touchpoints per bucket', async () => {
+    // Web touchpoints of checkout per minute: 00:00 home ×2, 00:01 cart (s1), 00:02 cart (s2), 00:03 pay.
+    const minute = await get('/v1/kpis?from=2024-08-01T00:00:00Z&to=2024-08-01T00:10:00Z&interval=minute&channel=web&journey=checkout');
+    expect(minute.buckets.map((b: { bucket: string; events: number }) => [b.bucket.slice(11, 16), b.events])).toEqual([['00:00', 2], ['00:01', 1], ['00:02', 1], ['00:03', 1]]);
+    const hour = await kpis('interval=hour&channel=web&journey=checkout');
+    expect(hour.buckets.map((b) => [b.bucket, b.events])).toEqual([['2024-08-01T00:00:00.000000Z', 5]]);
+    // The week after: s1's second call, on the phone, is the whole filtered series.
+    const week = await get('/v1/kpis?from=2024-08-01T00:00:00Z&to=2024-08-15T00:00:00Z&interval=day&channel=phone&journey=support');
+    expect(week.buckets.map((b: { bucket: string; events: number }) => [b.bucket.slice(0, 10), b.events])).toEqual([['2024-08-01', 3], ['2024-08-08', 1]]);
+  });
+
+  it('400 for an empty filter value', async () => {
+    const res = await app.inject({ method: 'GET', url: `/v1/kpis?${day}&touchpoint=`, headers: { authorization: `Bearer ${readKey}` } });
     expect(res.statusCode).toBe(400);
   });
 });

@@ -24,11 +24,22 @@ export interface AlertRow {
 export const alertColumnsSql = `alert_id, customer_id, level, score, score_before, toUnixTimestamp64Micro(at) AS at_us,
   triggered_by, signals, rules_version`;
 
+/**
+ * What raised an alert: a customer's weak signals (`customer`), or the KPI deviation detector (`kpi`: triggered_by
+ * `kpi_anomaly`, customer_id `kpi:<dimension>=<value>`, docs/architecture.md §21), which are not customers.
+ */
+export const alertKindNames = ['customer', 'kpi'] as const;
+export type AlertKind = (typeof alertKindNames)[number];
+/** The triggered_by of a KPI deviation alert (an ordinary Alert record otherwise). */
+export const kpiAlertTrigger = 'kpi_anomaly';
+export const alertKindOf = (a: { triggered_by: string }): AlertKind => (a.triggered_by === kpiAlertTrigger ? 'kpi' : 'customer');
+
 interface AlertsRequest {
   fromMicros: number;
   toMicros: number;
   level?: AlertLevelName;
   customerId?: string;
+  kind?: AlertKind;
   limit: number;
   /** Only alerts raised by a touchpoint on this channel / of this journey (as the live stream's filter). */
   scope?: Scope;
@@ -43,12 +54,17 @@ WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
   AND at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
   AND ({level:String} = '' OR level = {level:String})
   AND ({customer_id:String} = '' OR customer_id = {customer_id:String})
+  AND ({kind:String} = '' OR (triggered_by = '${kpiAlertTrigger}') = ({kind:String} = 'kpi'))
   -- The alerts table keeps no channel or journey: the touchpoint that raised the alert (triggered_by, at its event
-  -- time, which is the alert's) has them.
+  -- time, which is the alert's) has them. A KPI deviation alert is in scope when its series is the channel or the
+  -- journey filtered on (the live stream sees its channel / journey set); with both set, none is.
   AND (({channel:String} = '' AND {journey:String} = '') OR triggered_by IN (
     SELECT event_id FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-      AND ${scopeConditionSql()}))
+      AND ${scopeConditionSql()})
+    OR (triggered_by = '${kpiAlertTrigger}'
+      AND ({channel:String} = '' OR customer_id = concat('kpi:channel=', {channel:String}))
+      AND ({journey:String} = '' OR customer_id = concat('kpi:journey=', {journey:String}))))
 ORDER BY at DESC, alert_id DESC
 LIMIT {limit:UInt32}
 ${querySettingsSql}`;
@@ -81,6 +97,7 @@ export async function queryAlerts(clickhouse: ClickHouseClient, request: AlertsR
       to_us: request.toMicros,
       level: request.level ?? '',
       customer_id: request.customerId ?? '',
+      kind: request.kind ?? '',
       limit: request.limit,
       ...scopeParams(request.scope ?? {}),
     },

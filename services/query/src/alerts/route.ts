@@ -6,7 +6,7 @@ import { scopeProperties } from '../shared/scope.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { microsToIso } from '../shared/time.ts';
 import { alertLevels, type AlertLevelName } from '@touchstream/contracts';
-import { queryAlerts } from './alerts.ts';
+import { alertKindNames, queryAlerts, type AlertKind } from './alerts.ts';
 
 /** One alert as every answer shows it (also in the journey's entries). */
 export const alertSchema = {
@@ -42,7 +42,7 @@ export const alertSchema = {
 const alertsRouteSchema = {
   tags,
   summary: 'Recent alerts, newest first',
-  description: `Alerts raised in the range (by the event time of the touchpoint that crossed the level), each with the signals that raised it. Default range: the last 24 hours. ${authNote}`,
+  description: `Alerts raised in the range (by the event time of the touchpoint that crossed the level), each with the signals that raised it. With \`channel\` or \`journey\`, a KPI deviation alert is kept when its series is that channel or journey (\`kpi:channel=phone\`), as in the live stream. Default range: the last 24 hours. ${authNote}`,
   querystring: {
     type: 'object',
     properties: {
@@ -50,6 +50,13 @@ const alertsRouteSchema = {
       to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
       level: { type: 'string', enum: [...alertLevels], description: 'Only alerts of this level.' },
       customer_id: { type: 'string', minLength: 1, maxLength: 256, description: "Only this customer's alerts." },
+      kind: {
+        type: 'string',
+        enum: [...alertKindNames],
+        description:
+          "`customer`: alerts raised by a customer's weak signals. `kpi`: KPI deviation alerts (`triggered_by` `kpi_anomaly`, `customer_id` `kpi:<dimension>=<value>`; " +
+          'their figures are in the `kpi_anomaly_detail` signal as JSON). Default: both.',
+      },
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
       ...scopeProperties('Only alerts raised by a touchpoint'),
     },
@@ -84,7 +91,7 @@ const alertsRouteSchema = {
 
 export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; limit: number; channel?: string; journey?: string } }>(
+    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; kind?: AlertKind; limit: number; channel?: string; journey?: string } }>(
       '/v1/alerts',
       { schema: alertsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -94,6 +101,7 @@ export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
           toMicros,
           level: request.query.level,
           customerId: request.query.customer_id,
+          kind: request.query.kind,
           limit: request.query.limit,
           scope: { channel: request.query.channel, journey: request.query.journey },
         });

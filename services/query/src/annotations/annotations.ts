@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { dateTime64FromMicros, insertRows } from '@touchstream/clickhouse';
 import { ApiError } from '../shared/errors.ts';
+import { scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -94,14 +95,17 @@ const listSql = `
 SELECT ${annotationColumnsSql}
 FROM annotations FINAL
 WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+  -- A filter keeps the annotations that apply there: scoped to it, or not scoped on that dimension ('' = everywhere).
+  AND ({channel:String} = '' OR channel = '' OR channel = {channel:String})
+  AND ({journey:String} = '' OR journey = '' OR journey = {journey:String})
 ORDER BY at DESC, annotation_id
 LIMIT {limit:UInt32}
 ${querySettingsSql}`;
 
-export async function listAnnotations(clickhouse: ClickHouseClient, request: { fromMicros: number; toMicros: number; limit: number }) {
+export async function listAnnotations(clickhouse: ClickHouseClient, request: { fromMicros: number; toMicros: number; limit: number; scope?: Scope }) {
   const rs = await clickhouse.query({
     query: listSql,
-    query_params: { from_us: request.fromMicros, to_us: request.toMicros, limit: request.limit },
+    query_params: { from_us: request.fromMicros, to_us: request.toMicros, limit: request.limit, ...scopeParams(request.scope ?? {}) },
     format: 'JSONEachRow',
   });
   return (await rs.json<AnnotationRow>()).map(annotationFromRow);

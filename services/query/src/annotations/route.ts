@@ -6,7 +6,7 @@ import { defaultFcrDays, maxFcrDays } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { errorBodySchema } from '../shared/errors.ts';
 import { parseTimeParameter, resolveRange } from '../shared/range.ts';
-import { authNote, errorResponses, isoTimestamp, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
+import { authNote, errorResponses, isoTimestamp, name, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
 import { annotationScopeNames, createAnnotation, listAnnotations, type AnnotationScope } from './annotations.ts';
 import { parseImpactWindow, queryImpact } from './impact.ts';
 
@@ -71,13 +71,15 @@ const createAnnotationRouteSchema = {
 const listAnnotationsRouteSchema = {
   tags,
   summary: 'Annotations in a range, newest first',
-  description: `Default range: the last 365 days. ${authNote}`,
+  description: `With \`channel\` / \`journey\`: the annotations that apply there — scoped to that channel / journey, or not scoped on that dimension (an action for everyone applies to every channel); one scoped to another channel or journey is left out. Default range: the last 365 days. ${authNote}`,
   querystring: {
     type: 'object',
     properties: {
       from: rangeParameter('from', 'Start (inclusive). Default: `to` minus 365 days.'),
       to: rangeParameter('to', 'End (exclusive). Default: now.'),
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+      channel: name('Only annotations that apply on this channel (scoped to it, or to no channel).', 'phone'),
+      journey: name('Only annotations that apply to this journey (scoped to it, or to no journey).', 'billing_support'),
     },
   },
   response: {
@@ -206,12 +208,14 @@ export function annotationRoutes(deps: QueryDeps): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Querystring: { from?: string; to?: string; limit: number } }>(
+    app.get<{ Querystring: { from?: string; to?: string; limit: number; channel?: string; journey?: string } }>(
       '/v1/annotations',
       { schema: listAnnotationsRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps), listDefaultSpanMicros);
-        return { annotations: await listAnnotations(deps.clickhouse, { fromMicros, toMicros, limit: request.query.limit }) };
+        return { annotations: await listAnnotations(deps.clickhouse, {
+          fromMicros, toMicros, limit: request.query.limit, scope: { channel: request.query.channel, journey: request.query.journey },
+        }) };
       },
     );
 

@@ -1,7 +1,7 @@
 // The stage × metric heat map: each journey stage's KPIs over a period against targets, each cell with a status.
 // A target has a direction (higher or lower is better), an `ok` threshold (the target) and a `warn` threshold:
 // higher-is-better cells are ok at or above the target, warn at or above `warn`, bad below; lower-is-better mirror.
-import { isScoped, type Scope } from '../shared/scope.ts';
+import { type Scope } from '../shared/scope.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval, type ReactionTargets } from '../kpis/kpis.ts';
 
@@ -128,8 +128,8 @@ export async function queryHeatmap(
   clickhouse: ClickHouseClient,
   request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope; reactionTargets?: ReactionTargets },
 ): Promise<HeatmapResult> {
-  // A channel/journey filter reads the minute rollup: the hourly and daily ones keep one dimension per row.
-  const interval = isScoped(request.scope) ? 'minute' : heatmapInterval(request.fromMicros, request.toMicros);
+  // A channel/journey filter reads the hourly or daily rollup that keeps every dimension on each row (queryKpis).
+  const interval = heatmapInterval(request.fromMicros, request.toMicros);
   // The reaction-time figures read the raw table: only when a column shows them.
   const reaction = request.metrics.some((m) => m === 'reaction_time_compliance' || m === 'reaction_time_p90_ms');
   const kpis = await queryKpis(clickhouse, {

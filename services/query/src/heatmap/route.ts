@@ -29,7 +29,7 @@ const heatmapRouteSchema = {
   summary: 'Heat map: journey stage × KPI against targets',
   description:
     'For each journey stage (rows, in lifecycle order; "" = touchpoints without a stage) the chosen KPIs over the range, each cell with its target, warn threshold, direction and status. ' +
-    `Targets: the \`targets\` parameter, else the server's HEATMAP_TARGETS, else the defaults (${defaultsText}). Default range: the last 24 hours. With \`channel\` / \`journey\` only the touchpoints, signals and contacts on that channel / of that journey count (read from the minute rollup). ${authNote}`,
+    `Targets: the \`targets\` parameter, else the server's HEATMAP_TARGETS, else the defaults (${defaultsText}). Default range: the last 24 hours. With \`channel\` / \`journey\` only the touchpoints, signals and contacts on that channel / of that journey count (read from the hourly or daily rollup that keeps every dimension on each row). ${authNote}`,
   querystring: {
     type: 'object',
     properties: {

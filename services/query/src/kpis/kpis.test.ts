@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { microsToIso, parseIsoToMicros } from '../shared/time.ts';
-import { alignRange, fcrTotalsFromSeries, kpiDimensionNames, kpiFcrSql, kpiIntervalNames, signalAggregateSql, touchpointAggregateSql } from './kpis.ts';
+import { alignRange, fcrTotalsFromSeries, kpiDimensionNames, kpiFcrSql, kpiIntervalNames, signalAggregateSql, touchpointAggregateSql, touchpointReadOf } from './kpis.ts';
 
 describe('KPI statements', () => {
   it('period FCR totals are the sums of the series buckets of each period', () => {
@@ -36,6 +36,26 @@ describe('KPI statements', () => {
     expect(minute).toContain('FROM touchpoint_agg_1m');
     expect(minute).not.toContain('dimension');
     expect(minute).toContain('channel AS k');
+  });
+
+  it('filters on the per-dimension rows when one filter matches the split, on the combined rollup otherwise', () => {
+    // One filter, no split or split by it: kpi_agg_1h's rows of that dimension, that key.
+    expect(touchpointReadOf('hour', undefined, { channel: 'phone' })).toEqual({ table: 'kpi_agg_1h', layout: 'single', dimension: 'channel', filterKey: 'channel' });
+    expect(touchpointReadOf('day', 'journey', { journey: 'checkout' })).toEqual({ table: 'kpi_agg_1d', layout: 'single', dimension: 'journey', filterKey: 'journey' });
+    const single = touchpointAggregateSql('hour', undefined, 'both', { filter: { channel: 'phone' } });
+    expect(single).toContain("'' AS k");
+    expect(single).toContain('dimension = {dimension:String} AND key = {channel:String}');
+    // Two filters, or a filter and another split: every dimension on each row.
+    expect(touchpointReadOf('hour', undefined, { channel: 'phone', journey: 'checkout' })).toMatchObject({ table: 'touchpoint_agg_1h', layout: 'combined' });
+    expect(touchpointReadOf('day', 'stage', { touchpoint: 'cart' })).toMatchObject({ table: 'touchpoint_agg_1d', layout: 'combined' });
+    const combined = touchpointAggregateSql('day', 'stage', 'totals', { filter: { channel: 'phone', touchpoint: 'cart' } });
+    expect(combined).toContain('FROM touchpoint_agg_1d');
+    expect(combined).toContain("({touchpoint:String} = '' OR touchpoint = {touchpoint:String})");
+    expect(combined).toContain('uniqMerge(customers)');
+    expect(combined).not.toContain('dimension');
+    // Unfiltered: as before.
+    expect(touchpointReadOf('hour', 'stage')).toEqual({ table: 'kpi_agg_1h', layout: 'single', dimension: 'stage', filterKey: null });
+    expect(touchpointReadOf('minute', undefined, { channel: 'phone' })).toMatchObject({ table: 'touchpoint_agg_1m', layout: 'combined' });
   });
 });
 

@@ -29,6 +29,12 @@ interface KpiIntervalSpec {
    * `uniq` states) or `single` (kpi_agg_1h/1d: rows per (dimension, key), '' for everyone, uniqCombined64(15)).
    */
   layout: 'combined' | 'single';
+  /**
+   * The rollup of the same width with every dimension on each row (touchpoint_agg_1h/1d, `uniq` states): read when
+   * filters on two dimensions, or a filter on one and a split by another, are asked for, which `single` rows cannot
+   * answer.
+   */
+  combinedTable: string;
   signalTable: string;
   /** The bucket of a raw row's occurred_at, for the figures read from the raw table. */
   rawBucketSql: string;
@@ -40,6 +46,7 @@ export const kpiIntervals: Record<KpiInterval, KpiIntervalSpec> = {
     maxBuckets: 7 * 24 * 60,
     touchpointTable: 'touchpoint_agg_1m',
     layout: 'combined',
+    combinedTable: 'touchpoint_agg_1m',
     signalTable: 'signal_agg_1m',
     rawBucketSql: "toStartOfMinute(toDateTime(occurred_at, 'UTC'))",
   },
@@ -48,6 +55,7 @@ export const kpiIntervals: Record<KpiInterval, KpiIntervalSpec> = {
     maxBuckets: 93 * 24,
     touchpointTable: 'kpi_agg_1h',
     layout: 'single',
+    combinedTable: 'touchpoint_agg_1h',
     signalTable: 'signal_agg_1h',
     rawBucketSql: "toStartOfHour(toDateTime(occurred_at, 'UTC'))",
   },
@@ -56,6 +64,7 @@ export const kpiIntervals: Record<KpiInterval, KpiIntervalSpec> = {
     maxBuckets: 3 * 366,
     touchpointTable: 'kpi_agg_1d',
     layout: 'single',
+    combinedTable: 'touchpoint_agg_1d',
     signalTable: 'signal_agg_1d',
     rawBucketSql: "toStartOfDay(toDateTime(occurred_at, 'UTC'))",
   },
@@ -92,15 +101,45 @@ export interface KpiRequest {
    */
   skipUniqueCustomers?: boolean;
   /**
-   * Only touchpoints (and signals, contacts) on this channel / of this journey. Only the minute rollup keeps every
-   * dimension on each row, so a scoped read needs interval 'minute' (the heat map's filter).
+   * Only touchpoints (and signals, contacts) on this channel / of this journey / of this touchpoint, any together
+   * (the workspace's global filters, the heat map's). See `touchpointReadOf` for the rollup each combination reads.
    */
-  scope?: Scope;
+  scope?: KpiFilter;
   /**
    * The catalogue's reaction-time targets (touchpoint name → ms, docs/architecture.md §20.3): with at least one,
    * reaction-time compliance is read from the raw touchpoints; without, its figures are 0 / null.
    */
   reactionTargets?: ReactionTargets;
+}
+
+/** The filters of a KPI read: the workspace's channel / journey scope, and a touchpoint. */
+export interface KpiFilter extends Scope {
+  touchpoint?: string;
+}
+
+const isKpiFiltered = (filter: KpiFilter | undefined) => isScoped(filter) || Boolean(filter?.touchpoint);
+
+const kpiFilterDimensions = ['channel', 'journey', 'touchpoint'] as const satisfies ReadonlyArray<KpiDimension & keyof KpiFilter>;
+
+/** True for a row (of any table with channel, journey and touchpoint columns) that the filter keeps. */
+const kpiFilterConditionSql = () => `${scopeConditionSql()} AND ({touchpoint:String} = '' OR touchpoint = {touchpoint:String})`;
+
+/**
+ * Which touchpoint rollup a request reads. Unfiltered, or filtered on the one dimension it is split by (or on one
+ * without a split), the per-dimension rows of kpi_agg_1h/1d (`single`: 30 days × that dimension's values, the fast
+ * path); any other filter on hours or days reads touchpoint_agg_1h/1d, which keep every dimension on each row
+ * (`combined`: as many rows as combinations seen per bucket). Minutes always read the combined touchpoint_agg_1m.
+ */
+export function touchpointReadOf(interval: KpiInterval, by: KpiDimension | undefined, filter: KpiFilter = {}) {
+  const spec = kpiIntervals[interval];
+  // Every filter set, whatever its name: one the per-dimension rows cannot answer must not be dropped silently.
+  const filtered = Object.entries(filter).filter(([, value]) => value).map(([name]) => name);
+  if (spec.layout === 'single') {
+    if (filtered.length === 0) return { table: spec.touchpointTable, layout: 'single' as const, dimension: by ?? '', filterKey: null };
+    const only = kpiFilterDimensions.find((d) => d === filtered[0]);
+    if (filtered.length === 1 && only && (!by || by === only)) return { table: spec.touchpointTable, layout: 'single' as const, dimension: only, filterKey: only };
+  }
+  return { table: spec.combinedTable, layout: 'combined' as const, dimension: '', filterKey: null };
 }
 
 /** Touchpoint names and their reaction-time targets (ms), side by side: sent as two array parameters. */
@@ -218,14 +257,19 @@ export function touchpointAggregateSql(
   interval: KpiInterval,
   by: KpiDimension | undefined,
   grouping: AggregateGrouping,
-  opts: { uniqueCustomers?: boolean; scoped?: boolean } = {},
+  opts: { uniqueCustomers?: boolean; filter?: KpiFilter } = {},
 ): string {
-  const { touchpointTable, layout } = kpiIntervals[interval];
-  const single = layout === 'single';
+  const read = touchpointReadOf(interval, by, opts.filter);
+  const single = read.layout === 'single';
   // `single` tables hold the chosen dimension's rows under `key` (and everyone's under dimension ''); the
-  // dimension name is one of the fixed names above, sent as a parameter all the same.
-  const key = single ? 'key' : by ? kpiDimensions[by].touchpointSql : "''";
-  const dimensionFilter = single ? ` AND dimension = {dimension:String}` : '';
+  // dimension name is one of the fixed names above, sent as a parameter all the same. Filtered on that dimension,
+  // only the filter's key is read; without a split its figures are the total (key '').
+  const key = single ? (read.filterKey && !by ? "''" : 'key') : by ? kpiDimensions[by].touchpointSql : "''";
+  const filterSql = single
+    ? ` AND dimension = {dimension:String}${read.filterKey ? ` AND key = {${read.filterKey}:String}` : ''}`
+    : isKpiFiltered(opts.filter)
+      ? ` AND ${kpiFilterConditionSql()}`
+      : '';
   const uniqMerge = single ? 'uniqCombined64Merge(15)' : 'uniqMerge';
   const uniqIfMerge = single ? 'uniqCombined64IfMerge(15)' : 'uniqIfMerge';
   const uniqueCustomers = opts.uniqueCustomers === false ? 'toUInt64(0)' : `${uniqMerge}(customers)`;
@@ -254,20 +298,20 @@ SELECT
   sumMerge(outcome_abandoned) AS abandoned,
   ${uniqIfMerge}(journeys) AS journeys,
   ${uniqIfMerge}(journeys_completed) AS journeys_completed
-FROM ${touchpointTable}
-WHERE ${aggregateRange}${dimensionFilter}${opts.scoped ? ` AND ${scopeConditionSql()}` : ''}
+FROM ${read.table}
+WHERE ${aggregateRange}${filterSql}
 GROUP BY ${groupBySql(grouping)}
 ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string | null {
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false): string | null {
   const key = by ? kpiDimensions[by].signalSql : "''";
   if (key === null) return null;
   return `
 SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
 FROM ${kpiIntervals[interval].signalTable}
-WHERE ${aggregateRange}${scoped ? ` AND ${scopeConditionSql()}` : ''}
+WHERE ${aggregateRange}${filtered ? ` AND ${kpiFilterConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
@@ -318,7 +362,7 @@ ${querySettingsSql}`;
  * backstop for the rare one that is not), and FINAL over a table ordered by customer costs ~70× the read (2M rows,
  * 60 days: 1.7 s against 23 ms on chDB here), which every KPI request and the heat map would pay.
  */
-export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string {
+export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false): string {
   const key = by ? kpiDimensions[by].touchpointSql : "''";
   return `
 SELECT ${groupSql(grouping)}, k, count() AS rt_contacts, countIf(wait <= target) AS rt_met, quantileExact(0.9)(wait) AS rt_p90
@@ -332,20 +376,20 @@ FROM (
   WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     AND wait_ms IS NOT NULL
-    AND touchpoint IN {rt_names:Array(String)}${scoped ? `
-    AND ${scopeConditionSql()}` : ''}
+    AND touchpoint IN {rt_names:Array(String)}${filtered ? `
+    AND ${kpiFilterConditionSql()}` : ''}
 )
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, scoped = false): string {
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, filtered = false): string {
   const key = by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
       : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-  return fcrSql(group, key, scoped ? `\n    AND ${scopeConditionSql()}` : '');
+  return fcrSql(group, key, filtered ? `\n    AND ${kpiFilterConditionSql()}` : '');
 }
 
 type Num = number | string | null | undefined;
@@ -503,13 +547,13 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     prev_from_s: Math.floor(prevFrom / 1_000_000),
     to_s: Math.floor(alignedTo / 1_000_000),
     fcr_days: fcrDays,
-    dimension: request.by ?? '',
+    dimension: touchpointReadOf(request.interval, request.by, request.scope).dimension,
     rt_names: request.reactionTargets?.names ?? [],
     rt_targets: request.reactionTargets?.targetsMs ?? [],
     ...scopeParams(request.scope ?? {}),
+    touchpoint: request.scope?.touchpoint ?? '',
   };
-  const scoped = isScoped(request.scope);
-  if (scoped && kpiIntervals[request.interval].layout !== 'combined') throw new Error('a channel/journey-scoped KPI read needs the minute rollup (interval minute)');
+  const filtered = isKpiFiltered(request.scope);
   const { interval, by } = request;
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
@@ -519,11 +563,11 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   // No catalogued target: no raw read (the figures are then 0 / null).
-  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping, scoped) : null;
+  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping, filtered) : null;
   const [touchpointRows, signalRows, fcrRows, reactionRows] = await Promise.all([
-    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, scoped }), params),
-    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, scoped), params),
-    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', scoped), params),
+    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, filter: request.scope }), params),
+    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, filtered), params),
+    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', filtered), params),
     rowsOf<ReactionTimeRow>(clickhouse, reactionSql, params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;

@@ -3,7 +3,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
-import { authNote, errorResponses, formatParameter, isoTimestamp, jsonOrCsv200, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
+import { authNote, errorResponses, formatParameter, isoTimestamp, jsonOrCsv200, name, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
+import { scopeProperties } from '../shared/scope.ts';
 import {
   defaultFcrDays,
   kpiDimensionNames,
@@ -120,7 +121,8 @@ const kpisRouteSchema = {
   summary: 'Experience KPIs per period and time bucket, with the previous period',
   description:
     `Volume, unique customers, NPS, CSAT, CES, first-contact resolution, handling and wait times, abandonment, journey completion, sentiment, negative-signal rate and reaction-time compliance against the touchpoint catalogue's targets — for the whole range (\`totals\`) and per minute, hour or day (\`buckets\`, read from the 1-minute, 1-hour or 1-day rollup), optionally split by one dimension. ` +
-    `Every figure has the previous period (same length, just before) beside it. The range is widened to whole buckets; default is the last 24 hours. ${authNote}`,
+    `Every figure has the previous period (same length, just before) beside it. The range is widened to whole buckets; default is the last 24 hours. ` +
+    `\`channel\`, \`journey\` and \`touchpoint\` filter every figure (touchpoints, signals, FCR contacts, reaction times), in any combination and together with \`by\`: one filter alone, or on the dimension split by, reads that dimension's rows of the per-dimension rollup; other combinations read the rollup that keeps every dimension on each row. ${authNote}`,
   querystring: {
     type: 'object',
     properties: {
@@ -128,6 +130,8 @@ const kpisRouteSchema = {
       to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
       interval: { type: 'string', enum: [...kpiIntervalNames], default: 'hour', description: 'Bucket width; also picks the rollup table read.' },
       by: { type: 'string', enum: [...kpiDimensionNames], description: 'Split by this dimension.' },
+      ...scopeProperties('Only touchpoints (and their signals and contacts)'),
+      touchpoint: name('Only touchpoints (and their signals and contacts) of this touchpoint.', 'checkout_page'),
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays, description: 'FCR window: a repeat contact within this many days means the first was not resolved.' },
       format: formatParameter,
     },
@@ -155,14 +159,17 @@ function kpiCsv(result: KpiResult): string {
 
 export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension; fcr_days: number; format?: 'json' | 'csv' } }>(
+    app.get<{
+      Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension; fcr_days: number; format?: 'json' | 'csv'; channel?: string; journey?: string; touchpoint?: string };
+    }>(
       '/v1/kpis',
       { schema: kpisRouteSchema, config: { role: 'read' } },
       async (request, reply) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
-        const { interval, by, fcr_days: fcrDays } = request.query;
+        const { interval, by, fcr_days: fcrDays, channel, journey, touchpoint } = request.query;
         const result = await queryKpis(deps.clickhouse, {
           fromMicros, toMicros, interval, by, fcrDays, reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
+          scope: { channel, journey, touchpoint },
         });
         if (wantsCsv(request)) return sendCsv(reply, kpiCsv(result), 'kpis.csv');
         return result;

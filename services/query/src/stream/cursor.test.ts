@@ -29,6 +29,13 @@ describe('stream filter', () => {
     expect(matchesStreamFilter(alert, { customerId: 'd' })).toBe(false);
     expect(matchesStreamFilter({ ...alert, journey: null }, { journey: 'billing' })).toBe(false);
   });
+
+  it('tells customer alerts from KPI deviation alerts (triggered_by kpi_anomaly)', () => {
+    const kpi = { ...alert, customer_id: 'kpi:channel=phone', triggered_by: 'kpi_anomaly', journey: null };
+    expect([matchesStreamFilter(alert, { kind: 'customer' }), matchesStreamFilter(alert, { kind: 'kpi' })]).toEqual([true, false]);
+    expect([matchesStreamFilter(kpi, { kind: 'customer' }), matchesStreamFilter(kpi, { kind: 'kpi' })]).toEqual([false, true]);
+    expect(matchesStreamFilter(kpi, { kind: 'kpi', channel: 'phone' })).toBe(true);
+  });
 });
 
 describe('RecentIds', () => {

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import { alertLevelRank, alertLevels } from '@touchstream/contracts';
 import type { LogSink } from '@touchstream/kafka';
+import { alertKindNames, alertKindOf, type AlertKind } from '../alerts/alerts.ts';
 import { ApiError, errorBodySchema, queryErrorHandler } from '../shared/errors.ts';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.ts';
 import { replayRange, type AlertStreamHub, type StreamedAlert } from './hub.ts';
@@ -24,6 +25,7 @@ export interface StreamFilter {
   journey?: string;
   channel?: string;
   customerId?: string;
+  kind?: AlertKind;
 }
 
 export function matchesStreamFilter(a: StreamedAlert['alert'], f: StreamFilter): boolean {
@@ -31,6 +33,7 @@ export function matchesStreamFilter(a: StreamedAlert['alert'], f: StreamFilter):
   if (f.journey && a.journey !== f.journey) return false;
   if (f.channel && a.channel !== f.channel) return false;
   if (f.customerId && a.customer_id !== f.customerId) return false;
+  if (f.kind && alertKindOf(a) !== f.kind) return false;
   return true;
 }
 
@@ -66,6 +69,7 @@ const alertStreamRouteSchema = {
       journey: { type: 'string', minLength: 1, maxLength: 256, description: 'Only alerts raised by a touchpoint of this journey.' },
       channel: { type: 'string', minLength: 1, maxLength: 256, description: 'Only alerts raised by a touchpoint on this channel.' },
       customer_id: { type: 'string', minLength: 1, maxLength: 256, description: 'Only this customer\'s alerts.' },
+      kind: { type: 'string', enum: [...alertKindNames], description: '`customer`: alerts raised by a customer\'s weak signals; `kpi`: KPI deviation alerts (`triggered_by` `kpi_anomaly`). Default: both.' },
       last_event_id: { type: 'string', maxLength: 4096, description: 'Resume after this event id (the `Last-Event-ID` header wins when both are sent).', examples: [exampleId] },
       key: { type: 'string', description: 'The read key, for clients that cannot send `Authorization` (EventSource).' },
     },
@@ -88,7 +92,7 @@ const alertStreamRouteSchema = {
 } as const;
 
 type StreamRequest = FastifyRequest<{
-  Querystring: { min_level?: string; journey?: string; channel?: string; customer_id?: string; last_event_id?: string; key?: string };
+  Querystring: { min_level?: string; journey?: string; channel?: string; customer_id?: string; kind?: AlertKind; last_event_id?: string; key?: string };
 }>;
 
 export function alertStreamPlugin(opts: AlertStreamRouteOptions): FastifyPluginAsync {
@@ -112,7 +116,7 @@ export function alertStreamPlugin(opts: AlertStreamRouteOptions): FastifyPluginA
       } else {
         cursor = opts.hub.currentCursor();
       }
-      const filter: StreamFilter = { minLevel: q.min_level, journey: q.journey, channel: q.channel, customerId: q.customer_id };
+      const filter: StreamFilter = { minLevel: q.min_level, journey: q.journey, channel: q.channel, customerId: q.customer_id, kind: q.kind };
       serve(request, reply, cursor, filter, opts, open);
     });
   };

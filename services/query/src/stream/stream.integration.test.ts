@@ -203,6 +203,27 @@ describe('GET /v1/alerts/stream', () => {
     client.close();
   });
 
+  it('kind=kpi keeps the KPI deviation alerts, kind=customer the others', async () => {
+    const series = `kpi:channel=${runId}`;
+    const kpiOnly = await connect(`${server.url}/v1/alerts/stream?kind=kpi&channel=${runId}`);
+    const customersOnly = await connect(`${server.url}/v1/alerts/stream?kind=customer&channel=${runId}`);
+    const kpi = alert({ customer_id: series, triggered_by: 'kpi_anomaly', channel: runId, journey: null });
+    // One key per stream, so each stream's alerts share a partition and arrive in order.
+    const customer = alert({ customer_id: `${runId}-kind`, channel: runId });
+    await produce(customer, kpi);
+    // Each stream's last alert marks the end: everything before it has been through the filter.
+    const kpiLast = alert({ customer_id: series, triggered_by: 'kpi_anomaly', channel: runId, journey: null });
+    const customerLast = alert({ customer_id: `${runId}-kind`, channel: runId });
+    await produce(kpiLast, customerLast);
+    await eventually('the last alert of each', async () => ids(kpiOnly).includes(kpiLast.alert_id) && ids(customersOnly).includes(customerLast.alert_id));
+    expect(ids(kpiOnly)).toEqual([kpi.alert_id, kpiLast.alert_id]);
+    expect(ids(customersOnly)).toEqual([customer.alert_id, customerLast.alert_id]);
+    kpiOnly.close();
+    customersOnly.close();
+    const bad = await fetch(`${server.url}/v1/alerts/stream?kind=customers`, { headers: { authorization: `Bearer ${readKey}` } });
+    expect(bad.status).toBe(400);
+  });
+
   it('resumes with Last-Event-ID (or ?last_event_id=) with exactly the missed alerts, then live ones', async () => {
     const customer = `${runId}-resume`;
     const filter = `customer_id=${customer}`;

@@ -210,6 +210,18 @@ export function benchRequestTypes(routes: Set<string>): RequestType[] {
       { name: 'heatmap (30 days)', request: (_i, rng) => ({ method: 'GET', url: `/v1/heatmap?${qs(range(rng, 30))}` }) },
     );
   }
+  // The workspace's global filters on the KPIs (docs/architecture.md §19): one filter reads the per-dimension
+  // rollup's rows, two at once the rollup with every dimension on each row; the filtered heat map reads the latter.
+  if (routes.has('/v1/heatmap')) {
+    const scope = (rng: () => number) => pick(rng, [{ channel: 'email', journey: 'retail_checkout' }, { channel: 'phone', journey: 'billing_support' }]);
+    types.splice(
+      4, 0,
+      { name: 'kpis (30 days, hourly)', request: (_i, rng) => ({ method: 'GET', url: `/v1/kpis?${qs({ ...range(rng, 30), interval: 'hour' })}` }) },
+      { name: 'kpis (30 days, hourly, channel filter)', request: (_i, rng) => ({ method: 'GET', url: `/v1/kpis?${qs({ ...range(rng, 30), interval: 'hour', channel: scope(rng).channel })}` }) },
+      { name: 'kpis (30 days, hourly, channel + journey)', request: (_i, rng) => ({ method: 'GET', url: `/v1/kpis?${qs({ ...range(rng, 30), interval: 'hour', ...scope(rng) })}` }) },
+      { name: 'heatmap (30 days, channel + journey)', request: (_i, rng) => ({ method: 'GET', url: `/v1/heatmap?${qs({ ...range(rng, 30), ...scope(rng) })}` }) },
+    );
+  }
   return types;
 }
 
