@@ -6,8 +6,8 @@
 // the end of the history without churn is left out (its outcome is not known yet), as is everything from the
 // churn on. Customers are split, not points: a held-out customer contributes no point to training.
 import { createHash } from 'node:crypto';
-import { churnFeatures } from './features.ts';
-import { evaluateChurnScores, type ChurnEvaluation } from './evaluate.ts';
+import { churnFeatureNames, churnFeatures } from './features.ts';
+import { evaluateChurnScores, rocAuc, type ChurnEvaluation } from './evaluate.ts';
 import { replayChurnStates, type HistorySignal, type HistoryTouchpoint, type ReplayOptions } from './history.ts';
 import { churnModelFromForest, defaultForestParams, fitForest, type ChurnModel, type ChurnRules, type ForestParams } from './model.ts';
 
@@ -90,6 +90,8 @@ export interface TrainingResult {
   model: ChurnModel;
   evaluation: ChurnEvaluation & { customers: number };
   training: { customers: number; samples: number; positives: number };
+  /** The held-out AUC of the weak-signal score alone (§4.5): what the rules already tell, for comparison. */
+  weakSignalScoreAuc: number;
 }
 
 export function trainChurnModel(histories: readonly CustomerHistory[], opts: TrainingOptions): TrainingResult {
@@ -135,5 +137,7 @@ export function trainChurnModel(histories: readonly CustomerHistory[], opts: Tra
     training: { ...training, source: opts.source },
     evaluation,
   });
-  return { model, evaluation, training };
+  const scoreAt = churnFeatureNames.indexOf('score');
+  const weakSignalScoreAuc = rocAuc(test.map((p) => p.features[scoreAt]!), test.map((p) => p.label));
+  return { model, evaluation, training, weakSignalScoreAuc };
 }

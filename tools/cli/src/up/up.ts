@@ -8,6 +8,7 @@ import { ConfigError, environment, fail, loadConfig, onShutdown, startApp, type 
 import { startDemoTraffic } from '../demo/demo.ts';
 import { DEMO_ADMIN_KEY, DEMO_ANALYST_WRITE_KEY, DEMO_PRIVACY_SECRET, DEMO_READ_KEY, DEMO_WRITE_KEY } from '../demo/keys.ts';
 import { lagStatusLine } from './status.ts';
+import { DEFAULT_CHURN_MODEL_FILE } from '../train/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -58,6 +59,8 @@ export function upCommand(): Command {
           WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
           RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
           TOUCHPOINTS_FILE: path.join(repoRoot, 'touchpoints/demo.yaml'),
+          // Written by `./touchstream train --generate`; scored live from the moment it exists (§22).
+          CHURN_MODEL_FILE: path.join(repoRoot, DEFAULT_CHURN_MODEL_FILE),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
           ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
           ADMIN_KEY: DEMO_ADMIN_KEY,
@@ -76,6 +79,7 @@ export function upCommand(): Command {
           ...env, LOG_LEVEL: 'warn', KAFKA_BROKERS: config.KAFKA_BROKERS!.join(','), REDIS_URL: redisUrl, HTTP_PORT: '0',
           ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
           ...(config.RULES_FILE ? { RULES_FILE: config.RULES_FILE } : {}),
+          ...(config.CHURN_MODEL_FILE ? { CHURN_MODEL_FILE: config.CHURN_MODEL_FILE } : {}),
         };
         for (const [target, count] of [['processor', processors - 1], ['sink', sinks - 1]] as const) {
           for (let i = 0; i < count; i++) {
