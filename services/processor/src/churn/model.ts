@@ -87,7 +87,10 @@ export function fitForest(rows: number[][], labels: number[], params: ForestPara
     useSampleBagging: true,
     noOOB: true,
     replacement: false,
-    treeOptions: { maxDepth: params.maxDepth, minNumSamples: params.minLeafSamples },
+    // ml-cart's regression trees split only while a split's squared error is above gainThreshold (default 0), so a
+    // split that separates churners perfectly (error 0) would be refused and the node left a mixed leaf: below 0.
+    // (The root still refuses an error-0 split — it compares with a parent error of 0 — which real data never has.)
+    treeOptions: { maxDepth: params.maxDepth, minNumSamples: params.minLeafSamples, gainThreshold: -1 },
   });
   forest.train(rows, labels);
   return forest;
