@@ -492,6 +492,8 @@ function customer(main, ctx) {
     const channels = [...new Set(rows.filter((r) => r.channel).map((r) => r.channel))];
     return [
       el('p', {}, j.live ? `Live score ${num(j.live.score)} · level ${j.live.level.replace('_', ' ')}` : 'No live state (the score has decayed or the customer is new).'),
+      // The churn model's probability (docs/architecture.md §22), when the processor has scored the customer.
+      ...(j.live?.churn_risk ? [el('p', { class: `churn-risk ${j.live.churn_risk.band}` }, `Churn risk ${Math.round(j.live.churn_risk.score * 100)} % · ${j.live.churn_risk.band} band (model ${j.live.churn_risk.model_version ?? 'unknown'})`)] : []),
       chart({
         tooltip: { trigger: 'item' }, legend: { top: 0 }, grid: { left: 90, right: 50, top: 40, bottom: 40 },
         xAxis: { type: 'time' }, yAxis: [{ type: 'category', data: [...channels, 'signals'] }, { type: 'value', name: 'score', splitLine: { show: false } }],
