@@ -9,10 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { customerStateKey, type Signal, type TouchpointEvent } from '@touchstream/contracts';
 import { eventually, HOUR_MS, MINUTE_MS, touchpoint, uniqueCustomer, useTestRedis } from '@touchstream/testkit';
 import { createTouchpointProcessor } from '../processor.ts';
-import { churnFeatures, churnStateFromHash, type ChurnState } from './features.ts';
+import { churnFeatures, churnStateFromHash } from './features.ts';
 import { replayChurnStates } from './history.ts';
 import { CHURN_RISK } from './live.ts';
-import { churnModelFromForest, defaultForestParams, fitForest, saveChurnModel } from './model.ts';
+import { writeTestChurnModel } from './test-model.test-support.ts';
 import { createChurnModelWatcher } from './watcher.ts';
 
 const redis = useTestRedis();
@@ -22,42 +22,8 @@ const modelFile = path.join(dir, 'model.json');
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A small model: customers with negative sentiment and its signals churn, the others do not. */
-async function writeModel(): Promise<void> {
-  const rows: number[][] = [];
-  const labels: number[] = [];
-  let seed = 11;
-  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
-  for (let k = 0; k < 200; k++) {
-    const unhappy = k % 2 === 1;
-    const n = 1 + Math.floor(random() * 3);
-    const sentiments = Array.from({ length: n }, () => (unhappy ? -0.5 - random() * 0.4 : 0.2 + random() * 0.7));
-    const negatives = unhappy ? n + Math.floor(random() * 3) : 0;
-    const state: ChurnState = {
-      events: n + Math.floor(random() * 4),
-      signals: negatives,
-      signalsByType: unhappy ? { negative_sentiment: negatives } : {},
-      firstOccurredAt: 0,
-      lastOccurredAt: random() * 6 * 3_600_000_000,
-      score: unhappy ? 2 * negatives : 0,
-      sentiments,
-    };
-    rows.push(churnFeatures(state));
-    // Some noise, as real outcomes have (ml-cart never splits a root that separates perfectly).
-    labels.push(unhappy !== (k % 20 === 0) ? 1 : 0);
-  }
-  const params = { ...defaultForestParams, trees: 10, minLeafSamples: 5 };
-  const forest = fitForest(rows, labels, params);
-  const evaluation = { samples: 0, positives: 0, baseRate: 0.5, auc: 1, precisionTopDecile: 1, liftTopDecile: 2, brier: 0, brierBaseline: 0.25, calibration: [], customers: 0 };
-  const model = churnModelFromForest(forest, {
-    trained_at: new Date(NOW_MS).toISOString(),
-    outcome: { reasons: ['cancellation'], touchpoints: [], horizon_days: 30 },
-    params,
-    training: { customers: 120, samples: 120, positives: 60, source: 'test' },
-    evaluation,
-  });
-  await saveChurnModel(model, modelFile);
-}
+/** The test model: customers with negative sentiment and its signals churn, the others do not. */
+const writeModel = () => writeTestChurnModel(modelFile, new Date(NOW_MS));
 
 describe('live churn scoring', () => {
   it('starts when the model file appears, alerts once per crossing, and computes the features training computes', async () => {
