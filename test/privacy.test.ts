@@ -251,6 +251,21 @@ describe('erasing a customer', () => {
     expect(JSON.parse(auditRows[0]!.removed!)).toMatchObject({ clickhouse: { touchpoints: 4 } });
   });
 
+  it('shows the kept customer\'s live churn risk on the journey and splits the KPIs by it (§22)', async () => {
+    const read = (pathAndQuery: string) => fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    const journey = (await (await read(`/v1/customers/${encodeURIComponent(keptId)}/journey`)).json()) as { live: { churn_risk: { score: number; band: string; model_version: string } | null } };
+    expect(journey.live.churn_risk).toMatchObject({ band: expect.stringMatching(/^(low|medium|high)$/), model_version: expect.any(String) });
+    expect(journey.live.churn_risk!.score).toBeGreaterThanOrEqual(0);
+    const range = `from=${encodeURIComponent(iso(3_600_000))}&to=${encodeURIComponent(iso(-60_000))}`;
+    const kpis = (await (await read(`/v1/kpis?${range}&interval=hour&by=churn_risk`)).json()) as { by: string; totals: Array<{ key: string; events: number }> };
+    expect(kpis.by).toBe('churn_risk');
+    // At least the kept customer's 4 touchpoints, in their band.
+    expect(kpis.totals.find((t) => t.key === journey.live.churn_risk!.band)?.events).toBeGreaterThanOrEqual(4);
+    const filtered = await read(`/v1/kpis?${range}&interval=hour&churn_risk=${journey.live.churn_risk!.band}`);
+    expect(filtered.status).toBe(200);
+    expect((await read(`/v1/kpis?${range}&churn_risk=doomed`)).status).toBe(400);
+  });
+
   it('refuses a new event for the erased id with 409 and keeps the rest of the batch', async () => {
     const event = (id: string) => ({ customer_id: id, occurred_at: iso(1000), channel: CHANNEL, touchpoint: 'chat_message', initiator: 'customer' });
     const only = await fetch(`${app.url}/v1/events`, {
