@@ -87,6 +87,8 @@ export interface ChurnMemory {
   band: string | null;
 }
 
+const signalCountFields = signalTypes.map((t) => [t, signalCountField(t)] as const);
+
 /** A ChurnState from the state hash (values as Redis returns them: strings, or null/false for missing fields). */
 export function churnStateFromHash(hash: Readonly<Record<string, string | null | false | undefined>>): ChurnState {
   const num = (field: string) => {
@@ -95,8 +97,8 @@ export function churnStateFromHash(hash: Readonly<Record<string, string | null |
     return Number.isFinite(x) ? x : 0;
   };
   const signalsByType: Partial<Record<SignalType, number>> = {};
-  for (const t of signalTypes) {
-    const c = num(signalCountField(t));
+  for (const [t, field] of signalCountFields) {
+    const c = num(field);
     if (c) signalsByType[t] = c;
   }
   let sentiments: number[] = [];
