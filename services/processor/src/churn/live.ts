@@ -29,8 +29,11 @@ export interface ChurnOutput {
   remember: string[];
 }
 
-/** Scores below this change are not re-emitted (the stored score is the same to the analyses). */
-const MIN_CHANGE = 0.001;
+/**
+ * A score that moved less than this (one percentage point) and kept its band is not re-emitted: the analyses read
+ * bands and the journey shows whole percents, and most touchpoints move a forest's output a little.
+ */
+const MIN_CHANGE = 0.01;
 
 export function churnAlertIdFor(customerId: string, eventId: string, band: string): string {
   return createHash('sha1').update(`${customerId}\0churn:${eventId}\0${band}`).digest('hex').slice(0, 32);
