@@ -229,7 +229,7 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
     if (model && churnInputs.length) {
       // One model call for the batch; the customer's score goes with their last touchpoint of the call.
       const lastOf = new Map(calls.map((c) => [c.customerId, c.indexes.at(-1)!]));
-      for (const scored of scoreCustomers(model, cfgNow.churn, cfgNow.rulesVersion, churnInputs)) {
+      for (const scored of scoreCustomers(model, cfgNow.churn, cfgNow.rulesVersion, churnInputs, liveAfterMicros)) {
         outcomes[lastOf.get(scored.customerId)!]!.churn = { score: scored.record, alert: scored.alert };
         indexUpdates.push({ name: 'hset', args: [customerKeys(scored.customerId)[0]!, ...scored.remember], what: 'remembering the churn score' });
       }

@@ -83,6 +83,13 @@ describe('live churn scoring', () => {
     const trained = churnFeatures(replayedStates.at(-1)!);
     trained.forEach((v, i) => expect(v).toBeCloseTo(live[i]!, 9));
     expect(live[0]).toBe(4);
+
+    // Backfill (older than the 30-day horizon before processing time): scored and remembered, never alerted.
+    const old = uniqueCustomer('churn-backfill');
+    const t1 = NOW_MS - 40 * 24 * HOUR_MS;
+    const backfill = await p.processTouchpoints([call(old, t1, -0.6), call(old, t1 + MINUTE_MS, -0.7), call(old, t1 + 2 * MINUTE_MS, -0.8)]);
+    expect(backfill[2]!.churn).toMatchObject({ score: { band: 'high' }, alert: null });
+    expect(await redis.client.hget(customerStateKey(old), 'churn_band')).toBe('high');
     watcher.stop();
   });
 });

@@ -41,8 +41,12 @@ export function churnAlertIdFor(customerId: string, eventId: string, band: strin
 
 const fmt = (p: number) => p.toFixed(2);
 
-/** Scores the customers in one model call; returns what to emit and remember for those whose score changed. */
-export function scoreCustomers(model: ChurnModel, rules: ChurnRules, rulesVersion: string | null, inputs: readonly ChurnInput[]): ChurnOutput[] {
+/**
+ * Scores the customers in one model call; returns what to emit and remember for those whose score changed.
+ * `alertAfterMicros`: a customer whose latest touchpoint is older is backfill — scored and remembered, never alerted
+ * (as the weak-signal alerts, §4.5).
+ */
+export function scoreCustomers(model: ChurnModel, rules: ChurnRules, rulesVersion: string | null, inputs: readonly ChurnInput[], alertAfterMicros = -Infinity): ChurnOutput[] {
   const hashes = inputs.map((i) => hashFromFieldValues(i.values));
   // A customer the script knows nothing about (no touchpoint stored) has nothing to score.
   const scored = inputs.map((_, k) => k).filter((k) => typeof hashes[k]!.last_event_id === 'string');
@@ -60,9 +64,10 @@ export function scoreCustomers(model: ChurnModel, rules: ChurnRules, rulesVersio
     const changed = memory.score === null || Math.abs(memory.score - probability) >= MIN_CHANGE || memory.band !== band;
     if (!changed && !input.replay) return;
     let alert: Alert | null = null;
-    const entered = bandRank(band) >= alertRank && bandRank(memory.band) < alertRank;
+    const live = Number.isFinite(at) && at >= alertAfterMicros;
+    const entered = live && bandRank(band) >= alertRank && bandRank(memory.band) < alertRank;
     // A replayed batch finds the band already remembered: the alert it raised is raised again with the same id.
-    const again = input.replay && hash.churn_alert_event === eventId && bandRank(band) >= alertRank;
+    const again = live && input.replay && hash.churn_alert_event === eventId && bandRank(band) >= alertRank;
     if (entered || again) {
       alert = {
         alert_id: churnAlertIdFor(input.customerId, eventId, band),
