@@ -1,6 +1,7 @@
 // `touchstream up`: the whole local stack (Kafka, Redis, embedded chDB as local processes), every service in
 // this process, demo traffic, and a status line with the consumers' lag.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -11,6 +12,15 @@ import { lagStatusLine } from './status.ts';
 import { DEFAULT_CHURN_MODEL_FILE } from '../train/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The banner's churn line: the model scoring live, or how to get one (the processor picks the file up when it appears). */
+function churnModelLine(file: string | undefined): string {
+  if (!file) return 'off (CHURN_MODEL_FILE unset)';
+  const shown = path.relative(process.cwd(), file) || file;
+  return existsSync(file)
+    ? `scored live with ${shown} (docs/architecture.md §22)`
+    : `no model yet: run ./touchstream train --generate (writes ${shown}; scoring starts when it appears)`;
+}
 
 export function upCommand(): Command {
   return new Command('up')
@@ -113,6 +123,7 @@ export function upCommand(): Command {
     instances     ${processors} processor(s), ${sinks} sink(s) (one consumer group each)
     engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
     demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
+    churn risk    ${churnModelLine(config.CHURN_MODEL_FILE)}
 
   Post an event:
     curl -s -X POST ${url}/v1/events -H 'Authorization: Bearer ${writeKey}' -H 'Content-Type: application/json' \\
@@ -121,8 +132,9 @@ export function upCommand(): Command {
   See that customer's journey:
     curl -s ${url}/v1/customers/c-42/journey -H 'Authorization: Bearer ${readKey}'
 
-  KPIs of the last hour by channel:
+  KPIs of the last hour by channel, and by churn-risk band:
     curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
+    curl -s '${url}/v1/kpis?interval=minute&by=churn_risk' -H 'Authorization: Bearer ${readKey}'
 
   Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
     curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
