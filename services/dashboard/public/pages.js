@@ -2,6 +2,7 @@
 // analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
+import { churnRiskPanel } from './churn.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
 const range = (ctx) => ({ from: ctx.from, to: ctx.to });
@@ -29,9 +30,11 @@ function overview(main, ctx) {
   const [interval, stepMs] = intervalFor(ctx.toMs - ctx.fromMs);
   const tiles = el('section', { class: 'tiles', 'aria-label': 'KPIs over the range', id: 'tiles' });
   const series = el('div');
-  main.append(tiles, panel(`Touchpoints and negative signals per ${interval}`, series));
+  const churn = churnRiskPanel(ctx);
+  main.append(tiles, panel(`Touchpoints and negative signals per ${interval}`, series), churn.section);
   if (ctx.view.channel && ctx.view.journey) main.append(el('p', { class: 'note' }, 'KPIs are split by one dimension at a time: showing the channel filter.'));
   return Promise.all([
+    churn.done,
     fill(tiles, 'KPIs', () => kpisFor(ctx, interval), ({ total, by }) => {
       if (!total) return empty(`No touchpoints in this range${by ? ` for ${by} ${ctx.view[by]}` : ''}: widen the range or clear the filter.`);
       return TILES.map(([field, higherIsBetter]) => {
