@@ -15,6 +15,7 @@ import { createClickHouse, type ClickHouseClient } from '@touchstream/clickhouse
 import { createKafka, readLag, topicNames } from '@touchstream/kafka';
 import { tablesHoldingCustomerIds } from '@touchstream/privacy';
 import { eventually, startTestRedis, type TestRedis } from '@touchstream/testkit';
+import { writeTestChurnModel } from '../services/processor/src/churn/test-model.test-support.ts';
 
 const run = randomUUID().slice(0, 8);
 const WRITE_KEY = `privacy-write-${run}`;
@@ -34,6 +35,8 @@ let redis: Redis;
 let privateRedis: TestRedis;
 let clickhouse: ClickHouseClient;
 let chdbPath: string | undefined;
+// The processor scores churn risk with it, so the erasure has churn_scores rows and churn fields to remove (§22).
+const churnModelFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'privacy-churn-')), 'model.json');
 
 const iso = (msAgo: number) => new Date(Date.now() - msAgo).toISOString();
 
@@ -52,6 +55,7 @@ function configFor(prefix: string, targets: string) {
     PRIVACY_SECRET: SECRET,
     ERASED_CUSTOMER_POLICY: 'refuse',
     ERASURE_SETTLE_MS: '500',
+    CHURN_MODEL_FILE: churnModelFile,
     KAFKA_GROUP_PREFIX: prefix,
     TOUCHPOINT_PARTITIONS: '3',
     TOPIC_PARTITIONS: '2',
@@ -128,7 +132,7 @@ async function caughtUp(prefix: string): Promise<void> {
     await eventually(`${prefix} caught up`, async () => {
       const lag = await readLag(kadmin, [
         { groupId: `${prefix}-processor`, topics: [topicNames.touchpoints] },
-        { groupId: `${prefix}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] },
+        { groupId: `${prefix}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts, topicNames.churnScores] },
       ]);
       const behind = lag.partitions.reduce((n, p) => n + p.lag, 0);
       zeroes = behind === 0 ? zeroes + 1 : 0;
@@ -141,6 +145,7 @@ async function caughtUp(prefix: string): Promise<void> {
 
 beforeAll(async () => {
   privateRedis = await startTestRedis();
+  await writeTestChurnModel(churnModelFile);
   if (!inject('clickhouseUrl')) chdbPath = mkdtempSync(path.join(os.tmpdir(), 'privacy-chdb-'));
   app = await startApp(configFor(`privacy-${run}`, 'all'));
   redis = new Redis(privateRedis.url);
@@ -180,9 +185,10 @@ describe('erasing a customer', () => {
     // Stored everywhere: raw rows, signals, alerts, FCR contacts, customer activity; live state and a journey timer.
     await eventually('the customer stored in ClickHouse', async () => {
       const rows = await rowsOf(erasedId);
-      return rows.touchpoints === 4 && rows.signals! > 0 && rows.alerts! > 0 && rows.customer_activity_1d! > 0 && rows.fcr_contacts! > 0 ? rows : undefined;
+      return rows.touchpoints === 4 && rows.signals! > 0 && rows.alerts! > 0 && rows.customer_activity_1d! > 0 && rows.fcr_contacts! > 0 && rows.churn_scores! > 0 ? rows : undefined;
     });
     expect(await redisTraces(erasedId)).toEqual(expect.arrayContaining([`ts:{${erasedId}}:state`, `ts:{${erasedId}}:timers`, 'ts:timers:due member']));
+    expect(await redis.hget(`ts:{${erasedId}}:state`, 'churn_band')).toMatch(/^(low|medium|high)$/);
     await eventually('the kept customer stored', async () => (await rowsOf(keptId)).touchpoints === 4);
     await caughtUp(`privacy-${run}`);
     const eventsBefore = await channelEvents();
@@ -195,7 +201,7 @@ describe('erasing a customer', () => {
     const lines = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> });
     const kinds = lines.map((l) => l.kind);
     expect(kinds.filter((k) => k === 'touchpoint')).toHaveLength(4);
-    expect(kinds).toEqual(expect.arrayContaining(['live_state', 'score', 'timeline_entry', 'journey_timer', 'signal', 'alert']));
+    expect(kinds).toEqual(expect.arrayContaining(['live_state', 'score', 'timeline_entry', 'journey_timer', 'signal', 'alert', 'churn_score']));
     expect(lines.find((l) => l.kind === 'touchpoint')!.data.customer_id).toBe(erasedId);
 
     // Erase.
@@ -210,6 +216,7 @@ describe('erasing a customer', () => {
     expect(report.removed.clickhouse.signals).toBeGreaterThan(0);
     expect(report.removed.clickhouse.alerts).toBeGreaterThan(0);
     expect(report.removed.clickhouse.fcr_contacts).toBeGreaterThan(0);
+    expect(report.removed.clickhouse.churn_scores).toBeGreaterThan(0);
 
     // Redelivery: the customer's records again, with their original timestamps (as a redelivered batch has them).
     const originals = (await readTopic(topicNames.touchpoints)).filter((m) => m.key?.toString() === erasedId);
@@ -242,6 +249,21 @@ describe('erasing a customer', () => {
     expect(auditRows).toHaveLength(1);
     expect(JSON.stringify(auditRows)).not.toContain(erasedId);
     expect(JSON.parse(auditRows[0]!.removed!)).toMatchObject({ clickhouse: { touchpoints: 4 } });
+  });
+
+  it('shows the kept customer\'s live churn risk on the journey and splits the KPIs by it (§22)', async () => {
+    const read = (pathAndQuery: string) => fetch(`${app.url}${pathAndQuery}`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+    const journey = (await (await read(`/v1/customers/${encodeURIComponent(keptId)}/journey`)).json()) as { live: { churn_risk: { score: number; band: string; model_version: string } | null } };
+    expect(journey.live.churn_risk).toMatchObject({ band: expect.stringMatching(/^(low|medium|high)$/), model_version: expect.any(String) });
+    expect(journey.live.churn_risk!.score).toBeGreaterThanOrEqual(0);
+    const range = `from=${encodeURIComponent(iso(3_600_000))}&to=${encodeURIComponent(iso(-60_000))}`;
+    const kpis = (await (await read(`/v1/kpis?${range}&interval=hour&by=churn_risk`)).json()) as { by: string; totals: Array<{ key: string; events: number }> };
+    expect(kpis.by).toBe('churn_risk');
+    // At least the kept customer's 4 touchpoints, in their band.
+    expect(kpis.totals.find((t) => t.key === journey.live.churn_risk!.band)?.events).toBeGreaterThanOrEqual(4);
+    const filtered = await read(`/v1/kpis?${range}&interval=hour&churn_risk=${journey.live.churn_risk!.band}`);
+    expect(filtered.status).toBe(200);
+    expect((await read(`/v1/kpis?${range}&churn_risk=doomed`)).status).toBe(400);
   });
 
   it('refuses a new event for the erased id with 409 and keeps the rest of the batch', async () => {

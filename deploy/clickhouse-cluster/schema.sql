@@ -428,3 +428,20 @@ ORDER BY (customer_key, erased_at);
 
 CREATE TABLE IF NOT EXISTS customer_erasures ON CLUSTER '{cluster}' AS customer_erasures_local
 ENGINE = Distributed('{cluster}', currentDatabase(), customer_erasures_local, cityHash64(customer_key, erased_at));
+
+CREATE TABLE IF NOT EXISTS churn_scores_local ON CLUSTER '{cluster}'
+(
+    customer_id     String,
+    score           Float64,
+    band            LowCardinality(String),
+    event_id        String,
+    scored_at       DateTime64(6, 'UTC'),
+    model_version   LowCardinality(String),
+    rules_version   LowCardinality(String),
+    stored_at       DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/churn_scores', '{replica}', scored_at)
+ORDER BY customer_id;
+
+CREATE TABLE IF NOT EXISTS churn_scores ON CLUSTER '{cluster}' AS churn_scores_local
+ENGINE = Distributed('{cluster}', currentDatabase(), churn_scores_local, cityHash64(customer_id));

@@ -229,7 +229,7 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
       const groupId = `${config.KAFKA_GROUP_PREFIX}-processor`;
       const processor = createProcessorModule({
         kafka, producer, redis: redis!, groupId,
-        rulesFile: config.RULES_FILE, touchpointsFile: config.TOUCHPOINTS_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
+        rulesFile: config.RULES_FILE, touchpointsFile: config.TOUCHPOINTS_FILE, churnModelFile: config.CHURN_MODEL_FILE, scoring, sweepIntervalMs: config.TIMER_SWEEP_INTERVAL_MS,
         consumer: { sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log, erased,
       });
       return { modules: [dependingOn(processor, ['kafka', 'redis', ...(erased ? ['erasures'] : [])])], laggingGroups: [{ groupId, topics: [topicNames.touchpoints] }], processor };

@@ -85,6 +85,11 @@ export const configShape = z.object({
     SCORE_HALF_LIFE_HOURS: z.coerce.number().positive().optional(),
     /** Weak-signal rules (YAML/JSON, README: Weak signals); unset = built-in defaults. Reloaded on change and SIGHUP. */
     RULES_FILE: z.string().min(1).optional(),
+    /**
+     * Churn model (JSON written by `./touchstream train`, docs/architecture.md §22): the processor scores customers
+     * with it live and reloads it when it changes; a missing file means no scoring until it appears. `train` writes here.
+     */
+    CHURN_MODEL_FILE: z.string().min(1).optional(),
     /** Touchpoint catalogue (YAML/JSON, docs/architecture.md §20.2) for GET /v1/touchpoints; reloaded on change and SIGHUP. */
     TOUCHPOINTS_FILE: z.string().min(1).optional(),
     /** Tick of the processor's journey-timer sweeper (wall clock). */

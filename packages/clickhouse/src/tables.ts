@@ -12,5 +12,6 @@ export const tableNames = {
   customerActivity1d: 'customer_activity_1d',
   annotations: 'annotations',
   customerErasures: 'customer_erasures',
+  churnScores: 'churn_scores',
   schemaMigrations: 'schema_migrations',
 } as const;

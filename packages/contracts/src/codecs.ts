@@ -1,10 +1,11 @@
 import { codecFor } from './avro.ts';
-import type { TouchpointEvent, Signal, Alert, DeadLetter } from './generated.ts';
+import type { TouchpointEvent, Signal, Alert, DeadLetter, ChurnScore } from './generated.ts';
 
-/** The codecs of the four contracts on Kafka (docs/architecture.md §3). */
+/** The codecs of the contracts on Kafka (docs/architecture.md §3; churn scores §22). */
 export const codecs = {
   touchpoint: codecFor<TouchpointEvent>('touchpoint.avsc'),
   signal: codecFor<Signal>('signal.avsc'),
   alert: codecFor<Alert>('alert.avsc'),
   deadLetter: codecFor<DeadLetter>('dead-letter.avsc'),
+  churnScore: codecFor<ChurnScore>('churn-score.avsc'),
 };

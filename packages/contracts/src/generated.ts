@@ -121,3 +121,18 @@ export interface DeadLetter {
   /** Position in the HTTP batch. */
   request_index: null | number;
 }
+
+/** A customer's churn-risk score from the processor's live model, as of their latest touchpoint (docs/architecture.md §22). */
+export interface ChurnScore {
+  customer_id: string;
+  /** Probability of churn within the model's horizon, 0…1. */
+  score: number;
+  /** low, medium, high (the rules' churn.bands). */
+  band: string;
+  /** The customer's latest touchpoint when scored. */
+  event_id: string;
+  /** Event time of that touchpoint. */
+  scored_at: number;
+  model_version: string;
+  rules_version: null | string;
+}

@@ -10,6 +10,8 @@ export const topicNames = {
   deadLetters: 'deadletters.v1',
   /** Erased customers, keyed by a keyed hash of the id (never the id): compacted, read whole by every consumer (§14). */
   erasures: 'erasures.v1',
+  /** Live churn-risk scores (§22), keyed by customer: processor → sink (churn_scores). */
+  churnScores: 'churn_scores.v1',
 } as const;
 
 export interface TopicLayout {
@@ -43,6 +45,7 @@ export function topicSpecs(layout: TopicLayout = defaultTopicLayout): ITopicConf
     spec(topicNames.signals, layout.otherPartitions),
     spec(topicNames.alerts, layout.otherPartitions),
     spec(topicNames.deadLetters, layout.otherPartitions),
+    spec(topicNames.churnScores, layout.otherPartitions),
     // Compacted: the latest erasure of each key is kept for ever (a replay from offset 0 must still meet it).
     // One partition: every process reads it whole, and erasures are rare.
     {

@@ -2,6 +2,7 @@
 // analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, isKpiAlert, kpiAlertDetail, kpiAlertSummary, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
+import { churnRiskPanel } from './churn.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v !== '' && v != null)).toString();
 const range = (ctx) => ({ from: ctx.from, to: ctx.to });
@@ -35,13 +36,15 @@ function overview(main, ctx) {
   const tiles = el('section', { class: 'tiles', 'aria-label': 'KPIs over the range', id: 'tiles' });
   const series = el('div');
   const kpiAlerts = el('div', { id: 'kpi-alerts' });
+  const churn = churnRiskPanel(ctx);
   main.append(...[filterNote(ctx, 'every KPI, the series and the annotations count only its touchpoints, signals and contacts'), tiles,
-    panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts)].filter(Boolean));
+    panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts), churn.section].filter(Boolean));
   const what = scopeText(ctx);
   // One request each, shared by the panels that show them.
   const kpis = kpisFor(ctx, interval);
   const alerts = kpiAlertsFor(ctx);
   return Promise.all([
+    churn.done,
     fill(tiles, 'KPIs', () => kpis, ({ total }) => {
       if (!total) return empty(`No touchpoints in this range${what ? ` for ${what}` : ''}: widen the range or clear the filter.`);
       return TILES.map(([field, higherIsBetter]) => {
@@ -637,6 +640,8 @@ function customer(main, ctx) {
     const channels = [...new Set(rows.filter((r) => r.channel).map((r) => r.channel))];
     return [
       el('p', {}, j.live ? `Live score ${num(j.live.score)} · level ${j.live.level.replace('_', ' ')}` : 'No live state (the score has decayed or the customer is new).'),
+      // The churn model's probability (docs/architecture.md §22), when the processor has scored the customer.
+      ...(j.live?.churn_risk ? [el('p', { class: `churn-risk ${j.live.churn_risk.band}` }, `Churn risk ${Math.round(j.live.churn_risk.score * 100)} % · ${j.live.churn_risk.band} band (model ${j.live.churn_risk.model_version ?? 'unknown'})`)] : []),
       chart({
         tooltip: { trigger: 'item' }, legend: { top: 0 }, grid: { left: 90, right: 50, top: 40, bottom: 40 },
         xAxis: { type: 'time' }, yAxis: [{ type: 'category', data: [...channels, 'signals'] }, { type: 'value', name: 'score', splitLine: { show: false } }],

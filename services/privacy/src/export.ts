@@ -15,7 +15,7 @@ export interface ExportDeps {
 
 const line = (kind: string, data: unknown) => `${JSON.stringify({ kind, data })}\n`;
 
-/** The stored customer_id's data, in this order: live state, score, timeline, timers, touchpoints, signals, alerts. */
+/** The stored customer_id's data, in this order: live state, score, timeline, timers, touchpoints, signals, alerts, churn score. */
 export function exportCustomer(deps: ExportDeps, customerId: string): Readable {
   const now = deps.now ?? Date.now;
   async function* lines(): AsyncGenerator<string> {
@@ -48,6 +48,15 @@ export function exportCustomer(deps: ExportDeps, customerId: string): Readable {
       for await (const rows of result.stream<Record<string, unknown>>()) {
         for (const row of rows) yield line(kind, row.json());
       }
+    }
+    // The live churn-risk score (§22): the newest per customer; older ones are replaced on merge.
+    const churn = await deps.clickhouse.query({
+      query: 'SELECT * FROM churn_scores FINAL WHERE customer_id = {id:String} ORDER BY scored_at',
+      query_params: { id: customerId },
+      format: 'JSONEachRow',
+    });
+    for await (const rows of churn.stream<Record<string, unknown>>()) {
+      for (const row of rows) yield line('churn_score', row.json());
     }
   }
   return Readable.from(lines());

@@ -245,4 +245,8 @@ if wrote then
 end
 
 replies[#replies + 1] = earliest_due()
+-- Live churn scoring (§22): the state fields it needs, read here so scoring costs no extra round trip.
+if cfg.churn_fields then
+  replies[#replies + 1] = cjson.encode(redis.call('HMGET', state_key, unpack(cfg.churn_fields)))
+end
 return replies

@@ -4,6 +4,7 @@
 
 import { signalTypes, type AlertLevelName, type SignalType } from '@touchstream/contracts';
 import { defaultKpiAnomalyConfig, type KpiAnomalyConfig } from './anomaly/detector.ts';
+import { defaultChurnRules, type ChurnRules } from './churn/model.ts';
 
 /** Parameters every signal has: a disabled signal never fires (its state is still kept). */
 interface Common {
@@ -60,6 +61,8 @@ export interface ScoringConfig {
   seenTtlMs: number;
   /** KPI deviation alerts (docs/architecture.md §21): off unless the rules file turns them on. */
   anomalies: KpiAnomalyConfig;
+  /** Churn-risk scoring (docs/architecture.md §22): the outcome trained for, the bands and the alert band. */
+  churn: ChurnRules;
   /**
    * Reaction-time targets (ms) per touchpoint name from the touchpoint catalogue, for `sla_breach.source: catalogue`.
    * Not part of the rules file: the processor module sets it from TOUCHPOINTS_FILE and keeps it in step.
@@ -112,6 +115,7 @@ export const defaultScoringConfig: ScoringConfig = {
   timelineCap: 500,
   seenTtlMs: 35 * DAY_MS,
   anomalies: defaultKpiAnomalyConfig,
+  churn: defaultChurnRules,
 };
 
 /** Overrides of any field; signal parameters and level thresholds one at a time. */

@@ -176,6 +176,8 @@ end
 local function write_state(fields, signals, alert)
   redis.call('HSET', state_key, unpack(fields))
   if #signals > 0 then redis.call('HINCRBY', state_key, 'signals', #signals) end
+  -- Per type too: features of the churn model (docs/architecture.md §22).
+  for _, s in ipairs(signals) do redis.call('HINCRBY', state_key, 'signals:' .. s.type, 1) end
   if alert then redis.call('HINCRBY', state_key, 'alerts', 1) end
 end
 

@@ -50,3 +50,27 @@ export { kpiAlert, kpiAlertIdFor, explainKpiAnomaly, KPI_ANOMALY } from './anoma
 export { createKpiAnomalyRunner, kpiTouchpointOf, type KpiAnomalyRunner } from './anomaly/runner.ts';
 export { createKpiAnomalyModule, defaultAnomalyGroupId, type KpiAnomalyModule, type KpiAnomalyModuleDeps } from './anomaly/module.ts';
 export { warmStartFromClickHouse, type WarmStartResult } from './anomaly/warm-start.ts';
+export {
+  churnFeatures,
+  churnFeatureNames,
+  churnStateFromHash,
+  churnStateFields,
+  type ChurnState,
+} from './churn/features.ts';
+export { replayChurnStates, type HistorySignal, type HistoryTouchpoint } from './churn/history.ts';
+export { evaluateChurnScores, rocAuc, type ChurnEvaluation, type CalibrationRow } from './churn/evaluate.ts';
+export {
+  loadChurnModel,
+  parseChurnModel,
+  saveChurnModel,
+  churnBandOf,
+  defaultChurnRules,
+  defaultForestParams,
+  ChurnModelError,
+  type ChurnModel,
+  type ChurnModelFile,
+  type ChurnRules,
+  type ForestParams,
+} from './churn/model.ts';
+export { trainChurnModel, isChurnEvent, type CustomerHistory, type TrainingOptions, type TrainingResult } from './churn/training.ts';
+export { scoreCustomers, CHURN_RISK } from './churn/live.ts';

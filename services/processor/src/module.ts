@@ -9,6 +9,7 @@ import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from 
 import { createTouchpointProcessor, type TouchpointProcessor } from './processor.ts';
 import { createRulesWatcher, type ReloadResult, type RulesWatcher } from './rules-watcher.ts';
 import { startTimerSweeper, type TimerSweeper } from './timer-sweeper.ts';
+import { createChurnModelWatcher, type ChurnModelWatcher } from './churn/watcher.ts';
 
 export const defaultProcessorGroupId = 'touchstream-processor';
 
@@ -26,6 +27,11 @@ export interface ProcessorModuleDeps {
    * rules say `source: catalogue` (docs/architecture.md §20.5). Validated at init, reloaded on change and with the rules.
    */
   touchpointsFile?: string;
+  /**
+   * The churn model file (CHURN_MODEL_FILE, written by `./touchstream train`): scored live when the rules leave
+   * `churn.enabled` on (§22); reloaded when it changes; a missing file means no scoring until it appears.
+   */
+  churnModelFile?: string;
   /** Settings under the rules file (and all of the rules when there is no file). */
   scoring?: ScoringOverrides;
   /** Journey-timer sweep tick (wall clock); default 1 s. */
@@ -51,6 +57,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
   let rules: RulesWatcher | undefined;
   let catalogue: CatalogueWatcher | undefined;
   let running: TouchpointProcessor | undefined;
+  let churnModel: ChurnModelWatcher | undefined;
   return {
     name: 'processor',
     deps: [],
@@ -95,7 +102,13 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         });
         reactionTimes = targetsOf(catalogue.current);
       }
-      processor = createTouchpointProcessor({ redis: deps.redis, config: inForce() });
+      if (deps.churnModelFile) {
+        churnModel = await createChurnModelWatcher({ file: deps.churnModelFile, log: deps.log, pollIntervalMs: deps.rulesPollIntervalMs });
+        const m = churnModel.current;
+        deps.log.info({ file: deps.churnModelFile, version: m?.file.version ?? null }, m ? 'churn model loaded' : 'no churn model yet: scoring starts when the file appears');
+      }
+      const model = churnModel;
+      processor = createTouchpointProcessor({ redis: deps.redis, config: inForce(), churnModel: model ? () => model.current : undefined });
       running = processor;
       const p = processor;
       let consumer: BatchConsumer | undefined;
@@ -126,6 +139,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
           });
           rules?.start();
           catalogue?.start();
+          churnModel?.start();
           deps.log.info(
             { groupId, halfLifeMs: p.config.halfLifeMs, rulesFile: deps.rulesFile ?? null, rulesVersion: p.config.rulesVersion },
             'processor consuming touchpoints',
@@ -133,6 +147,7 @@ export function createProcessorModule(deps: ProcessorModuleDeps): ProcessorModul
         },
         async stop() {
           rules?.stop();
+          churnModel?.stop();
           catalogue?.stop();
           await sweeper?.stop();
           await consumer?.stop();

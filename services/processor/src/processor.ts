@@ -9,6 +9,10 @@ import { resolveScoringConfig, type ScoringConfig, type ScoringOverrides } from 
 // The scripts take a customer's keys in customerKeys order.
 import { customerDueKey, customerKeys, customerTimersKey, defaultTimerIndexKey } from '@touchstream/contracts';
 import { paramsOf, signalIdFor, statefulInputs, statelessSignals, withSentiment } from './signals.ts';
+import type { ChurnScore } from '@touchstream/contracts';
+import { churnStateFields } from './churn/features.ts';
+import { scoreCustomers, type ChurnInput } from './churn/live.ts';
+import type { ChurnModel } from './churn/model.ts';
 
 const lua = (name: string) => readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 const COMMON_LUA = lua('customer-common.lua');
@@ -28,6 +32,8 @@ export interface TouchpointOutcome {
   duplicate: boolean;
   signals: Signal[];
   alert: Alert | null;
+  /** The customer's churn-risk score (§22), on their last touchpoint of the call, when it changed; and its alert. */
+  churn?: { score: ChurnScore; alert: Alert | null };
 }
 
 /** What one due journey timer produced (journey_not_completed and any alert); `event_id` is the `started` event's. */
@@ -44,8 +50,10 @@ export interface TouchpointProcessorOptions {
   /** The rules in force (e.g. from a rules file); `scoring` overrides are laid over it. */
   config?: ScoringConfig;
   scoring?: ScoringOverrides;
-  /** Where signals and alerts go; defaults to signals.v1 and alerts.v1. */
-  topics?: { signals: string; alerts: string };
+  /** Where signals, alerts and churn scores go; defaults to signals.v1, alerts.v1 and churn_scores.v1. */
+  topics?: { signals: string; alerts: string; churnScores?: string };
+  /** The churn model in force (§22), read once per batch; undefined: no live churn scoring. */
+  churnModel?: () => ChurnModel | undefined;
   /** Wall clock, epoch ms: decides what is backfill, when dedup entries expire and which timers are due. Injectable for tests. */
   now?: () => number;
   /** The global index of customers with journey timers (its own slot). Tests give their own. */
@@ -75,8 +83,9 @@ export interface TouchpointProcessor {
 }
 
 /** The scripts' view of the config: durations in the units they compare (event micros, processing ms). */
-function scriptConfig(config: ScoringConfig, nowMs: number): string {
+function scriptConfig(config: ScoringConfig, nowMs: number, churn = false): string {
   return JSON.stringify({
+    ...(churn ? { churn_fields: churnStateFields } : {}),
     rules_version: config.rulesVersion,
     half_life_us: config.halfLifeMs * 1000,
     thresholds: config.levelThresholds,
@@ -121,7 +130,7 @@ function scriptTouchpoint(given: TouchpointEvent, config: ScoringConfig, live: b
 
 export function createTouchpointProcessor(options: TouchpointProcessorOptions): TouchpointProcessor {
   let config = resolveScoringConfig(options.scoring, options.config);
-  const topics = options.topics ?? { signals: topicNames.signals, alerts: topicNames.alerts };
+  const topics = { signals: topicNames.signals, alerts: topicNames.alerts, churnScores: topicNames.churnScores, ...options.topics };
   const now = options.now ?? Date.now;
   const redis = options.redis;
   const timerIndex = options.timerIndexKey ?? defaultTimerIndexKey;
@@ -141,10 +150,12 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
    * consumer bounds (maxRecordsPerCall). Each script stays atomic per customer either way; a failing one does not
    * undo the others (EXEC has no rollback), as in a pipeline.
    */
-  async function runAll(calls: Array<{ name: ScriptName | 'zadd'; args: string[]; what: string }>): Promise<unknown[]> {
+  async function runAll(calls: Array<{ name: ScriptName | 'zadd' | 'hset'; args: string[]; what: string }>): Promise<unknown[]> {
     if (calls.length === 0) return [];
     if (redis.isCluster) {
-      return Promise.all(calls.map((c) => (c.name === 'zadd' ? redis.zadd(c.args[0]!, c.args[1]!, c.args[2]!) : script(c.name)(...c.args))));
+      return Promise.all(calls.map((c) =>
+        c.name === 'zadd' ? redis.zadd(c.args[0]!, c.args[1]!, c.args[2]!) : c.name === 'hset' ? redis.hset(c.args[0]!, ...c.args.slice(1)) : script(c.name)(...c.args),
+      ));
     }
     const pipeline = redis.multi() as unknown as Record<string, (...args: string[]) => unknown> & { exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const c of calls) pipeline[c.name]!(...c.args);
@@ -167,7 +178,9 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
       else byCustomer.set(e.customer_id, [i]);
     });
     const nowMs = now();
-    const cfg = scriptConfig(cfgNow, nowMs);
+    // Read once per batch, so a model swapped meanwhile applies from the next batch on.
+    const model = cfgNow.churn.enabled ? options.churnModel?.() : undefined;
+    const cfg = scriptConfig(cfgNow, nowMs, model !== undefined);
     const liveAfterMicros = (nowMs - cfgNow.backfillHorizonMs) * 1000;
     const calls = [...byCustomer].map(([customerId, indexes]) => ({
       customerId,
@@ -184,11 +197,13 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
     const replies = (await runAll(calls)) as string[][];
 
     const outcomes = new Array<TouchpointOutcome>(events.length);
-    const indexUpdates: Array<{ name: 'zadd'; args: string[]; what: string }> = [];
+    const indexUpdates: Array<{ name: 'zadd' | 'hset'; args: string[]; what: string }> = [];
+    const churnInputs: ChurnInput[] = [];
+    const extra = model ? 2 : 1;
     calls.forEach((c, k) => {
       const reply = replies[k]!;
-      if (reply.length !== c.indexes.length * 2 + 1) {
-        throw new Error(`script returned ${(reply.length - 1) / 2} outcomes for ${c.indexes.length} touchpoints`);
+      if (reply.length !== c.indexes.length * 2 + extra) {
+        throw new Error(`script returned ${(reply.length - extra) / 2} outcomes for ${c.indexes.length} touchpoints`);
       }
       c.indexes.forEach((i, j) => {
         const recorded = JSON.parse(reply[2 * j + 1]!) as { signals: Signal[]; alert: Alert | null };
@@ -201,9 +216,24 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
         };
       });
       // Before the batch is acknowledged, so a crash here redelivers it and the index is written then.
-      const earliestDue = reply.at(-1)!;
+      const earliestDue = reply[c.indexes.length * 2]!;
       if (earliestDue !== '') indexUpdates.push({ name: 'zadd', args: [timerIndex, earliestDue, c.customerId], what: 'indexing journey timers' });
+      if (model) {
+        churnInputs.push({
+          customerId: c.customerId,
+          values: JSON.parse(reply.at(-1)!) as Array<string | false>,
+          replay: c.indexes.every((i) => outcomes[i]!.duplicate),
+        });
+      }
     });
+    if (model && churnInputs.length) {
+      // One model call for the batch; the customer's score goes with their last touchpoint of the call.
+      const lastOf = new Map(calls.map((c) => [c.customerId, c.indexes.at(-1)!]));
+      for (const scored of scoreCustomers(model, cfgNow.churn, cfgNow.rulesVersion, churnInputs, liveAfterMicros)) {
+        outcomes[lastOf.get(scored.customerId)!]!.churn = { score: scored.record, alert: scored.alert };
+        indexUpdates.push({ name: 'hset', args: [customerKeys(scored.customerId)[0]!, ...scored.remember], what: 'remembering the churn score' });
+      }
+    }
     await runAll(indexUpdates);
     return outcomes;
   }
@@ -212,6 +242,10 @@ export function createTouchpointProcessor(options: TouchpointProcessorOptions): 
     const key = outcome.customer_id;
     const out: OutboundMessage[] = outcome.signals.map((s) => ({ topic: topics.signals, key, value: codecs.signal.encode(s) }));
     if (outcome.alert) out.push({ topic: topics.alerts, key, value: codecs.alert.encode(outcome.alert) });
+    if ('churn' in outcome && outcome.churn) {
+      out.push({ topic: topics.churnScores, key, value: codecs.churnScore.encode(outcome.churn.score) });
+      if (outcome.churn.alert) out.push({ topic: topics.alerts, key, value: codecs.alert.encode(outcome.churn.alert) });
+    }
     return out;
   }
 

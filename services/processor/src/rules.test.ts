@@ -166,3 +166,37 @@ describe('anomalies (KPI deviation alerts, §21)', () => {
     expect(parseRules(['anomalies:', '  timezone: Europe/Berlin'].join('\n'), 'rules.yaml').anomalies.timezone).toBe('Europe/Berlin');
   });
 });
+
+describe('churn (churn-risk score, §22)', () => {
+  it('defaults to reason cancellation within 30 days, bands 0.25 / 0.5, alerting on high', () => {
+    expect(parseRules('{}', 'rules.yaml').churn).toEqual({
+      enabled: true,
+      outcome: { reasons: ['cancellation'], touchpoints: [] },
+      horizonMs: 30 * 86_400_000,
+      bands: { medium: 0.25, high: 0.5 },
+      alertBand: 'high',
+    });
+  });
+
+  it('reads the section', () => {
+    const churn = parseRules(
+      ['churn:', '  outcome: { touchpoints: [contract_cancelled] }', '  horizon: 14d', '  bands: { high: 0.7 }', '  alert: medium'].join('\n'),
+      'rules.yaml',
+    ).churn;
+    expect(churn).toMatchObject({ outcome: { reasons: [], touchpoints: ['contract_cancelled'] }, horizonMs: 14 * 86_400_000, bands: { medium: 0.25, high: 0.7 }, alertBand: 'medium' });
+  });
+
+  it('reports every problem of the section', () => {
+    expect(problemsOf(['churn:', '  outcome: { reasons: [] }', '  horizon: soon', '  alert: critical', '  bands: { medium: 1.5 }'].join('\n'))).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^churn\.outcome: list at least one reason or touchpoint/),
+      expect.stringMatching(/^churn\.horizon: expected a duration/),
+      expect.stringMatching(/^churn\.alert: /),
+      expect.stringMatching(/^churn\.bands\.medium: must be < 1/),
+    ]));
+    expect(problemsOf(['churn:', '  bands: { medium: 0.6, high: 0.5 }'].join('\n'))).toEqual([expect.stringMatching(/^churn\.bands: must increase/)]);
+  });
+
+  it('the shipped rules file says the defaults', () => {
+    expect(parseRules(readFileSync(defaultFile, 'utf8'), 'default.yaml').churn).toEqual(defaultScoringConfig.churn);
+  });
+});

@@ -14,6 +14,7 @@ import {
   type SignalParamsOverride,
 } from './config.ts';
 import { signalTypes, type SignalType } from '@touchstream/contracts';
+import { churnBands, type ChurnRules } from './churn/model.ts';
 import { defaultMetricSettings, isTimeZone, kpiDimensions, kpiMetrics, type KpiAnomalyConfig, type KpiMetric, type KpiMetricSettings } from './anomaly/detector.ts';
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -125,6 +126,31 @@ function anomalyConfigOf(raw: z.infer<typeof anomaliesSchema> | undefined, base:
   };
 }
 
+/** Churn-risk scoring (§22): what churn is, the horizon it is predicted over, the bands and the band that alerts. */
+const churnSchema = z
+  .strictObject({
+    enabled: z.boolean(),
+    outcome: z
+      .strictObject({ reasons: z.array(z.string().min(1)), touchpoints: z.array(z.string().min(1)) })
+      .partial()
+      .refine((o) => (o.reasons?.length ?? 0) + (o.touchpoints?.length ?? 0) > 0, 'list at least one reason or touchpoint that means churn'),
+    horizon: duration(),
+    bands: z.strictObject({ medium: z.number().gt(0, 'must be > 0').lt(1, 'must be < 1'), high: z.number().gt(0, 'must be > 0').lt(1, 'must be < 1') }).partial(),
+    alert: z.enum([...churnBands, 'none']),
+  })
+  .partial();
+
+function churnRulesOf(raw: z.infer<typeof churnSchema> | undefined, base: ChurnRules): ChurnRules {
+  if (!raw) return base;
+  return {
+    enabled: raw.enabled ?? base.enabled,
+    outcome: raw.outcome ? { reasons: raw.outcome.reasons ?? [], touchpoints: raw.outcome.touchpoints ?? [] } : base.outcome,
+    horizonMs: raw.horizon ?? base.horizonMs,
+    bands: { ...base.bands, ...raw.bands },
+    alertBand: raw.alert ?? base.alertBand,
+  };
+}
+
 const rulesFileSchema = z
   .strictObject({
     /** Yours to set (e.g. a date or a release); recorded with the content hash as `rules_version`. */
@@ -141,6 +167,7 @@ const rulesFileSchema = z
     signals: signalOverrides,
     overrides: z.strictObject({ channels: z.record(z.string(), signalOverrides), journeys: z.record(z.string(), signalOverrides) }).partial(),
     anomalies: anomaliesSchema,
+    churn: churnSchema,
   })
   .partial();
 
@@ -181,6 +208,10 @@ export function parseRules(text: string, file: string, base: ScoringConfig = def
   if (!(levels.at_risk > levels.watch && levels.critical > levels.at_risk)) {
     problems.push(`score.levels: must increase: watch (${levels.watch}) < at_risk (${levels.at_risk}) < critical (${levels.critical})`);
   }
+  const churn = churnRulesOf(rules.churn, base.churn);
+  if (!(churn.bands.high > churn.bands.medium)) {
+    problems.push(`churn.bands: must increase: medium (${churn.bands.medium}) < high (${churn.bands.high})`);
+  }
   if (problems.length) throw new RulesError(file, problems);
 
   const config: ScoringConfig = {
@@ -198,6 +229,7 @@ export function parseRules(text: string, file: string, base: ScoringConfig = def
       journeys: { ...base.overrides.journeys, ...(rules.overrides?.journeys as Record<string, SignalParamsOverride> | undefined) },
     },
     anomalies: anomalyConfigOf(rules.anomalies, base.anomalies),
+    churn,
   };
   try {
     return resolveScoringConfig(config);

@@ -3,6 +3,7 @@
 import { dropStaleStages, stageRows, storeStaged, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, withoutErased, type BatchConsumer, type ErasedCustomers, type BatchConsumerOptions, type BatchHandler, type LogSink, type MultiBatchHandler, type RecordResult } from '@touchstream/kafka';
 import type { Module, ModuleInstance } from '@touchstream/runtime';
+import { storeChurnScores } from './churn-scores.ts';
 import { defaultSinkTopics, findStored, resultsPerBatch, rowsFor, storedBlock, storedUnderOtherTokens, tableFor, withoutStored, type BatchPlan, type SinkTopics } from './batch.ts';
 
 export interface SinkDeps {
@@ -16,6 +17,8 @@ export interface SinkDeps {
   log: LogSink;
   /** Defaults to touchpoints.v1, signals.v1 and alerts.v1. */
   topics?: Partial<SinkTopics>;
+  /** Churn-risk scores (§22); default churn_scores.v1 (none when `topics` is given). */
+  churnScoresTopic?: string;
   /** Records per partition chunk at most (the consumer splits larger fetches). */
   maxRecordsPerBatch?: number;
   /** Records per store at most, over all partitions (the consumer's group commit; default 50,000). */
@@ -36,6 +39,8 @@ export interface ClickHouseHealth {
 export interface SinkHandlerOptions {
   clickhouse: ClickHouseClient;
   topics?: SinkTopics;
+  /** Churn-risk scores (§22): their batches go to churn_scores, not through the raw-table path. */
+  churnScoresTopic?: string;
   /** Called after every ClickHouse call with its outcome. */
   onClickHouse?: (health: ClickHouseHealth) => void;
   /** Called before the rollups get again the block of a store cut off under another token. */
@@ -52,7 +57,9 @@ export function createSinkBatchesHandler(opts: SinkHandlerOptions): MultiBatchHa
   return async (batches) => {
     const results: RecordResult[][] = new Array(batches.length);
     const byTable = new Map<string, number[]>();
+    const churn: number[] = [];
     batches.forEach((b, i) => {
+      if (b.topic === opts.churnScoresTopic) return void churn.push(i);
       const table = tableFor(b.topic, topics);
       const indexes = byTable.get(table);
       if (indexes) indexes.push(i);
@@ -64,6 +71,7 @@ export function createSinkBatchesHandler(opts: SinkHandlerOptions): MultiBatchHa
         const plan = planned.rows.length === 0 ? planned : await store(planned);
         resultsPerBatch(plan).forEach((list, k) => (results[indexes[k]!] = list));
       }
+      if (churn.length) (await storeChurnScores(opts.clickhouse, churn.map((i) => batches[i]!))).forEach((list, k) => (results[churn[k]!] = list));
       report({ ok: true });
       return results;
     } catch (err) {
@@ -104,6 +112,8 @@ export function createSinkBatchHandler(opts: SinkHandlerOptions): BatchHandler {
 export function createSinkModule(deps: SinkDeps): Module {
   const groupId = deps.groupId ?? 'touchstream-sink';
   const topics: SinkTopics = { ...defaultSinkTopics, ...deps.topics };
+  // Tests that give topics of their own get no churn topic unless they name one.
+  const churnScoresTopic = deps.churnScoresTopic ?? (deps.topics ? undefined : topicNames.churnScores);
   return {
     name: 'sink',
     deps: [],
@@ -113,6 +123,7 @@ export function createSinkModule(deps: SinkDeps): Module {
       const handleBatches = createSinkBatchesHandler({
         clickhouse: deps.clickhouse,
         topics,
+        churnScoresTopic,
         onClickHouse: (health) => {
           if (!health.ok && clickhouse.ok) deps.log.error({ err: health.error }, 'sink: ClickHouse insert failed; the batch is retried');
           if (health.ok && !clickhouse.ok) deps.log.info({}, 'sink: ClickHouse answers again');
@@ -129,7 +140,7 @@ export function createSinkModule(deps: SinkDeps): Module {
           consumer = await runBatchConsumer({
             kafka: deps.kafka,
             groupId,
-            topics: [topics.touchpoints, topics.signals, topics.alerts],
+            topics: [topics.touchpoints, topics.signals, topics.alerts, ...(churnScoresTopic ? [churnScoresTopic] : [])],
             producer: deps.producer,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'sink',

@@ -68,6 +68,8 @@ export interface LiveState {
   last_alert_at: string | null;
   /** The processor's repeat-contact memory, per contact reason code. */
   reasons: Record<string, ReasonState>;
+  /** The live churn-risk score (docs/architecture.md §22): null until the processor has scored the customer with a model. */
+  churn_risk: { score: number; band: string; model_version: string | null } | null;
 }
 
 /**
@@ -280,6 +282,9 @@ export function liveStateFromHash(
     last_alert_at: optionalMicrosToIso(hash.last_alert_at),
     // fromEntries defines own properties, so a reason named __proto__ is one too.
     reasons: Object.fromEntries(reasons),
+    churn_risk: hash.churn_score !== undefined && Number.isFinite(Number(hash.churn_score)) && hash.churn_band
+      ? { score: Number(hash.churn_score), band: hash.churn_band, model_version: blankToNull(hash.churn_model) }
+      : null,
   };
 }
 

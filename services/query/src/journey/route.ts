@@ -95,6 +95,16 @@ const liveStateSchema = {
       additionalProperties: reasonStateSchema,
       description: "Per reason code of the customer's own contacts (customer-initiated touchpoints with a reason): what the processor's repeat_contact rule remembers.",
     },
+    churn_risk: {
+      type: ['object', 'null'],
+      description: "The live churn-risk score (docs/architecture.md §22): the model's probability that the customer churns within its horizon, as of their latest touchpoint, and the rules' band. Null until scored (no model file, or no touchpoint since the model appeared).",
+      required: ['score', 'band', 'model_version'],
+      properties: {
+        score: { type: 'number', minimum: 0, maximum: 1 },
+        band: { type: 'string', enum: ['low', 'medium', 'high'] },
+        model_version: { type: ['string', 'null'] },
+      },
+    },
   },
 } as const;
 
@@ -158,6 +168,7 @@ const journeyRouteSchema = {
             last_event_id: 'evt-7', last_channel: 'phone', last_touchpoint: 'billing_inquiry_call', score: 2.84,
             score_at_last_update: 3.1, score_at: '2024-05-01T12:01:30.250000Z', level: 'at_risk',
             last_alert_id: 'alr-1', last_alert_at: '2024-05-01T12:01:30.250000Z', reasons: { billing_dispute: { streak: 3, last_contact_at: '2024-05-01T12:01:30.250000Z' } },
+            churn_risk: { score: 0.62, band: 'high', model_version: '20241201T090000Z-3f9a1c2e' },
           },
           entries: [
             {

@@ -10,6 +10,7 @@ import { finiteOrNull, num, round } from '../shared/numbers.ts';
 import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
+import { churnRiskSignalSql, churnRiskTouchpointSql, type ChurnRiskBand } from './churn-risk.ts';
 
 export const kpiIntervalNames = ['minute', 'hour', 'day'] as const;
 export type KpiInterval = (typeof kpiIntervalNames)[number];
@@ -86,11 +87,17 @@ const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: st
 export const defaultFcrDays = 7;
 export const maxFcrDays = 90;
 
+/** What the KPIs can be split by: a touchpoint dimension, or the customer's churn-risk band (§22). */
+export type KpiBy = KpiDimension | 'churn_risk';
+export const kpiByNames = [...kpiDimensionNames, 'churn_risk'] as const;
+
 export interface KpiRequest {
   fromMicros: number;
   toMicros: number;
   interval: KpiInterval;
-  by?: KpiDimension;
+  by?: KpiBy;
+  /** Only touchpoints (and signals) of customers currently in this churn-risk band (§22; read from the raw tables). */
+  churnRisk?: ChurnRiskBand;
   /** A contact counts as resolved first time when no contact about the same reason follows within this many days. */
   fcrDays?: number;
   /** Skip the per-bucket series (the heat map only needs the period totals). */
@@ -212,7 +219,7 @@ export interface KpiResult {
   from: string;
   to: string;
   interval: KpiInterval;
-  by: KpiDimension | null;
+  by: KpiBy | null;
   fcr_days: number;
   previous_period: { from: string; to: string };
   totals: KpiTotal[];
@@ -547,7 +554,8 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     prev_from_s: Math.floor(prevFrom / 1_000_000),
     to_s: Math.floor(alignedTo / 1_000_000),
     fcr_days: fcrDays,
-    dimension: touchpointReadOf(request.interval, request.by, request.scope).dimension,
+    dimension: request.by === 'churn_risk' ? '' : touchpointReadOf(request.interval, request.by, request.scope).dimension,
+    churn_risk: request.churnRisk ?? '',
     rt_names: request.reactionTargets?.names ?? [],
     rt_targets: request.reactionTargets?.targetsMs ?? [],
     ...scopeParams(request.scope ?? {}),
@@ -555,7 +563,10 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   };
   const filtered = isKpiFiltered(request.scope);
   const { interval, by } = request;
-  const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
+  // Churn-risk bands belong to customers, not to rollup rows: that split or filter reads the raw tables (churn-risk.ts).
+  const byRisk = by === 'churn_risk' || request.churnRisk !== undefined;
+  const dimension = by === 'churn_risk' ? undefined : by;
+  const signalsAvailable = by === 'churn_risk' || !dimension || kpiDimensions[dimension].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
   // With a series, the aggregates are read once for buckets and periods together (grouping `both`), and FCR per
   // bucket only: its counts add up, every bucket lying wholly in one period (the range is aligned to buckets), so
@@ -563,11 +574,20 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   // No catalogued target: no raw read (the figures are then 0 / null).
-  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping, filtered) : null;
+  const reactionSql = params.rt_names.length > 0 && !byRisk ? reactionTimeSql(interval, dimension, grouping, filtered) : null;
+  const raw = kpiIntervals[interval].rawBucketSql;
+  const riskKey = by === 'churn_risk' ? 'risk' : dimension ? kpiDimensions[dimension].touchpointSql : "''";
+  const riskSignalKey = by === 'churn_risk' ? 'risk' : dimension ? kpiDimensions[dimension].signalSql : "''";
   const [touchpointRows, signalRows, fcrRows, reactionRows] = await Promise.all([
-    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, filter: request.scope }), params),
-    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, filtered), params),
-    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', filtered), params),
+    rowsOf<TouchpointAggregateRow>(
+      clickhouse,
+      byRisk
+        ? churnRiskTouchpointSql(raw, riskKey, grouping, filtered)
+        : touchpointAggregateSql(interval, dimension, grouping, { uniqueCustomers, filter: request.scope }),
+      params,
+    ),
+    rowsOf<SignalAggregateRow>(clickhouse, byRisk ? churnRiskSignalSql(raw, riskSignalKey, grouping, filtered) : signalAggregateSql(interval, dimension, grouping, filtered), params),
+    rowsOf<FcrRow>(clickhouse, byRisk ? null : kpiFcrSql(interval, dimension, series ? 'series' : 'totals', filtered), params),
     rowsOf<ReactionTimeRow>(clickhouse, reactionSql, params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;

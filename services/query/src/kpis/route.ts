@@ -5,15 +5,17 @@ import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
 import { authNote, errorResponses, formatParameter, isoTimestamp, jsonOrCsv200, name, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
 import { scopeProperties } from '../shared/scope.ts';
+import { churnRiskBands, type ChurnRiskBand } from './churn-risk.ts';
 import {
   defaultFcrDays,
+  kpiByNames,
   kpiDimensionNames,
   kpiFigureNames,
   kpiIntervalNames,
   maxFcrDays,
   queryKpis,
   reactionTargetsOf,
-  type KpiDimension,
+  type KpiBy,
   type KpiFigures,
   type KpiInterval,
   type KpiResult,
@@ -70,7 +72,7 @@ const kpiResultSchema = {
     from: isoTimestamp('Effective start (aligned to the interval).', '2024-05-01T00:00:00.000000Z'),
     to: isoTimestamp('Effective end, exclusive (aligned to the interval).', '2024-05-02T00:00:00.000000Z'),
     interval: { type: 'string', enum: [...kpiIntervalNames] },
-    by: { type: ['string', 'null'], enum: [...kpiDimensionNames, null] },
+    by: { type: ['string', 'null'], enum: [...kpiByNames, null] },
     fcr_days: { type: 'integer' },
     previous_period: {
       type: 'object',
@@ -129,9 +131,10 @@ const kpisRouteSchema = {
       from: rangeParameter('from', 'Start of the range (inclusive). Default: `to` minus 24 hours.'),
       to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
       interval: { type: 'string', enum: [...kpiIntervalNames], default: 'hour', description: 'Bucket width; also picks the rollup table read.' },
-      by: { type: 'string', enum: [...kpiDimensionNames], description: 'Split by this dimension.' },
+      by: { type: 'string', enum: [...kpiByNames], description: "Split by this dimension; `churn_risk`: by the customer's current churn-risk band (low, medium, high, unscored; docs/architecture.md §22), read from the raw tables, without FCR and reaction time." },
       ...scopeProperties('Only touchpoints (and their signals and contacts)'),
       touchpoint: name('Only touchpoints (and their signals and contacts) of this touchpoint.', 'checkout_page'),
+      churn_risk: { type: 'string', enum: [...churnRiskBands], description: 'Only customers currently in this churn-risk band (read from the raw tables, without FCR and reaction time).' },
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays, description: 'FCR window: a repeat contact within this many days means the first was not resolved.' },
       format: formatParameter,
     },
@@ -160,15 +163,18 @@ function kpiCsv(result: KpiResult): string {
 export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{
-      Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension; fcr_days: number; format?: 'json' | 'csv'; channel?: string; journey?: string; touchpoint?: string };
+      Querystring: {
+        from?: string; to?: string; interval: KpiInterval; by?: KpiBy; churn_risk?: ChurnRiskBand; fcr_days: number; format?: 'json' | 'csv';
+        channel?: string; journey?: string; touchpoint?: string;
+      };
     }>(
       '/v1/kpis',
       { schema: kpisRouteSchema, config: { role: 'read' } },
       async (request, reply) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
-        const { interval, by, fcr_days: fcrDays, channel, journey, touchpoint } = request.query;
+        const { interval, by, fcr_days: fcrDays, channel, journey, touchpoint, churn_risk: churnRisk } = request.query;
         const result = await queryKpis(deps.clickhouse, {
-          fromMicros, toMicros, interval, by, fcrDays, reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
+          fromMicros, toMicros, interval, by, churnRisk, fcrDays, reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
           scope: { channel, journey, touchpoint },
         });
         if (wantsCsv(request)) return sendCsv(reply, kpiCsv(result), 'kpis.csv');

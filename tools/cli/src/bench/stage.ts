@@ -47,6 +47,7 @@ interface StageFlags {
   redisFsync: 'always' | 'everysec';
   instances?: string;
   redisCluster?: boolean;
+  churnModel?: string;
 }
 
 const countingBar = (label: string, unit: string) => progressBar(`${label.padEnd(22)} [{bar}] {percentage}% · {value}/{total} ${unit} · {rate}/s`);
@@ -386,6 +387,7 @@ export function stageBenchCommand(stage: Stage): Command {
   if (stage === 'processor') {
     cmd.option('--instances <n>', 'processor instances in the group: this process plus n-1 `touchstream run --target processor` processes', '1');
     cmd.option('--redis-cluster', 'a local 3-master Redis Cluster instead of one redis-server (docs/architecture.md §18)');
+    cmd.option('--churn-model <file>', 'score churn risk live with this model file (CHURN_MODEL_FILE, e.g. from ./touchstream train --generate; docs/architecture.md §22)');
   }
   if (stage === 'sink') cmd.option('--no-signals', 'skip the second figure: signals.v1 pre-filled with the signals of those touchpoints, drained by the sink');
   cmd.addOption(
@@ -483,6 +485,7 @@ their journey_not_completed timer due at once: the timer sweeper fires them duri
         TOPIC_PARTITIONS: String(OTHER_PARTITIONS),
         ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
         ...(stage === 'processor' ? { RULES_FILE: path.join(repoRoot, 'rules/default.yaml') } : {}),
+        ...(stage === 'processor' && flags.churnModel ? { CHURN_MODEL_FILE: path.resolve(flags.churnModel) } : {}),
       };
       // The sink alone with embedded chDB fails loadConfig's cross-process rule (sink and query must share the one
       // process that opens chDB); here nothing else opens it while the sink runs, so the schema is applied without it.

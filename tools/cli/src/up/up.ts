@@ -1,6 +1,7 @@
 // `touchstream up`: the whole local stack (Kafka, Redis, embedded chDB as local processes), every service in
 // this process, demo traffic, and a status line with the consumers' lag.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -8,8 +9,18 @@ import { ConfigError, environment, fail, loadConfig, onShutdown, startApp, type 
 import { startDemoTraffic } from '../demo/demo.ts';
 import { DEMO_ADMIN_KEY, DEMO_ANALYST_WRITE_KEY, DEMO_PRIVACY_SECRET, DEMO_READ_KEY, DEMO_WRITE_KEY } from '../demo/keys.ts';
 import { lagStatusLine } from './status.ts';
+import { DEFAULT_CHURN_MODEL_FILE } from '../train/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** The banner's churn line: the model scoring live, or how to get one (the processor picks the file up when it appears). */
+function churnModelLine(file: string | undefined): string {
+  if (!file) return 'off (CHURN_MODEL_FILE unset)';
+  const shown = path.relative(process.cwd(), file) || file;
+  return existsSync(file)
+    ? `scored live with ${shown} (docs/architecture.md §22)`
+    : `no model yet: run ./touchstream train --generate (writes ${shown}; scoring starts when it appears)`;
+}
 
 export function upCommand(): Command {
   return new Command('up')
@@ -59,6 +70,8 @@ export function upCommand(): Command {
           WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
           RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
           TOUCHPOINTS_FILE: path.join(repoRoot, 'touchpoints/demo.yaml'),
+          // Written by `./touchstream train --generate`; scored live from the moment it exists (§22).
+          CHURN_MODEL_FILE: path.join(repoRoot, DEFAULT_CHURN_MODEL_FILE),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
           ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
           ADMIN_KEY: DEMO_ADMIN_KEY,
@@ -77,6 +90,7 @@ export function upCommand(): Command {
           ...env, LOG_LEVEL: 'warn', KAFKA_BROKERS: config.KAFKA_BROKERS!.join(','), REDIS_URL: redisUrl, HTTP_PORT: '0',
           ...('url' in stack.clickhouse ? { CLICKHOUSE_URL: stack.clickhouse.url } : { CLICKHOUSE_PATH: stack.clickhouse.path }),
           ...(config.RULES_FILE ? { RULES_FILE: config.RULES_FILE } : {}),
+          ...(config.CHURN_MODEL_FILE ? { CHURN_MODEL_FILE: config.CHURN_MODEL_FILE } : {}),
         };
         for (const [target, count] of [['processor', processors - 1], ['sink', sinks - 1]] as const) {
           for (let i = 0; i < count; i++) {
@@ -110,6 +124,7 @@ export function upCommand(): Command {
     instances     ${processors} processor(s), ${sinks} sink(s) (one consumer group each), 1 KPI anomaly detector (it needs every partition)
     engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
     demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
+    churn risk    ${churnModelLine(config.CHURN_MODEL_FILE)}
 
   Post an event:
     curl -s -X POST ${url}/v1/events -H 'Authorization: Bearer ${writeKey}' -H 'Content-Type: application/json' \\
@@ -118,8 +133,9 @@ export function upCommand(): Command {
   See that customer's journey:
     curl -s ${url}/v1/customers/c-42/journey -H 'Authorization: Bearer ${readKey}'
 
-  KPIs of the last hour by channel:
+  KPIs of the last hour by channel, and by churn-risk band:
     curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
+    curl -s '${url}/v1/kpis?interval=minute&by=churn_risk' -H 'Authorization: Bearer ${readKey}'
 
   Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
     curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
