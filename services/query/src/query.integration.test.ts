@@ -342,6 +342,8 @@ describe('GET /v1/customers/:customer_id/journey', () => {
       last_alert_at: '2024-05-01T12:01:20.000000Z',
       // e7 is c-b's one contact with a reason.
       reasons: { billing_dispute: { streak: 1, last_contact_at: '2024-05-01T12:01:20.000000Z' } },
+      // No churn model in force in this test: the processor has not scored anyone.
+      churn_risk: null,
     });
     // The alert's score decayed from e7 to e9 as stored, and from there to the request's "now" by the query API.
     const decay = (fromIso: string, toMicros: number) => 2 ** (-(toMicros - at(fromIso)) / (halfLifeMs * 1000));
