@@ -118,6 +118,15 @@ WHERE initiator = 'customer' AND reason != ''`,
     },
   ],
   signals: [signalAgg('1m'), signalAgg('1h'), signalAgg('1d')],
+  // One row per customer × attribute of each update (migration 010, docs/architecture.md §20.6).
+  profile_updates: [
+    {
+      table: 'customer_profiles',
+      select: `SELECT customer_id, attribute.1 AS attribute, attribute.2 AS value, attribute.3 AS kind, updated_at, profile_id, stored_at
+FROM {source}
+ARRAY JOIN arrayZip(attribute_names, attribute_values, attribute_kinds) AS attribute`,
+    },
+  ],
 };
 
 /** The rollups of a raw table (a database qualifier is kept on their tables); empty for a table without any. */

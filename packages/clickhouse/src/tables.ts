@@ -12,5 +12,7 @@ export const tableNames = {
   customerActivity1d: 'customer_activity_1d',
   annotations: 'annotations',
   customerErasures: 'customer_erasures',
+  profileUpdates: 'profile_updates',
+  customerProfiles: 'customer_profiles',
   schemaMigrations: 'schema_migrations',
 } as const;

@@ -1,10 +1,12 @@
 import { codecFor } from './avro.ts';
-import type { TouchpointEvent, Signal, Alert, DeadLetter } from './generated.ts';
+import type { TouchpointEvent, Signal, Alert, DeadLetter, CustomerProfile } from './generated.ts';
 
-/** The codecs of the four contracts on Kafka (docs/architecture.md §3). */
+/** The codecs of the contracts on Kafka (docs/architecture.md §3). */
 export const codecs = {
   touchpoint: codecFor<TouchpointEvent>('touchpoint.avsc'),
   signal: codecFor<Signal>('signal.avsc'),
   alert: codecFor<Alert>('alert.avsc'),
   deadLetter: codecFor<DeadLetter>('dead-letter.avsc'),
+  /** Customer profile updates on profiles.v1 (§20.6). */
+  profile: codecFor<CustomerProfile>('profile.avsc'),
 };

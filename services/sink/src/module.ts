@@ -1,4 +1,4 @@
-// The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
+// The sink: touchpoints, signals, alerts and profile updates from Kafka into ClickHouse, one insert per batch, effectively once.
 // The tables exist before it starts: the composition root's clickhouse module applies the migrations.
 import { dropStaleStages, stageRows, storeStaged, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, withoutErased, type BatchConsumer, type ErasedCustomers, type BatchConsumerOptions, type BatchHandler, type LogSink, type MultiBatchHandler, type RecordResult } from '@touchstream/kafka';
@@ -14,7 +14,7 @@ export interface SinkDeps {
   /** Defaults to `touchstream-sink`. */
   groupId?: string;
   log: LogSink;
-  /** Defaults to touchpoints.v1, signals.v1 and alerts.v1. */
+  /** Defaults to touchpoints.v1, signals.v1, alerts.v1 and profiles.v1. */
   topics?: Partial<SinkTopics>;
   /** Records per partition chunk at most (the consumer splits larger fetches). */
   maxRecordsPerBatch?: number;
@@ -129,7 +129,7 @@ export function createSinkModule(deps: SinkDeps): Module {
           consumer = await runBatchConsumer({
             kafka: deps.kafka,
             groupId,
-            topics: [topics.touchpoints, topics.signals, topics.alerts],
+            topics: [topics.touchpoints, topics.signals, topics.alerts, topics.profiles ?? topicNames.profiles],
             producer: deps.producer,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'sink',
