@@ -46,6 +46,9 @@ const touchpointMeasures = `
     uniqIfState((customer_id, journey), journey != '') AS journeys,
     uniqIfState((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
 
+/** The -State measures of touchpoint_agg_*, over raw touchpoint columns: the query API computes the same states from the raw table (persona breakdown, §20.6). */
+export const touchpointMeasuresSql = touchpointMeasures;
+
 // kpi_agg_*: no duration_avg column, and HyperLogLog distinct counts (migration 004).
 const kpiMeasures = `
     countState() AS events,
@@ -122,9 +125,9 @@ WHERE initiator = 'customer' AND reason != ''`,
   profile_updates: [
     {
       table: 'customer_profiles',
-      select: `SELECT customer_id, attribute.1 AS attribute, attribute.2 AS value, attribute.3 AS kind, updated_at, profile_id, stored_at
+      select: `SELECT customer_id, entry.1 AS attribute, entry.2 AS value, entry.3 AS kind, updated_at, profile_id, stored_at
 FROM {source}
-ARRAY JOIN arrayZip(attribute_names, attribute_values, attribute_kinds) AS attribute`,
+ARRAY JOIN arrayZip(attribute_names, attribute_values, attribute_kinds) AS entry`,
     },
   ],
 };

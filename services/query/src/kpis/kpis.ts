@@ -4,7 +4,8 @@
 // signal rollup, and first-contact resolution from fcr_contacts (it needs each contact's next contact, which no
 // aggregate state holds).
 // Everything user-chosen in the SQL comes from the fixed fragments below; values travel as {name:Type}.
-import type { ClickHouseClient } from '@touchstream/clickhouse';
+import { touchpointMeasuresSql, type ClickHouseClient } from '@touchstream/clickhouse';
+import { personaConditionSql, type PersonaSql } from '../personas/sql.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { finiteOrNull, num, round } from '../shared/numbers.ts';
 import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -14,7 +15,7 @@ import { microsToIso } from '../shared/time.ts';
 export const kpiIntervalNames = ['minute', 'hour', 'day'] as const;
 export type KpiInterval = (typeof kpiIntervalNames)[number];
 
-export const kpiDimensionNames = ['channel', 'touchpoint', 'journey', 'stage', 'initiator'] as const;
+export const kpiDimensionNames = ['channel', 'touchpoint', 'journey', 'stage', 'initiator', 'persona'] as const;
 export type KpiDimension = (typeof kpiDimensionNames)[number];
 
 const minuteMicros = 60_000_000;
@@ -72,7 +73,33 @@ const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: st
   stage: { touchpointSql: 'stage', signalSql: 'stage', contactSql: 'stage' },
   // fcr_contacts holds customer-initiated contacts only.
   initiator: { touchpointSql: 'initiator', signalSql: null, contactSql: "'customer'" },
+  // A column of the per-persona sources below; contacts get it from the persona expression (§20.6).
+  persona: { touchpointSql: 'persona', signalSql: 'persona', contactSql: 'persona' },
 };
+
+/**
+ * Persona breakdown or filter (docs/architecture.md §20.6): no rollup holds a persona (it is decided at query time from
+ * the profiles, so that a changed personas file applies at once), so the touchpoint and signal figures are computed from
+ * the raw tables into the same -State columns the minute rollup has (with a persona column), and read like it. The cost
+ * is a scan of the raw rows of both periods instead of the rollup.
+ */
+function personaTouchpointSource(interval: KpiInterval, persona: PersonaSql): string {
+  return `(
+  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona, channel, touchpoint, journey, stage, initiator,${touchpointMeasuresSql}
+  FROM touchpoints
+  WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+    AND ({persona:String} = '' OR persona = {persona:String})
+  GROUP BY bucket, persona, channel, touchpoint, journey, stage, initiator)`;
+}
+
+function personaSignalSource(interval: KpiInterval, persona: PersonaSql): string {
+  return `(
+  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona, channel, touchpoint, journey, stage, countState() AS signals
+  FROM signals
+  WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+    AND ({persona:String} = '' OR persona = {persona:String})
+  GROUP BY bucket, persona, channel, touchpoint, journey, stage)`;
+}
 
 export const defaultFcrDays = 7;
 export const maxFcrDays = 90;
@@ -101,6 +128,11 @@ export interface KpiRequest {
    * reaction-time compliance is read from the raw touchpoints; without, its figures are 0 / null.
    */
   reactionTargets?: ReactionTargets;
+  /**
+   * The personas' SQL (docs/architecture.md §20.6): needed for by=persona and for a persona filter (`scope.persona`);
+   * either reads the raw touchpoints and signals instead of the rollups.
+   */
+  personas?: PersonaSql;
 }
 
 /** Touchpoint names and their reaction-time targets (ms), side by side: sent as two array parameters. */
@@ -218,9 +250,11 @@ export function touchpointAggregateSql(
   interval: KpiInterval,
   by: KpiDimension | undefined,
   grouping: AggregateGrouping,
-  opts: { uniqueCustomers?: boolean; scoped?: boolean } = {},
+  opts: { uniqueCustomers?: boolean; scoped?: boolean; persona?: PersonaSql } = {},
 ): string {
-  const { touchpointTable, layout } = kpiIntervals[interval];
+  const { touchpointTable: rollupTable, layout: rollupLayout } = kpiIntervals[interval];
+  const touchpointTable = opts.persona ? personaTouchpointSource(interval, opts.persona) : rollupTable;
+  const layout = opts.persona ? 'combined' : rollupLayout;
   const single = layout === 'single';
   // `single` tables hold the chosen dimension's rows under `key` (and everyone's under dimension ''); the
   // dimension name is one of the fixed names above, sent as a parameter all the same.
@@ -261,12 +295,12 @@ ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string | null {
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false, persona?: PersonaSql): string | null {
   const key = by ? kpiDimensions[by].signalSql : "''";
   if (key === null) return null;
   return `
 SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
-FROM ${kpiIntervals[interval].signalTable}
+FROM ${persona ? personaSignalSource(interval, persona) : kpiIntervals[interval].signalTable}
 WHERE ${aggregateRange}${scoped ? ` AND ${scopeConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
@@ -318,8 +352,8 @@ ${querySettingsSql}`;
  * backstop for the rare one that is not), and FINAL over a table ordered by customer costs ~70× the read (2M rows,
  * 60 days: 1.7 s against 23 ms on chDB here), which every KPI request and the heat map would pay.
  */
-export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false): string {
-  const key = by ? kpiDimensions[by].touchpointSql : "''";
+export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, scoped = false, persona?: PersonaSql): string {
+  const key = by === 'persona' ? persona!.expression() : by ? kpiDimensions[by].touchpointSql : "''";
   return `
 SELECT ${groupSql(grouping)}, k, count() AS rt_contacts, countIf(wait <= target) AS rt_met, quantileExact(0.9)(wait) AS rt_p90
 FROM (
@@ -333,19 +367,21 @@ FROM (
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     AND wait_ms IS NOT NULL
     AND touchpoint IN {rt_names:Array(String)}${scoped ? `
-    AND ${scopeConditionSql()}` : ''}
+    AND ${scopeConditionSql()}` : ''}${persona ? `
+    AND ${personaConditionSql(persona)}` : ''}
 )
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, scoped = false): string {
-  const key = by ? kpiDimensions[by].contactSql : "''";
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, scoped = false, persona?: PersonaSql): string {
+  const key = by === 'persona' ? persona!.expression() : by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
       : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-  return fcrSql(group, key, scoped ? `\n    AND ${scopeConditionSql()}` : '');
+  const filters = [...(scoped ? [scopeConditionSql()] : []), ...(persona ? [personaConditionSql(persona)] : [])];
+  return fcrSql(group, key, filters.map((f) => `\n    AND ${f}`).join(''));
 }
 
 type Num = number | string | null | undefined;
@@ -507,10 +543,14 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     rt_names: request.reactionTargets?.names ?? [],
     rt_targets: request.reactionTargets?.targetsMs ?? [],
     ...scopeParams(request.scope ?? {}),
+    ...request.personas?.params,
+    persona: request.scope?.persona ?? '',
   };
   const scoped = isScoped(request.scope);
-  if (scoped && kpiIntervals[request.interval].layout !== 'combined') throw new Error('a channel/journey-scoped KPI read needs the minute rollup (interval minute)');
   const { interval, by } = request;
+  const persona = by === 'persona' || request.scope?.persona ? request.personas : undefined;
+  if ((by === 'persona' || request.scope?.persona) && !persona) throw new Error('a persona breakdown or filter needs the personas (KpiRequest.personas)');
+  if (scoped && !persona && kpiIntervals[request.interval].layout !== 'combined') throw new Error('a channel/journey-scoped KPI read needs the minute rollup (interval minute)');
   const signalsAvailable = !by || kpiDimensions[by].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
   // With a series, the aggregates are read once for buckets and periods together (grouping `both`), and FCR per
@@ -519,11 +559,11 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   // No catalogued target: no raw read (the figures are then 0 / null).
-  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping, scoped) : null;
+  const reactionSql = params.rt_names.length > 0 ? reactionTimeSql(interval, by, grouping, scoped, persona) : null;
   const [touchpointRows, signalRows, fcrRows, reactionRows] = await Promise.all([
-    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, scoped }), params),
-    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, scoped), params),
-    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', scoped), params),
+    rowsOf<TouchpointAggregateRow>(clickhouse, touchpointAggregateSql(interval, by, grouping, { uniqueCustomers, scoped, persona }), params),
+    rowsOf<SignalAggregateRow>(clickhouse, signalAggregateSql(interval, by, grouping, scoped, persona), params),
+    rowsOf<FcrRow>(clickhouse, kpiFcrSql(interval, by, series ? 'series' : 'totals', scoped, persona), params),
     rowsOf<ReactionTimeRow>(clickhouse, reactionSql, params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;

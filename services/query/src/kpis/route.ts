@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { authNote, errorResponses, formatParameter, isoTimestamp, jsonOrCsv200, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
 import {
   defaultFcrDays,
@@ -127,7 +128,8 @@ const kpisRouteSchema = {
       from: rangeParameter('from', 'Start of the range (inclusive). Default: `to` minus 24 hours.'),
       to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
       interval: { type: 'string', enum: [...kpiIntervalNames], default: 'hour', description: 'Bucket width; also picks the rollup table read.' },
-      by: { type: 'string', enum: [...kpiDimensionNames], description: 'Split by this dimension.' },
+      by: { type: 'string', enum: [...kpiDimensionNames], description: 'Split by this dimension. `persona` (docs/architecture.md §20.6) decides each customer\'s persona from the personas file now, over the whole range, and reads the raw tables instead of the rollups.' },
+      ...personaProperty('Only touchpoints, signals and contacts of customers of this persona; reads the raw tables'),
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays, description: 'FCR window: a repeat contact within this many days means the first was not resolved.' },
       format: formatParameter,
     },
@@ -155,14 +157,16 @@ function kpiCsv(result: KpiResult): string {
 
 export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension; fcr_days: number; format?: 'json' | 'csv' } }>(
+    app.get<{ Querystring: { from?: string; to?: string; interval: KpiInterval; by?: KpiDimension; fcr_days: number; persona?: string; format?: 'json' | 'csv' } }>(
       '/v1/kpis',
       { schema: kpisRouteSchema, config: { role: 'read' } },
       async (request, reply) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
-        const { interval, by, fcr_days: fcrDays } = request.query;
+        const { interval, by, fcr_days: fcrDays, persona } = request.query;
+        const personas = personaSqlFor(deps.personas, { breakdown: by === 'persona', persona });
         const result = await queryKpis(deps.clickhouse, {
           fromMicros, toMicros, interval, by, fcrDays, reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
+          ...(persona ? { scope: { persona } } : {}), personas,
         });
         if (wantsCsv(request)) return sendCsv(reply, kpiCsv(result), 'kpis.csv');
         return result;

@@ -1,0 +1,89 @@
+// Personas in SQL, decided at query time from the stored profile attributes (docs/architecture.md §20.6). The rules of
+// the personas file become one multiIf over each customer's latest attributes; every name and value of the file travels
+// as a query parameter ({ps_…}), so the statement text depends only on the file's shape (how many rules and conditions
+// of which kind), never on a request. Decided at query time rather than stored per customer so that a changed file
+// applies at once, to all history, without a backfill.
+//
+// How a row of any table with a customer_id gets its persona: `transform(customer_id, ids, personas, fallback)` over
+// two scalar subqueries (every customer with a profile and their persona). A scalar subquery is computed once per
+// statement (ClickHouse caches it by its text), and transform() looks the id up in a hash table built from the two
+// constant arrays, so it is one pass over the profiles and no JOIN: it fits in any WHERE, SELECT or GROUP BY of the
+// analyses without reshaping them. Customers without a profile get the fallback.
+import type { PersonaCondition, Personas } from '@touchstream/contracts/personas';
+import { typedText } from '@touchstream/contracts/personas';
+
+export interface PersonaSql {
+  /** The persona of each customer with a profile: `SELECT customer_id, persona FROM …`. */
+  customersSql: string;
+  /** An expression giving the persona of the row's customer (the fallback without a profile). */
+  expression(column?: string): string;
+  /** The parameters every statement using the above needs. */
+  params: Record<string, unknown>;
+  /** The fallback persona's name. */
+  fallback: string;
+}
+
+/**
+ * Each customer's latest attributes as one map, values as typed text (`string:gold`, `number:38`, `boolean:true`):
+ * a value's kind is part of what a condition compares, as in the TypeScript evaluator (personaOf). The latest per
+ * attribute is argMax by (updated_at, stored_at) — what the ReplacingMergeTree's merges converge to — and removed
+ * attributes (kind 'unset') are left out; a customer whose every attribute was removed still has a profile (an empty map).
+ */
+const attributesSql = `
+    SELECT customer_id,
+      mapFromArrays(groupArrayIf(attribute, latest.1 != 'unset'), groupArrayIf(concat(latest.1, ':', latest.2), latest.1 != 'unset')) AS attrs
+    FROM (
+      SELECT customer_id, attribute, argMax((kind, value), (updated_at, stored_at)) AS latest
+      FROM customer_profiles
+      GROUP BY customer_id, attribute
+    )
+    GROUP BY customer_id`;
+
+/** `attrs[a]` for a number, as Float64 (NULL when the attribute is missing or not a number). */
+const numberOf = (a: string) => `if(startsWith(attrs[${a}], 'number:'), toFloat64OrNull(substring(attrs[${a}], 8)), NULL)`;
+
+export function personaSql(personas: Personas): PersonaSql {
+  const params: Record<string, unknown> = { ps_fallback: personas.fallback.name };
+  const conditionSql = (c: PersonaCondition, r: number, i: number): string => {
+    const p = `ps_${r}_${i}`;
+    const a = `{${p}_a:String}`;
+    params[`${p}_a`] = c.attribute;
+    const parts: string[] = [];
+    if (c.exists !== undefined) parts.push(c.exists ? `mapContains(attrs, ${a})` : `NOT mapContains(attrs, ${a})`);
+    if (c.equals !== undefined) {
+      params[`${p}_eq`] = typedText(c.equals);
+      parts.push(`attrs[${a}] = {${p}_eq:String}`);
+    }
+    if (c.in !== undefined) {
+      params[`${p}_in`] = c.in.map(typedText);
+      parts.push(`attrs[${a}] IN {${p}_in:Array(String)}`);
+    }
+    if (c.not_in !== undefined) {
+      params[`${p}_nin`] = c.not_in.map(typedText);
+      parts.push(`attrs[${a}] NOT IN {${p}_nin:Array(String)}`);
+    }
+    // A missing or non-numeric attribute gives NULL: the comparison is NULL, which multiIf takes as false.
+    for (const [op, sql] of [['gt', '>'], ['gte', '>='], ['lt', '<'], ['lte', '<=']] as const) {
+      if (c[op] === undefined) continue;
+      params[`${p}_${op}`] = c[op];
+      parts.push(`ifNull(${numberOf(a)} ${sql} {${p}_${op}:Float64}, 0)`);
+    }
+    return parts.length ? parts.join(' AND ') : '1';
+  };
+  const branches = personas.rules.map((rule, r) => {
+    params[`ps_${r}`] = rule.name;
+    const conditions = rule.conditions.map((c, i) => `(${conditionSql(c, r, i)})`);
+    return `${conditions.length ? conditions.join(' AND ') : '1'}, {ps_${r}:String}`;
+  });
+  const customersSql = `SELECT customer_id, multiIf(${branches.join(',\n      ')},\n      {ps_fallback:String}) AS persona
+  FROM (${attributesSql}
+  )`;
+  const expression = (column = 'customer_id') =>
+    `transform(toString(${column}), (SELECT groupArray(customer_id) FROM (${customersSql})), (SELECT groupArray(persona) FROM (${customersSql})), {ps_fallback:String})`;
+  return { customersSql, expression, params, fallback: personas.fallback.name };
+}
+
+/** True for a row whose customer is of the requested persona ({persona:String}; '' keeps every row). */
+export function personaConditionSql(sql: PersonaSql, column = 'customer_id'): string {
+  return `({persona:String} = '' OR ${sql.expression(column)} = {persona:String})`;
+}
