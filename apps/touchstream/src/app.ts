@@ -245,7 +245,7 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
   query: {
     clients: ['kafka', 'redis', 'clickhouse'],
     build: ({ config, kafka, producer, redis, clickhouse, halfLifeMs, log, erased }) => {
-      const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, log });
+      const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, personasFile: config.PERSONAS_FILE, log });
       return {
         modules: [
           dependingOn(query, ['redis', 'clickhouse']),
@@ -365,8 +365,9 @@ export async function startApp(config: Config): Promise<RunningApp> {
     http,
     runner,
     reloadRules: async () => {
-      // SIGHUP also re-reads the touchpoint catalogue of the query service (docs/architecture.md §20.2).
+      // SIGHUP also re-reads the touchpoint catalogue and the personas of the query service (docs/architecture.md §20.2, §20.6).
       await queryModule?.reloadCatalogue();
+      await queryModule?.reloadPersonas();
       return processorModule?.reloadRules() ?? { ok: false, error: 'this process runs no processor' };
     },
     get lag() {

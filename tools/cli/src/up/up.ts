@@ -58,6 +58,7 @@ export function upCommand(): Command {
           WRITE_KEYS: `${DEMO_WRITE_KEY}=demo`,
           RULES_FILE: path.join(repoRoot, 'rules/default.yaml'),
           TOUCHPOINTS_FILE: path.join(repoRoot, 'touchpoints/demo.yaml'),
+          PERSONAS_FILE: path.join(repoRoot, 'personas/demo.yaml'),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
           ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
           ADMIN_KEY: DEMO_ADMIN_KEY,
