@@ -93,13 +93,13 @@ const touchpoints = [
   touchpoint('g', '2024-07-01T12:30:00Z', { survey_kind: 'CSAT', survey_score: 2 }),
 ];
 
-const signal = (id: string, customer: string, iso: string, channel = 'web') => ({
+const signal = (id: string, customer: string, iso: string, channel = 'web', stage = 'purchase') => ({
   signal_id: id, customer_id: customer, type: 'survey_detractor', weight: 1, event_id: 'x', occurred_at: dateTime64FromMicros(micros(iso)),
-  channel, touchpoint: 'checkout_page', journey: 'purchase', stage: 'purchase', explanation: 'CSAT 2', rules_version: 'r1',
+  channel, touchpoint: 'checkout_page', journey: 'purchase', stage, explanation: 'CSAT 2', rules_version: 'r1',
   kafka_partition: 0, kafka_offset: tp++,
 });
 // Signals: g (other) ×2, c (senior) ×1.
-const signals = [signal('s1', 'g', '2024-07-01T12:30:00Z'), signal('s2', 'g', '2024-07-01T12:31:00Z'), signal('s3', 'c', '2024-07-01T10:20:00Z', 'phone')];
+const signals = [signal('s1', 'g', '2024-07-01T12:30:00Z'), signal('s2', 'g', '2024-07-01T12:31:00Z'), signal('s3', 'c', '2024-07-01T10:20:00Z', 'phone', 'support')];
 
 const alert = (id: string, customer: string, iso: string) => ({
   alert_id: id, customer_id: customer, score: 3, score_before: 1, level: 'at_risk', triggered_by: 'x', at: dateTime64FromMicros(micros(iso)),
@@ -225,6 +225,77 @@ describe('GET /v1/alerts?persona=', () => {
     expect(other.body.alerts.map((a: { alert_id: string }) => a.alert_id)).toEqual(['al-g']);
     const all = await get(`/v1/alerts?${day}`);
     expect(all.body.alerts).toHaveLength(3);
+  });
+});
+
+describe('GET /v1/heatmap by persona', () => {
+  it('has one row per persona, in the file\'s order with the fallback last, each cell against its target', async () => {
+    const { status, body } = await get(`/v1/heatmap?${day}&rows=persona&metrics=csat`);
+    expect(status).toBe(200);
+    expect(body.rows.map((r: { persona: string; events: number }) => [r.persona, r.events])).toEqual([['premium', 3], ['digital', 1], ['senior', 3], ['other', 4]]);
+    expect(body.rows[0].cells.csat).toMatchObject({ value: 100, status: 'ok' });
+    expect(body.rows[3].cells.csat).toMatchObject({ value: 0, status: 'bad' });
+    expect(body.rows[1].cells.csat).toMatchObject({ value: null, status: 'no_data' });
+  });
+
+  it('filters the stage rows to one persona', async () => {
+    const { body } = await get(`/v1/heatmap?${day}&persona=senior&metrics=csat`);
+    expect(body.rows.map((r: { stage: string; events: number }) => [r.stage, r.events])).toEqual([['support', 3]]);
+  });
+});
+
+describe('POST /v1/funnels by persona', () => {
+  // Two visits of checkout_page: a and g come back, e, b, d, f do not; c never visits.
+  const funnel = { steps: [{ touchpoint: 'checkout_page' }, { touchpoint: 'checkout_page', label: 'again' }], window: '1d', from: '2024-07-01T00:00:00Z', to: '2024-07-02T00:00:00Z' };
+  const post = async (body: object) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/funnels', headers: { authorization: `Bearer ${readKey}` }, payload: body });
+    return { status: res.statusCode, body: res.json() };
+  };
+  const counts = (steps: Array<{ customers: number }>) => steps.map((s) => s.customers);
+
+  it('splits the customers of each step by persona', async () => {
+    const { status, body } = await post({ ...funnel, breakdown: 'persona' });
+    expect(status).toBe(200);
+    expect(counts(body.steps)).toEqual([6, 2]);
+    const groups = Object.fromEntries(body.breakdown.groups.map((g: { key: string; steps: Array<{ customers: number }> }) => [g.key, counts(g.steps)]));
+    expect(groups).toEqual({ premium: [2, 1], digital: [1, 0], other: [3, 1] });
+  });
+
+  it('keeps only the customers of one persona', async () => {
+    const { body } = await post({ ...funnel, persona: 'other' });
+    expect(counts(body.steps)).toEqual([3, 1]);
+  });
+});
+
+describe('GET /v1/drivers with personas', () => {
+  // Outcome survey_detractor: only g (CSAT 2). Population: the 7 customers with a touchpoint that day.
+  it('ranks the persona as a factor like any other: persona:other has the one detractor among its 3 customers', async () => {
+    const { status, body } = await get(`/v1/drivers?outcome=survey_detractor&${day}&days=1&min_customers=1`);
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ customers: 7, outcome_customers: 1 });
+    const other = body.drivers.find((d: { kind: string; value: string }) => d.kind === 'persona' && d.value === 'other');
+    expect(other).toMatchObject({ outcome_with_factor: 1, outcome_without_factor: 0, no_outcome_with_factor: 2, no_outcome_without_factor: 4 });
+  });
+
+  it('restricts the population to one persona', async () => {
+    const { body } = await get(`/v1/drivers?outcome=survey_detractor&${day}&days=1&min_customers=1&persona=other`);
+    expect(body).toMatchObject({ customers: 3, outcome_customers: 1 });
+  });
+});
+
+describe('GET /v1/cohorts by persona', () => {
+  const week = 'period=week&from=2024-07-01T00:00:00Z&to=2024-07-08T00:00:00Z&periods=1';
+  it('splits each cohort by persona', async () => {
+    const { status, body } = await get(`/v1/cohorts?${week}&by=persona`);
+    expect(status).toBe(200);
+    expect(body.cohorts.map((c: { cohort: string; persona: string; customers: number }) => [c.cohort, c.persona, c.customers]).sort()).toEqual([
+      ['2024-07-01', 'digital', 1], ['2024-07-01', 'other', 3], ['2024-07-01', 'premium', 2], ['2024-07-01', 'senior', 1],
+    ]);
+  });
+
+  it('keeps only the customers of one persona', async () => {
+    const { body } = await get(`/v1/cohorts?${week}&persona=premium`);
+    expect(body.cohorts.map((c: { cohort: string; customers: number }) => [c.cohort, c.customers])).toEqual([['2024-07-01', 2]]);
   });
 });
 

@@ -21,6 +21,8 @@ export interface PersonaSql {
   params: Record<string, unknown>;
   /** The fallback persona's name. */
   fallback: string;
+  /** Every persona, in rule order, the fallback last. */
+  names: string[];
 }
 
 /**
@@ -80,7 +82,7 @@ export function personaSql(personas: Personas): PersonaSql {
   )`;
   const expression = (column = 'customer_id') =>
     `transform(toString(${column}), (SELECT groupArray(customer_id) FROM (${customersSql})), (SELECT groupArray(persona) FROM (${customersSql})), {ps_fallback:String})`;
-  return { customersSql, expression, params, fallback: personas.fallback.name };
+  return { customersSql, expression, params, fallback: personas.fallback.name, names: [...personas.rules.map((r) => r.name), personas.fallback.name] };
 }
 
 /** True for a row whose customer is of the requested persona ({persona:String}; '' keeps every row). */
