@@ -1,5 +1,5 @@
 // The developer and operator CLI behind ./touchstream: `up` (whole local stack + demo), `run` (the production
-// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`, `export` (BI extracts). Not part of the production image.
+// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`, `export` (BI extracts), `erase`, `profiles import`. Not part of the production image.
 import { Command } from 'commander';
 import { runCommand, VERSION } from '@touchstream/app';
 import { upCommand } from './up/up.ts';
@@ -9,6 +9,7 @@ import { qualityCommand } from './quality/cli.ts';
 import { benchCommand } from './bench/query.ts';
 import { exportCommand } from './export/cli.ts';
 import { eraseCommand } from './erase/cli.ts';
+import { profilesCommand } from './profiles/cli.ts';
 
 const program = new Command()
   .name('touchstream')
@@ -21,6 +22,7 @@ const program = new Command()
   .addCommand(qualityCommand())
   .addCommand(benchCommand())
   .addCommand(exportCommand())
-  .addCommand(eraseCommand());
+  .addCommand(eraseCommand())
+  .addCommand(profilesCommand());
 
 await program.parseAsync(process.argv);
