@@ -121,6 +121,9 @@ export function upCommand(): Command {
   KPIs of the last hour by channel:
     curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
 
+  …and by persona (personas/demo.yaml; the demo sends a profile for every customer):
+    curl -s '${url}/v1/kpis?interval=minute&by=persona' -H 'Authorization: Bearer ${readKey}'
+
   Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
     curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
 
