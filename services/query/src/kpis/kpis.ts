@@ -83,22 +83,31 @@ const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: st
  * the raw tables into the same -State columns the minute rollup has (with a persona column), and read like it. The cost
  * is a scan of the raw rows of both periods instead of the rollup.
  */
-function personaTouchpointSource(interval: KpiInterval, persona: PersonaSql): string {
+function personaTouchpointSource(interval: KpiInterval, persona: PersonaSql, columns: readonly string[]): string {
   return `(
-  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona, channel, touchpoint, journey, stage, initiator,${touchpointMeasuresSql}
+  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona${columns.filter((c) => c !== 'persona').map((c) => `, ${c}`).join('')},${touchpointMeasuresSql}
   FROM touchpoints
   WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     AND ({persona:String} = '' OR persona = {persona:String})
-  GROUP BY bucket, persona, channel, touchpoint, journey, stage, initiator)`;
+  GROUP BY ${['bucket', ...columns].join(', ')})`;
 }
 
-function personaSignalSource(interval: KpiInterval, persona: PersonaSql): string {
+function personaSignalSource(interval: KpiInterval, persona: PersonaSql, columns: readonly string[]): string {
   return `(
-  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona, channel, touchpoint, journey, stage, countState() AS signals
+  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona${columns.filter((c) => c !== 'persona').map((c) => `, ${c}`).join('')}, countState() AS signals
   FROM signals
   WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     AND ({persona:String} = '' OR persona = {persona:String})
-  GROUP BY bucket, persona, channel, touchpoint, journey, stage)`;
+  GROUP BY ${['bucket', ...columns].join(', ')})`;
+}
+
+/**
+ * The columns a per-persona source keeps: the persona, the breakdown's column and, with a channel/journey filter, those
+ * two. Grouping by only these keeps the raw aggregation small (by every dimension it was several times slower).
+ */
+function personaSourceColumns(by: KpiDimension | undefined, scoped: boolean, table: 'touchpoints' | 'signals'): string[] {
+  const column = by ? (table === 'touchpoints' ? kpiDimensions[by].touchpointSql : kpiDimensions[by].signalSql) : null;
+  return [...new Set(['persona', ...(column ? [column] : []), ...(scoped ? ['channel', 'journey'] : [])])];
 }
 
 export const defaultFcrDays = 7;
@@ -253,7 +262,7 @@ export function touchpointAggregateSql(
   opts: { uniqueCustomers?: boolean; scoped?: boolean; persona?: PersonaSql } = {},
 ): string {
   const { touchpointTable: rollupTable, layout: rollupLayout } = kpiIntervals[interval];
-  const touchpointTable = opts.persona ? personaTouchpointSource(interval, opts.persona) : rollupTable;
+  const touchpointTable = opts.persona ? personaTouchpointSource(interval, opts.persona, personaSourceColumns(by, Boolean(opts.scoped), 'touchpoints')) : rollupTable;
   const layout = opts.persona ? 'combined' : rollupLayout;
   const single = layout === 'single';
   // `single` tables hold the chosen dimension's rows under `key` (and everyone's under dimension ''); the
@@ -300,7 +309,7 @@ export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | und
   if (key === null) return null;
   return `
 SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
-FROM ${persona ? personaSignalSource(interval, persona) : kpiIntervals[interval].signalTable}
+FROM ${persona ? personaSignalSource(interval, persona, personaSourceColumns(by, scoped, 'signals')) : kpiIntervals[interval].signalTable}
 WHERE ${aggregateRange}${scoped ? ` AND ${scopeConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
