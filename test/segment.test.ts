@@ -127,7 +127,7 @@ describe('@segment/analytics-node pointed at ingest', () => {
       return i && b ? [i, b] : undefined;
     });
     expect(identify).toMatchObject({ source: 'segment', stage: 'ingest', content_type: 'application/json' });
-    expect(identify.reasons[0]).toMatch(/identify is not stored: touchstream has no customer profiles yet/);
+    expect(identify.reasons[0]).toMatch(/identify is not stored: Segment identify calls are not mapped to customer profiles yet/);
     // The dead letter keeps the Segment message as sent, not the mapped touchpoint.
     expect(JSON.parse(identify.payload.toString())).toMatchObject({ type: 'identify', userId: buyer, traits: { plan: 'pro' } });
     expect(invalid.reasons).toEqual([expect.stringMatching(/^sentiment: /)]);

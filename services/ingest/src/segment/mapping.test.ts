@@ -68,8 +68,8 @@ describe('the default Segment mapping', () => {
     expect(reasons({ type: 'group', userId: 'c', groupId: 'g' })).toEqual(['segment: group messages are not supported (touchstream maps track, page, screen and identify)']);
     expect(reasons({ userId: 'c' })[0]).toMatch(/type must be one of .* \(it is missing\)/);
     expect(reasons('x')).toEqual(['segment: a message must be a JSON object']);
-    // identify: no profiles yet, so kept as a dead letter that says why.
-    expect(reasons({ type: 'identify', userId: 'c', traits: { plan: 'pro' } })[0]).toMatch(/^segment: identify is not stored: touchstream has no customer profiles yet/);
+    // identify: not mapped to profiles yet, so kept as a dead letter that says why.
+    expect(reasons({ type: 'identify', userId: 'c', traits: { plan: 'pro' } })[0]).toMatch(/^segment: identify is not stored: Segment identify calls are not mapped to customer profiles yet/);
   });
 });
 

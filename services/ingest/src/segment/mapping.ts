@@ -57,7 +57,7 @@ export const segmentMappingSchema = z.strictObject({
   page: viewSchema.optional(),
   screen: viewSchema.optional(),
   /**
-   * identify: touchstream has no customer profiles yet. `dead_letter` (default) keeps the message, traits and all,
+   * identify: not mapped to customer profiles (POST /v1/profiles) yet. `dead_letter` (default) keeps the message, traits and all,
    * in touchpoints.invalid.v1 with a reason saying so; `touchpoint` stores it as a touchpoint (traits as attributes).
    */
   identify: z
@@ -268,7 +268,7 @@ export function mapSegmentMessage(message: unknown, mapping: SegmentMapping, rec
     case 'identify': {
       if (mapping.identify === 'dead_letter') {
         errors.push(
-          'segment: identify is not stored: touchstream has no customer profiles yet, so traits cannot be kept as profile attributes; this dead letter keeps the message (set identify: { touchpoint: … } in the Segment mapping to store identifies as touchpoints)',
+          'segment: identify is not stored: Segment identify calls are not mapped to customer profiles yet, so traits cannot be kept as profile attributes; this dead letter keeps the message (send traits to POST /v1/profiles, or set identify: { touchpoint: … } in the Segment mapping to store identifies as touchpoints)',
         );
         break;
       }
