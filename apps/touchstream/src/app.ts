@@ -238,7 +238,7 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
       const groupId = `${config.KAFKA_GROUP_PREFIX}-sink`;
       return {
         modules: [dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log, erased }), ['kafka', 'clickhouse', ...(erased ? ['erasures'] : [])])],
-        laggingGroups: [{ groupId, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] }],
+        laggingGroups: [{ groupId, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts, topicNames.profiles] }],
       };
     },
   },
