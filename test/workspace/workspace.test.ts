@@ -411,8 +411,12 @@ describe('the analysts\' workspace in Chromium', () => {
     const drivers = await api<{ customers: number; outcome_customers: number }>(`/v1/drivers?${range}&persona=${persona}&outcome=survey_detractor&limit=20`);
     expect(await page.locator('#page .panel > div p').first().textContent()).toContain(`${drivers.outcome_customers} of ${drivers.customers} customers`);
 
-    // Where the filter does not apply, the page says so.
-    await page.goto(view('paths', `&persona=${persona}`));
+    // Paths of its customers only; where the filter does not apply, the page says so.
+    await page.goto(view('paths', `&persona=${persona}&start=checkout_page&depth=3`));
+    await settled(page);
+    const paths = await api<{ edges: Array<{ customers: number }> }>(`/v1/paths?${range}&persona=${persona}&start=checkout_page&depth=3`);
+    expect(await page.locator('table[data-table="paths"] td[data-col="customers"]').allTextContents()).toEqual(paths.edges.map((e) => e.customers.toLocaleString('en')));
+    await page.goto(view('actions', `&persona=${persona}`));
     await settled(page);
     expect(await page.locator('#page .persona-note').textContent()).toContain('does not apply');
     expect(problems).toEqual([]);

@@ -1,6 +1,6 @@
 // The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`: every
 // analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there. The
-// persona filter reaches the KPIs, heat map, funnels, drivers, cohorts and alert history; other pages say it does not apply.
+// persona filter reaches every analysis but the touchpoint inventory and the live alert feed; those pages say so.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 
@@ -121,7 +121,7 @@ function journeys(main, ctx) {
     el('button', {}, 'Show'));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ rows: new FormData(form).get('rows') }); });
   main.append(panel(rows === 'persona' ? 'Personas against targets' : 'Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'),
-    personaNote(ctx, 'only the touchpoints, signals and contacts of its customers count (the drill-down and the inventory show every persona)'), form, box), panel('Behind a cell', drill),
+    personaNote(ctx, 'only the touchpoints, signals and contacts of its customers count, in the drill-down too (the inventory shows every persona)'), form, box), panel('Behind a cell', drill),
     panel('Touchpoint inventory', inventory));
   drill.append(empty(rows === 'persona' ? 'The drill-down is by stage: switch the rows to journey stage to open a cell.' : 'Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
   return Promise.all([touchpointInventory(inventory, ctx), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), rows })}`), (heat) => {
@@ -212,7 +212,7 @@ function touchpointInventory(box, ctx) {
 }
 
 async function drillDown(box, ctx, stage, metric) {
-  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
     el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and the ${cell.customers.length} customers seen last.`),
     dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
       { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
@@ -323,9 +323,9 @@ function paths(main, ctx) {
     el('button', { class: 'primary' }, 'Show paths'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ start: f.get('start'), end: f.get('end'), depth: f.get('depth') }); });
   const out = el('div');
-  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), personaNote(ctx), form, out));
+  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), personaNote(ctx, 'only the paths of its customers'), form, out));
   const start = p.start ?? (p.end ? '' : 'verification_start_page');
-  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
+  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
     if (!res.edges.length) return empty('No paths from or to this touchpoint in the range: check its name or widen the range.');
     return [
       el('p', {}, `${res.customers} customers with ${res.start ?? res.end} in the range.`),
@@ -384,8 +384,8 @@ function attribution(main, ctx) {
     el('button', { class: 'primary' }, 'Compare models'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ conversion: f.get('conversion'), by: f.get('by') }); });
   const out = el('div');
-  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), personaNote(ctx), form, out));
-  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
+  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), personaNote(ctx, 'only the paths and conversions of its customers'), form, out));
+  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
     if (!res.conversions) return empty(`No “${conversion}” conversions in this range: check the name or widen the range.`);
     return [
       el('p', {}, `${res.conversions} conversions; credit in conversions per model.`),

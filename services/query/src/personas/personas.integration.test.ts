@@ -299,6 +299,25 @@ describe('GET /v1/cohorts by persona', () => {
   });
 });
 
+describe('paths, attribution and the heat-map drill-down with persona=', () => {
+  it('keep only the customers of the persona', async () => {
+    // Paths from checkout_page: premium a (twice) and e; other d, f, g (twice); senior c never visits it.
+    const premium = await get(`/v1/paths?${day}&start=checkout_page&depth=2&persona=premium`);
+    expect(premium.status).toBe(200);
+    expect(premium.body.customers).toBe(2);
+    expect((await get(`/v1/paths?${day}&start=checkout_page&depth=2&persona=other`)).body.customers).toBe(3);
+    expect((await get(`/v1/paths?${day}&start=checkout_page&depth=2`)).body.customers).toBe(6);
+    // The support stage's touchpoints are c's three billing calls: all senior, none premium.
+    const senior = await get(`/v1/heatmap/cell?${day}&stage=support&persona=senior`);
+    expect(senior.body.touchpoints).toEqual([{ touchpoint: 'billing_call', channel: 'phone', events: 3, customers: 1 }]);
+    expect((await get(`/v1/heatmap/cell?${day}&stage=support&persona=premium`)).body.touchpoints).toEqual([]);
+    // Conversions at billing_call: c's, so none for premium.
+    const conv = (persona: string) => get(`/v1/attribution?${day}&conversion=billing_call&persona=${persona}`);
+    expect((await conv('senior')).body.conversions).toBeGreaterThan(0);
+    expect((await conv('premium')).body.conversions).toBe(0);
+  });
+});
+
 describe('a changed personas file', () => {
   it('applies at once to every answer, without a backfill', async () => {
     writeFileSync(file, personasV2);

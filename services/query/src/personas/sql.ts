@@ -85,6 +85,16 @@ export function personaSql(personas: Personas): PersonaSql {
   return { customersSql, expression, params, fallback: personas.fallback.name, names: [...personas.rules.map((r) => r.name), personas.fallback.name] };
 }
 
+/** `AND <persona condition>` when the request filters by persona (`personas` given), else nothing. */
+export function andPersonaSql(personas: PersonaSql | undefined, column = 'customer_id'): string {
+  return personas ? `\n      AND ${personaConditionSql(personas, column)}` : '';
+}
+
+/** The parameters of a statement that may use the personas' SQL and {persona:String}. */
+export function personaParams(personas: PersonaSql | undefined, persona: string | undefined): Record<string, unknown> {
+  return { ...personas?.params, persona: persona ?? '' };
+}
+
 /** True for a row whose customer is of the requested persona ({persona:String}; '' keeps every row). */
 export function personaConditionSql(sql: PersonaSql, column = 'customer_id'): string {
   return `({persona:String} = '' OR ${sql.expression(column)} = {persona:String})`;
