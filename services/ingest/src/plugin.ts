@@ -247,6 +247,7 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
         limits,
         now,
         deliverItems,
+        deliverProfiles,
         deadLetterBody,
       }),
     );
