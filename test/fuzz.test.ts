@@ -4,7 +4,8 @@
 // binary and invalid UTF-8, duplicate keys, `__proto__` / `constructor` keys, timestamps far in the past or
 // future, NaN / Infinity, numbers as strings, wrong content types, and mixed batches of valid and invalid
 // events. Every answer must be 2xx or a 4xx with a reason (never 5xx, never a dropped connection); the process
-// must survive and still answer /healthz; every event accepted must be on touchpoints.v1.
+// must survive and still answer /healthz; every event accepted must be on touchpoints.v1. The profile routes get the
+// same treatment (odd attribute values, names, timestamps; every accepted profile on profiles.v1).
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';

@@ -530,6 +530,15 @@ function customer(main, ctx) {
   const out = el('div');
   main.append(panel('Customer journey', form, out));
   if (!id) return out.append(empty('Enter a customer id, or open one from an alert, a funnel drop-off or a heat-map cell.'));
+  const profile = el('div', { id: 'customer-profile' });
+  out.before(profile);
+  // Who the customer is (docs/architecture.md §20.6): persona and latest profile attributes, when the API has them.
+  api(`/v1/customers/${encodeURIComponent(id)}/profile`).then((p) => {
+    if (!p.attributes.length && !p.persona) return;
+    profile.replaceChildren(el('p', { class: 'note' },
+      p.persona ? `Persona ${p.persona}` : 'No personas configured', ' · ',
+      p.attributes.length ? p.attributes.map((a) => `${a.attribute}: ${a.value}`).join(' · ') : 'no profile attributes'));
+  }).catch(() => {});
   return fill(out, `the journey of ${id}`, async () => {
     try {
       return await api(`/v1/customers/${encodeURIComponent(id)}/journey?limit=500`);

@@ -186,6 +186,21 @@ describe('GET /v1/personas', () => {
   });
 });
 
+describe('GET /v1/customers/{id}/profile', () => {
+  it('gives the latest attributes in their kinds and the persona; none and the fallback without a profile', async () => {
+    const { status, body } = await get('/v1/customers/c/profile');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      customer_id: 'c', persona: 'senior',
+      attributes: [{ attribute: 'age', value: 70, updated_at: '2024-06-15T00:00:00.000000Z' }, { attribute: 'preferred_channel', value: 'phone', updated_at: '2024-06-15T00:00:00.000000Z' }],
+    });
+    expect((await get('/v1/customers/d/profile')).body.attributes).toEqual([{ attribute: 'age', value: '70', updated_at: '2024-06-01T00:00:00.000000Z' }]);
+    expect((await get('/v1/customers/g/profile')).body).toEqual({ customer_id: 'g', persona: 'other', attributes: [] });
+    // Every attribute removed: nothing to show, the fallback persona.
+    expect((await get('/v1/customers/f/profile')).body).toEqual({ customer_id: 'f', persona: 'other', attributes: [] });
+  });
+});
+
 describe('GET /v1/kpis by persona', () => {
   it('splits every figure by the persona of the touchpoint\'s customer', async () => {
     const { status, body } = await get(`/v1/kpis?${day}&interval=day&by=persona`);

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { QueryDeps } from '../shared/deps.ts';
 import { authNote, errorResponses, tags } from '../shared/schemas.ts';
 import { querySettingsSql } from '../shared/sql.ts';
+import { microsToIso } from '../shared/time.ts';
 import { personasNotConfigured, personaSqlFor } from './context.ts';
 
 const scalar = { type: ['string', 'number', 'boolean'] } as const;
@@ -79,8 +80,63 @@ const personasRouteSchema = {
   },
 } as const;
 
+const customerProfileRouteSchema = {
+  tags,
+  summary: "One customer's profile attributes and persona",
+  description:
+    'The latest value of each attribute (as stored in `customer_profiles`, removed ones left out) with when it was set, and the customer\'s persona under the personas file in force (null without PERSONAS_FILE). ' +
+    `A customer without a profile has no attributes and the fallback persona. The id is the stored one (as the journey route takes it). ${authNote}`,
+  params: { type: 'object', required: ['customer_id'], properties: { customer_id: { type: 'string', minLength: 1, maxLength: 256 } } },
+  response: {
+    200: {
+      description: 'The profile.',
+      type: 'object',
+      required: ['customer_id', 'persona', 'attributes'],
+      properties: {
+        customer_id: { type: 'string' },
+        persona: { type: ['string', 'null'], description: 'Null when no personas file is configured.' },
+        attributes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['attribute', 'value', 'updated_at'],
+            properties: { attribute: { type: 'string' }, value: { type: ['string', 'number', 'boolean'] }, updated_at: { type: 'string' } },
+          },
+        },
+      },
+      examples: [{ customer_id: 'cust-42', persona: 'loyal_shopper', attributes: [{ attribute: 'loyalty_tier', value: 'gold', updated_at: '2026-01-31T09:30:00.000000Z' }] }],
+    },
+    ...errorResponses,
+  },
+} as const;
+
+/** A stored value back in its kind. */
+function typedValue(kind: string, text: string): string | number | boolean {
+  if (kind === 'number') return Number(text);
+  if (kind === 'boolean') return text === 'true';
+  return text;
+}
+
 export function personaRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
+    app.get<{ Params: { customer_id: string } }>('/v1/customers/:customer_id/profile', { schema: customerProfileRouteSchema, config: { role: 'read' } }, async (request) => {
+      const id = request.params.customer_id;
+      const sql = deps.personas ? personaSqlFor(deps.personas, { breakdown: true }) : undefined;
+      const rs = await deps.clickhouse.query({
+        query: `SELECT attribute, kind, value, toUnixTimestamp64Micro(updated_at) AS updated_us${sql ? `, ${sql.expression('customer_id')} AS persona` : ''}
+FROM customer_profiles FINAL WHERE customer_id = {id:String} AND kind != 'unset' ORDER BY attribute ${querySettingsSql}`,
+        query_params: { id, ...sql?.params },
+        format: 'JSONEachRow',
+      });
+      const rows = await rs.json<{ attribute: string; kind: string; value: string; updated_us: string | number; persona?: string }>();
+      return {
+        customer_id: id,
+        // Without a profile, the fallback (as every analysis counts the customer).
+        persona: rows[0]?.persona ?? sql?.fallback ?? null,
+        attributes: rows.map((r) => ({ attribute: r.attribute, value: typedValue(r.kind, r.value), updated_at: microsToIso(Number(r.updated_us)) })),
+      };
+    });
+
     app.get('/v1/personas', { schema: personasRouteSchema, config: { role: 'read' } }, async () => {
       if (!deps.personas) throw personasNotConfigured('GET /v1/personas');
       const personas = deps.personas.current;
