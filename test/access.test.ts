@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { acceptedKinds, hashKey, type DeclaredRoute, type KeyKind } from '@touchstream/runtime';
@@ -37,6 +38,8 @@ beforeAll(async () => {
     // The privacy routes (erase, export) answer 503 without it.
     PRIVACY_SECRET: `access-test-privacy-secret-${'x'.repeat(16)}`,
     ERASURE_SETTLE_MS: '0',
+    // GET /v1/personas answers 400 PERSONAS_NOT_CONFIGURED without it.
+    PERSONAS_FILE: fileURLToPath(new URL('../personas/demo.yaml', import.meta.url)),
     KAFKA_GROUP_PREFIX: `access-${run}`,
     TOUCHPOINT_PARTITIONS: '2',
     TOPIC_PARTITIONS: '1',

@@ -4,7 +4,8 @@
 // binary and invalid UTF-8, duplicate keys, `__proto__` / `constructor` keys, timestamps far in the past or
 // future, NaN / Infinity, numbers as strings, wrong content types, and mixed batches of valid and invalid
 // events. Every answer must be 2xx or a 4xx with a reason (never 5xx, never a dropped connection); the process
-// must survive and still answer /healthz; every event accepted must be on touchpoints.v1.
+// must survive and still answer /healthz; every event accepted must be on touchpoints.v1. The profile routes get the
+// same treatment (odd attribute values, names, timestamps; every accepted profile on profiles.v1).
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -274,5 +275,81 @@ describe('fuzz: POST /v1/events on the running ingest', () => {
     );
     expect(accepted.length).toBeGreaterThanOrEqual(mustBeAccepted);
     expect(mustBeAccepted).toBeGreaterThan(1000);
+  }, 300_000);
+});
+
+// ── Customer profiles (docs/architecture.md §20.6) ──────────────────────────────────────────────────────────
+
+const PROFILE_REQUESTS = 2000;
+
+/** A profile item: sometimes valid, often with odd attribute values, names, timestamps or fields. */
+const fuzzProfile: fc.Arbitrary<unknown> = fc.record({
+  customer_id: fc.oneof(fc.constant(`${CUSTOMER_PREFIX}p`), fc.string({ maxLength: 300 }), fc.constant(undefined), fc.integer()),
+  attributes: fc.oneof(
+    { weight: 4, arbitrary: fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }), fc.oneof(fc.string({ maxLength: 300 }), fc.double(), fc.boolean(), fc.constant(null)), { maxKeys: 8 }) },
+    { weight: 2, arbitrary: fc.dictionary(fc.string({ maxLength: 80 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 120 }) },
+    { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
+  ),
+  updated_at: fc.option(weirdTimestamp, { nil: undefined }),
+  profile_id: fc.option(fc.oneof(fc.uuid(), fc.string({ maxLength: 300 }), fc.integer()), { nil: undefined }),
+  extra: fc.option(fc.jsonValue({ maxDepth: 2 }), { nil: undefined }),
+}, { requiredKeys: [] });
+
+const fuzzProfileRequest = fc.oneof(
+  { weight: 3, arbitrary: fc.array(fuzzProfile, { minLength: 1, maxLength: 20 }).map((items) => ({ route: '/v1/profiles', body: JSON.stringify(items) })) },
+  { weight: 2, arbitrary: fc.array(fuzzProfile, { minLength: 1, maxLength: 20 }).map((items) => ({ route: '/v1/profiles', body: items.map((i) => JSON.stringify(i)).join('\n'), ndjson: true })) },
+  { weight: 2, arbitrary: fc.tuple(fc.string({ minLength: 1, maxLength: 300 }), fuzzProfile).map(([id, p]) => ({ route: `/v1/customers/${encodeURIComponent(id)}/profile`, body: JSON.stringify(p) })) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 5 }).map((v) => ({ route: '/v1/profiles', body: JSON.stringify(v) ?? 'null' })) },
+);
+
+describe('fuzz: the profile routes on the running ingest', () => {
+  it(`answers ${PROFILE_REQUESTS} generated requests with 2xx or a 4xx with a reason, and delivers what it accepted to profiles.v1`, async () => {
+    const accepted: string[] = [];
+    const histogram: Record<string, number> = {};
+    await fc.assert(
+      fc.asyncProperty(fc.array(fuzzProfileRequest, { minLength: 10, maxLength: 10 }), async (requests) => {
+        await Promise.all(requests.map(async (req) => {
+          const r = await fetch(`${url}${req.route}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'ndjson' in req ? 'application/x-ndjson' : 'application/json' },
+            body: req.body,
+            signal: AbortSignal.timeout(30_000),
+          });
+          const body = (await r.json().catch(() => ({}))) as { code?: unknown; message?: unknown; accepted?: number; profile_ids?: string[] };
+          const where = `${req.route} ${req.body.slice(0, 200)} → ${r.status} ${JSON.stringify(body).slice(0, 300)}`;
+          histogram[`${r.status}${typeof body.code === 'string' ? ` ${body.code}` : ''}`] = (histogram[`${r.status}${typeof body.code === 'string' ? ` ${body.code}` : ''}`] ?? 0) + 1;
+          expect((r.status >= 200 && r.status < 300) || (r.status >= 400 && r.status < 500), where).toBe(true);
+          if (r.status >= 400) expect(typeof body.code === 'string' && typeof body.message === 'string', where).toBe(true);
+          else {
+            expect(body.profile_ids?.length, where).toBe(body.accepted);
+            accepted.push(...body.profile_ids!);
+          }
+        }));
+      }),
+      { numRuns: PROFILE_REQUESTS / 10, seed: testSettings().fuzzSeed, endOnFailure: true },
+    );
+    expect(child!.exitCode, output.join('').slice(-3000)).toBeNull();
+    expect(accepted.length).toBeGreaterThan(0);
+
+    const wanted = new Set(accepted);
+    const found = new Set<string>();
+    const consumer = createKafka({ brokers: inject('kafkaBrokers') }).consumer({ groupId: `fuzz-profiles-${run}`, maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topicNames.profiles], fromBeginning: true });
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            if (!m.value) continue;
+            const id = codecs.profile.decode(m.value).profile_id;
+            if (wanted.has(id)) found.add(id);
+          }
+        },
+      });
+      await eventually('every accepted profile on profiles.v1', async () => found.size === wanted.size, { timeoutMs: 60_000 });
+    } finally {
+      await consumer.disconnect();
+    }
+    console.log(`fuzz profiles: ${PROFILE_REQUESTS} requests; status histogram ${JSON.stringify(Object.fromEntries(Object.entries(histogram).sort()))}; ${accepted.length} profiles accepted, all on profiles.v1`);
   }, 300_000);
 });

@@ -44,7 +44,7 @@ async function caughtUp(): Promise<void> {
     await eventually('caught up', async () => {
       const lag = await readLag(kadmin, [
         { groupId: `${PREFIX}-processor`, topics: [topicNames.touchpoints] },
-        { groupId: `${PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] },
+        { groupId: `${PREFIX}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts, topicNames.profiles] },
       ]);
       zeroes = lag.partitions.every((p) => p.lag === 0) ? zeroes + 1 : 0;
       return zeroes >= 2;
@@ -97,6 +97,19 @@ describe('pseudonymisation at ingest', () => {
     expect(await touchpointsOf(rawId)).toBe(0);
     expect(await redis.exists(`ts:{${rawId}}:state`)).toBe(0);
     expect(await redis.hget(`ts:{${pseudonym}}:state`, 'events')).toBe('2');
+    // A profile (docs/architecture.md §20.6) is keyed and stored under the pseudonym too, on either route.
+    const profile = await fetch(`${app.url}/v1/customers/${encodeURIComponent(rawId)}/profile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ attributes: { tier: 'gold' } }),
+    });
+    expect(profile.status).toBe(202);
+    const rowsOfProfile = async (id: string) => {
+      const r = await clickhouse.query({ query: 'SELECT count() AS n FROM customer_profiles WHERE customer_id = {id:String}', query_params: { id }, format: 'JSONEachRow' });
+      return Number((await r.json<{ n: string }>())[0]!.n);
+    };
+    await eventually('the profile stored under the pseudonym', async () => (await rowsOfProfile(pseudonym)) === 1);
+    expect(await rowsOfProfile(rawId)).toBe(0);
 
     const exported = await fetch(`${app.url}/v1/customers/${encodeURIComponent(rawId)}/export`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     const lines = (await exported.text()).trim().split('\n').map((l) => JSON.parse(l) as { kind: string; data: Record<string, unknown> });
@@ -109,6 +122,7 @@ describe('pseudonymisation at ingest', () => {
     const summary = await eraseCustomers([rawId], { url: app.url, adminKey: ADMIN_KEY, onProgress: (done) => progress.push(done) });
     expect(summary).toMatchObject({ erased: 1, alreadyErased: 0, failed: [] });
     expect(summary.removed['clickhouse.touchpoints']).toBe(2);
+    expect(summary.removed['clickhouse.customer_profiles']).toBe(1);
     expect(progress).toEqual([1]);
     expect(await touchpointsOf(pseudonym)).toBe(0);
     expect(await redis.exists(`ts:{${pseudonym}}:state`)).toBe(0);

@@ -132,7 +132,7 @@ async function caughtUp(prefix: string): Promise<void> {
     await eventually(`${prefix} caught up`, async () => {
       const lag = await readLag(kadmin, [
         { groupId: `${prefix}-processor`, topics: [topicNames.touchpoints] },
-        { groupId: `${prefix}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts, topicNames.churnScores] },
+        { groupId: `${prefix}-sink`, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts, topicNames.churnScores, topicNames.profiles] },
       ]);
       const behind = lag.partitions.reduce((n, p) => n + p.lag, 0);
       zeroes = behind === 0 ? zeroes + 1 : 0;
@@ -181,11 +181,24 @@ describe('erasing a customer', () => {
       body: JSON.stringify([...events(erasedId), ...events(keptId)]),
     });
     expect(posted.status).toBe(202);
+    // And a profile (docs/architecture.md §20.6): two updates of the erased customer, one of the kept one.
+    const profiles = await fetch(`${app.url}/v1/profiles`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${WRITE_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { customer_id: erasedId, updated_at: iso(6000), attributes: { tier: 'gold', age: 71 } },
+        { customer_id: erasedId, updated_at: iso(5500), attributes: { tier: 'platinum' } },
+        { customer_id: keptId, updated_at: iso(6000), attributes: { tier: 'silver' } },
+      ]),
+    });
+    expect(profiles.status).toBe(202);
 
-    // Stored everywhere: raw rows, signals, alerts, FCR contacts, customer activity; live state and a journey timer.
+    // Stored everywhere: raw rows, signals, alerts, FCR contacts, customer activity, profiles; live state and a journey timer.
     await eventually('the customer stored in ClickHouse', async () => {
       const rows = await rowsOf(erasedId);
-      return rows.touchpoints === 4 && rows.signals! > 0 && rows.alerts! > 0 && rows.customer_activity_1d! > 0 && rows.fcr_contacts! > 0 && rows.churn_scores! > 0 ? rows : undefined;
+      return rows.touchpoints === 4 && rows.signals! > 0 && rows.alerts! > 0 && rows.customer_activity_1d! > 0 && rows.fcr_contacts! > 0 && rows.churn_scores! > 0
+        // customer_profiles: 3 rows (tier twice, age) until a merge collapses the tiers
+        && rows.profile_updates === 2 && rows.customer_profiles! >= 2 ? rows : undefined;
     });
     expect(await redisTraces(erasedId)).toEqual(expect.arrayContaining([`ts:{${erasedId}}:state`, `ts:{${erasedId}}:timers`, 'ts:timers:due member']));
     expect(await redis.hget(`ts:{${erasedId}}:state`, 'churn_band')).toMatch(/^(low|medium|high)$/);
@@ -202,6 +215,7 @@ describe('erasing a customer', () => {
     const kinds = lines.map((l) => l.kind);
     expect(kinds.filter((k) => k === 'touchpoint')).toHaveLength(4);
     expect(kinds).toEqual(expect.arrayContaining(['live_state', 'score', 'timeline_entry', 'journey_timer', 'signal', 'alert', 'churn_score']));
+    expect(kinds.filter((k) => k === 'profile_update')).toHaveLength(2);
     expect(lines.find((l) => l.kind === 'touchpoint')!.data.customer_id).toBe(erasedId);
 
     // Erase.
@@ -217,15 +231,20 @@ describe('erasing a customer', () => {
     expect(report.removed.clickhouse.alerts).toBeGreaterThan(0);
     expect(report.removed.clickhouse.fcr_contacts).toBeGreaterThan(0);
     expect(report.removed.clickhouse.churn_scores).toBeGreaterThan(0);
+    expect(report.removed.clickhouse.profile_updates).toBe(2);
+    expect(report.removed.clickhouse.customer_profiles).toBeGreaterThanOrEqual(2);
 
     // Redelivery: the customer's records again, with their original timestamps (as a redelivered batch has them).
     const originals = (await readTopic(topicNames.touchpoints)).filter((m) => m.key?.toString() === erasedId);
+    const originalProfiles = (await readTopic(topicNames.profiles)).filter((m) => m.key?.toString() === erasedId);
+    expect(originalProfiles).toHaveLength(2);
     const derived = [...(await readTopic(topicNames.signals)), ...(await readTopic(topicNames.alerts))].filter((m) => m.key?.toString() === erasedId);
     expect(originals).toHaveLength(4);
     expect(derived.length).toBeGreaterThan(0);
     const producer = createKafka({ brokers: brokers() }).producer();
     await producer.connect();
     await producer.send({ topic: topicNames.touchpoints, messages: originals.map((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp })) });
+    await producer.send({ topic: topicNames.profiles, messages: originalProfiles.map((m) => ({ key: m.key, value: m.value, timestamp: m.timestamp })) });
     await producer.disconnect();
     // Replay: a second processor and sink whose groups start at offset 0 of every topic.
     replay = await startApp(configFor(`privacy-replay-${run}`, 'processor,sink,query'));
@@ -236,7 +255,7 @@ describe('erasing a customer', () => {
     expect(await redisTraces(erasedId)).toEqual([]);
     expect((await admin('GET', `/v1/customers/${erasedId}/export`).then((r) => r.text())).trim()).toBe('');
     // The kept customer is untouched, and the aggregates count what they counted (README: Privacy).
-    expect((await rowsOf(keptId)).touchpoints).toBe(4);
+    expect(await rowsOf(keptId)).toMatchObject({ touchpoints: 4, profile_updates: 1, customer_profiles: 1 });
     expect(await channelEvents()).toBe(eventsBefore);
 
     // erasures.v1 and the audit log name the customer only by the keyed hash.

@@ -11,7 +11,7 @@ import type { Consumer } from 'kafkajs';
 import { Analytics } from '@segment/analytics-node';
 import { startApp, loadConfig, type RunningApp } from '@touchstream/app';
 import { createKafka, topicNames } from '@touchstream/kafka';
-import { codecs, type DeadLetter } from '@touchstream/contracts';
+import { codecs, type CustomerProfile, type DeadLetter } from '@touchstream/contracts';
 import { eventually } from '@touchstream/testkit';
 
 const run = randomUUID().slice(0, 8);
@@ -22,6 +22,8 @@ const customer = (name: string) => `seg-${run}-${name}`;
 let app: RunningApp;
 let observer: Consumer;
 const deadLetters: DeadLetter[] = [];
+/** Profile updates of this run's customers (identify calls). */
+const identifies: CustomerProfile[] = [];
 
 // A configured mapping, so the test also shows the file is read: a named event with fixed fields, and a channel
 // rule ahead of the defaults.
@@ -58,9 +60,14 @@ beforeAll(async () => {
   );
   observer = createKafka({ brokers }).consumer({ groupId: `segment-observer-${run}` });
   await observer.connect();
-  await observer.subscribe({ topics: [topicNames.invalid], fromBeginning: true });
+  await observer.subscribe({ topics: [topicNames.invalid, topicNames.profiles], fromBeginning: true });
   await observer.run({
-    eachMessage: async ({ message }) => {
+    eachMessage: async ({ topic, message }) => {
+      if (topic === topicNames.profiles) {
+        const profile = codecs.profile.decode(message.value!);
+        if (profile.customer_id.startsWith(`seg-${run}-`)) identifies.push(profile);
+        return;
+      }
       deadLetters.push(codecs.deadLetter.decode(message.value!));
     },
   });
@@ -121,16 +128,14 @@ describe('@segment/analytics-node pointed at ingest', () => {
     const anonymous = await journeyOf(visitor, 1);
     expect(anonymous[0]).toMatchObject({ touchpoint: 'screen_view', channel: 'app', attributes: { screen_name: 'Home' } });
 
-    const [identify, invalid] = await eventually('dead letters for identify and the invalid track', async () => {
-      const i = deadLetters.find((d) => d.payload.toString().includes(`identify-${run}`));
-      const b = deadLetters.find((d) => d.payload.toString().includes(`bad-${run}`));
-      return i && b ? [i, b] : undefined;
-    });
-    expect(identify).toMatchObject({ source: 'segment', stage: 'ingest', content_type: 'application/json' });
-    expect(identify.reasons[0]).toMatch(/identify is not stored: touchstream has no customer profiles yet/);
-    // The dead letter keeps the Segment message as sent, not the mapped touchpoint.
-    expect(JSON.parse(identify.payload.toString())).toMatchObject({ type: 'identify', userId: buyer, traits: { plan: 'pro' } });
+    const invalid = await eventually('the dead letter of the invalid track', async () => deadLetters.find((d) => d.payload.toString().includes(`bad-${run}`)));
+    expect(invalid).toMatchObject({ source: 'segment', stage: 'ingest', content_type: 'application/json' });
     expect(invalid.reasons).toEqual([expect.stringMatching(/^sentiment: /)]);
+    // The identify became a profile update (docs/architecture.md §20.6), not a dead letter.
+    await eventually('the identify on profiles.v1', async () => identifies.some((p) => p.customer_id === buyer));
+    expect(identifies.filter((p) => p.customer_id === buyer)).toHaveLength(1);
+    expect(identifies.find((p) => p.customer_id === buyer)).toMatchObject({ customer_id: buyer, profile_id: expect.any(String), attributes: { plan: 'pro', marker: `identify-${run}` } });
+    expect(deadLetters.some((d) => d.payload.toString().includes(`identify-${run}`))).toBe(false);
     expect(JSON.parse(invalid.payload.toString())).toMatchObject({ type: 'track', event: 'Chat Rated' });
   });
 
@@ -141,11 +146,18 @@ describe('@segment/analytics-node pointed at ingest', () => {
 
     const track = await post('track', { userId: customer('direct'), event: 'Signed Up', messageId: `m-${run}` });
     expect(track.status).toBe(200);
-    expect(await track.json()).toEqual({ success: true, accepted: 1, rejected: [], event_ids: [`m-${run}`] });
+    expect(await track.json()).toEqual({ success: true, accepted: 1, rejected: [], event_ids: [`m-${run}`], profile_ids: [] });
 
-    const mixed = await post('batch', { batch: [{ type: 'page', userId: customer('direct'), name: 'Docs' }, { type: 'alias', userId: 'a', previousId: 'b' }] });
+    // A page, an alias (rejected), an identify (a profile update) and an identify without traits (rejected by the profile validator).
+    const mixed = await post('batch', { batch: [
+      { type: 'page', userId: customer('direct'), name: 'Docs' }, { type: 'alias', userId: 'a', previousId: 'b' },
+      { type: 'identify', userId: customer('direct'), messageId: `id-${run}`, traits: { plan: 'team' } }, { type: 'identify', userId: customer('direct') },
+    ] });
     expect(mixed.status).toBe(200);
-    expect(await mixed.json()).toMatchObject({ success: true, accepted: 1, rejected: [{ index: 1, errors: [expect.stringMatching(/alias messages are not supported/)] }] });
+    expect(await mixed.json()).toMatchObject({
+      success: true, accepted: 2, profile_ids: [`id-${run}`],
+      rejected: [{ index: 1, errors: [expect.stringMatching(/alias messages are not supported/)] }, { index: 3, errors: ['attributes: must name at least one attribute'] }],
+    });
 
     expect((await post('batch', [{ type: 'track' }])).status).toBe(400);
     const unauthorized = await post('track', {}, `Basic ${Buffer.from('nope:').toString('base64')}`);

@@ -15,6 +15,7 @@ s4 = statements(open('packages/clickhouse/migrations/004_kpi_dimensions.sql').re
 s6 = statements(open('packages/clickhouse/migrations/006_direct_rollups.sql').read())
 s7 = statements(open('packages/clickhouse/migrations/007_customer_erasures.sql').read())
 s9 = statements(open('packages/clickhouse/migrations/009_touchpoint_text_sentiment.sql').read())
+s10 = statements(open('packages/clickhouse/migrations/010_customer_profiles.sql').read())
 s11 = statements(open('packages/clickhouse/migrations/011_churn_scores.sql').read())
 
 # Fold 002's ALTERs of 001's objects into their CREATE statements.
@@ -72,15 +73,16 @@ missing = dropped - {created(x) for x in final}
 if missing - {'touchpoints_feed', 'signals_feed'}:
     raise SystemExit('006 drops what no migration creates: ' + ', '.join(sorted(missing)))
 final = [x for x in final if created(x) not in dropped]
-# 007: the erasure audit log, as it is.
+# 007: the erasure audit log, as it is; 010: the profile tables, as they are.
 final.extend(s7)
+final.extend(s10)
 # 011: the live churn-risk scores, as they are.
 final.extend(s11)
 if any(x.startswith('CREATE MATERIALIZED VIEW') for x in final):
     raise SystemExit('a view is left: write how the cluster computes it')
 
 # A customer's rows stay on one shard: per-customer FINAL, FCR look-ahead and activity stay shard-local.
-shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d', 'fcr_contacts', 'churn_scores')}
+shard_keys = {name: 'cityHash64(customer_id)' for name in ('touchpoints', 'signals', 'alerts', 'customer_activity_1d', 'fcr_contacts', 'churn_scores', 'profile_updates', 'customer_profiles')}
 shard_keys['annotations'] = 'cityHash64(annotation_id)'
 # Every other table (the rollups) by a hash of its sorting key: a retried insert through the Distributed table must
 # send each row to the same shard as the first time, where that shard's replicated table deduplicates it by the token.

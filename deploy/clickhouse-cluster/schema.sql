@@ -429,6 +429,42 @@ ORDER BY (customer_key, erased_at);
 CREATE TABLE IF NOT EXISTS customer_erasures ON CLUSTER '{cluster}' AS customer_erasures_local
 ENGINE = Distributed('{cluster}', currentDatabase(), customer_erasures_local, cityHash64(customer_key, erased_at));
 
+CREATE TABLE IF NOT EXISTS profile_updates_local ON CLUSTER '{cluster}'
+(
+    profile_id        String,
+    customer_id       String,
+    updated_at        DateTime64(6, 'UTC'),
+    received_at       DateTime64(6, 'UTC'),
+    attribute_names   Array(String),
+    attribute_values  Array(String),
+    attribute_kinds   Array(LowCardinality(String)),
+    kafka_partition   UInt32,
+    kafka_offset      UInt64,
+    insert_token      String DEFAULT '',
+    stored_at         DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/profile_updates', '{replica}')
+ORDER BY (customer_id, profile_id);
+
+CREATE TABLE IF NOT EXISTS profile_updates ON CLUSTER '{cluster}' AS profile_updates_local
+ENGINE = Distributed('{cluster}', currentDatabase(), profile_updates_local, cityHash64(customer_id));
+
+CREATE TABLE IF NOT EXISTS customer_profiles_local ON CLUSTER '{cluster}'
+(
+    customer_id   String,
+    attribute     String,
+    value         String,
+    kind          LowCardinality(String),
+    updated_at    DateTime64(6, 'UTC'),
+    profile_id    String,
+    stored_at     DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/customer_profiles', '{replica}', updated_at)
+ORDER BY (customer_id, attribute);
+
+CREATE TABLE IF NOT EXISTS customer_profiles ON CLUSTER '{cluster}' AS customer_profiles_local
+ENGINE = Distributed('{cluster}', currentDatabase(), customer_profiles_local, cityHash64(customer_id));
+
 CREATE TABLE IF NOT EXISTS churn_scores_local ON CLUSTER '{cluster}'
 (
     customer_id     String,

@@ -78,6 +78,8 @@ beforeAll(async () => {
     TOPIC_PARTITIONS: '2',
     // The demo's catalogue, so the journey map's inventory has catalogue entries to merge with the data.
     TOUCHPOINTS_FILE: fileURLToPath(new URL('../../touchpoints/demo.yaml', import.meta.url)),
+    // The demo's personas: the demo traffic sends a profile for each of its customers (docs/architecture.md §20.6).
+    PERSONAS_FILE: fileURLToPath(new URL('../../personas/demo.yaml', import.meta.url)),
   }));
   await eventually('readiness', async () => (await fetch(`${app.url}/readyz`)).status === 200);
   from = new Date(Date.now() - 3600e3).toISOString();
@@ -85,6 +87,7 @@ beforeAll(async () => {
   const demo = startDemoTraffic({ url: app.url, writeKey: WRITE_KEY, journeysPerSecond: 30, maxJourneys: 60, seed: 18 });
   await demo.done;
   expect(demo.stats.accepted).toBeGreaterThan(300);
+  expect(demo.stats.profiles).toBe(60);
   // Stored and counted by the sink before any page asks.
   await eventually('the demo journeys in ClickHouse', async () => {
     const k = await api<{ totals: Array<{ events: number }> }>(`/v1/kpis?from=${from}&to=${to}&interval=hour`);
@@ -457,6 +460,79 @@ describe('the analysts\' workspace in Chromium', () => {
     expect(ids).toEqual(listed.annotations.map((a) => a.id));
     expect(ids).toContain(onWeb);
     expect(ids).not.toContain(elsewhere);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('offers the personas as a global filter kept in the URL, and as a breakdown where pages have one', async () => {
+    const journey = 'online_checkout';
+    const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    const { page, problems } = await openPage();
+    type Totals = { totals: Array<{ key: string; events: number }> };
+    // The demo's customers have profiles: some persona other than the fallback has touchpoints.
+    const personas = await api<{ personas: Array<{ name: string; customers: number }>; fallback: { name: string } }>('/v1/personas');
+    const byPersona = await api<Totals>(`/v1/kpis?${range}&interval=hour&by=persona`);
+    const persona = [...byPersona.totals].filter((t) => t.key !== personas.fallback.name).sort((a, b) => b.events - a.events)[0]!.key;
+    expect(personas.personas.find((p) => p.name === persona)!.customers).toBeGreaterThan(0);
+
+    // The select lists the file's personas; choosing one writes it into the address.
+    await page.goto(view('overview'));
+    await settled(page);
+    await expect.poll(() => page.locator('#persona option').allTextContents()).toEqual(['all personas', ...personas.personas.map((p) => p.name), personas.fallback.name]);
+    expect(await page.locator('table[data-table="kpis-by-persona"] td[data-col="key"]').allTextContents()).toEqual(expect.arrayContaining([persona]));
+    await page.selectOption('#persona', persona);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('persona')).toBe(persona);
+    await settled(page);
+    expect(await page.locator('#page .persona-note').count()).toBe(1);
+    const filtered = await api<{ totals: Array<{ events: number }> }>(`/v1/kpis?${range}&interval=hour&persona=${persona}`);
+    expect(await page.locator('[data-metric="events"] .value').textContent()).toBe(filtered.totals[0]!.events.toLocaleString('en'));
+    await page.screenshot({ path: path.join(screenshotDir, 'overview-persona.png'), fullPage: true });
+
+    // A shared link restores it; the heat map by persona has the API's rows.
+    await page.goto(view('journeys', `&persona=${persona}&rows=persona`));
+    await settled(page);
+    expect(await page.locator('#persona').inputValue()).toBe(persona);
+    const heat = await api<{ rows: Array<{ persona: string }> }>(`/v1/heatmap?${range}&persona=${persona}&rows=persona`);
+    expect(await page.locator('table.heat tbody th').allTextContents()).toEqual(heat.rows.map((r) => r.persona));
+    await page.goto(view('journeys', '&rows=persona'));
+    await settled(page);
+    const allRows = await api<{ rows: Array<{ persona: string }> }>(`/v1/heatmap?${range}&rows=persona`);
+    expect(await page.locator('table.heat tbody th').allTextContents()).toEqual(allRows.rows.map((r) => r.persona));
+    await page.screenshot({ path: path.join(screenshotDir, 'journeys-personas.png'), fullPage: true });
+
+    // Funnels broken down by persona, within a journey.
+    const steps = 'checkout_page,order_confirmed';
+    await page.goto(view('funnels', `&journey=${journey}&steps=${steps}&window=7d&breakdown=persona`));
+    await settled(page);
+    const funnel = await api<{ breakdown: { groups: Array<{ key: string; steps: Array<{ customers: number }> }> } }>('/v1/funnels', {
+      method: 'POST',
+      body: JSON.stringify({ from, to, window: '7d', order: 'ordered', breakdown: 'persona', steps: steps.split(',').map((touchpoint) => ({ touchpoint, journey })) }),
+    });
+    expect(funnel.breakdown.groups.length).toBeGreaterThan(1);
+    for (const g of funnel.breakdown.groups) {
+      const cells = await page.locator(`table[data-table="funnel-breakdown"] tr[data-group="${g.key}"] td[data-col^="s"]`).allTextContents();
+      expect(cells, g.key).toEqual(g.steps.map((s) => s.customers.toLocaleString('en')));
+    }
+
+    // Cohorts split by persona; drivers rank personas as factors.
+    await page.goto(view('cohorts', '&by=persona'));
+    await settled(page);
+    const cohorts = await api<{ cohorts: Array<{ persona: string; customers: number }> }>(`/v1/cohorts?${range}&period=week&by=persona`);
+    expect(await page.locator('table[data-table="cohorts"] td[data-col="persona"]').allTextContents()).toEqual(cohorts.cohorts.map((c) => c.persona));
+    await page.goto(view('drivers', `&persona=${persona}`));
+    await settled(page);
+    const drivers = await api<{ customers: number; outcome_customers: number }>(`/v1/drivers?${range}&persona=${persona}&outcome=survey_detractor&limit=20`);
+    expect(await page.locator('#page .panel > div p').first().textContent()).toContain(`${drivers.outcome_customers} of ${drivers.customers} customers`);
+
+    // Paths of its customers only; where the filter does not apply, the page says so.
+    await page.goto(view('paths', `&persona=${persona}&start=checkout_page&depth=3`));
+    await settled(page);
+    const paths = await api<{ edges: Array<{ customers: number }> }>(`/v1/paths?${range}&persona=${persona}&start=checkout_page&depth=3`);
+    expect(await page.locator('table[data-table="paths"] td[data-col="customers"]').allTextContents()).toEqual(paths.edges.map((e) => e.customers.toLocaleString('en')));
+    await page.goto(view('actions', `&persona=${persona}`));
+    await settled(page);
+    expect(await page.locator('#page .persona-note').textContent()).toContain('does not apply');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -251,14 +251,14 @@ const targetTable: Record<Target, { clients: SharedClient[]; build(c: SharedClie
       const groupId = `${config.KAFKA_GROUP_PREFIX}-sink`;
       return {
         modules: [dependingOn(createSinkModule({ kafka, producer, clickhouse: clickhouse!, groupId, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, log, erased }), ['kafka', 'clickhouse', ...(erased ? ['erasures'] : [])])],
-        laggingGroups: [{ groupId, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts] }],
+        laggingGroups: [{ groupId, topics: [topicNames.touchpoints, topicNames.signals, topicNames.alerts, topicNames.profiles] }],
       };
     },
   },
   query: {
     clients: ['kafka', 'redis', 'clickhouse'],
     build: ({ config, kafka, producer, redis, clickhouse, halfLifeMs, log, erased }) => {
-      const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, log });
+      const query = createQueryModule({ clickhouse: clickhouse!, redis: redis!, halfLifeMs, heatmapTargets: config.HEATMAP_TARGETS, touchpointsFile: config.TOUCHPOINTS_FILE, personasFile: config.PERSONAS_FILE, log });
       return {
         modules: [
           dependingOn(query, ['redis', 'clickhouse']),
@@ -381,8 +381,9 @@ export async function startApp(config: Config): Promise<RunningApp> {
     http,
     runner,
     reloadRules: async () => {
-      // SIGHUP also re-reads the touchpoint catalogue of the query service (docs/architecture.md §20.2).
+      // SIGHUP also re-reads the touchpoint catalogue and the personas of the query service (docs/architecture.md §20.2, §20.6).
       await queryModule?.reloadCatalogue();
+      await queryModule?.reloadPersonas();
       // The KPI detector reads the same rules file (its `anomalies:` section).
       const anomalyReload = await anomalyModule?.reloadRules();
       return processorModule?.reloadRules() ?? anomalyReload ?? { ok: false, error: 'this process runs no processor and no anomaly detector' };

@@ -92,6 +92,8 @@ export const configShape = z.object({
     CHURN_MODEL_FILE: z.string().min(1).optional(),
     /** Touchpoint catalogue (YAML/JSON, docs/architecture.md §20.2) for GET /v1/touchpoints; reloaded on change and SIGHUP. */
     TOUCHPOINTS_FILE: z.string().min(1).optional(),
+    /** Personas file (YAML/JSON, docs/architecture.md §20.6): persona breakdowns and filters; reloaded on change and SIGHUP. */
+    PERSONAS_FILE: z.string().min(1).optional(),
     /** Tick of the processor's journey-timer sweeper (wall clock). */
     TIMER_SWEEP_INTERVAL_MS: int(1000, 10),
     /** Heat map targets `metric:target[:warn],…`; a request's `targets` parameter overrides them. */

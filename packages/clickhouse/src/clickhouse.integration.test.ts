@@ -68,9 +68,9 @@ async function countAggregated(channel: string): Promise<number> {
 
 describe('migrate', () => {
   it('applies every migration once; running again applies nothing', async () => {
-    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '011_churn_scores']);
+    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '010_customer_profiles', '011_churn_scores']);
     expect(await migrate(ch.client)).toEqual([]);
-    expect([...(await appliedMigrations(ch.client)).keys()]).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '011_churn_scores']);
+    expect([...(await appliedMigrations(ch.client)).keys()]).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '010_customer_profiles', '011_churn_scores']);
     const tables = await rows<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name');
     expect(tables.map((t) => t.name)).toEqual(
       expect.arrayContaining(['alerts', 'schema_migrations', 'signal_agg_1m', 'signals', 'touchpoint_agg_1m', 'touchpoints']),
@@ -81,7 +81,7 @@ describe('migrate', () => {
 
   it('re-runs a migration whose record is missing (interrupted run) without failing', async () => {
     await ch.client.command({ query: 'TRUNCATE TABLE schema_migrations' });
-    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '011_churn_scores']);
+    expect(await migrate(ch.client)).toEqual(['001_initial', '002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '010_customer_profiles', '011_churn_scores']);
     expect(await migrate(ch.client)).toEqual([]);
   });
 });

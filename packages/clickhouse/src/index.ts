@@ -1,7 +1,7 @@
 export { createClickHouse, type ClickHouseClient, type ClickHouseOptions, type EmbeddedClickHouseOptions, type ServerClickHouseOptions } from './client.ts';
 export { insertRows, insertStatement, jsonEachRowBody, assertDedupToken, type InsertRowsOptions } from './insert.ts';
 export { storeRows, writeRollups, stageRows, storeStaged, dropStaleStages, type StagedRows, type StoreRowsOptions } from './store.ts';
-export { rollUpStoredRows, rollupsOf, rollupsOfTable, rollupStatement, stringLiteral, type Rollup } from './rollups.ts';
+export { rollUpStoredRows, rollupsOf, rollupsOfTable, rollupStatement, stringLiteral, touchpointMeasuresSql, type Rollup } from './rollups.ts';
 export {
   migrate,
   appliedMigrations,

@@ -46,6 +46,9 @@ const touchpointMeasures = `
     uniqIfState((customer_id, journey), journey != '') AS journeys,
     uniqIfState((customer_id, journey), journey != '' AND outcome = 'completed') AS journeys_completed`;
 
+/** The -State measures of touchpoint_agg_*, over raw touchpoint columns: the query API computes the same states from the raw table (persona breakdown, §20.6). */
+export const touchpointMeasuresSql = touchpointMeasures;
+
 // kpi_agg_*: no duration_avg column, and HyperLogLog distinct counts (migration 004).
 const kpiMeasures = `
     countState() AS events,
@@ -118,6 +121,15 @@ WHERE initiator = 'customer' AND reason != ''`,
     },
   ],
   signals: [signalAgg('1m'), signalAgg('1h'), signalAgg('1d')],
+  // One row per customer × attribute of each update (migration 010, docs/architecture.md §20.6).
+  profile_updates: [
+    {
+      table: 'customer_profiles',
+      select: `SELECT customer_id, entry.1 AS attribute, entry.2 AS value, entry.3 AS kind, updated_at, profile_id, stored_at
+FROM {source}
+ARRAY JOIN arrayZip(attribute_names, attribute_values, attribute_kinds) AS entry`,
+    },
+  ],
 };
 
 /** The rollups of a raw table (a database qualifier is kept on their tables); empty for a table without any. */

@@ -13,5 +13,7 @@ export const tableNames = {
   annotations: 'annotations',
   customerErasures: 'customer_erasures',
   churnScores: 'churn_scores',
+  profileUpdates: 'profile_updates',
+  customerProfiles: 'customer_profiles',
   schemaMigrations: 'schema_migrations',
 } as const;

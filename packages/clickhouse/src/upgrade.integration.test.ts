@@ -39,7 +39,7 @@ describe('001 with data → 002', () => {
   it('keeps the old 1-minute rows, adds the new states for new rows', async () => {
     expect(await migrate(ch.client, { migrationsDir: only001 })).toEqual(['001_initial']);
     await insertRows(ch.client, { table: 'touchpoints', rows: [row('u1', 'old', 'completed', 'billing')], dedupToken: 'upgrade:0:1-1', rawOnly: true });
-    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '011_churn_scores']);
+    expect(await migrate(ch.client)).toEqual(['002_rollups', '003_insert_token', '004_kpi_dimensions', '005_view_feeds', '006_direct_rollups', '007_customer_erasures', '009_touchpoint_text_sentiment', '010_customer_profiles', '011_churn_scores']);
     await storeRows(ch.client, { table: 'touchpoints', rows: [row('u2', 'new', 'completed', 'billing')], dedupToken: 'upgrade:0:2-2' });
 
     const rs = await ch.client.query({

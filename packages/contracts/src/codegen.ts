@@ -6,7 +6,7 @@ import { loadSchemaFile } from './avro.ts';
 
 type AvroSchema = string | AvroSchema[] | { type: string; name?: string; doc?: string; [k: string]: unknown };
 
-export const CONTRACT_FILES = ['touchpoint.avsc', 'signal.avsc', 'alert.avsc', 'dead-letter.avsc', 'churn-score.avsc'];
+export const CONTRACT_FILES = ['touchpoint.avsc', 'signal.avsc', 'alert.avsc', 'dead-letter.avsc', 'churn-score.avsc', 'profile.avsc'];
 
 const PRIMITIVES: Record<string, string> = {
   null: 'null', boolean: 'boolean', int: 'number', long: 'number', float: 'number', double: 'number',

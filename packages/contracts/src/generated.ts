@@ -136,3 +136,17 @@ export interface ChurnScore {
   model_version: string;
   rules_version: null | string;
 }
+
+/** Profile attributes of one customer as of updated_at (a partial update: attributes not named keep their values), from the customer's own profile endpoint or a CRM batch. */
+export interface CustomerProfile {
+  /** Idempotency key; client-given, or derived by ingest from the source and the content. */
+  profile_id: string;
+  /** Stitched customer identity; Kafka key. */
+  customer_id: string;
+  /** When these values became true (the CRM's change time); the latest per attribute wins. Defaults to the time ingest received them. */
+  updated_at: number;
+  /** Set by ingest. */
+  received_at: number;
+  /** Attribute name to value; null removes the attribute. */
+  attributes: Record<string, null | string | number | boolean>;
+}

@@ -1,6 +1,7 @@
 export * from './generated.ts';
 export { codecFor, createCodec, SchemaError, rabinFingerprint, fingerprintOf, schemasDir, loadSchemaFile, type Codec } from './avro.ts';
 export * from './validation.ts';
+export { createProfileValidator, profileInputJsonSchema, derivedProfileId, attributeText, defaultProfileLimits, type ProfileLimits, type ProfileValidator, type ProfileValidationResult } from './profile-validation.ts';
 export { codecs } from './codecs.ts';
 export {
   alertJson,

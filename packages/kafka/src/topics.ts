@@ -6,6 +6,8 @@ export const topicNames = {
   invalid: 'touchpoints.invalid.v1',
   signals: 'signals.v1',
   alerts: 'alerts.v1',
+  /** Customer profile updates (schemas/profile.avsc), keyed by customer_id: ingest → sink (§20.6). */
+  profiles: 'profiles.v1',
   /** Poison records met by consumers (could not be decoded or processed). */
   deadLetters: 'deadletters.v1',
   /** Erased customers, keyed by a keyed hash of the id (never the id): compacted, read whole by every consumer (§14). */
@@ -44,6 +46,7 @@ export function topicSpecs(layout: TopicLayout = defaultTopicLayout): ITopicConf
     spec(topicNames.invalid, layout.otherPartitions),
     spec(topicNames.signals, layout.otherPartitions),
     spec(topicNames.alerts, layout.otherPartitions),
+    spec(topicNames.profiles, layout.otherPartitions),
     spec(topicNames.deadLetters, layout.otherPartitions),
     spec(topicNames.churnScores, layout.otherPartitions),
     // Compacted: the latest erasure of each key is kept for ever (a replay from offset 0 must still meet it).

@@ -1,4 +1,4 @@
-// touchstream analysts' workspace: one page per analysis, global filters (range, channel, journey) kept in the URL
+// touchstream analysts' workspace: one page per analysis, global filters (range, channel, journey, persona) kept in the URL
 // so a link restores the view, and the analyst's read key kept in this browser's localStorage only. Every figure
 // comes from the query API on the same origin (docs/architecture.md §19).
 import { rangeOf, searchFromView, viewFromSearch } from './format.js';
@@ -30,7 +30,7 @@ function showFilters() {
   $('from').value = toLocalInput(fromMs);
   $('to').value = toLocalInput(toMs);
   for (const label of document.querySelectorAll('.filters .custom')) label.hidden = view.range !== 'custom';
-  for (const name of ['channel', 'journey']) {
+  for (const name of ['channel', 'journey', 'persona']) {
     const select = $(name);
     if (view[name] && ![...select.options].some((o) => o.value === view[name])) select.append(el('option', { value: view[name] }, view[name]));
     select.value = view[name];
@@ -114,6 +114,7 @@ $('filters').addEventListener('submit', (e) => {
     to: range === 'custom' ? toIso($('to').value) : '',
     channel: $('channel').value,
     journey: $('journey').value,
+    persona: $('persona').value,
     params: view.params,
   });
 });
@@ -132,7 +133,7 @@ window.addEventListener('popstate', () => {
   render();
 });
 
-/** Fills the channel and journey filters with what the last 30 days contain. */
+/** Fills the channel and journey filters with what the last 30 days contain, and the persona filter from GET /v1/personas. */
 async function loadFilterOptions() {
   if (!session.key) return;
   const to = new Date().toISOString();
@@ -150,6 +151,20 @@ async function loadFilterOptions() {
       // The page itself shows what went wrong.
     }
   }
+  // Personas from the personas file in force (docs/architecture.md §20.6); without one the filter is disabled.
+  const select = $('persona');
+  try {
+    const res = await api('/v1/personas');
+    const names = [...res.personas.map((p) => p.name), res.fallback.name];
+    select.replaceChildren(select.options[0], ...names.map((n) => el('option', { value: n }, n)));
+    select.disabled = false;
+    select.title = `Personas of ${res.file} (version ${res.version})`;
+  } catch (err) {
+    select.disabled = !view.persona;
+    select.title = `No personas: ${err.message}`;
+  }
+  if (view.persona && ![...select.options].some((o) => o.value === view.persona)) select.append(el('option', { value: view.persona }, view.persona));
+  select.value = view.persona;
 }
 
 loadFilterOptions();

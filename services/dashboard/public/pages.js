@@ -1,5 +1,6 @@
 // The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`: every
-// analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there.
+// analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there. The
+// persona filter reaches every analysis but the touchpoint inventory and the live alert feed; those pages say so.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, isKpiAlert, kpiAlertDetail, kpiAlertSummary, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 import { churnRiskPanel } from './churn.js';
@@ -11,6 +12,12 @@ const scope = (ctx) => ({ channel: ctx.view.channel, journey: ctx.view.journey }
 const scopeText = (ctx) => [ctx.view.channel && `channel ${ctx.view.channel}`, ctx.view.journey && `journey ${ctx.view.journey}`].filter(Boolean).join(' and ');
 /** A note saying what the filter keeps on this page (`what`: e.g. "only touchpoints on it make the paths"). */
 const filterNote = (ctx, what) => (ctx.view.channel || ctx.view.journey ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: ${what}.`) : null);
+/** The persona filter as a query parameter, for the analyses that take it (docs/architecture.md §20.6). */
+const personaScope = (ctx) => (ctx.view.persona ? { persona: ctx.view.persona } : {});
+/** What the persona filter keeps on this page (`what`), or that it does not apply here (no `what`). */
+const personaNote = (ctx, what) => (ctx.view.persona
+  ? el('p', { class: 'note filter-note persona-note' }, what ? `Persona ${ctx.view.persona}: ${what}.` : `The persona filter (${ctx.view.persona}) does not apply on this page: it shows every customer.`)
+  : null);
 
 const TILES = [
   ['events', null], ['unique_customers', null], ['nps', true], ['csat', true], ['ces_mean', false], ['fcr', true],
@@ -19,7 +26,7 @@ const TILES = [
 
 /** KPIs for the global filters: /v1/kpis applies channel and journey together. */
 async function kpisFor(ctx, interval) {
-  const res = await api(`/v1/kpis?${q({ ...range(ctx), ...scope(ctx), interval })}`);
+  const res = await api(`/v1/kpis?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), interval })}`);
   return { res, total: res.totals[0], buckets: res.buckets };
 }
 
@@ -37,7 +44,9 @@ function overview(main, ctx) {
   const series = el('div');
   const kpiAlerts = el('div', { id: 'kpi-alerts' });
   const churn = churnRiskPanel(ctx);
-  main.append(...[filterNote(ctx, 'every KPI, the series and the annotations count only its touchpoints, signals and contacts'), tiles,
+  const byPersona = el('div', { id: 'kpis-by-persona' });
+  main.append(...[filterNote(ctx, 'every KPI, the series and the annotations count only its touchpoints, signals and contacts'),
+    personaNote(ctx, 'only the touchpoints, signals and contacts of its customers count'), tiles, panel('By persona', byPersona),
     panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts), churn.section].filter(Boolean));
   const what = scopeText(ctx);
   // One request each, shared by the panels that show them.
@@ -93,6 +102,7 @@ function overview(main, ctx) {
       ];
     }),
     fill(kpiAlerts, 'KPI deviation alerts', () => alerts, (list) => kpiAlertTable(ctx, list)),
+    personaKpis(byPersona, ctx),
   ]);
 }
 
@@ -117,6 +127,31 @@ function kpiAlertTable(ctx, alerts) {
   ], { emptyText: 'No KPI deviation alert in this range. They are raised when a touchpoint, channel or journey departs from its usual level (rules file, anomalies: enabled; README “KPI deviation alerts”).', rowAttrs: (a) => ({ dataset: { alert: a.alert_id } }) })];
 }
 
+const PERSONA_COLUMNS = ['events', 'unique_customers', 'nps', 'csat', 'fcr', 'abandonment_rate', 'negative_signal_rate', 'reaction_time_compliance'];
+
+/** The KPIs per persona over the range (GET /v1/kpis?by=persona), with the change against the previous period. */
+function personaKpis(box, ctx) {
+  return fill(box, 'the KPIs by persona', async () => {
+    try {
+      return await api(`/v1/kpis?${q({ ...range(ctx), interval: 'day', by: 'persona', ...personaScope(ctx) })}`);
+    } catch (err) {
+      if (/PERSONAS_FILE/.test(err.message)) return null;
+      throw err;
+    }
+  }, (res) => {
+    if (!res) return empty('No personas are configured: set PERSONAS_FILE to a personas file (README: Personas) and send customer profiles.');
+    if (!res.totals.length) return empty('No touchpoints in this range: widen the range.');
+    return [
+      el('p', { class: 'note' }, 'Each customer\'s persona as the personas file decides it now, from their latest profile; customers without a profile count under the fallback persona.'),
+      dataTable('kpis-by-persona', res.totals, [
+        { key: 'key', label: 'Persona' },
+        ...PERSONA_COLUMNS.map((m) => ({ key: m, label: metricLabel(m), num: true, format: (v) => formatMetric(m, v),
+          cell: (t) => el('span', { title: tileDelta(t[m], t.previous?.[m] ?? null, null).text }, formatMetric(m, t[m])) })),
+      ], { rowAttrs: (t) => ({ dataset: { persona: t.key } }) }),
+    ];
+  });
+}
+
 const STATUS = [['ok', 'on target', '#d4eddf'], ['warn', 'between target and warning', '#fbeec2'], ['bad', 'worse than warning', '#f6d2ce'], ['no_data', 'no data', '#e8eaef']];
 
 function journeys(main, ctx) {
@@ -124,31 +159,43 @@ function journeys(main, ctx) {
   const drill = el('div', { id: 'drill' });
   const inventory = el('div', { id: 'inventory' });
   const evaluation = el('div', { id: 'evaluation' });
-  main.append(panel('Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'), box), panel('Behind a cell', drill),
-    panel('Touchpoint inventory', inventory), panel('Pain points and bright spots', evaluation));
-  drill.append(empty('Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
+  // Rows per stage (default) or per persona (docs/architecture.md §20.6).
+  const rows = ctx.view.params.rows === 'persona' ? 'persona' : 'stage';
+  const form = el('form', { class: 'inline', 'aria-label': 'Heat map rows' },
+    el('label', {}, 'Rows', el('select', { name: 'rows' }, [['stage', 'journey stage'], ['persona', 'persona']].map(([v, l]) => el('option', { value: v, selected: v === rows }, l)))),
+    el('button', {}, 'Show'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ rows: new FormData(form).get('rows') }); });
+  main.append(panel(rows === 'persona' ? 'Personas against targets' : 'Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'),
+    personaNote(ctx, 'only the touchpoints, signals and contacts of its customers count, in the drill-down too (the inventory and the evaluation show every persona)'), form, box),
+    panel('Behind a cell', drill), panel('Touchpoint inventory', inventory), panel('Pain points and bright spots', evaluation));
+  drill.append(empty(rows === 'persona' ? 'The drill-down is by stage: switch the rows to journey stage to open a cell.' : 'Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
   // The inventory is read once: its rows also say which touchpoints a channel/journey filter keeps in the evaluation.
   const inv = api(`/v1/touchpoints?${q(range(ctx))}`);
-  return Promise.all([touchpointInventory(inventory, ctx, inv), touchpointEvaluation(evaluation, ctx, inv), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx) })}`), (heat) => {
+  return Promise.all([touchpointInventory(inventory, ctx, inv), touchpointEvaluation(evaluation, ctx, inv), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), rows })}`), (heat) => {
     if (!heat.rows.length) return empty('No touchpoints in this range: widen the range.');
     const metrics = heat.metrics.map((m) => m.metric);
     const legend = el('div', { class: 'legend', 'aria-label': 'Colours' }, STATUS.map(([, label, c]) => el('span', { style: `--c:${c}` }, label)));
     const table = el('table', { class: 'heat', dataset: { table: 'heatmap' } },
-      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Stage'), metrics.map((m) => {
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, rows === 'persona' ? 'Persona' : 'Stage'), metrics.map((m) => {
         const t = heat.metrics.find((x) => x.metric === m);
         return el('th', { scope: 'col', title: `target ${t.direction === 'higher_is_better' ? '≥' : '≤'} ${formatMetric(m, t.target)}` }, metricLabel(m));
       }))),
-      el('tbody', {}, heat.rows.map((row) => el('tr', {}, el('th', { scope: 'row' }, row.stage || '(no stage)'), metrics.map((m) => {
+      el('tbody', {}, heat.rows.map((row) => el('tr', { dataset: rows === 'persona' ? { persona: row.persona } : { stage: row.stage } }, el('th', { scope: 'row' }, rows === 'persona' ? row.persona : row.stage || '(no stage)'), metrics.map((m) => {
         const cell = row.cells[m];
-        return el('td', {
-          class: `cell ${cell?.status ?? 'no_data'}`, tabindex: 0, role: 'button', title: cell ? heatmapCellText(m, cell) : 'no data',
-          'aria-label': `${row.stage || 'no stage'}, ${cell ? heatmapCellText(m, cell) : 'no data'}`,
+        const name = rows === 'persona' ? row.persona : row.stage || 'no stage';
+        // Persona rows are not opened: the drill-down is per stage.
+        const open = rows === 'persona' ? {} : {
+          tabindex: 0, role: 'button',
           onclick: () => drillDown(drill, ctx, row.stage, m),
           onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); drillDown(drill, ctx, row.stage, m); } },
+        };
+        return el('td', {
+          class: `cell ${cell?.status ?? 'no_data'}`, title: cell ? heatmapCellText(m, cell) : 'no data',
+          'aria-label': `${name}, ${cell ? heatmapCellText(m, cell) : 'no data'}`, ...open,
         }, formatMetric(m, cell?.value));
       })))));
-    const csvRows = heat.rows.map((r) => ({ stage: r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
-    return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: 'stage', label: 'stage' }, ...metrics.map((m) => ({ key: m, label: m }))])),
+    const csvRows = heat.rows.map((r) => ({ [rows]: rows === 'persona' ? r.persona : r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
+    return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: rows, label: rows }, ...metrics.map((m) => ({ key: m, label: m }))])),
       el('div', { class: 'scroll' }, table)];
   })]);
 }
@@ -289,7 +336,7 @@ function touchpointEvaluation(box, ctx, inventory) {
 }
 
 async function drillDown(box, ctx, stage, metric) {
-  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
     el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and the ${cell.customers.length} customers seen last.`),
     dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
       { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
@@ -329,12 +376,14 @@ function funnels(main, ctx) {
     window: p.window || '7d',
     order: p.order || 'ordered',
     ...(p.exclude ? { exclusions: p.exclude.split(',').map((s) => s.trim()).filter(Boolean).map(matcher) } : {}),
+    ...personaScope(ctx),
   };
   const breakdown = BREAKDOWNS.some(([b]) => b && b === p.breakdown) ? p.breakdown : '';
   return fill(out, 'the funnel', () => api('/v1/funnels', { method: 'POST', body: { ...body, ...(breakdown ? { breakdown } : {}) } }), (res) => {
     if (!res.steps[0]?.customers) return empty('Nobody reached step 1 in this range: check the touchpoint names or widen the range.');
     return [
       (ctx.view.channel || ctx.view.journey) ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: every step (and exclusion) matches only its touchpoints.`) : null,
+      personaNote(ctx, 'only its customers enter the funnel'),
       chart({
         tooltip: {}, grid: { left: 180, right: 40, top: 10, bottom: 30 },
         xAxis: { type: 'value', name: 'customers', nameLocation: 'middle', nameGap: 25 },
@@ -354,7 +403,7 @@ function funnels(main, ctx) {
   });
 }
 
-const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range']];
+const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range'], ['persona', 'persona']];
 
 /** The funnel per breakdown group: customers per step and conversion from step 1, as a chart and a table. */
 function funnelBreakdown(res) {
@@ -398,9 +447,9 @@ function paths(main, ctx) {
     el('button', { class: 'primary' }, 'Show paths'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ start: f.get('start'), end: f.get('end'), depth: f.get('depth') }); });
   const out = el('div');
-  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), form, out));
+  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), personaNote(ctx, 'only the paths of its customers'), form, out));
   const start = p.start ?? (p.end ? '' : 'verification_start_page');
-  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
+  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
     if (!res.edges.length) return empty('No paths from or to this touchpoint in the range: check its name or widen the range.');
     return [
       el('p', {}, `${res.customers} customers with ${res.start ?? res.end} in the range.`),
@@ -420,8 +469,9 @@ function drivers(main, ctx) {
     el('button', { class: 'primary' }, 'Rank drivers'));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ outcome: new FormData(form).get('outcome') }); });
   const out = el('div');
-  main.append(panel('Drivers', filterNote(ctx, 'the customers with a touchpoint there in the range; their factors are still everything they saw'), form, out));
-  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), ...scope(ctx), outcome, limit: 20 })}`), (res) => {
+  main.append(panel('Drivers', filterNote(ctx, 'the customers with a touchpoint there in the range; their factors are still everything they saw'),
+    personaNote(ctx, 'only its customers are compared'), el('p', { class: 'note' }, 'With personas configured, each customer\'s persona is a factor too (persona: …).'), form, out));
+  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), outcome, limit: 20 })}`), (res) => {
     const population = el('p', {}, `${res.outcome_customers} of ${res.customers} customers had “${res.outcome}”. Lift = outcome rate with the factor ÷ without; bars show the 95 % interval.`);
     if (!res.drivers.length) return [population, empty(`No factor reaches the minimum support for “${outcome}” in this range: widen the range or choose another outcome.`)];
     const d = [...res.drivers].reverse();
@@ -458,8 +508,8 @@ function attribution(main, ctx) {
     el('button', { class: 'primary' }, 'Compare models'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ conversion: f.get('conversion'), by: f.get('by') }); });
   const out = el('div');
-  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), form, out));
-  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
+  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), personaNote(ctx, 'only the paths and conversions of its customers'), form, out));
+  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
     if (!res.conversions) return empty(`No “${conversion}” conversions in this range: check the name or widen the range.`);
     return [
       el('p', {}, `${res.conversions} conversions; credit in conversions per model.`),
@@ -482,16 +532,19 @@ function cohortLabel(period, day) {
 
 function cohorts(main, ctx) {
   const period = ctx.view.params.period || 'week';
+  const by = ctx.view.params.by === 'persona' ? 'persona' : '';
   const form = el('form', { class: 'inline', 'aria-label': 'Cohort period' },
     el('label', {}, 'Cohort period', el('select', { name: 'period' }, ['week', 'month'].map((x) => el('option', { value: x, selected: x === period }, x)))),
+    el('label', {}, 'Split by', el('select', { name: 'by' }, [['', 'nothing'], ['persona', 'persona']].map(([v, l]) => el('option', { value: v, selected: v === by }, l)))),
     el('button', { class: 'primary' }, 'Show'));
-  form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ period: new FormData(form).get('period') }); });
+  form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ period: f.get('period'), by: f.get('by') }); });
   const out = el('div');
-  main.append(panel('Retention by first-seen cohort', filterNote(ctx, 'first touch and activity count only its touchpoints, read from the raw table (as far back as its retention)'), form, out));
-  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), ...scope(ctx), period })}`), (res) => {
+  main.append(panel('Retention by first-seen cohort', filterNote(ctx, 'first touch and activity count only its touchpoints, read from the raw table (as far back as its retention)'),
+    personaNote(ctx, 'only its customers make the cohorts'), form, out));
+  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), period, by })}`), (res) => {
     if (!res.cohorts.length) return empty('No customers first seen in this range: widen the range.');
     const n = Math.max(...res.cohorts.map((c) => c.retention.length));
-    const cols = [{ key: 'cohort', label: 'Cohort', format: (v) => cohortLabel(period, v) }, { key: 'customers', label: 'Customers', num: true },
+    const cols = [{ key: 'cohort', label: 'Cohort', format: (v) => cohortLabel(period, v) }, ...(by ? [{ key: 'persona', label: 'Persona' }] : []), { key: 'customers', label: 'Customers', num: true },
       ...Array.from({ length: n }, (_, i) => ({ key: `p${i}`, label: `${period} ${i}`, num: true,
         csv: (c) => c.retention[i]?.share ?? '',
         cell: (c) => { const r = c.retention[i]; if (!r) return ''; const s = el('span', { title: `${r.active} active` }, pct(r.share)); return s; } }))];
@@ -513,7 +566,7 @@ function actions(main, ctx) {
     el('button', { class: 'primary' }, 'Add annotation'));
   const list = el('div');
   const impact = el('div');
-  main.append(panel('Record an action', form),
+  main.append(personaNote(ctx) ?? '', panel('Record an action', form),
     panel('Annotations in the range', filterNote(ctx, 'the annotations that apply there: scoped to it, or to no channel / journey'), list), panel('Impact', impact));
   impact.append(empty('Choose “Impact” on an annotation to compare the window before it with the window after.'));
   form.addEventListener('submit', async (e) => {
@@ -562,7 +615,9 @@ function alerts(main, ctx) {
   const note = filterNote(ctx, ctx.view.channel && ctx.view.journey
     ? 'alerts raised by one of its touchpoints, live and in the history below (a KPI deviation alert concerns one channel or one journey, so none matches both)'
     : 'alerts raised by one of its touchpoints, and KPI deviation alerts of its own series, live and in the history below');
-  main.append(panel('Feed', badge, form, note, feed));
+  // The live stream knows no personas: with the persona filter only the history (GET /v1/alerts?persona=) is shown.
+  const live = !ctx.view.persona;
+  main.append(panel('Feed', badge, form, note, personaNote(ctx, 'the alerts of its customers in the range; new alerts are not followed live with this filter (clear it to follow them)'), feed));
   const minLevel = p.level || 'watch';
   const order = { watch: 0, at_risk: 1, critical: 2 };
   const seen = new Set();
@@ -578,15 +633,17 @@ function alerts(main, ctx) {
     while (feed.children.length > 200) feed.lastElementChild.remove();
   };
   stream?.close();
-  stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, kind, ...scope(ctx) })}`);
-  stream.addEventListener('open', () => { badge.textContent = 'live'; badge.classList.add('on'); });
-  stream.addEventListener('error', () => { badge.textContent = 'reconnecting…'; badge.classList.remove('on'); });
-  stream.addEventListener('alert', (e) => add(JSON.parse(e.data), true));
+  stream = undefined;
+  if (!live) badge.textContent = 'history only';
+  if (live) stream = new EventSource(`/v1/alerts/stream?${q({ key: sessionKey(), min_level: minLevel, kind, ...scope(ctx) })}`);
+  stream?.addEventListener('open', () => { badge.textContent = 'live'; badge.classList.add('on'); });
+  stream?.addEventListener('error', () => { badge.textContent = 'reconnecting…'; badge.classList.remove('on'); });
+  stream?.addEventListener('alert', (e) => add(JSON.parse(e.data), true));
   const closeOnLeave = () => { if (!feed.isConnected) { stream?.close(); window.removeEventListener('popstate', closeOnLeave); } };
   window.addEventListener('popstate', closeOnLeave);
   new MutationObserver((_, obs) => { if (!feed.isConnected) { stream?.close(); obs.disconnect(); } }).observe(main, { childList: true });
   feed.append(el('li', { class: 'state' }, 'Loading recent alerts…'));
-  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), kind, limit: 100 })}`).then((res) => {
+  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), kind, limit: 100 })}`).then((res) => {
     feed.querySelector('.state')?.remove();
     for (const a of res.alerts) add(a, false);
     if (!feed.children.length) feed.append(el('li', { class: 'state' }, 'No alerts yet in this range; new ones appear here as they are raised.'));
@@ -621,6 +678,15 @@ function customer(main, ctx) {
   if (id.startsWith('kpi:')) {
     return out.append(empty(`“${id}” names a KPI deviation series, not a customer: its alerts are on the Overview and under Live alerts (Raised by: KPI deviations).`));
   }
+  const profile = el('div', { id: 'customer-profile' });
+  out.before(profile);
+  // Who the customer is (docs/architecture.md §20.6): persona and latest profile attributes, when the API has them.
+  api(`/v1/customers/${encodeURIComponent(id)}/profile`).then((p) => {
+    if (!p.attributes.length && !p.persona) return;
+    profile.replaceChildren(el('p', { class: 'note' },
+      p.persona ? `Persona ${p.persona}` : 'No personas configured', ' · ',
+      p.attributes.length ? p.attributes.map((a) => `${a.attribute}: ${a.value}`).join(' · ') : 'no profile attributes'));
+  }).catch(() => {});
   return fill(out, `the journey of ${id}`, async () => {
     try {
       return await api(`/v1/customers/${encodeURIComponent(id)}/journey?limit=500`);

@@ -3,13 +3,14 @@
 // write key is checked by the process's one role check (role `write`, @touchstream/runtime enforceRoles).
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { topicNames, type createIdempotentProducer, type KafkaWriteHealth, type LogSink } from '@touchstream/kafka';
-import { createTouchpointValidator, defaultTouchpointLimits, type TouchpointLimits } from '@touchstream/contracts';
+import { createProfileValidator, createTouchpointValidator, defaultProfileLimits, defaultTouchpointLimits, type ProfileLimits, type TouchpointLimits } from '@touchstream/contracts';
 import { acceptedMediaTypes, mediaKindOf, parseEventsBody } from './body.ts';
 import { deadLetterMessage, prepareBatch, type IngestMessage, type PrepareBatchOptions } from './batch.ts';
 import { humanBytes, ingestRouteSchema } from './schemas.ts';
 import type { BodyItem } from './body.ts';
 import { defaultSegmentMapping, type SegmentMapping } from './segment/mapping.ts';
 import { segmentRoutes } from './segment/routes.ts';
+import { prepareProfiles, profileRoutes } from './profiles.ts';
 
 /** The process's idempotent kafkajs producer (created and connected by the composition root). */
 export type IngestProducer = ReturnType<typeof createIdempotentProducer>;
@@ -21,6 +22,8 @@ export interface IngestLimits {
   maxBodyBytes: number;
   /** Bounds of one event (string lengths, attributes, clock skew). */
   touchpoint: TouchpointLimits;
+  /** Bounds of one profile update (§20.6). */
+  profile: ProfileLimits;
   /** How long to wait for Kafka's acknowledgement before answering 503. Default 10 s. */
   sendTimeoutMs: number;
   /** Retry-After sent with 503. Default 5 s. */
@@ -36,8 +39,8 @@ export interface IngestLimits {
 
 export interface IngestDeps {
   producer: IngestProducer;
-  limits?: Partial<Omit<IngestLimits, 'touchpoint'>> & { touchpoint?: Partial<TouchpointLimits> };
-  topics?: { touchpoints: string; invalid: string };
+  limits?: Partial<Omit<IngestLimits, 'touchpoint' | 'profile'>> & { touchpoint?: Partial<TouchpointLimits>; profile?: Partial<ProfileLimits> };
+  topics?: { touchpoints: string; invalid: string; profiles?: string };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
   now?: () => number;
   /** Told about every send's outcome (readiness follows it). */
@@ -62,6 +65,7 @@ export function resolveIngestLimits(limits: IngestDeps['limits'] = {}): IngestLi
     maxEventsPerRequest: limits.maxEventsPerRequest ?? 1000,
     maxBodyBytes: limits.maxBodyBytes ?? 1024 * 1024,
     touchpoint: { ...defaultTouchpointLimits, ...limits.touchpoint },
+    profile: { ...defaultProfileLimits, maxFutureSkewMs: limits.touchpoint?.maxFutureSkewMs ?? defaultProfileLimits.maxFutureSkewMs, ...limits.profile },
     sendTimeoutMs: limits.sendTimeoutMs ?? 10_000,
     retryAfterSeconds: limits.retryAfterSeconds ?? 5,
     maxInFlightBytes: limits.maxInFlightBytes ?? 32 * 1024 * 1024,
@@ -88,6 +92,8 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
   const topics = deps.topics ?? { touchpoints: topicNames.touchpoints, invalid: topicNames.invalid };
   const now = deps.now ?? Date.now;
   const validator = createTouchpointValidator(limits.touchpoint);
+  const profileValidator = createProfileValidator(limits.profile);
+  const profilesTopic = deps.topics?.profiles ?? topicNames.profiles;
   const supported = Object.keys(acceptedMediaTypes);
 
   // Counted from the hand-over to the producer until the send settles, which may be long after the request
@@ -218,12 +224,30 @@ export function ingestPlugin(deps: IngestDeps): FastifyPluginAsync {
       }
     }
 
+    /** Valid profiles to profiles.v1, the rest dead-lettered, in one produce request; undefined once a 503 was sent. */
+    async function deliverProfiles(reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number, customerId?: string) {
+      const prepared = prepareProfiles(items, { validator: profileValidator, source, contentType, nowMs, customerId, ...deps.privacy });
+      try {
+        await sendAcked([
+          { topic: profilesTopic, messages: prepared.profiles },
+          { topic: topics.invalid, messages: prepared.deadLetters },
+        ]);
+      } catch (err) {
+        kafkaUnavailable(reply, err, items.length);
+        return undefined;
+      }
+      return { accepted: prepared.profiles.length, rejected: prepared.rejected, profile_ids: prepared.profileIds };
+    }
+
+    await app.register(profileRoutes({ limits, now, deliverProfiles, deadLetterBody }));
+
     await app.register(
       segmentRoutes({
         mapping: deps.segmentMapping ?? defaultSegmentMapping,
         limits,
         now,
         deliverItems,
+        deliverProfiles,
         deadLetterBody,
       }),
     );

@@ -15,7 +15,7 @@ export interface ExportDeps {
 
 const line = (kind: string, data: unknown) => `${JSON.stringify({ kind, data })}\n`;
 
-/** The stored customer_id's data, in this order: live state, score, timeline, timers, touchpoints, signals, alerts, churn score. */
+/** The stored customer_id's data, in this order: live state, score, timeline, timers, touchpoints, signals, alerts, churn score, profile updates. */
 export function exportCustomer(deps: ExportDeps, customerId: string): Readable {
   const now = deps.now ?? Date.now;
   async function* lines(): AsyncGenerator<string> {
@@ -38,6 +38,8 @@ export function exportCustomer(deps: ExportDeps, customerId: string): Readable {
       ['touchpoint', 'touchpoints', 'occurred_at, event_id'],
       ['signal', 'signals', 'occurred_at, signal_id'],
       ['alert', 'alerts', 'at, alert_id'],
+      // Profile updates as received (§20.6); customer_profiles is derived from them.
+      ['profile_update', 'profile_updates', 'updated_at, profile_id'],
     ] as const) {
       // FINAL: the raw tables are ReplacingMergeTree; a resent copy not merged yet is one row here too.
       const result = await deps.clickhouse.query({

@@ -74,7 +74,7 @@ describe('authentication', () => {
 describe('parameter validation', () => {
   const cases: Array<[string, RegExp]> = [
     ['/v1/kpis?interval=week', /interval must be one of: minute, hour, day \(got "week"\)/],
-    ['/v1/kpis?by=agent_id', /by must be one of: channel, touchpoint, journey, stage, initiator, churn_risk \(got "agent_id"\)/],
+    ['/v1/kpis?by=agent_id', /by must be one of: channel, touchpoint, journey, stage, initiator, persona, churn_risk \(got "agent_id"\)/],
     ['/v1/kpis?from=yesterday', /from must be an ISO-8601 .*got "yesterday"/],
     ['/v1/kpis?to=2024-02-30T00:00:00Z', /to must be an ISO-8601 .*got "2024-02-30T00:00:00Z"/],
     ['/v1/kpis?from=2024-05-02T00:00:00Z&to=2024-05-01T00:00:00Z', /from must be before to/],
@@ -137,7 +137,7 @@ describe('OpenAPI', () => {
     const doc = app.swagger() as unknown as { paths: Record<string, Record<string, Operation>> };
     expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining([
       '/v1/alerts', '/v1/annotations', '/v1/annotations/{id}/impact', '/v1/cohorts', '/v1/customers/{customer_id}/journey', '/v1/heatmap', '/v1/kpis',
-      '/v1/funnels', '/v1/funnels/dropped', '/v1/paths', '/v1/drivers', '/v1/attribution', '/v1/touchpoints', '/v1/touchpoints/evaluation',
+      '/v1/funnels', '/v1/funnels/dropped', '/v1/paths', '/v1/drivers', '/v1/attribution', '/v1/touchpoints', '/v1/touchpoints/evaluation', '/v1/personas',
     ]));
     for (const [route, operations] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {
@@ -149,7 +149,7 @@ describe('OpenAPI', () => {
     // /v1/kpis documents both representations.
     const kpis200 = doc.paths['/v1/kpis']!.get!.responses['200'] as { content: Record<string, unknown> };
     expect(Object.keys(kpis200.content).sort()).toEqual(['application/json', 'text/csv']);
-    expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'channel', 'journey', 'touchpoint', 'churn_risk', 'fcr_days', 'format']);
+    expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'channel', 'journey', 'touchpoint', 'persona', 'churn_risk', 'fcr_days', 'format']);
     expect(doc.paths['/v1/alerts']!.get!.parameters.find((p) => p.name === 'kind')).toMatchObject({ schema: { enum: ['customer', 'kpi'] } });
   });
 });

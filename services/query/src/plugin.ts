@@ -14,6 +14,7 @@ import { journeyRoutes } from './journey/route.ts';
 import { kpiRoutes } from './kpis/route.ts';
 import { pathRoutes } from './paths/route.ts';
 import { touchpointRoutes } from './touchpoints/route.ts';
+import { personaRoutes } from './personas/route.ts';
 import type { QueryDeps } from './shared/deps.ts';
 import { queryErrorHandler } from './shared/errors.ts';
 
@@ -26,6 +27,7 @@ const families = [
   kpiRoutes,
   heatmapRoutes,
   touchpointRoutes,
+  personaRoutes,
   heatmapCellRoutes,
   cohortRoutes,
   annotationRoutes,

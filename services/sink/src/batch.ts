@@ -26,33 +26,36 @@ import type { ClickHouseClient, StagedRows } from '@touchstream/clickhouse';
 import type { ConsumedBatch, RecordResult } from '@touchstream/kafka';
 import { topicNames } from '@touchstream/kafka';
 import { codecs } from '@touchstream/contracts';
-import { alertRow, signalRow, touchpointRow, UnstorableRecordError, type AlertRow, type SignalRow, type TouchpointRow } from './rows.ts';
+import { alertRow, profileRow, signalRow, touchpointRow, UnstorableRecordError, type AlertRow, type ProfileUpdateRow, type SignalRow, type TouchpointRow } from './rows.ts';
 import { dateTime64FromMicros } from '@touchstream/clickhouse';
 
-export type SinkTable = 'touchpoints' | 'signals' | 'alerts';
+export type SinkTable = 'touchpoints' | 'signals' | 'alerts' | 'profile_updates';
 
 /** The topics the sink stores; tests may point it at topics of their own. */
 export interface SinkTopics {
   touchpoints: string;
   signals: string;
   alerts: string;
+  /** Customer profile updates (migration 010, docs/architecture.md §20.6); profiles.v1 unless given. */
+  profiles?: string;
 }
 
 export const defaultSinkTopics: SinkTopics = {
   touchpoints: topicNames.touchpoints,
   signals: topicNames.signals,
   alerts: topicNames.alerts,
+  profiles: topicNames.profiles,
 };
 
 export interface PlannedRow {
   /** Position of the record in batch.records. */
   recordIndex: number;
-  /** event_id, signal_id or alert_id. */
+  /** event_id, signal_id, alert_id or profile_id. */
   id: string;
   customerId: string;
-  /** occurred_at (or an alert's `at`), epoch microseconds. */
+  /** occurred_at (an alert's `at`, a profile's `updated_at`), epoch microseconds. */
   timeMicros: number;
-  row: TouchpointRow | SignalRow | AlertRow;
+  row: TouchpointRow | SignalRow | AlertRow | ProfileUpdateRow;
 }
 
 export interface BatchPlan {
@@ -77,7 +80,9 @@ export function resultsPerBatch(plan: BatchPlan): RecordResult[][] {
   return lists;
 }
 
-const idColumn: Record<SinkTable, string> = { touchpoints: 'event_id', signals: 'signal_id', alerts: 'alert_id' };
+const idColumn: Record<SinkTable, string> = { touchpoints: 'event_id', signals: 'signal_id', alerts: 'alert_id', profile_updates: 'profile_id' };
+/** The time column a copy shares with its original, bounding the id lookup (alerts: none, the table is small). */
+const timeColumn: Record<SinkTable, string | null> = { touchpoints: 'occurred_at', signals: 'occurred_at', alerts: null, profile_updates: 'updated_at' };
 
 /**
  * One partition's batch: `<topic>:<partition>:<firstOffset>-<lastOffset>:<content hash>`; several partitions' at once:
@@ -104,6 +109,7 @@ export function tableFor(topic: string, topics: SinkTopics = defaultSinkTopics):
   if (topic === topics.touchpoints) return 'touchpoints';
   if (topic === topics.signals) return 'signals';
   if (topic === topics.alerts) return 'alerts';
+  if (topic === (topics.profiles ?? topicNames.profiles)) return 'profile_updates';
   throw new Error(`the sink does not store topic ${topic}`);
 }
 
@@ -148,6 +154,9 @@ export function rowsFor(batches: ConsumedBatch | readonly ConsumedBatch[], topic
       } else if (table === 'signals') {
         const signal = codecs.signal.decode(record.value);
         planned = { id: signal.signal_id, customerId: signal.customer_id, timeMicros: signal.occurred_at, row: signalRow(signal, origin) };
+      } else if (table === 'profile_updates') {
+        const profile = codecs.profile.decode(record.value);
+        planned = { id: profile.profile_id, customerId: profile.customer_id, timeMicros: profile.updated_at, row: profileRow(profile, origin) };
       } else {
         const alert = codecs.alert.decode(record.value);
         planned = { id: alert.alert_id, customerId: alert.customer_id, timeMicros: alert.at, row: alertRow(alert, origin) };
@@ -261,7 +270,8 @@ export async function findStored(client: ClickHouseClient, table: SinkTable, row
   const id = idColumn[table];
   const params: Record<string, unknown> = {};
   let where = `customer_id IN (SELECT customer_id FROM ${staged.name}) AND ${id} IN (SELECT ${id} FROM ${staged.name})`;
-  if (table !== 'alerts') {
+  const time = timeColumn[table];
+  if (time !== null) {
     // Copies carry the original's event time: bounding it prunes the monthly partitions read.
     let min = Infinity;
     let max = -Infinity;
@@ -271,7 +281,7 @@ export async function findStored(client: ClickHouseClient, table: SinkTable, row
     }
     params.from = dateTime64FromMicros(min);
     params.to = dateTime64FromMicros(max);
-    where += ` AND occurred_at BETWEEN {from:DateTime64(6, 'UTC')} AND {to:DateTime64(6, 'UTC')}`;
+    where += ` AND ${time} BETWEEN {from:DateTime64(6, 'UTC')} AND {to:DateTime64(6, 'UTC')}`;
   }
   const rs = await client.query({
     // The earliest stored copy: the one whose insert may have been cut off.

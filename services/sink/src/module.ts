@@ -1,4 +1,4 @@
-// The sink: touchpoints, signals and alerts from Kafka into ClickHouse, one insert per batch, effectively once.
+// The sink: touchpoints, signals, alerts and profile updates from Kafka into ClickHouse, one insert per batch, effectively once.
 // The tables exist before it starts: the composition root's clickhouse module applies the migrations.
 import { dropStaleStages, stageRows, storeStaged, writeRollups, type ClickHouseClient } from '@touchstream/clickhouse';
 import { runBatchConsumer, topicNames, withoutErased, type BatchConsumer, type ErasedCustomers, type BatchConsumerOptions, type BatchHandler, type LogSink, type MultiBatchHandler, type RecordResult } from '@touchstream/kafka';
@@ -15,7 +15,7 @@ export interface SinkDeps {
   /** Defaults to `touchstream-sink`. */
   groupId?: string;
   log: LogSink;
-  /** Defaults to touchpoints.v1, signals.v1 and alerts.v1. */
+  /** Defaults to touchpoints.v1, signals.v1, alerts.v1 and profiles.v1. */
   topics?: Partial<SinkTopics>;
   /** Churn-risk scores (§22); default churn_scores.v1 (none when `topics` is given). */
   churnScoresTopic?: string;
@@ -140,7 +140,7 @@ export function createSinkModule(deps: SinkDeps): Module {
           consumer = await runBatchConsumer({
             kafka: deps.kafka,
             groupId,
-            topics: [topics.touchpoints, topics.signals, topics.alerts, ...(churnScoresTopic ? [churnScoresTopic] : [])],
+            topics: [topics.touchpoints, topics.signals, topics.alerts, topics.profiles ?? topicNames.profiles, ...(churnScoresTopic ? [churnScoresTopic] : [])],
             producer: deps.producer,
             deadLetterTopic: topicNames.deadLetters,
             stage: 'sink',

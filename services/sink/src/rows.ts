@@ -1,6 +1,6 @@
 // Contract records → ClickHouse rows (columns as created by packages/clickhouse/migrations). Absent optional
 // dimensions become '' so they can be grouping keys; absent measures stay null so averages skip them.
-import { sentimentOf, type Alert, type Signal, type TouchpointEvent } from '@touchstream/contracts';
+import { attributeText, sentimentOf, type Alert, type CustomerProfile, type Signal, type TouchpointEvent } from '@touchstream/contracts';
 import { dateTime64FromMicros, type SignalColumns, type TouchpointColumns } from '@touchstream/clickhouse';
 
 /** Where a record was read from; kept on every row to trace it back to Kafka. */
@@ -50,6 +50,21 @@ export interface AlertRow {
   kafka_partition: number;
   kafka_offset: number;
   /** The deduplication token of the insert (set by the batch plan; migration 003). */
+  insert_token?: string;
+}
+
+/** One profile update (migration 010): attributes as three parallel arrays, 'unset' for a removed one. */
+export interface ProfileUpdateRow {
+  profile_id: string;
+  customer_id: string;
+  updated_at: string;
+  received_at: string;
+  attribute_names: string[];
+  attribute_values: string[];
+  attribute_kinds: string[];
+  kafka_partition: number;
+  kafka_offset: number;
+  /** The deduplication token of the insert (set by the batch plan). */
   insert_token?: string;
 }
 
@@ -166,6 +181,25 @@ export function alertRow(alert: Alert, origin: KafkaOrigin = noOrigin): AlertRow
     triggered_by: alert.triggered_by,
     at: eventTime('at', alert.at),
     rules_version: alert.rules_version ?? '',
+    kafka_partition: origin.partition,
+    kafka_offset: kafkaOffset(origin),
+  };
+}
+
+export function profileRow(profile: CustomerProfile, origin: KafkaOrigin = noOrigin): ProfileUpdateRow {
+  // Sorted by name: the same update always makes the same row (and rollup rows), whatever order its map came in.
+  const entries = Object.entries(profile.attributes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, value] of entries) {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new UnstorableRecordError(`attribute ${name}: ${value} is not a finite number`);
+  }
+  return {
+    profile_id: profile.profile_id,
+    customer_id: profile.customer_id,
+    updated_at: eventTime('updated_at', profile.updated_at),
+    received_at: eventTime('received_at', profile.received_at),
+    attribute_names: entries.map(([name]) => name),
+    attribute_values: entries.map(([, value]) => (value === null ? '' : attributeText(value))),
+    attribute_kinds: entries.map(([, value]) => (value === null ? 'unset' : typeof value)),
     kafka_partition: origin.partition,
     kafka_offset: kafkaOffset(origin),
   };

@@ -11,7 +11,7 @@ import { createSinkModule } from './module.ts';
 import { encode, signal, touchpoint, alert } from './fixtures.test-support.ts';
 
 const runId = randomBytes(4).toString('hex');
-const topics = { touchpoints: `sink-test-${runId}-touchpoints`, signals: `sink-test-${runId}-signals`, alerts: `sink-test-${runId}-alerts` };
+const topics = { touchpoints: `sink-test-${runId}-touchpoints`, signals: `sink-test-${runId}-signals`, alerts: `sink-test-${runId}-alerts`, profiles: `sink-test-${runId}-profiles` };
 const quiet: LogSink = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 const kafka = createKafka({ brokers: inject('kafkaBrokers'), clientId: `sink-test-${runId}`, log: quiet });
 const producer = createIdempotentProducer(kafka);

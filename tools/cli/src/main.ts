@@ -1,5 +1,5 @@
 // The developer and operator CLI behind ./touchstream: `up` (whole local stack + demo), `run` (the production
-// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`, `export` (BI extracts), `train` (the churn model). Not part of the production image.
+// command, from apps/touchstream), `demo`, `deadletters`, `quality`, `bench`, `export` (BI extracts), `erase`, `profiles import`, `train` (the churn model). Not part of the production image.
 import { Command } from 'commander';
 import { runCommand, VERSION } from '@touchstream/app';
 import { upCommand } from './up/up.ts';
@@ -10,6 +10,7 @@ import { benchCommand } from './bench/query.ts';
 import { exportCommand } from './export/cli.ts';
 import { eraseCommand } from './erase/cli.ts';
 import { trainCommand } from './train/cli.ts';
+import { profilesCommand } from './profiles/cli.ts';
 
 const program = new Command()
   .name('touchstream')
@@ -23,6 +24,7 @@ const program = new Command()
   .addCommand(benchCommand())
   .addCommand(exportCommand())
   .addCommand(eraseCommand())
-  .addCommand(trainCommand());
+  .addCommand(trainCommand())
+  .addCommand(profilesCommand());
 
 await program.parseAsync(process.argv);

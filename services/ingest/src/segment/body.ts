@@ -1,5 +1,6 @@
 // A Segment HTTP API body → items for prepareBatch (the same path as POST /v1/events): each message keeps its own
-// raw JSON for the dead-letter topic and carries either the mapped touchpoint or why it cannot be one. Pure.
+// raw JSON for the dead-letter topic and carries the mapped touchpoint (or, for an identify, profile) or why it cannot
+// be one. Pure.
 //   /v1/batch: { batch: [message, …], context?, integrations?, sentAt? } — batch-level context is merged under
 //              each message's own (the message wins), as Segment does.
 //   /v1/track, /v1/page, /v1/screen, /v1/identify: one message; its type is the route's.
@@ -58,7 +59,11 @@ export function parseSegmentBody(body: Buffer, opts: ParseSegmentOptions): Parse
   };
 }
 
-function itemOf(index: number, raw: Buffer, message: unknown, opts: ParseSegmentOptions): BodyItem {
+/** A mapped message: a touchpoint item, or (an identify) a profile item. */
+export type SegmentItem = BodyItem & { profile?: true };
+
+function itemOf(index: number, raw: Buffer, message: unknown, opts: ParseSegmentOptions): SegmentItem {
   const mapped = mapSegmentMessage(message, opts.mapping, opts.receivedAtMs);
-  return mapped.ok ? { index, raw, ok: true, value: mapped.touchpoint } : { index, raw, ok: false, errors: mapped.errors };
+  if (!mapped.ok) return { index, raw, ok: false, errors: mapped.errors };
+  return 'profile' in mapped ? { index, raw, ok: true, value: mapped.profile, profile: true } : { index, raw, ok: true, value: mapped.touchpoint };
 }

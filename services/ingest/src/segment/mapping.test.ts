@@ -19,6 +19,7 @@ const track = (fields: Record<string, unknown> = {}) => ({
 function mapped(message: unknown, mapping = defaultSegmentMapping) {
   const result = mapSegmentMessage(message, mapping, nowMs);
   if (!result.ok) throw new Error(result.errors.join('; '));
+  if (!('touchpoint' in result)) throw new Error('mapped to a profile, not a touchpoint');
   return result.touchpoint;
 }
 
@@ -68,8 +69,24 @@ describe('the default Segment mapping', () => {
     expect(reasons({ type: 'group', userId: 'c', groupId: 'g' })).toEqual(['segment: group messages are not supported (touchstream maps track, page, screen and identify)']);
     expect(reasons({ userId: 'c' })[0]).toMatch(/type must be one of .* \(it is missing\)/);
     expect(reasons('x')).toEqual(['segment: a message must be a JSON object']);
-    // identify: no profiles yet, so kept as a dead letter that says why.
-    expect(reasons({ type: 'identify', userId: 'c', traits: { plan: 'pro' } })[0]).toMatch(/^segment: identify is not stored: touchstream has no customer profiles yet/);
+  });
+
+  it('makes an identify a profile update: scalar traits, nested objects one level down, messageId and timestamp kept', () => {
+    const result = mapSegmentMessage(
+      { type: 'identify', userId: 'c', messageId: 'm-9', timestamp: '2026-01-31T09:30:00Z', traits: { plan: 'pro', age: 41, vip: true, churned: null, address: { city: 'Lyon', geo: { lat: 1 } }, tags: ['a'] } },
+      defaultSegmentMapping,
+      nowMs,
+    );
+    expect(result).toEqual({
+      ok: true,
+      profile: { customer_id: 'c', profile_id: 'm-9', updated_at: '2026-01-31T09:30:00Z', attributes: { plan: 'pro', age: 41, vip: true, churned: null, 'address.city': 'Lyon' } },
+    });
+    // Without a timestamp, the receipt time; without traits, no attributes (the profile validator rejects that).
+    expect(mapSegmentMessage({ type: 'identify', anonymousId: 'anon' }, defaultSegmentMapping, nowMs)).toEqual({ ok: true, profile: { customer_id: 'anon', updated_at: nowMs, attributes: {} } });
+    // dead_letter keeps the old behaviour: a dead letter that says why.
+    const deadLetter = parseSegmentMapping({ identify: 'dead_letter' });
+    if (!deadLetter.ok) throw new Error(deadLetter.problems.join('; '));
+    expect(mapSegmentMessage({ type: 'identify', userId: 'c', traits: { plan: 'pro' } }, deadLetter.mapping, nowMs)).toEqual({ ok: false, errors: [expect.stringMatching(/^segment: identify is not stored/)] });
   });
 });
 

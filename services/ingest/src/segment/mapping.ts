@@ -57,11 +57,12 @@ export const segmentMappingSchema = z.strictObject({
   page: viewSchema.optional(),
   screen: viewSchema.optional(),
   /**
-   * identify: touchstream has no customer profiles yet. `dead_letter` (default) keeps the message, traits and all,
-   * in touchpoints.invalid.v1 with a reason saying so; `touchpoint` stores it as a touchpoint (traits as attributes).
+   * identify: `profile` (default) makes its traits a customer profile update on profiles.v1 (docs/architecture.md
+   * §20.6); `dead_letter` keeps the message, traits and all, in touchpoints.invalid.v1; `touchpoint` stores it as a
+   * touchpoint (traits as attributes).
    */
   identify: z
-    .union([z.literal('dead_letter'), z.strictObject({ touchpoint: nameSchema, set: fieldValues.optional() })])
+    .union([z.literal('profile'), z.literal('dead_letter'), z.strictObject({ touchpoint: nameSchema, set: fieldValues.optional() })])
     .optional(),
 });
 
@@ -80,7 +81,7 @@ export interface SegmentMapping {
   unmappedEvents: 'snake_case' | 'reject';
   page: { touchpoint: string; set?: FieldValues };
   screen: { touchpoint: string; set?: FieldValues };
-  identify: 'dead_letter' | { touchpoint: string; set?: FieldValues };
+  identify: 'profile' | 'dead_letter' | { touchpoint: string; set?: FieldValues };
 }
 
 /** Library names Segment's own sources send in context.library.name. */
@@ -119,7 +120,7 @@ export const defaultSegmentMappingDocument: SegmentMappingDocument = {
   unmapped_events: 'snake_case',
   page: { touchpoint: 'page_view' },
   screen: { touchpoint: 'screen_view' },
-  identify: 'dead_letter',
+  identify: 'profile',
 };
 
 function resolve(doc: SegmentMappingDocument): SegmentMapping {
@@ -159,7 +160,11 @@ export function parseSegmentMapping(doc: unknown): { ok: true; mapping: SegmentM
 export const SEGMENT_TYPES = ['track', 'page', 'screen', 'identify', 'group', 'alias'] as const;
 export type SegmentType = (typeof SEGMENT_TYPES)[number];
 
-export type MappedMessage = { ok: true; touchpoint: Record<string, unknown> } | { ok: false; errors: string[] };
+export type MappedMessage =
+  | { ok: true; touchpoint: Record<string, unknown> }
+  /** An identify as a profile update, for the profile validator (as POST /v1/profiles takes it). */
+  | { ok: true; profile: Record<string, unknown> }
+  | { ok: false; errors: string[] };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -215,6 +220,29 @@ function fieldValue(field: MappableField, value: unknown): unknown {
 }
 
 /**
+ * An identify's traits as a profile update: scalar traits as they are (strings, numbers, booleans, null removes), nested
+ * objects one level down as `parent.child` (Segment's `address: {city}` → `address.city`), arrays and deeper values left
+ * out; messageId becomes profile_id and the message's time updated_at, so a resent batch is one update. The profile
+ * validator then checks it exactly as on POST /v1/profiles (an identify without traits is rejected there).
+ */
+function profileOf(message: Record<string, unknown>, customerId: string, receivedAtMs: number): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  const scalar = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  if (isObject(message.traits)) {
+    for (const [name, value] of Object.entries(message.traits)) {
+      if (scalar(value)) attributes[name] = value;
+      else if (isObject(value)) for (const [child, v] of Object.entries(value)) if (scalar(v)) attributes[`${name}.${child}`] = v;
+    }
+  }
+  return {
+    customer_id: customerId,
+    updated_at: message.timestamp ?? message.originalTimestamp ?? receivedAtMs,
+    attributes,
+    ...(typeof message.messageId === 'string' && message.messageId !== '' ? { profile_id: message.messageId } : {}),
+  };
+}
+
+/**
  * One Segment message (its type already known: from the route or its `type` field) → a touchpoint for the
  * validator, or the reasons it cannot be one. The touchpoint is then validated exactly like a POST /v1/events
  * event, so its bounds and reasons are the same.
@@ -266,9 +294,13 @@ export function mapSegmentMessage(message: unknown, mapping: SegmentMapping, rec
       break;
     }
     case 'identify': {
+      if (mapping.identify === 'profile') {
+        if (errors.length > 0) return { ok: false, errors };
+        return { ok: true, profile: profileOf(message, String(valueAt(message, customerPath!)), receivedAtMs) };
+      }
       if (mapping.identify === 'dead_letter') {
         errors.push(
-          'segment: identify is not stored: touchstream has no customer profiles yet, so traits cannot be kept as profile attributes; this dead letter keeps the message (set identify: { touchpoint: … } in the Segment mapping to store identifies as touchpoints)',
+          'segment: identify is not stored: the Segment mapping says identify: dead_letter, so this dead letter keeps the message (set identify: profile to keep traits as profile attributes, or identify: { touchpoint: … } to store identifies as touchpoints)',
         );
         break;
       }

@@ -7,16 +7,19 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { parseJsonText, type BodyItem } from '../body.ts';
 import { humanBytes } from '../schemas.ts';
-import { parseSegmentBody, type SegmentRoute } from './body.ts';
+import { parseSegmentBody, type SegmentItem, type SegmentRoute } from './body.ts';
 import type { SegmentMapping } from './mapping.ts';
 
 type BatchResult = { accepted: number; rejected: Array<{ index: number; errors: string[] }>; event_ids: string[] };
+type ProfileResult = { accepted: number; rejected: Array<{ index: number; errors: string[] }>; profile_ids: string[] };
 
 export interface SegmentRouteDeps {
   mapping: SegmentMapping;
   limits: { maxEventsPerRequest: number; maxBodyBytes: number };
   now: () => number;
   deliverItems: (reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number) => Promise<BatchResult | undefined>;
+  /** Identify messages as profile updates (docs/architecture.md §20.6), as POST /v1/profiles delivers them. */
+  deliverProfiles: (reply: FastifyReply, items: BodyItem[], source: string, contentType: string, nowMs: number) => Promise<ProfileResult | undefined>;
   deadLetterBody: (source: string, reason: string, body: Buffer, contentType: string, nowMs: number) => Promise<void>;
 }
 
@@ -43,6 +46,7 @@ const resultProperties = {
     },
   },
   event_ids: { type: 'array', items: { type: 'string' }, description: 'event_id of each accepted message in order: its messageId, or one derived from its content.' },
+  profile_ids: { type: 'array', items: { type: 'string' }, description: 'profile_id of each identify accepted as a profile update (its messageId, or derived from its content).' },
 } as const;
 
 const sampleTrack = {
@@ -153,9 +157,21 @@ export function segmentRoutes(deps: SegmentRouteDeps): FastifyPluginAsync {
               await deps.deadLetterBody(source, `segment: ${parsed.message}`, body, contentType, nowMs);
               return reply.code(400).send({ code: 'INVALID_SEGMENT_BODY', message: parsed.message });
             case 'items': {
-              const result = await deps.deliverItems(reply, parsed.items, source, contentType, nowMs);
+              // Identifies mapped to profiles go to profiles.v1, everything else (touchpoints, rejects) as before.
+              const items = parsed.items as SegmentItem[];
+              const profiles = items.filter((i) => i.ok && i.profile);
+              const others = items.filter((i) => !(i.ok && i.profile));
+              const result: BatchResult | undefined = others.length > 0 ? await deps.deliverItems(reply, others, source, contentType, nowMs) : { accepted: 0, rejected: [], event_ids: [] };
               if (!result) return reply;
-              return reply.code(200).send({ success: true, ...result });
+              const profileResult: ProfileResult | undefined = profiles.length > 0 ? await deps.deliverProfiles(reply, profiles, source, contentType, nowMs) : { accepted: 0, rejected: [], profile_ids: [] };
+              if (!profileResult) return reply;
+              return reply.code(200).send({
+                success: true,
+                accepted: result.accepted + profileResult.accepted,
+                rejected: [...result.rejected, ...profileResult.rejected].sort((a, b) => a.index - b.index),
+                event_ids: result.event_ids,
+                profile_ids: profileResult.profile_ids,
+              });
             }
           }
         },

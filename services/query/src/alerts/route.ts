@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { microsToIso } from '../shared/time.ts';
 import { alertLevels, type AlertLevelName } from '@touchstream/contracts';
@@ -59,6 +60,7 @@ const alertsRouteSchema = {
       },
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
       ...scopeProperties('Only alerts raised by a touchpoint'),
+      ...personaProperty('Only alerts of customers of this persona (KPI deviation alerts, about no customer, are left out)'),
     },
   },
   response: {
@@ -91,19 +93,21 @@ const alertsRouteSchema = {
 
 export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; kind?: AlertKind; limit: number; channel?: string; journey?: string } }>(
+    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; kind?: AlertKind; limit: number; channel?: string; journey?: string; persona?: string } }>(
       '/v1/alerts',
       { schema: alertsRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
+        const personas = personaSqlFor(deps.personas, { persona: request.query.persona });
         const alerts = await queryAlerts(deps.clickhouse, {
+          personas,
           fromMicros,
           toMicros,
           level: request.query.level,
           customerId: request.query.customer_id,
           kind: request.query.kind,
           limit: request.query.limit,
-          scope: { channel: request.query.channel, journey: request.query.journey },
+          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona },
         });
         return { from: microsToIso(fromMicros), to: microsToIso(toMicros), alerts };
       },

@@ -9,6 +9,7 @@
 //  40% last, 20% shared by the middle; 50/50 for two touches, 100% for one); Markov (first-order chain over all paths,
 //  (start) → … → (conversion) | (null); a state's removal effect is 1 − P(conversion without it)/P(conversion); the
 //  conversions are shared in proportion to the removal effects).
+import { andPersonaSql, personaParams, type PersonaSql } from '../personas/sql.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -28,6 +29,8 @@ export interface AttributionRequest {
   toMicros: number;
   /** Only the touchpoints on this channel / of this journey make paths and conversions. */
   scope?: Scope;
+  /** The personas' SQL, with `scope.persona` (docs/architecture.md §20.6): only the paths of its customers. */
+  personas?: PersonaSql;
 }
 
 export interface AttributionRow {
@@ -63,7 +66,7 @@ const keyColumn: Record<AttributionBy, string> = { channel: 'channel', touchpoin
  * transitions a → b; kind 'paths' counts converting (a = 'conversion') and non-converting paths and conversions
  * without touchpoints (a = 'empty').
  */
-function attributionSql(by: AttributionBy): string {
+function attributionSql(by: AttributionBy, personas?: PersonaSql): string {
   return `
 WITH
 -- The distinct keys of the range, sorted: rows carry their 1-based position (transform on a LowCardinality column maps
@@ -118,7 +121,7 @@ FROM (
         FROM touchpoints
         WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
           AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-          AND ${scopeConditionSql()}
+          AND ${scopeConditionSql()}${andPersonaSql(personas)}
       )
       GROUP BY customer_id
     )
@@ -201,8 +204,9 @@ function attributionFromRows(request: AttributionRequest, rows: Row[]): Attribut
 
 export async function queryAttribution(clickhouse: ClickHouseClient, request: AttributionRequest): Promise<AttributionResult> {
   const result = await clickhouse.query({
-    query: attributionSql(request.by),
+    query: attributionSql(request.by, request.scope?.persona ? request.personas : undefined),
     query_params: {
+      ...personaParams(request.personas, request.scope?.persona),
       from_us: request.fromMicros,
       to_us: request.toMicros,
       lookback_us: request.lookbackMicros,

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { defaultAnalysisRangeMicros, parseDurationMicros, resolveRange } from '../shared/range.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, durationProperty, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { attributionByNames, queryAttribution, type AttributionBy } from './attribution.ts';
@@ -15,6 +16,7 @@ interface AttributionQuery {
   from?: string;
   to?: string;
   channel?: string;
+  persona?: string;
   journey?: string;
   format?: 'json' | 'csv';
 }
@@ -41,6 +43,7 @@ const attributionRouteSchema = {
       half_life: durationProperty('Half-life of the time-decay model:', '7d', '7d'),
       ...analysisRangeProperties,
       ...scopeProperties('Only touchpoints'),
+      ...personaProperty('Only the paths of customers of this persona'),
       format: formatParameter,
     },
   },
@@ -99,7 +102,8 @@ export function attributionRoutes(deps: QueryDeps): FastifyPluginAsync {
         halfLifeMicros: parseDurationMicros('half_life', q.half_life),
         fromMicros,
         toMicros,
-        scope: { channel: q.channel, journey: q.journey },
+        scope: { channel: q.channel, journey: q.journey, persona: q.persona },
+        personas: personaSqlFor(deps.personas, { persona: q.persona }),
       });
       if (!wantsCsv(request)) return result;
       return sendCsv(reply, toCsv(['key', ...creditColumns], result.credits.map((c) => [c.key, ...creditColumns.map((k) => c[k])])));

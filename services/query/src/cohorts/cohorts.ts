@@ -1,6 +1,7 @@
 // Cohorts by first touch: customers grouped by the week (ISO, from Monday) or month of their first touchpoint ever,
 // and the share of each cohort active (any touchpoint) in each following period. Read from customer_activity_1d
 // (one row per customer and active day), so it needs no scan of the raw table and outlives the raw TTL.
+import type { PersonaSql } from '../personas/sql.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { round } from '../shared/numbers.ts';
 import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -22,31 +23,36 @@ const periodSql: Record<CohortPeriod, { start: (day: string) => string; unit: st
  */
 const scopedActivitySql = `(SELECT DISTINCT customer_id, toDate(occurred_at, 'UTC') AS day FROM touchpoints WHERE ${scopeConditionSql()})`;
 
-function cohortSql(period: CohortPeriod, scoped: boolean): string {
+function cohortSql(period: CohortPeriod, scoped: boolean, personas?: { sql: PersonaSql; breakdown: boolean; filter: boolean }): string {
   const { start, unit } = periodSql[period];
   const activity = scoped ? scopedActivitySql : 'customer_activity_1d';
+  // Persona (docs/architecture.md §20.6): each customer's persona now, decided once per customer in `firsts`.
+  const persona = personas ? personas.sql.expression() : "''";
   return `
 WITH firsts AS (
-  SELECT customer_id, ${start('min(day)')} AS cohort
+  SELECT customer_id, ${start('min(day)')} AS cohort, ${persona} AS persona
   FROM ${activity}
   GROUP BY customer_id
-  HAVING cohort >= {from_day:Date} AND cohort < {to_day:Date}
+  HAVING cohort >= {from_day:Date} AND cohort < {to_day:Date}${personas?.filter ? ` AND persona = {persona:String}` : ''}
 )
 SELECT
   toString(f.cohort) AS cohort,
+  ${personas?.breakdown ? 'f.persona' : "''"} AS persona,
   toUInt32(dateDiff('${unit}', f.cohort, ${start('a.day')})) AS period_index,
   uniqExact(a.customer_id) AS active
 FROM ${activity} AS a
 INNER JOIN firsts AS f ON a.customer_id = f.customer_id
 WHERE a.day >= {from_day:Date} AND a.day < {until_day:Date}
-GROUP BY cohort, period_index
-ORDER BY cohort, period_index
+GROUP BY cohort, persona, period_index
+ORDER BY cohort, persona, period_index
 ${querySettingsSql}`;
 }
 
 export interface CohortRow {
   /** First day of the cohort's week or month (YYYY-MM-DD). */
   cohort: string;
+  /** With by=persona: the persona of the cohort's customers (one row per cohort and persona). */
+  persona?: string;
   /** Customers whose first touchpoint fell in it. */
   customers: number;
   /** Period 0 is the cohort's own (share 1); one entry per following period that has begun, up to `periods`. */
@@ -81,7 +87,12 @@ function addPeriods(period: CohortPeriod, startMs: number, count: number): numbe
 
 export async function queryCohorts(
   clickhouse: ClickHouseClient,
-  request: { period: CohortPeriod; fromMs?: number; toMs?: number; periods: number; nowMs: number; scope?: Scope },
+  request: {
+    period: CohortPeriod; fromMs?: number; toMs?: number; periods: number; nowMs: number; scope?: Scope;
+    /** Split each cohort by persona (§20.6; needs `personas`, as `scope.persona` does). */
+    byPersona?: boolean;
+    personas?: PersonaSql;
+  },
 ): Promise<CohortResult> {
   const { period, periods } = request;
   // Whole periods: `to` defaults to the end of the current period, `from` to `periods` periods before it.
@@ -90,20 +101,25 @@ export async function queryCohorts(
   // Activity is observed from the first cohort up to `periods` periods after the last one, but never past now.
   const until = Math.min(addPeriods(period, to, periods), addPeriods(period, periodStart(period, request.nowMs), 1));
   const rs = await clickhouse.query({
-    query: cohortSql(period, isScoped(request.scope)),
-    query_params: { from_day: isoDay(from), to_day: isoDay(to), until_day: isoDay(until), ...scopeParams(request.scope ?? {}) },
+    query: cohortSql(period, isScoped(request.scope), request.personas ? { sql: request.personas, breakdown: Boolean(request.byPersona), filter: Boolean(request.scope?.persona) } : undefined),
+    query_params: {
+      from_day: isoDay(from), to_day: isoDay(to), until_day: isoDay(until), ...scopeParams(request.scope ?? {}),
+      ...request.personas?.params, persona: request.scope?.persona ?? '',
+    },
     format: 'JSONEachRow',
   });
-  const rows = await rs.json<{ cohort: string; period_index: number | string; active: number | string }>();
+  const rows = await rs.json<{ cohort: string; persona: string; period_index: number | string; active: number | string }>();
   const byCohort = new Map<string, Map<number, number>>();
+  const keyOf = (row: { cohort: string; persona: string }) => `${row.cohort}\u0000${row.persona}`;
   for (const row of rows) {
-    let m = byCohort.get(row.cohort);
-    if (!m) byCohort.set(row.cohort, (m = new Map()));
+    let m = byCohort.get(keyOf(row));
+    if (!m) byCohort.set(keyOf(row), (m = new Map()));
     m.set(Number(row.period_index), Number(row.active));
   }
   const nowPeriod = periodStart(period, request.nowMs);
   const cohorts: CohortRow[] = [];
-  for (const [cohort, active] of byCohort) {
+  for (const [key, active] of byCohort) {
+    const [cohort, persona] = key.split('\u0000') as [string, string];
     const customers = active.get(0) ?? 0;
     const cohortStart = Date.parse(`${cohort}T00:00:00Z`);
     const retention: CohortRow['retention'] = [];
@@ -112,7 +128,7 @@ export async function queryCohorts(
       const a = active.get(i) ?? 0;
       retention.push({ period: i, active: a, share: customers > 0 ? round(a / customers)! : 0 });
     }
-    cohorts.push({ cohort, customers, retention });
+    cohorts.push(request.byPersona ? { cohort, persona, customers, retention } : { cohort, customers, retention });
   }
   return { period, from: isoDay(from), to: isoDay(to), periods, cohorts };
 }

@@ -4,6 +4,7 @@ import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { parseTimeParameter } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { authNote, errorResponses, rangeParameter, tags } from '../shared/schemas.ts';
 import { cohortPeriodNames, queryCohorts, type CohortPeriod } from './cohorts.ts';
 
@@ -22,6 +23,8 @@ const cohortsRouteSchema = {
       to: rangeParameter('to', 'End of the last cohort (exclusive; widened to a whole period).'),
       periods: { type: 'integer', minimum: 1, maximum: 104, default: 12, description: 'Following periods reported per cohort (and default number of cohorts).' },
       ...scopeProperties('Only touchpoints'),
+      ...personaProperty('Only customers of this persona'),
+      by: { type: 'string', enum: ['persona'], description: '`persona`: one row per cohort and persona (the customer\'s persona now, docs/architecture.md §20.6).' },
     },
   },
   response: {
@@ -41,6 +44,7 @@ const cohortsRouteSchema = {
             required: ['cohort', 'customers', 'retention'],
             properties: {
               cohort: { type: 'string', description: 'First day of the cohort week or month.' },
+              persona: { type: 'string', description: 'With by=persona: the persona of these customers.' },
               customers: { type: 'integer', description: 'Customers whose first touchpoint fell in it.' },
               retention: {
                 type: 'array',
@@ -74,7 +78,7 @@ const cohortsRouteSchema = {
 
 export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string } }>(
+    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string; persona?: string; by?: 'persona' } }>(
       '/v1/cohorts',
       { schema: cohortsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -89,7 +93,9 @@ export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
           toMs: toMicros === undefined ? undefined : Math.ceil(toMicros / 1000),
           periods: request.query.periods,
           nowMs: Math.floor(nowMicros(deps) / 1000),
-          scope: { channel: request.query.channel, journey: request.query.journey },
+          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona },
+          byPersona: request.query.by === 'persona',
+          personas: personaSqlFor(deps.personas, { breakdown: request.query.by === 'persona', persona: request.query.persona }),
         });
       },
     );

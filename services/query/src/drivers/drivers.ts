@@ -10,6 +10,7 @@
 // Each factor gives a 2×2 table of customers (a = outcome & factor, b = outcome & not, c = factor & no outcome,
 // d = neither); lift is the relative risk a/(a+c) ÷ b/(b+d) with a log-RR 95% CI, the odds ratio ad/bc with Woolf's
 // 95% CI. Tables with a zero cell get the Haldane–Anscombe +0.5 correction (flagged `corrected`).
+import type { PersonaSql } from '../personas/sql.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -18,7 +19,7 @@ import { correctedTable, oddsRatio, relativeRisk } from '../shared/stats.ts';
 import { microsToIso } from '../shared/time.ts';
 
 export const builtInOutcomes = ['survey_detractor', 'alert_raised', 'journey_abandoned'] as const;
-const factorKinds = ['touchpoint', 'reason', 'channel', 'signal'] as const;
+const factorKinds = ['touchpoint', 'reason', 'channel', 'signal', 'persona'] as const;
 export type FactorKind = (typeof factorKinds)[number];
 export const driverSortNames = ['lift', 'odds_ratio'] as const;
 export type DriverSort = (typeof driverSortNames)[number];
@@ -38,8 +39,13 @@ export interface DriversRequest {
   minCustomers: number;
   sort: DriverSort;
   limit: number;
-  /** Only customers with a touchpoint on this channel / of this journey in the range (their factors stay all they saw). */
+  /** Only customers with a touchpoint on this channel / of this journey in the range (their factors stay all they saw); `persona`: of it. */
   scope?: Scope;
+  /**
+   * The personas (docs/architecture.md §20.6): each customer's persona becomes a factor (`persona:<name>`), so a
+   * persona more prone to the outcome ranks like any touchpoint; also needed for `scope.persona`.
+   */
+  personas?: PersonaSql;
 }
 
 export interface Driver {
@@ -75,7 +81,7 @@ export interface DriversResult {
   drivers: Driver[];
 }
 
-function driversSql(outcome: string): string {
+function driversSql(outcome: string, personas?: PersonaSql): string {
   const fromAlerts = outcome === 'alert_raised';
   const predicate = fromAlerts ? '0' : (touchpointOutcomeSql[outcome] ?? touchpointOutcomeSql.named_touchpoint!);
   const outcomeAt = fromAlerts ? `ifNull(alert_at, 0)` : `first_outcome_at`;
@@ -98,6 +104,7 @@ WITH
 ${distinctValuesSql('type', 'signals', 'window_us')} AS signal_dict,
 per_customer AS (
   SELECT customer_id, T, TP, RS, CH,
+    ${personas ? `toUInt32(indexOf({ps_names:Array(String)}, ${personas.expression()}))` : 'toUInt32(0)'} AS persona_id,
     ${outcomeAt} AS outcome_at,
     if(outcome_at > 0, outcome_at, last_at) AS anchor
   FROM (
@@ -117,7 +124,8 @@ per_customer AS (
     GROUP BY customer_id
   ) AS c
   ${alertJoin}
-  WHERE last_at > 0 AND in_scope > 0
+  WHERE last_at > 0 AND in_scope > 0${personas ? `
+    AND ({persona:String} = '' OR {ps_names:Array(String)}[persona_id] = {persona:String})` : ''}
 ),
 -- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
 signal_times AS (
@@ -128,7 +136,7 @@ signal_times AS (
   GROUP BY customer_id
 )
 SELECT multiIf(kind = 1, concat('touchpoint:', dict.1[id]), kind = 2, concat('reason:', dict.2[id]),
-    kind = 3, concat('channel:', dict.3[id]), kind = 4, concat('signal:', signal_dict[id]), '') AS factor,
+    kind = 3, concat('channel:', dict.3[id]), kind = 4, concat('signal:', signal_dict[id]),${personas ? ` kind = 5, concat('persona:', {ps_names:Array(String)}[id]),` : ''} '') AS factor,
   countIf(outcome_at > 0) AS with_outcome, count() AS customers
 FROM (
   SELECT p.outcome_at AS outcome_at,
@@ -140,7 +148,9 @@ FROM (
       arrayMap(x -> (toUInt8(1), x), arrayDistinct(arrayFilter((x, k) -> k, p.TP, w))),
       arrayMap(x -> (toUInt8(2), x), arrayFilter(x -> x != indexOf(dict.2, ''), arrayDistinct(arrayFilter((x, k) -> k, p.RS, w)))),
       arrayMap(x -> (toUInt8(3), x), arrayDistinct(arrayFilter((x, k) -> k, p.CH, w))),
-      arrayMap(x -> (toUInt8(4), x), arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S))))
+      arrayMap(x -> (toUInt8(4), x), arrayDistinct(arrayMap(x -> x.2, arrayFilter(x -> x.1 >= p.anchor - {window_us:Int64} AND x.1 < p.anchor, s.S)))),
+      -- The customer's persona (none without personas: persona_id 0 is left out below)
+      [(toUInt8(5), p.persona_id)]
     ) AS factors
   FROM per_customer AS p
   LEFT JOIN signal_times AS s ON s.customer_id = p.customer_id
@@ -212,8 +222,11 @@ function driversFromCounts(request: DriversRequest, rows: FactorRow[]): DriversR
 
 export async function queryDrivers(clickhouse: ClickHouseClient, request: DriversRequest): Promise<DriversResult> {
   const result = await clickhouse.query({
-    query: driversSql(request.outcome),
+    query: driversSql(request.outcome, request.personas),
     query_params: {
+      ...request.personas?.params,
+      ps_names: request.personas?.names ?? [],
+      persona: request.scope?.persona ?? '',
       from_us: request.fromMicros,
       to_us: request.toMicros,
       window_us: request.windowMicros,

@@ -4,6 +4,7 @@ import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { defaultAnalysisRangeMicros, resolveRange } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { analysisRangeProperties, authNote, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { builtInOutcomes, driverSortNames, queryDrivers, type DriverSort } from './drivers.ts';
 
@@ -16,6 +17,7 @@ interface DriversQuery {
   from?: string;
   to?: string;
   channel?: string;
+  persona?: string;
   journey?: string;
   format?: 'json' | 'csv';
 }
@@ -30,7 +32,7 @@ const driversRouteSchema = {
     `\`outcome\` is one of ${builtInOutcomes.join(', ')} (survey_detractor: NPS ≤ 6, CSAT ≤ 2 or CES ≥ 5; journey_abandoned: an abandoned outcome; alert_raised: an alert in the range) or a touchpoint name such as contract_cancelled. ` +
     'Population: customers with a touchpoint in the range (with `channel` / `journey`: a touchpoint on that channel / of that journey in the range; their factors are still everything they saw). For a customer with the outcome, factors are what they saw in the `days` before their first outcome in the range (not the outcome event itself); ' +
     'for a customer without it, the reference window is the `days` before their last touchpoint in the range (that touchpoint excluded). ' +
-    'Factors: touchpoint:<name>, reason:<code>, channel:<name>, signal:<type>. Per factor a 2×2 table of customers: a = outcome & factor, b = outcome & not factor, c = factor & no outcome, d = neither. ' +
+    'Factors: touchpoint:<name>, reason:<code>, channel:<name>, signal:<type>, and persona:<name> when personas are configured (the customer\'s persona now, docs/architecture.md §20.6). Per factor a 2×2 table of customers: a = outcome & factor, b = outcome & not factor, c = factor & no outcome, d = neither. ' +
     'Lift = relative risk a/(a+c) ÷ b/(b+d) with a log-RR 95% CI; odds ratio = ad/bc with Woolf’s 95% CI exp(ln OR ± 1.96·√(1/a+1/b+1/c+1/d)). ' +
     'A table with a zero cell is computed with 0.5 added to every cell (Haldane–Anscombe, `corrected: true`). An unknown outcome name gives no outcome customers and no drivers. ' +
     `With \`?format=csv\`: one line per factor. ${authNote}`,
@@ -40,6 +42,7 @@ const driversRouteSchema = {
     properties: {
       outcome: name('The outcome: a built-in one or a touchpoint name.', 'survey_detractor'),
       ...scopeProperties('Only customers with a touchpoint in the range'),
+      ...personaProperty('Only customers of this persona'),
       days: { type: 'integer', minimum: 1, maximum: 90, default: 14, description: 'Days before the outcome (or the reference touchpoint) in which factors count.' },
       min_customers: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 5, description: 'Only factors seen by at least this many customers with the outcome (support a).' },
       sort: { type: 'string', enum: [...driverSortNames], default: 'lift' },
@@ -67,7 +70,7 @@ const driversRouteSchema = {
                 items: {
                   type: 'object',
                   properties: {
-                    kind: { type: 'string', enum: ['touchpoint', 'reason', 'channel', 'signal'] },
+                    kind: { type: 'string', enum: ['touchpoint', 'reason', 'channel', 'signal', 'persona'] },
                     value: { type: 'string' },
                     ...Object.fromEntries(countColumns.map((c) => [c, { type: 'integer' }])),
                     outcome_rate_with_factor: { type: 'number' },
@@ -112,7 +115,9 @@ export function driverRoutes(deps: QueryDeps): FastifyPluginAsync {
         minCustomers: q.min_customers,
         sort: q.sort,
         limit: q.limit,
-        scope: { channel: q.channel, journey: q.journey },
+        scope: { channel: q.channel, journey: q.journey, persona: q.persona },
+        // Persona factors whenever personas are configured; the filter needs them.
+        personas: deps.personas ? personaSqlFor(deps.personas, { breakdown: true, persona: q.persona }) : personaSqlFor(undefined, { persona: q.persona }),
       });
       if (!wantsCsv(request)) return result;
       const header = ['kind', 'value', ...countColumns, 'outcome_rate_with_factor', 'outcome_rate_without_factor', ...ratioColumns, 'corrected'] as const;

@@ -12,6 +12,7 @@
 //  * Exclusions: the first exclusion event after the entry ends the customer's funnel there — steps after it do not
 //    count (the customer still counts for the steps reached before).
 //  * Conversion and time "from previous" are relative to the previous REQUIRED step (step 1 is always required).
+import { personaConditionSql, type PersonaSql } from '../personas/sql.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from '../shared/errors.ts';
 import { num, round } from '../shared/numbers.ts';
@@ -30,7 +31,7 @@ export interface FunnelStep extends StepMatcher {
   label?: string;
 }
 
-export const funnelBreakdownNames = ['channel', 'first_channel'] as const;
+export const funnelBreakdownNames = ['channel', 'first_channel', 'persona'] as const;
 export type FunnelBreakdown = (typeof funnelBreakdownNames)[number];
 export const funnelOrderNames = ['ordered', 'unordered'] as const;
 export type FunnelOrder = (typeof funnelOrderNames)[number];
@@ -45,6 +46,10 @@ export interface FunnelRequest {
   breakdown?: FunnelBreakdown;
   fromMicros: number;
   toMicros: number;
+  /** Only customers of this persona (docs/architecture.md §20.6). */
+  persona?: string;
+  /** The personas' SQL: needed for breakdown `persona` and for `persona`. */
+  personas?: PersonaSql;
 }
 
 /** Upper bounds (seconds) of the time-to-convert histogram's bins; the last bin is open-ended. */
@@ -107,6 +112,9 @@ interface Shape {
   breakdown?: FunnelBreakdown;
   /** Keep every event of the customer (needed for first_channel and for what dropped customers did next). */
   allEvents: boolean;
+  /** With a persona breakdown or filter (§20.6). */
+  personas?: PersonaSql;
+  personaFilter?: boolean;
 }
 
 // The statement text is the same for any number of steps: which steps are optional and which required step comes
@@ -150,7 +158,9 @@ function customerStepsSql(shape: Shape): string {
   }
   columns.push(`arrayMap(k -> R[{prev_required:Array(UInt8)}[k]], arrayEnumerate(R)) AS Q`);
   const key =
-    shape.breakdown === 'first_channel'
+    shape.breakdown === 'persona'
+      ? shape.personas!.expression()
+      : shape.breakdown === 'first_channel'
       ? 'C[1]'
       : shape.breakdown === 'channel'
         ? shape.order === 'ordered'
@@ -170,7 +180,8 @@ function customerStepsSql(shape: Shape): string {
         arrayMap(e -> toString(e.4), ev) AS C, arrayMap(e -> toString(e.5), ev) AS P
       FROM touchpoints
       WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-        ${prefilter}
+        ${prefilter}${shape.personaFilter ? `
+        AND ${personaConditionSql(shape.personas!)}` : ''}
       GROUP BY customer_id
     )`;
 }
@@ -231,6 +242,8 @@ function funnelParams(request: FunnelRequest) {
     excl_journeys: col(request.exclusions, 'journey'),
     bins_us: histogramBinsSeconds.map((s) => s * 1_000_000),
     ...stepStructure(request.steps),
+    ...request.personas?.params,
+    persona: request.persona ?? '',
   };
 }
 
@@ -248,7 +261,7 @@ function stepStructure(steps: FunnelStep[]) {
   return { optional, prev_required: prevRequired, next_required: nextRequired };
 }
 
-const shapeOf = (request: FunnelRequest) => ({ order: request.order, breakdown: request.breakdown });
+const shapeOf = (request: FunnelRequest) => ({ order: request.order, breakdown: request.breakdown, personas: request.personas, personaFilter: Boolean(request.persona) });
 
 interface FunnelRow {
   step: number | string;

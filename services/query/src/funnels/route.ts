@@ -1,4 +1,5 @@
 // POST /v1/funnels and POST /v1/funnels/dropped (see funnels.ts for the semantics).
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
@@ -26,6 +27,7 @@ interface FunnelBody {
   breakdown?: FunnelBreakdown;
   from?: string;
   to?: string;
+  persona?: string;
 }
 
 const matcherProperties = {
@@ -64,7 +66,8 @@ const bodySchema = {
     },
     order: { type: 'string', enum: [...funnelOrderNames], default: 'ordered', description: '`ordered`: steps in this order; `unordered`: in any order.' },
     window: durationProperty('Conversion window from entering the funnel:', '7d', '7d'),
-    breakdown: { type: 'string', enum: [...funnelBreakdownNames], description: '`channel`: channel of the entry (step 1) event; `first_channel`: channel of the customer’s first touchpoint in the range.' },
+    breakdown: { type: 'string', enum: [...funnelBreakdownNames], description: '`channel`: channel of the entry (step 1) event; `first_channel`: channel of the customer’s first touchpoint in the range; `persona`: the customer\'s persona now (docs/architecture.md §20.6).' },
+    ...personaProperty('Only customers of this persona'),
     ...analysisRangeProperties,
   },
   examples: [
@@ -235,6 +238,8 @@ function funnelRequest(body: FunnelBody, deps: QueryDeps): FunnelRequest {
     breakdown: body.breakdown,
     fromMicros,
     toMicros,
+    persona: body.persona,
+    personas: personaSqlFor(deps.personas, { breakdown: body.breakdown === 'persona', persona: body.persona }),
   };
 }
 

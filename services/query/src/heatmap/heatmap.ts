@@ -2,6 +2,7 @@
 // A target has a direction (higher or lower is better), an `ok` threshold (the target) and a `warn` threshold:
 // higher-is-better cells are ok at or above the target, warn at or above `warn`, bad below; lower-is-better mirror.
 import { type Scope } from '../shared/scope.ts';
+import type { PersonaSql } from '../personas/sql.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { kpiIntervals, queryKpis, type KpiFigures, type KpiInterval, type ReactionTargets } from '../kpis/kpis.ts';
 
@@ -90,7 +91,10 @@ export interface HeatmapCell {
 }
 
 export interface HeatmapRow {
+  /** The row's stage ('' with rows=persona). */
   stage: string;
+  /** The row's persona (rows=persona only, docs/architecture.md §20.6). */
+  persona?: string;
   events: number;
   cells: Partial<Record<HeatmapMetric, HeatmapCell>>;
 }
@@ -111,6 +115,13 @@ function compareStages(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Persona rows in the personas file's order (the fallback last), as GET /v1/personas lists them. */
+function personaOrder(personas: PersonaSql | undefined, name: string): number {
+  const names = personas?.names ?? [];
+  const i = names.indexOf(name);
+  return i < 0 ? names.length : i;
+}
+
 /**
  * The rollup to read: the coarsest that covers the range exactly (days, else hours, else minutes), made coarser
  * (widening the range to whole hours or days) when the range is too long for it.
@@ -126,8 +137,14 @@ export function heatmapInterval(fromMicros: number, toMicros: number): KpiInterv
 
 export async function queryHeatmap(
   clickhouse: ClickHouseClient,
-  request: { fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope; reactionTargets?: ReactionTargets },
+  request: {
+    fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope; reactionTargets?: ReactionTargets;
+    /** One row per stage (default) or per persona (§20.6; needs `personas`). */
+    rows?: 'stage' | 'persona';
+    personas?: PersonaSql;
+  },
 ): Promise<HeatmapResult> {
+  const byPersona = request.rows === 'persona';
   // A channel/journey filter reads the hourly or daily rollup that keeps every dimension on each row (queryKpis).
   const interval = heatmapInterval(request.fromMicros, request.toMicros);
   // The reaction-time figures read the raw table: only when a column shows them.
@@ -136,7 +153,7 @@ export async function queryHeatmap(
     ...request,
     reactionTargets: reaction ? request.reactionTargets : undefined,
     interval,
-    by: 'stage',
+    by: byPersona ? 'persona' : 'stage',
     totalsOnly: true,
     skipUniqueCustomers: true,
   });
@@ -149,9 +166,9 @@ export async function queryHeatmap(
         const value = total[metric];
         cells[metric] = { value, target: t.target, warn: t.warn, direction: t.direction, status: cellStatus(value, t) };
       }
-      return { stage: total.key ?? '', events: total.events, cells };
+      return byPersona ? { stage: '', persona: total.key ?? '', events: total.events, cells } : { stage: total.key ?? '', events: total.events, cells };
     })
-    .sort((a, b) => compareStages(a.stage, b.stage));
+    .sort((a, b) => (byPersona ? personaOrder(request.personas, a.persona!) - personaOrder(request.personas, b.persona!) : compareStages(a.stage, b.stage)));
   return {
     from: kpis.from,
     to: kpis.to,

@@ -1,6 +1,7 @@
 // GET /v1/heatmap: stage × metric matrix against targets (request parameter, else HEATMAP_TARGETS, else defaults).
 import type { FastifyPluginAsync } from 'fastify';
 import { scopeProperties } from '../shared/scope.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { defaultFcrDays, maxFcrDays, reactionTargetsOf } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
@@ -39,6 +40,8 @@ const heatmapRouteSchema = {
       targets: { type: 'string', maxLength: 2000, description: '`metric:target[:warn],…`; without warn the band is 10% of the target on the worse side.', examples: ['nps:40:20,avg_wait_ms:30000:90000'] },
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays },
       ...scopeProperties('Only touchpoints, signals and contacts'),
+      ...personaProperty('Only touchpoints, signals and contacts of customers of this persona (read from the raw tables)'),
+      rows: { type: 'string', enum: ['stage', 'persona'], default: 'stage', description: 'One row per journey stage, or per persona (docs/architecture.md §20.6; from the raw tables, in the personas file\'s order).' },
     },
   },
   response: {
@@ -60,7 +63,8 @@ const heatmapRouteSchema = {
             type: 'object',
             required: ['stage', 'events', 'cells'],
             properties: {
-              stage: { type: 'string' },
+              stage: { type: 'string', description: "The row's stage ('' with rows=persona)." },
+              persona: { type: 'string', description: "The row's persona (rows=persona only)." },
               events: { type: 'integer' },
               cells: { type: 'object', additionalProperties: cellSchema, description: 'Keyed by metric.' },
             },
@@ -94,7 +98,7 @@ const heatmapRouteSchema = {
 
 export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string } }>(
+    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; rows: 'stage' | 'persona' } }>(
       '/v1/heatmap',
       { schema: heatmapRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -114,8 +118,11 @@ export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
           if (parsed.problems.length) throw invalidParameter(`targets: ${parsed.problems.join('; ')}`);
           targets = { ...targets, ...parsed.targets };
         }
+        const { persona, rows } = request.query;
+        const personas = personaSqlFor(deps.personas, { breakdown: rows === 'persona', persona });
         return queryHeatmap(deps.clickhouse, {
-          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey },
+          rows, personas,
+          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey, persona },
           reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
         });
       },

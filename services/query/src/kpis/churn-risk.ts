@@ -6,6 +6,7 @@
 // First-contact resolution and reaction-time compliance are not computed on this path (0 / null).
 import { scopeConditionSql } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
+import type { PersonaSql } from '../personas/sql.ts';
 
 export const churnRiskBands = ['low', 'medium', 'high', 'unscored'] as const;
 export type ChurnRiskBand = (typeof churnRiskBands)[number];
@@ -16,6 +17,9 @@ const riskSql = `if(b.band = '', 'unscored', toString(b.band))`;
 /** The band filter: '' keeps every band. */
 /** The KPI filters (kpis.ts): channel / journey scope and a touchpoint, each '' for any. */
 const filterConditionSql = (alias: string) => `${scopeConditionSql(alias)} AND ({touchpoint:String} = '' OR ${alias}.touchpoint = {touchpoint:String})`;
+/** The customer's persona (§20.6) when the request splits or filters by persona, '' otherwise. */
+const personaColumnSql = (persona: PersonaSql | undefined, alias: string) => (persona ? persona.expression(`${alias}.customer_id`) : "''");
+const personaFilterSql = `({persona:String} = '' OR persona = {persona:String})`;
 const riskFilterSql = `({churn_risk:String} = '' OR risk = {churn_risk:String})`;
 
 type Grouping = 'totals' | 'both';
@@ -30,7 +34,7 @@ const groupBySql = (grouping: Grouping) => (grouping === 'both' ? 'GROUPING SETS
  * The touchpoint figures (the columns of touchpointAggregateSql's rows) from the raw table. `keySql` is the split:
  * `risk` for by=churn_risk, a dimension column, or `''`.
  */
-export function churnRiskTouchpointSql(rawBucketSql: string, keySql: string, grouping: Grouping, filtered: boolean): string {
+export function churnRiskTouchpointSql(rawBucketSql: string, keySql: string, grouping: Grouping, filtered: boolean, persona?: PersonaSql): string {
   return `
 SELECT
   ${groupSql(grouping)},
@@ -60,31 +64,32 @@ FROM (
     t.customer_id AS customer_id, t.channel AS channel, t.touchpoint AS touchpoint, t.journey AS journey, t.stage AS stage,
     t.initiator AS initiator, t.outcome AS outcome, t.duration_ms AS duration_ms, t.wait_ms AS wait_ms, t.sentiment AS sentiment,
     t.survey_kind AS survey_kind, t.survey_score AS survey_score,
-    ${riskSql} AS risk
+    ${riskSql} AS risk, ${personaColumnSql(persona, 't')} AS persona
   FROM touchpoints AS t
   LEFT JOIN (${bandsSql}) AS b ON b.customer_id = t.customer_id
   WHERE t.occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
     AND t.occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')${filtered ? `\n    AND ${filterConditionSql('t')}` : ''}
 )
-WHERE ${riskFilterSql}
+WHERE ${riskFilterSql}${persona ? ` AND ${personaFilterSql}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ORDER BY g, k
 ${querySettingsSql}`;
 }
 
 /** Signal counts the same way (signals carry no initiator: by=initiator has none, as in kpis.ts). */
-export function churnRiskSignalSql(rawBucketSql: string, keySql: string | null, grouping: Grouping, filtered: boolean): string | null {
+export function churnRiskSignalSql(rawBucketSql: string, keySql: string | null, grouping: Grouping, filtered: boolean, persona?: PersonaSql): string | null {
   if (keySql === null) return null;
   return `
 SELECT ${groupSql(grouping)}, CAST(${keySql} AS String) AS k, count() AS signal_count
 FROM (
-  SELECT ${rawBucketSql} AS bucket, s.channel AS channel, s.touchpoint AS touchpoint, s.journey AS journey, s.stage AS stage, ${riskSql} AS risk
+  SELECT ${rawBucketSql} AS bucket, s.channel AS channel, s.touchpoint AS touchpoint, s.journey AS journey, s.stage AS stage, ${riskSql} AS risk,
+    ${personaColumnSql(persona, 's')} AS persona
   FROM signals AS s
   LEFT JOIN (${bandsSql}) AS b ON b.customer_id = s.customer_id
   WHERE s.occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC')
     AND s.occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')${filtered ? `\n    AND ${filterConditionSql('s')}` : ''}
 )
-WHERE ${riskFilterSql}
+WHERE ${riskFilterSql}${persona ? ` AND ${personaFilterSql}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }

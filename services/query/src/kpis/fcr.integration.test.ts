@@ -112,7 +112,7 @@ function referenceFcr(days: number, key: (c: Contact) => string, group: (c: Cont
 }
 
 const period = (c: Contact) => (c.us >= fromMicros ? 1 : 0);
-const dimensionOf: Record<KpiDimension, (c: Contact) => string> = {
+const dimensionOf: Record<Exclude<KpiDimension, 'persona'>, (c: Contact) => string> = {
   stage: (c) => c.stage,
   channel: (c) => c.channel,
   touchpoint: (c) => `${c.channel}_contact`,

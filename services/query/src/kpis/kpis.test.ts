@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { microsToIso, parseIsoToMicros } from '../shared/time.ts';
-import { alignRange, fcrTotalsFromSeries, kpiDimensionNames, kpiFcrSql, kpiIntervalNames, signalAggregateSql, touchpointAggregateSql, touchpointReadOf } from './kpis.ts';
+import { parsePersonas } from '@touchstream/contracts/personas';
+import { personaSql } from '../personas/sql.ts';
+import { alignRange, fcrTotalsFromSeries, kpiDimensionNames, kpiFcrSql, kpiIntervalNames, reactionTimeSql, signalAggregateSql, touchpointAggregateSql, touchpointReadOf } from './kpis.ts';
 
 describe('KPI statements', () => {
   it('period FCR totals are the sums of the series buckets of each period', () => {
@@ -71,7 +73,7 @@ describe('alignRange', () => {
 describe('KPI SQL', () => {
   it('only ever contains whitelisted fragments and {name:Type} placeholders', () => {
     for (const interval of kpiIntervalNames) {
-      for (const by of [undefined, ...kpiDimensionNames]) {
+      for (const by of [undefined, ...kpiDimensionNames.filter((d) => d !== 'persona')]) {
         const statements = [
           ...(['totals', 'both'] as const).flatMap((g) => [touchpointAggregateSql(interval, by, g), signalAggregateSql(interval, by, g) ?? '']),
           ...(['series', 'totals'] as const).map((g) => kpiFcrSql(interval, by, g)),
@@ -92,5 +94,29 @@ describe('KPI SQL', () => {
         expect(touchpointAggregateSql(interval, by, 'both')).toContain('GROUPING SETS ((b, k), (p, k))');
       }
     }
+  });
+
+  it('by persona: reads the raw tables, and no name or value of the personas file is in the text', () => {
+    const personas = personaSql(parsePersonas(`
+fallback: zz_fallback_zz
+personas:
+  - name: zz_premium_zz
+    when: { zz_tier_zz: { in: [zz_gold_zz, 1234567] }, zz_age_zz: { gte: 7654321, lt: 8765432 }, zz_flag_zz: true }
+`, 'test.yaml'));
+    for (const interval of kpiIntervalNames) {
+      const statements = [
+        touchpointAggregateSql(interval, 'persona', 'both', { persona: personas }),
+        signalAggregateSql(interval, 'persona', 'both', undefined, personas)!,
+        kpiFcrSql(interval, 'persona', 'series', false, personas),
+        reactionTimeSql(interval, 'persona', 'both', false, personas),
+      ];
+      for (const sql of statements) {
+        expect(sql).not.toMatch(/zz_|1234567|7654321|8765432/);
+        expect(sql).toContain('{ps_0_0_a:String}');
+      }
+      expect(statements[0]).toContain('FROM touchpoints');
+      expect(statements[1]).toContain('FROM signals');
+    }
+    expect(personas.params).toMatchObject({ ps_0: 'zz_premium_zz', ps_fallback: 'zz_fallback_zz', ps_0_0_in: ['string:zz_gold_zz', 'number:1234567'], ps_0_1_gte: 7654321, ps_0_2_eq: 'boolean:true' });
   });
 });

@@ -4,7 +4,8 @@
 // signal rollup, and first-contact resolution from fcr_contacts (it needs each contact's next contact, which no
 // aggregate state holds).
 // Everything user-chosen in the SQL comes from the fixed fragments below; values travel as {name:Type}.
-import type { ClickHouseClient } from '@touchstream/clickhouse';
+import { touchpointMeasuresSql, type ClickHouseClient } from '@touchstream/clickhouse';
+import { personaConditionSql, type PersonaSql } from '../personas/sql.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { finiteOrNull, num, round } from '../shared/numbers.ts';
 import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -15,7 +16,7 @@ import { churnRiskSignalSql, churnRiskTouchpointSql, type ChurnRiskBand } from '
 export const kpiIntervalNames = ['minute', 'hour', 'day'] as const;
 export type KpiInterval = (typeof kpiIntervalNames)[number];
 
-export const kpiDimensionNames = ['channel', 'touchpoint', 'journey', 'stage', 'initiator'] as const;
+export const kpiDimensionNames = ['channel', 'touchpoint', 'journey', 'stage', 'initiator', 'persona'] as const;
 export type KpiDimension = (typeof kpiDimensionNames)[number];
 
 const minuteMicros = 60_000_000;
@@ -82,7 +83,43 @@ const kpiDimensions: Record<KpiDimension, { touchpointSql: string; signalSql: st
   stage: { touchpointSql: 'stage', signalSql: 'stage', contactSql: 'stage' },
   // fcr_contacts holds customer-initiated contacts only.
   initiator: { touchpointSql: 'initiator', signalSql: null, contactSql: "'customer'" },
+  // A column of the per-persona sources below; contacts get it from the persona expression (§20.6).
+  persona: { touchpointSql: 'persona', signalSql: 'persona', contactSql: 'persona' },
 };
+
+/**
+ * Persona breakdown or filter (docs/architecture.md §20.6): no rollup holds a persona (it is decided at query time from
+ * the profiles, so that a changed personas file applies at once), so the touchpoint and signal figures are computed from
+ * the raw tables into the same -State columns the minute rollup has (with a persona column), and read like it. The cost
+ * is a scan of the raw rows of both periods instead of the rollup.
+ */
+function personaTouchpointSource(interval: KpiInterval, persona: PersonaSql, columns: readonly string[]): string {
+  return `(
+  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona${columns.filter((c) => c !== 'persona').map((c) => `, ${c}`).join('')},${touchpointMeasuresSql}
+  FROM touchpoints
+  WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+    AND ({persona:String} = '' OR persona = {persona:String})
+  GROUP BY ${['bucket', ...columns].join(', ')})`;
+}
+
+function personaSignalSource(interval: KpiInterval, persona: PersonaSql, columns: readonly string[]): string {
+  return `(
+  SELECT ${kpiIntervals[interval].rawBucketSql} AS bucket, ${persona.expression()} AS persona${columns.filter((c) => c !== 'persona').map((c) => `, ${c}`).join('')}, countState() AS signals
+  FROM signals
+  WHERE occurred_at >= fromUnixTimestamp64Micro({prev_from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
+    AND ({persona:String} = '' OR persona = {persona:String})
+  GROUP BY ${['bucket', ...columns].join(', ')})`;
+}
+
+/**
+ * The columns a per-persona source keeps: the persona, the breakdown's column and the filtered ones (channel, journey,
+ * touchpoint). Grouping by only these keeps the raw aggregation small (by every dimension it was several times slower).
+ */
+function personaSourceColumns(by: KpiDimension | undefined, filter: KpiFilter | undefined, table: 'touchpoints' | 'signals'): string[] {
+  const column = by ? (table === 'touchpoints' ? kpiDimensions[by].touchpointSql : kpiDimensions[by].signalSql) : null;
+  const filtered = kpiFilterDimensions.filter((d) => filter?.[d]);
+  return [...new Set(['persona', ...(column ? [column] : []), ...filtered])];
+}
 
 export const defaultFcrDays = 7;
 export const maxFcrDays = 90;
@@ -117,6 +154,11 @@ export interface KpiRequest {
    * reaction-time compliance is read from the raw touchpoints; without, its figures are 0 / null.
    */
   reactionTargets?: ReactionTargets;
+  /**
+   * The personas' SQL (docs/architecture.md §20.6): needed for by=persona and for a persona filter (`scope.persona`);
+   * either reads the raw touchpoints and signals instead of the rollups.
+   */
+  personas?: PersonaSql;
 }
 
 /** The filters of a KPI read: the workspace's channel / journey scope, and a touchpoint. */
@@ -264,9 +306,12 @@ export function touchpointAggregateSql(
   interval: KpiInterval,
   by: KpiDimension | undefined,
   grouping: AggregateGrouping,
-  opts: { uniqueCustomers?: boolean; filter?: KpiFilter } = {},
+  opts: { uniqueCustomers?: boolean; filter?: KpiFilter; persona?: PersonaSql } = {},
 ): string {
-  const read = touchpointReadOf(interval, by, opts.filter);
+  // A persona split or filter reads the raw touchpoints aggregated into the combined rollup's columns (above).
+  const read = opts.persona
+    ? { table: personaTouchpointSource(interval, opts.persona, personaSourceColumns(by, opts.filter, 'touchpoints')), layout: 'combined' as const, dimension: '', filterKey: null }
+    : touchpointReadOf(interval, by, opts.filter);
   const single = read.layout === 'single';
   // `single` tables hold the chosen dimension's rows under `key` (and everyone's under dimension ''); the
   // dimension name is one of the fixed names above, sent as a parameter all the same. Filtered on that dimension,
@@ -312,13 +357,13 @@ ORDER BY g, k
 ${querySettingsSql}`;
 }
 
-export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false): string | null {
+export function signalAggregateSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filter?: KpiFilter, persona?: PersonaSql): string | null {
   const key = by ? kpiDimensions[by].signalSql : "''";
   if (key === null) return null;
   return `
 SELECT ${groupSql(grouping)}, ${key} AS k, countMerge(signals) AS signal_count
-FROM ${kpiIntervals[interval].signalTable}
-WHERE ${aggregateRange}${filtered ? ` AND ${kpiFilterConditionSql()}` : ''}
+FROM ${persona ? personaSignalSource(interval, persona, personaSourceColumns(by, filter, 'signals')) : kpiIntervals[interval].signalTable}
+WHERE ${aggregateRange}${isKpiFiltered(filter) ? ` AND ${kpiFilterConditionSql()}` : ''}
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
@@ -369,8 +414,8 @@ ${querySettingsSql}`;
  * backstop for the rare one that is not), and FINAL over a table ordered by customer costs ~70× the read (2M rows,
  * 60 days: 1.7 s against 23 ms on chDB here), which every KPI request and the heat map would pay.
  */
-export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false): string {
-  const key = by ? kpiDimensions[by].touchpointSql : "''";
+export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false, persona?: PersonaSql): string {
+  const key = by === 'persona' ? persona!.expression() : by ? kpiDimensions[by].touchpointSql : "''";
   return `
 SELECT ${groupSql(grouping)}, k, count() AS rt_contacts, countIf(wait <= target) AS rt_met, quantileExact(0.9)(wait) AS rt_p90
 FROM (
@@ -384,19 +429,21 @@ FROM (
     AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
     AND wait_ms IS NOT NULL
     AND touchpoint IN {rt_names:Array(String)}${filtered ? `
-    AND ${kpiFilterConditionSql()}` : ''}
+    AND ${kpiFilterConditionSql()}` : ''}${persona ? `
+    AND ${personaConditionSql(persona)}` : ''}
 )
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, filtered = false): string {
-  const key = by ? kpiDimensions[by].contactSql : "''";
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, filtered = false, persona?: PersonaSql): string {
+  const key = by === 'persona' ? persona!.expression() : by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
       : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-  return fcrSql(group, key, filtered ? `\n    AND ${kpiFilterConditionSql()}` : '');
+  const filters = [...(filtered ? [kpiFilterConditionSql()] : []), ...(persona ? [personaConditionSql(persona)] : [])];
+  return fcrSql(group, key, filters.map((f) => `\n    AND ${f}`).join(''));
 }
 
 type Num = number | string | null | undefined;
@@ -560,12 +607,16 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     rt_targets: request.reactionTargets?.targetsMs ?? [],
     ...scopeParams(request.scope ?? {}),
     touchpoint: request.scope?.touchpoint ?? '',
+    ...request.personas?.params,
+    persona: request.scope?.persona ?? '',
   };
   const filtered = isKpiFiltered(request.scope);
   const { interval, by } = request;
   // Churn-risk bands belong to customers, not to rollup rows: that split or filter reads the raw tables (churn-risk.ts).
   const byRisk = by === 'churn_risk' || request.churnRisk !== undefined;
   const dimension = by === 'churn_risk' ? undefined : by;
+  const persona = by === 'persona' || request.scope?.persona ? request.personas : undefined;
+  if ((by === 'persona' || request.scope?.persona) && !persona) throw new Error('a persona breakdown or filter needs the personas (KpiRequest.personas)');
   const signalsAvailable = by === 'churn_risk' || !dimension || kpiDimensions[dimension].signalSql !== null;
   const uniqueCustomers = !request.skipUniqueCustomers;
   // With a series, the aggregates are read once for buckets and periods together (grouping `both`), and FCR per
@@ -574,7 +625,7 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   // No catalogued target: no raw read (the figures are then 0 / null).
-  const reactionSql = params.rt_names.length > 0 && !byRisk ? reactionTimeSql(interval, dimension, grouping, filtered) : null;
+  const reactionSql = params.rt_names.length > 0 && !byRisk ? reactionTimeSql(interval, dimension, grouping, filtered, persona) : null;
   const raw = kpiIntervals[interval].rawBucketSql;
   const riskKey = by === 'churn_risk' ? 'risk' : dimension ? kpiDimensions[dimension].touchpointSql : "''";
   const riskSignalKey = by === 'churn_risk' ? 'risk' : dimension ? kpiDimensions[dimension].signalSql : "''";
@@ -582,12 +633,16 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
     rowsOf<TouchpointAggregateRow>(
       clickhouse,
       byRisk
-        ? churnRiskTouchpointSql(raw, riskKey, grouping, filtered)
-        : touchpointAggregateSql(interval, dimension, grouping, { uniqueCustomers, filter: request.scope }),
+        ? churnRiskTouchpointSql(raw, riskKey, grouping, filtered, persona)
+        : touchpointAggregateSql(interval, dimension, grouping, { uniqueCustomers, filter: request.scope, persona }),
       params,
     ),
-    rowsOf<SignalAggregateRow>(clickhouse, byRisk ? churnRiskSignalSql(raw, riskSignalKey, grouping, filtered) : signalAggregateSql(interval, dimension, grouping, filtered), params),
-    rowsOf<FcrRow>(clickhouse, byRisk ? null : kpiFcrSql(interval, dimension, series ? 'series' : 'totals', filtered), params),
+    rowsOf<SignalAggregateRow>(
+      clickhouse,
+      byRisk ? churnRiskSignalSql(raw, riskSignalKey, grouping, filtered, persona) : signalAggregateSql(interval, dimension, grouping, request.scope, persona),
+      params,
+    ),
+    rowsOf<FcrRow>(clickhouse, byRisk ? null : kpiFcrSql(interval, dimension, series ? 'series' : 'totals', filtered, persona), params),
     rowsOf<ReactionTimeRow>(clickhouse, reactionSql, params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;

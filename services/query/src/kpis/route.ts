@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { authNote, errorResponses, formatParameter, isoTimestamp, jsonOrCsv200, name, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { churnRiskBands, type ChurnRiskBand } from './churn-risk.ts';
@@ -131,9 +132,10 @@ const kpisRouteSchema = {
       from: rangeParameter('from', 'Start of the range (inclusive). Default: `to` minus 24 hours.'),
       to: rangeParameter('to', 'End of the range (exclusive). Default: now.'),
       interval: { type: 'string', enum: [...kpiIntervalNames], default: 'hour', description: 'Bucket width; also picks the rollup table read.' },
-      by: { type: 'string', enum: [...kpiByNames], description: "Split by this dimension; `churn_risk`: by the customer's current churn-risk band (low, medium, high, unscored; docs/architecture.md §22), read from the raw tables, without FCR and reaction time." },
+      by: { type: 'string', enum: [...kpiByNames], description: "Split by this dimension. `persona` (docs/architecture.md §20.6) decides each customer's persona from the personas file now, over the whole range; `churn_risk` splits by the customer's current churn-risk band (low, medium, high, unscored; §22). Both read the raw tables instead of the rollups; `churn_risk` has no FCR or reaction time." },
       ...scopeProperties('Only touchpoints (and their signals and contacts)'),
       touchpoint: name('Only touchpoints (and their signals and contacts) of this touchpoint.', 'checkout_page'),
+      ...personaProperty('Only touchpoints, signals and contacts of customers of this persona; reads the raw tables'),
       churn_risk: { type: 'string', enum: [...churnRiskBands], description: 'Only customers currently in this churn-risk band (read from the raw tables, without FCR and reaction time).' },
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays, description: 'FCR window: a repeat contact within this many days means the first was not resolved.' },
       format: formatParameter,
@@ -164,7 +166,7 @@ export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
     app.get<{
       Querystring: {
-        from?: string; to?: string; interval: KpiInterval; by?: KpiBy; churn_risk?: ChurnRiskBand; fcr_days: number; format?: 'json' | 'csv';
+        from?: string; to?: string; interval: KpiInterval; by?: KpiBy; churn_risk?: ChurnRiskBand; persona?: string; fcr_days: number; format?: 'json' | 'csv';
         channel?: string; journey?: string; touchpoint?: string;
       };
     }>(
@@ -172,10 +174,11 @@ export function kpiRoutes(deps: QueryDeps): FastifyPluginAsync {
       { schema: kpisRouteSchema, config: { role: 'read' } },
       async (request, reply) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
-        const { interval, by, fcr_days: fcrDays, channel, journey, touchpoint, churn_risk: churnRisk } = request.query;
+        const { interval, by, fcr_days: fcrDays, channel, journey, touchpoint, churn_risk: churnRisk, persona } = request.query;
+        const personas = personaSqlFor(deps.personas, { breakdown: by === 'persona', persona });
         const result = await queryKpis(deps.clickhouse, {
           fromMicros, toMicros, interval, by, churnRisk, fcrDays, reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
-          scope: { channel, journey, touchpoint },
+          scope: { channel, journey, touchpoint, ...(persona ? { persona } : {}) }, personas,
         });
         if (wantsCsv(request)) return sendCsv(reply, kpiCsv(result), 'kpis.csv');
         return result;

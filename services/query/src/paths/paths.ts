@@ -5,6 +5,7 @@
 // paths of different lengths line up at the touchpoint asked for. Each customer contributes one path, so an edge's
 // weight is a number of customers. Per step only the `top` touchpoints by customers keep their own node; the rest
 // are merged into "step i: (other)".
+import { andPersonaSql, personaParams, type PersonaSql } from '../personas/sql.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num } from '../shared/numbers.ts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -22,6 +23,8 @@ export interface PathsRequest {
   toMicros: number;
   /** Paths made of the touchpoints on this channel / of this journey only. */
   scope?: Scope;
+  /** The personas' SQL, with `scope.persona` (docs/architecture.md §20.6): only the paths of its customers. */
+  personas?: PersonaSql;
 }
 
 export interface SankeyEdge {
@@ -47,7 +50,7 @@ export interface PathsResult {
  * the one before it). Row (position p, a, b) counts customers with path[p] = a and path[p+1] = b; position 0 carries
  * the number of paths.
  */
-function pathsSql(kind: 'start' | 'end'): string {
+function pathsSql(kind: 'start' | 'end', personas?: PersonaSql): string {
   const path =
     kind === 'start'
       ? `arraySlice(P, indexOf(P, {touchpoint:String}), {depth:UInt8})`
@@ -60,7 +63,7 @@ FROM (
     SELECT customer_id, arrayMap(e -> toString(e.2), arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint)))) AS P
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-      AND ${scopeConditionSql()}
+      AND ${scopeConditionSql()}${andPersonaSql(personas)}
     GROUP BY customer_id
     HAVING has(P, {touchpoint:String})
   )
@@ -82,8 +85,11 @@ interface EdgeRow {
 
 export async function queryPaths(clickhouse: ClickHouseClient, request: PathsRequest): Promise<PathsResult> {
   const result = await clickhouse.query({
-    query: pathsSql(request.anchor.kind),
-    query_params: { from_us: request.fromMicros, to_us: request.toMicros, touchpoint: request.anchor.touchpoint, depth: request.depth, ...scopeParams(request.scope ?? {}) },
+    query: pathsSql(request.anchor.kind, request.scope?.persona ? request.personas : undefined),
+    query_params: {
+      from_us: request.fromMicros, to_us: request.toMicros, touchpoint: request.anchor.touchpoint, depth: request.depth, ...scopeParams(request.scope ?? {}),
+      ...personaParams(request.personas, request.scope?.persona),
+    },
     format: 'JSONEachRow',
   });
   return buildSankey(request, await result.json<EdgeRow>());

@@ -4,6 +4,7 @@ import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { defaultAnalysisRangeMicros, resolveRange } from '../shared/range.ts';
+import { personaProperty, personaSqlFor } from '../personas/context.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { maxPathDepth, queryPaths } from './paths.ts';
@@ -16,6 +17,7 @@ interface PathsQuery {
   from?: string;
   to?: string;
   channel?: string;
+  persona?: string;
   journey?: string;
   format?: 'json' | 'csv';
 }
@@ -37,6 +39,7 @@ const pathsRouteSchema = {
       top: { type: 'integer', minimum: 1, maximum: 100, default: 10, description: 'Touchpoints kept per step.' },
       ...analysisRangeProperties,
       ...scopeProperties('Paths of the touchpoints'),
+      ...personaProperty('Only the paths of customers of this persona'),
       format: formatParameter,
     },
   },
@@ -91,7 +94,7 @@ export function pathRoutes(deps: QueryDeps): FastifyPluginAsync {
       }
       const { fromMicros, toMicros } = resolveRange(q, nowMicros(deps), defaultAnalysisRangeMicros);
       const anchor = q.start !== undefined ? { kind: 'start' as const, touchpoint: q.start } : { kind: 'end' as const, touchpoint: q.end! };
-      const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros, scope: { channel: q.channel, journey: q.journey } });
+      const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros, scope: { channel: q.channel, journey: q.journey, persona: q.persona }, personas: personaSqlFor(deps.personas, { persona: q.persona }) });
       if (!wantsCsv(request)) return result;
       return sendCsv(reply, toCsv(['source', 'target', 'customers'], result.edges.map((e) => [e.source, e.target, e.customers])));
     });

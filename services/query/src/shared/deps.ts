@@ -6,6 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { HeatmapTargets } from '../heatmap/heatmap.ts';
 import type { TouchpointCatalogue } from '@touchstream/contracts/touchpoint-catalogue';
+import type { Personas } from '@touchstream/contracts/personas';
 
 export interface QueryDeps {
   clickhouse: ClickHouseClient;
@@ -16,6 +17,8 @@ export interface QueryDeps {
   heatmapTargets?: HeatmapTargets;
   /** The touchpoint catalogue in force (TOUCHPOINTS_FILE; the query module keeps it in step with the file). */
   touchpointCatalogue?: { readonly current: TouchpointCatalogue };
+  /** The personas in force (PERSONAS_FILE, docs/architecture.md §20.6; the query module keeps them in step with the file). */
+  personas?: { readonly current: Personas };
   /** Epoch milliseconds; injectable so tests can pin "now". Defaults to Date.now. */
   now?: () => number;
   log: FastifyBaseLogger;

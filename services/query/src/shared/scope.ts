@@ -6,6 +6,11 @@ import { name } from './schemas.ts';
 export interface Scope {
   channel?: string;
   journey?: string;
+  /**
+   * Only customers of this persona (docs/architecture.md §20.6). Its condition needs the personas' SQL, so the analyses
+   * that take it add personaConditionSql (services/query/src/personas/sql.ts) themselves; isScoped ignores it.
+   */
+  persona?: string;
 }
 
 /** Route querystring properties `channel` and `journey`. `what` says what the filter keeps on this route. */

@@ -20,7 +20,7 @@ export function demoCommand(): Command {
         maxJourneys: opts.journeys ? Number(opts.journeys) : undefined,
         seed: opts.seed ? Number(opts.seed) : undefined,
         onError: (m) => console.error(m),
-        onPosted: (s) => process.stdout.write(`\rjourneys ${s.journeys} · events posted ${s.posted} · accepted ${s.accepted} · rejected ${s.rejected}   `),
+        onPosted: (s) => process.stdout.write(`\rjourneys ${s.journeys} · profiles ${s.profiles} · events posted ${s.posted} · accepted ${s.accepted} · rejected ${s.rejected}   `),
       });
       onShutdown(5000, () => demo.stop());
       await demo.done;

@@ -139,6 +139,22 @@ export function retailCheckoutJourney(rng: Rng): JourneyStep[] {
 
 export const JOURNEYS = { bank: bankVerificationJourney, telecom: telecomSupportJourney, retail: retailCheckoutJourney };
 
+/** Profile attributes of a demo customer, as posted to POST /v1/profiles; personas/demo.yaml maps them to personas. */
+export type DemoAttributes = Record<string, string | number | boolean>;
+
+/** The CRM's view of a demo customer of each journey: what personas/demo.yaml decides on. */
+export function demoProfile(kind: keyof typeof JOURNEYS, rng: Rng): DemoAttributes {
+  const age = between(rng, 19, 84);
+  switch (kind) {
+    case 'bank':
+      return { segment: 'retail_banking', age, tenure_months: between(rng, 0, 180), tier: rng() < 0.2 ? 'premier' : 'standard', preferred_channel: pick(rng, ['web', 'web', 'phone', 'branch']), paperless: rng() < 0.6 };
+    case 'telecom':
+      return { segment: 'telecom', age, tenure_months: between(rng, 1, 120), plan: pick(rng, ['prepaid', 'postpaid', 'postpaid', 'business']), preferred_channel: pick(rng, ['phone', 'mobile_app', 'web']) };
+    case 'retail':
+      return { segment: 'retail', age, loyalty_tier: pick(rng, ['none', 'none', 'silver', 'gold']), orders_last_year: between(rng, 0, 30), preferred_channel: pick(rng, ['web', 'mobile_app']) };
+  }
+}
+
 export interface DemoTrafficOptions {
   /** Ingest base URL, e.g. http://127.0.0.1:8080 */
   url: string;
@@ -154,6 +170,8 @@ export interface DemoTrafficOptions {
 
 export interface DemoStats {
   journeys: number;
+  /** Customer profiles accepted by POST /v1/profiles (one per journey's customer). */
+  profiles: number;
   posted: number;
   accepted: number;
   rejected: number;
@@ -165,8 +183,10 @@ interface Pending { dueAt: number; event: DemoEvent }
 /** Runs journeys in (compressed) real time, posting due events every 250 ms as one JSON array. */
 export function startDemoTraffic(opts: DemoTrafficOptions): { stop(): Promise<void>; stats: DemoStats; done: Promise<void> } {
   const rng = seededRng(opts.seed ?? Date.now());
-  const stats: DemoStats = { journeys: 0, posted: 0, accepted: 0, rejected: 0, failedRequests: 0 };
+  const stats: DemoStats = { journeys: 0, profiles: 0, posted: 0, accepted: 0, rejected: 0, failedRequests: 0 };
   const pending: Pending[] = [];
+  /** Profiles of the customers started since the last post, sent before their first touchpoint. */
+  let profiles: Array<{ customer_id: string; updated_at: string; attributes: DemoAttributes }> = [];
   const rate = opts.journeysPerSecond ?? 2;
   const runId = Math.floor(rng() * 36 ** 4).toString(36);
   let credit = 0;
@@ -177,6 +197,7 @@ export function startDemoTraffic(opts: DemoTrafficOptions): { stop(): Promise<vo
   const startJourney = (now: number) => {
     const kind = pick(rng, Object.keys(JOURNEYS) as (keyof typeof JOURNEYS)[]);
     const customerId = `demo-${kind}-${runId}-${stats.journeys}`;
+    profiles.push({ customer_id: customerId, updated_at: new Date(now).toISOString(), attributes: demoProfile(kind, rng) });
     let at = now;
     for (const step of JOURNEYS[kind](rng)) {
       at += step.afterMs;
@@ -191,6 +212,24 @@ export function startDemoTraffic(opts: DemoTrafficOptions): { stop(): Promise<vo
     while (credit >= 1 && (opts.maxJourneys === undefined || stats.journeys < opts.maxJourneys)) {
       startJourney(now);
       credit -= 1;
+    }
+    if (profiles.length) {
+      const batch = profiles;
+      profiles = [];
+      try {
+        const res = await fetch(`${opts.url}/v1/profiles`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.writeKey}` },
+          body: JSON.stringify(batch),
+        });
+        const body = (await res.json()) as { accepted?: number; message?: string; rejected?: unknown[] };
+        stats.profiles += body.accepted ?? 0;
+        if (res.status >= 300) opts.onError?.(`profile intake answered ${res.status}: ${body.message ?? JSON.stringify(body.rejected)}`);
+      } catch (err) {
+        stats.failedRequests++;
+        profiles.push(...batch);
+        opts.onError?.(`could not reach ingest: ${(err as Error).message}`);
+      }
     }
     pending.sort((a, b) => a.dueAt - b.dueAt);
     const due: DemoEvent[] = [];
@@ -218,7 +257,7 @@ export function startDemoTraffic(opts: DemoTrafficOptions): { stop(): Promise<vo
       }
       opts.onPosted?.(stats);
     }
-    const finished = opts.maxJourneys !== undefined && stats.journeys >= opts.maxJourneys && pending.length === 0;
+    const finished = opts.maxJourneys !== undefined && stats.journeys >= opts.maxJourneys && pending.length === 0 && profiles.length === 0;
     if (finished || stopped) {
       resolveDone();
       return;

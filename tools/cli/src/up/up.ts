@@ -72,6 +72,7 @@ export function upCommand(): Command {
           TOUCHPOINTS_FILE: path.join(repoRoot, 'touchpoints/demo.yaml'),
           // Written by `./touchstream train --generate`; scored live from the moment it exists (§22).
           CHURN_MODEL_FILE: path.join(repoRoot, DEFAULT_CHURN_MODEL_FILE),
+          PERSONAS_FILE: path.join(repoRoot, 'personas/demo.yaml'),
           READ_KEYS: `${DEMO_READ_KEY}=analyst`,
           ANALYST_WRITE_KEYS: `${DEMO_ANALYST_WRITE_KEY}=analyst`,
           ADMIN_KEY: DEMO_ADMIN_KEY,
@@ -136,6 +137,9 @@ export function upCommand(): Command {
   KPIs of the last hour by channel, and by churn-risk band:
     curl -s '${url}/v1/kpis?interval=minute&by=channel' -H 'Authorization: Bearer ${readKey}'
     curl -s '${url}/v1/kpis?interval=minute&by=churn_risk' -H 'Authorization: Bearer ${readKey}'
+
+  …and by persona (personas/demo.yaml; the demo sends a profile for every customer):
+    curl -s '${url}/v1/kpis?interval=minute&by=persona' -H 'Authorization: Bearer ${readKey}'
 
   Live alerts with their explanations (Server-Sent Events; resumable with Last-Event-ID):
     curl -N '${url}/v1/alerts/stream?min_level=watch' -H 'Authorization: Bearer ${readKey}'
