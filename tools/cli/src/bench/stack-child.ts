@@ -52,7 +52,7 @@ export class StackChild {
 
   async start(onLine?: (line: string) => void): Promise<void> {
     const script = path.join(this.opts.repoRoot, 'touchstream');
-    const args = ['up', '--no-demo', '--port', String(this.opts.port), '--dir', this.opts.dir];
+    const args = ['up', '--no-demo', '--no-train', '--port', String(this.opts.port), '--dir', this.opts.dir];
     // The kernel SIGTERMs the stack (which then drains and stops its engines) if this process dies unannounced.
     const [cmd, argv] = hasPdeathsig() ? ['setpriv', ['--pdeathsig', 'SIGTERM', '--', script, ...args]] : [script, args];
     this.log.write(`==== ${new Date().toISOString()} ${script} ${args.join(' ')}\n`);

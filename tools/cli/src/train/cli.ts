@@ -87,7 +87,10 @@ Examples:
         if (flags.generate) {
           redisService = await startRedis({ dir: tmp!, appendfsync: 'everysec' });
           redis = new Redis(redisService.url);
-          generate = { customers, days, seed, redis, prefix: flags.prefix ?? `churn-train-${randomUUID().slice(0, 8)}` };
+          // The held-out split hashes the customer ids: in a temporary ClickHouse the ids depend on the seed only, so
+          // a run is reproducible; into a named one, a fresh prefix keeps this history apart from earlier ones.
+          const ownStore = !flags.clickhouseUrl && !flags.clickhousePath;
+          generate = { customers, days, seed, redis, prefix: flags.prefix ?? (ownStore ? `churn-train-s${seed}` : `churn-train-${randomUUID().slice(0, 8)}`) };
         }
         mkdirSync(path.dirname(path.resolve(flags.out)), { recursive: true });
         const bar = progressBar('train [{bar}] {percentage}% · {phase}', { everyMs: 5_000 });

@@ -1,7 +1,7 @@
 // `touchstream up`: the whole local stack (Kafka, Redis, embedded chDB as local processes), every service in
 // this process, demo traffic, and a status line with the consumers' lag.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -13,10 +13,13 @@ import { DEFAULT_CHURN_MODEL_FILE } from '../train/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/** The banner's churn line: the model scoring live, or how to get one (the processor picks the file up when it appears). */
-function churnModelLine(file: string | undefined): string {
+/** The banner's churn line: the model scoring live, or how it gets one (the processor picks the file up when it appears). */
+function churnModelLine(file: string | undefined, trainingLog: string | undefined): string {
   if (!file) return 'off (CHURN_MODEL_FILE unset)';
   const shown = path.relative(process.cwd(), file) || file;
+  if (trainingLog) {
+    return `training a demo model in the background (./touchstream train --generate → ${shown}, about a minute; log ${path.relative(process.cwd(), trainingLog)}); scoring starts when it appears`;
+  }
   return existsSync(file)
     ? `scored live with ${shown} (docs/architecture.md §22)`
     : `no model yet: run ./touchstream train --generate (writes ${shown}; scoring starts when it appears)`;
@@ -32,7 +35,8 @@ export function upCommand(): Command {
     .option('--processors <n>', 'processor instances, each its own process in one consumer group (docs/architecture.md §18)', '1')
     .option('--sinks <n>', 'sink instances, each its own process (more than 1 needs a ClickHouse server: CLICKHOUSE_URL)', '1')
     .option('--redis-cluster', 'start a local 3-master Redis Cluster instead of one redis-server')
-    .action(async (opts: { dir: string; port: string; rate: string; demo: boolean; processors: string; sinks: string; redisCluster?: boolean }) => {
+    .option('--no-train', 'without a churn model file, do not train a demo model in the background (./touchstream train --generate)')
+    .action(async (opts: { dir: string; port: string; rate: string; demo: boolean; train: boolean; processors: string; sinks: string; redisCluster?: boolean }) => {
       const { startStack, checkPrerequisites } = await import('@touchstream/stack');
       const env = environment();
       const missing = checkPrerequisites();
@@ -57,10 +61,13 @@ export function upCommand(): Command {
       // The extra processor and sink instances: `touchstream run --target …` children with this process's settings.
       // Never an extra `anomaly`: the KPI detector is one instance over every partition (docs/architecture.md §21).
       const instances: ChildProcess[] = [];
+      // Children started as their own process group (the demo-model trainer: its redis-server stops with it).
+      const groups = new Set<ChildProcess>();
       const stopInstances = () => Promise.all(instances.map((c) => new Promise<void>((resolve) => {
         if (c.exitCode !== null || c.signalCode !== null) return resolve();
         c.once('exit', () => resolve());
-        c.kill('SIGTERM');
+        if (groups.has(c) && c.pid) process.kill(-c.pid, 'SIGTERM');
+        else c.kill('SIGTERM');
       })));
       onShutdown(60_000, async () => demo?.stop(), async () => void (await stopInstances()), async () => app?.stop(), () => stack.stop());
       try {
@@ -93,6 +100,25 @@ export function upCommand(): Command {
           ...(config.RULES_FILE ? { RULES_FILE: config.RULES_FILE } : {}),
           ...(config.CHURN_MODEL_FILE ? { CHURN_MODEL_FILE: config.CHURN_MODEL_FILE } : {}),
         };
+        // No churn model yet (a fresh clone): train the demo one from a generated history, in its own process and its own
+        // temporary engines, so the demo shows live churn-risk scores without a second command. The processor's model
+        // watcher picks the file up when train renames it into place (docs/architecture.md §22).
+        let trainingLog: string | undefined;
+        if (opts.train && config.CHURN_MODEL_FILE && !existsSync(config.CHURN_MODEL_FILE)) {
+          mkdirSync(dir, { recursive: true });
+          trainingLog = path.join(dir, 'train.log');
+          const log = createWriteStream(trainingLog);
+          const trainer = spawn(process.execPath, ['--import', 'tsx', 'tools/cli/src/main.ts', 'train', '--generate', '--out', config.CHURN_MODEL_FILE], {
+            cwd: repoRoot, env: { ...env, ...(config.RULES_FILE ? { RULES_FILE: config.RULES_FILE } : {}) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+          });
+          groups.add(trainer);
+          trainer.stdout!.pipe(log);
+          trainer.stderr!.pipe(log);
+          trainer.once('exit', (code) => {
+            if (code !== 0 && code !== null) console.error(`\nchurn model: ./touchstream train --generate failed (exit ${code}); see ${trainingLog}`);
+          });
+          instances.push(trainer);
+        }
         for (const [target, count] of [['processor', processors - 1], ['sink', sinks - 1]] as const) {
           for (let i = 0; i < count; i++) {
             instances.push(spawn(process.execPath, ['--import', 'tsx', 'apps/touchstream/src/main.ts', 'run', '--target', target], {
@@ -125,7 +151,7 @@ export function upCommand(): Command {
     instances     ${processors} processor(s), ${sinks} sink(s) (one consumer group each), 1 KPI anomaly detector (it needs every partition)
     engines       Kafka ${stack.kafkaBrokers.join(',')} · Redis ${redisUrl} · ClickHouse ${'url' in stack.clickhouse ? stack.clickhouse.url : `chDB ${stack.clickhouse.path}`}
     demo traffic  ${opts.demo ? `${opts.rate} journeys/s (bank verification, telecom support, retail checkout)` : 'off'}
-    churn risk    ${churnModelLine(config.CHURN_MODEL_FILE)}
+    churn risk    ${churnModelLine(config.CHURN_MODEL_FILE, trainingLog)}
 
   Post an event:
     curl -s -X POST ${url}/v1/events -H 'Authorization: Bearer ${writeKey}' -H 'Content-Type: application/json' \\
