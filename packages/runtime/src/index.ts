@@ -3,3 +3,4 @@ export * from './http.ts';
 export * from './access.ts';
 export * from './redis.ts';
 export * from './watched-file.ts';
+export * from './random.ts';

@@ -10,6 +10,7 @@ import { churnFeatureNames, churnFeatures } from './features.ts';
 import { evaluateChurnScores, rocAuc, type ChurnEvaluation } from './evaluate.ts';
 import { replayChurnStates, type HistorySignal, type HistoryTouchpoint, type ReplayOptions } from './history.ts';
 import { churnModelFromForest, defaultForestParams, fitForest, type ChurnModel, type ChurnRules, type ForestParams } from './model.ts';
+import { seededRng } from '@touchstream/runtime';
 
 export interface CustomerHistory {
   customer_id: string;
@@ -42,17 +43,6 @@ export interface LabelledPoint {
   label: 0 | 1;
 }
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Whether a customer is held out: a hash of the id and the seed, so the split is stable and independent of order. */
 export function isHeldOut(customerId: string, seed: number, holdout: number): boolean {
@@ -97,7 +87,7 @@ export interface TrainingResult {
 export function trainChurnModel(histories: readonly CustomerHistory[], opts: TrainingOptions): TrainingResult {
   const params: ForestParams = { ...defaultForestParams, ...opts.forest };
   const holdout = opts.holdout ?? 0.3;
-  const random = rng(params.seed);
+  const random = seededRng(params.seed);
   const train: LabelledPoint[] = [];
   const test: LabelledPoint[] = [];
   const trainCustomers = new Set<string>();

@@ -41,19 +41,10 @@ export interface JourneyStep {
   event: Omit<DemoEvent, 'customer_id' | 'occurred_at'>;
 }
 
-export type Rng = () => number;
+// The seeded generator lives in @touchstream/runtime (random.ts); re-exported for the tools that import it from here.
+import { seededRng, type Rng } from '@touchstream/runtime';
 
-/** Small deterministic PRNG (mulberry32) so demo runs and tests can be reproduced from a seed. */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRng, type Rng };
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
 const between = (rng: Rng, min: number, max: number) => Math.round(min + rng() * (max - min));

@@ -10,19 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { touchpointEvent } from '@touchstream/contracts/fixtures';
 import type { TouchpointEvent } from '@touchstream/contracts';
 
-export type Rng = () => number;
-
-/** mulberry32: small, seeded, good enough for test data. */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng, type Rng } from '@touchstream/runtime';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
