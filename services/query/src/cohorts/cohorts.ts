@@ -2,6 +2,7 @@
 // and the share of each cohort active (any touchpoint) in each following period. Read from customer_activity_1d
 // (one row per customer and active day), so it needs no scan of the raw table and outlives the raw TTL.
 import type { PersonaSql } from '../personas/sql.ts';
+import { churnRiskConditionSql, churnRiskParams } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { round } from '../shared/numbers.ts';
 import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -23,7 +24,7 @@ const periodSql: Record<CohortPeriod, { start: (day: string) => string; unit: st
  */
 const scopedActivitySql = `(SELECT DISTINCT customer_id, toDate(occurred_at, 'UTC') AS day FROM touchpoints WHERE ${scopeConditionSql()})`;
 
-function cohortSql(period: CohortPeriod, scoped: boolean, personas?: { sql: PersonaSql; breakdown: boolean; filter: boolean }): string {
+function cohortSql(period: CohortPeriod, scoped: boolean, personas?: { sql: PersonaSql; breakdown: boolean; filter: boolean }, byRisk = false): string {
   const { start, unit } = periodSql[period];
   const activity = scoped ? scopedActivitySql : 'customer_activity_1d';
   // Persona (docs/architecture.md §20.6): each customer's persona now, decided once per customer in `firsts`.
@@ -31,7 +32,9 @@ function cohortSql(period: CohortPeriod, scoped: boolean, personas?: { sql: Pers
   return `
 WITH firsts AS (
   SELECT customer_id, ${start('min(day)')} AS cohort, ${persona} AS persona
-  FROM ${activity}
+  FROM ${activity}${byRisk ? `
+  -- Only customers in the churn-risk band (§22): their cohort and their activity (the join below) both.
+  WHERE ${churnRiskConditionSql()}` : ''}
   GROUP BY customer_id
   HAVING cohort >= {from_day:Date} AND cohort < {to_day:Date}${personas?.filter ? ` AND persona = {persona:String}` : ''}
 )
@@ -101,10 +104,10 @@ export async function queryCohorts(
   // Activity is observed from the first cohort up to `periods` periods after the last one, but never past now.
   const until = Math.min(addPeriods(period, to, periods), addPeriods(period, periodStart(period, request.nowMs), 1));
   const rs = await clickhouse.query({
-    query: cohortSql(period, isScoped(request.scope), request.personas ? { sql: request.personas, breakdown: Boolean(request.byPersona), filter: Boolean(request.scope?.persona) } : undefined),
+    query: cohortSql(period, isScoped(request.scope), request.personas ? { sql: request.personas, breakdown: Boolean(request.byPersona), filter: Boolean(request.scope?.persona) } : undefined, Boolean(request.scope?.churnRisk)),
     query_params: {
       from_day: isoDay(from), to_day: isoDay(to), until_day: isoDay(until), ...scopeParams(request.scope ?? {}),
-      ...request.personas?.params, persona: request.scope?.persona ?? '',
+      ...request.personas?.params, persona: request.scope?.persona ?? '', ...churnRiskParams(request.scope?.churnRisk),
     },
     format: 'JSONEachRow',
   });

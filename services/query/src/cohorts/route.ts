@@ -5,6 +5,7 @@ import { invalidParameter } from '../shared/errors.ts';
 import { parseTimeParameter } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { authNote, errorResponses, rangeParameter, tags } from '../shared/schemas.ts';
 import { cohortPeriodNames, queryCohorts, type CohortPeriod } from './cohorts.ts';
 
@@ -24,6 +25,7 @@ const cohortsRouteSchema = {
       periods: { type: 'integer', minimum: 1, maximum: 104, default: 12, description: 'Following periods reported per cohort (and default number of cohorts).' },
       ...scopeProperties('Only touchpoints'),
       ...personaProperty('Only customers of this persona'),
+      ...churnRiskProperty('Only customers in this churn-risk band'),
       by: { type: 'string', enum: ['persona'], description: '`persona`: one row per cohort and persona (the customer\'s persona now, docs/architecture.md §20.6).' },
     },
   },
@@ -78,7 +80,7 @@ const cohortsRouteSchema = {
 
 export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string; persona?: string; by?: 'persona' } }>(
+    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand; by?: 'persona' } }>(
       '/v1/cohorts',
       { schema: cohortsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -93,7 +95,7 @@ export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
           toMs: toMicros === undefined ? undefined : Math.ceil(toMicros / 1000),
           periods: request.query.periods,
           nowMs: Math.floor(nowMicros(deps) / 1000),
-          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona },
+          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona, churnRisk: request.query.churn_risk },
           byPersona: request.query.by === 'persona',
           personas: personaSqlFor(deps.personas, { breakdown: request.query.by === 'persona', persona: request.query.persona }),
         });

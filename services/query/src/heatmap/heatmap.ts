@@ -154,6 +154,8 @@ export async function queryHeatmap(
     reactionTargets: reaction ? request.reactionTargets : undefined,
     interval,
     by: byPersona ? 'persona' : 'stage',
+    // A churn-risk band (§22) belongs to customers, not to rollup rows: queryKpis reads the raw tables for it.
+    churnRisk: request.scope?.churnRisk,
     totalsOnly: true,
     skipUniqueCustomers: true,
   });

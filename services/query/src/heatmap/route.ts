@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { defaultFcrDays, maxFcrDays, reactionTargetsOf } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
@@ -41,6 +42,7 @@ const heatmapRouteSchema = {
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays },
       ...scopeProperties('Only touchpoints, signals and contacts'),
       ...personaProperty('Only touchpoints, signals and contacts of customers of this persona (read from the raw tables)'),
+      ...churnRiskProperty('Only touchpoints, signals and contacts of customers in this churn-risk band (read from the raw tables)'),
       rows: { type: 'string', enum: ['stage', 'persona'], default: 'stage', description: 'One row per journey stage, or per persona (docs/architecture.md §20.6; from the raw tables, in the personas file\'s order).' },
     },
   },
@@ -98,7 +100,7 @@ const heatmapRouteSchema = {
 
 export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; rows: 'stage' | 'persona' } }>(
+    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand; rows: 'stage' | 'persona' } }>(
       '/v1/heatmap',
       { schema: heatmapRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -122,7 +124,7 @@ export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
         const personas = personaSqlFor(deps.personas, { breakdown: rows === 'persona', persona });
         return queryHeatmap(deps.clickhouse, {
           rows, personas,
-          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey, persona },
+          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey, persona, churnRisk: request.query.churn_risk },
           reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
         });
       },

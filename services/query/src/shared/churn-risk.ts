@@ -1,0 +1,36 @@
+// The churn-risk band as a segment of any analysis (docs/architecture.md §22): only the rows of customers whose newest
+// live score (churn_scores) is in the requested band, `unscored` for customers without a score. Like the persona
+// filter (§20.6) it is a condition on the row's customer_id, so it fits in any WHERE without reshaping a statement.
+//
+// Two IN subqueries rather than a JOIN: ClickHouse builds each set once per statement (a hash set of the customers of
+// the band, or of every scored customer for `unscored`) and tests each row against it. The band travels as the
+// parameter {churn_risk:String}, so the statement's text never holds a request's value.
+
+export const churnRiskBands = ['low', 'medium', 'high', 'unscored'] as const;
+export type ChurnRiskBand = (typeof churnRiskBands)[number];
+
+/** The customers whose newest score is in band {churn_risk:String} (older scores collapse on merge; argMax until then). */
+const bandCustomersSql = `SELECT customer_id FROM churn_scores GROUP BY customer_id HAVING argMax(band, scored_at) = {churn_risk:String}`;
+
+/** True for a row whose customer is in the requested band ({churn_risk:String}; '' keeps every row). */
+export function churnRiskConditionSql(column = 'customer_id'): string {
+  return `({churn_risk:String} = '' OR if({churn_risk:String} = 'unscored', ${column} NOT IN (SELECT customer_id FROM churn_scores), ${column} IN (${bandCustomersSql})))`;
+}
+
+/** `AND <band condition>` when the request filters by a band, else nothing (no set is built for unfiltered requests). */
+export function andChurnRiskSql(band: ChurnRiskBand | undefined, column = 'customer_id'): string {
+  return band ? `\n      AND ${churnRiskConditionSql(column)}` : '';
+}
+
+/** The parameter of a statement that may use the band condition. */
+export const churnRiskParams = (band: ChurnRiskBand | undefined) => ({ churn_risk: band ?? '' });
+
+/** Route querystring (or body) property `churn_risk`. `what` says what the filter keeps on this route. */
+export const churnRiskProperty = (what: string) =>
+  ({
+    churn_risk: {
+      type: 'string',
+      enum: [...churnRiskBands],
+      description: `${what} (the band of the customer's newest live churn-risk score, docs/architecture.md §22; \`unscored\`: customers without a score).`,
+    },
+  }) as const;
