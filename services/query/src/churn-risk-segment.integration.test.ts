@@ -174,3 +174,19 @@ describe('GET /v1/alerts?churn_risk=', () => {
     expect(await ids('low')).toEqual([]);
   });
 });
+
+describe('the heat-map drill-down and attribution with churn_risk=', () => {
+  it('keep only the customers of the band', async () => {
+    // The support stage's touchpoints are c's three billing calls: medium, none high.
+    const medium = await get(`/v1/heatmap/cell?${day}&stage=support&churn_risk=medium`);
+    expect(medium.status).toBe(200);
+    expect(medium.body.touchpoints).toEqual([{ touchpoint: 'billing_call', channel: 'phone', events: 3, customers: 1 }]);
+    expect((await get(`/v1/heatmap/cell?${day}&stage=support&churn_risk=high`)).body.touchpoints).toEqual([]);
+    const purchase = await get(`/v1/heatmap/cell?${day}&stage=purchase&churn_risk=unscored`);
+    expect(purchase.body.customers.map((c: { customer_id: string }) => c.customer_id).sort()).toEqual(['d', 'g']);
+    // Conversions at billing_call: c's, so none for the high band.
+    const conversions = async (band: string) => (await get(`/v1/attribution?${day}&conversion=billing_call&churn_risk=${band}`)).body.conversions;
+    expect(await conversions('medium')).toBeGreaterThan(0);
+    expect(await conversions('high')).toBe(0);
+  });
+});
