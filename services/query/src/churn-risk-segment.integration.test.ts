@@ -162,6 +162,14 @@ describe('GET /v1/cohorts?churn_risk=', () => {
     expect(await cohorts('medium')).toEqual([['2024-07-01', 1]]);
     expect(await cohorts('unscored')).toEqual([['2024-07-01', 2]]);
   });
+
+  it('splits each cohort by band with by=churn_risk', async () => {
+    const { status, body } = await get('/v1/cohorts?period=week&from=2024-07-01T00:00:00Z&to=2024-07-08T00:00:00Z&periods=1&by=churn_risk');
+    expect(status).toBe(200);
+    expect(body.cohorts.map((c: { cohort: string; churn_risk: string; customers: number }) => [c.cohort, c.churn_risk, c.customers])).toEqual([
+      ['2024-07-01', 'high', 2], ['2024-07-01', 'low', 1], ['2024-07-01', 'medium', 1], ['2024-07-01', 'unscored', 2],
+    ]);
+  });
 });
 
 describe('GET /v1/alerts?churn_risk=', () => {

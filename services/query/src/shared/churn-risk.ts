@@ -17,6 +17,16 @@ export function churnRiskConditionSql(column = 'customer_id'): string {
   return `({churn_risk:String} = '' OR if({churn_risk:String} = 'unscored', ${column} NOT IN (SELECT customer_id FROM churn_scores), ${column} IN (${bandCustomersSql})))`;
 }
 
+/**
+ * The band of the row's customer as a value (for a split): `transform` over one scalar subquery holding every scored
+ * customer and their newest band as two arrays, as the personas do (personas/sql.ts): computed once per statement,
+ * looked up in a hash table, no JOIN. Customers without a score get `unscored`.
+ */
+export function churnRiskBandSql(column = 'customer_id'): string {
+  const map = `((SELECT tuple(groupArray(customer_id), groupArray(band)) FROM (SELECT customer_id, toString(argMax(band, scored_at)) AS band FROM churn_scores GROUP BY customer_id)) AS ts_churn_band_map)`;
+  return `transform(toString(${column}), ${map}.1, ts_churn_band_map.2, 'unscored')`;
+}
+
 /** `AND <band condition>` when the request filters by a band, else nothing (no set is built for unfiltered requests). */
 export function andChurnRiskSql(band: ChurnRiskBand | undefined, column = 'customer_id'): string {
   return band ? `\n      AND ${churnRiskConditionSql(column)}` : '';
