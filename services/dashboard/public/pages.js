@@ -408,7 +408,7 @@ function funnels(main, ctx) {
   });
 }
 
-const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range'], ['persona', 'persona']];
+const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range'], ['persona', 'persona'], ['churn_risk', 'churn-risk band']];
 
 /** The funnel per breakdown group: customers per step and conversion from step 1, as a chart and a table. */
 function funnelBreakdown(res) {

@@ -127,6 +127,13 @@ describe('POST /v1/funnels with churn_risk', () => {
     expect(await counts({ churn_risk: 'unscored' })).toEqual([2, 1]);
   });
 
+  it('splits the customers of each step by band with breakdown churn_risk', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/funnels', headers: { authorization: `Bearer ${readKey}` }, payload: { ...funnel, breakdown: 'churn_risk' } });
+    expect(res.statusCode).toBe(200);
+    const groups = Object.fromEntries(res.json().breakdown.groups.map((g: { key: string; steps: Array<{ customers: number }> }) => [g.key, g.steps.map((s) => s.customers)]));
+    expect(groups).toEqual({ high: [2, 1], low: [1, 0], unscored: [2, 1] });
+  });
+
   it('answers 400 for a band that does not exist', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/funnels', headers: { authorization: `Bearer ${readKey}` }, payload: { ...funnel, churn_risk: 'severe' } });
     expect(res.statusCode).toBe(400);

@@ -13,7 +13,7 @@
 //    count (the customer still counts for the steps reached before).
 //  * Conversion and time "from previous" are relative to the previous REQUIRED step (step 1 is always required).
 import { personaConditionSql, type PersonaSql } from '../personas/sql.ts';
-import { andChurnRiskSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
+import { andChurnRiskSql, churnRiskBandSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from '../shared/errors.ts';
 import { num, round } from '../shared/numbers.ts';
@@ -32,7 +32,7 @@ export interface FunnelStep extends StepMatcher {
   label?: string;
 }
 
-export const funnelBreakdownNames = ['channel', 'first_channel', 'persona'] as const;
+export const funnelBreakdownNames = ['channel', 'first_channel', 'persona', 'churn_risk'] as const;
 export type FunnelBreakdown = (typeof funnelBreakdownNames)[number];
 export const funnelOrderNames = ['ordered', 'unordered'] as const;
 export type FunnelOrder = (typeof funnelOrderNames)[number];
@@ -165,6 +165,8 @@ function customerStepsSql(shape: Shape): string {
   const key =
     shape.breakdown === 'persona'
       ? shape.personas!.expression()
+      : shape.breakdown === 'churn_risk'
+      ? churnRiskBandSql()
       : shape.breakdown === 'first_channel'
       ? 'C[1]'
       : shape.breakdown === 'channel'

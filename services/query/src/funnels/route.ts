@@ -68,7 +68,7 @@ const bodySchema = {
     },
     order: { type: 'string', enum: [...funnelOrderNames], default: 'ordered', description: '`ordered`: steps in this order; `unordered`: in any order.' },
     window: durationProperty('Conversion window from entering the funnel:', '7d', '7d'),
-    breakdown: { type: 'string', enum: [...funnelBreakdownNames], description: '`channel`: channel of the entry (step 1) event; `first_channel`: channel of the customer’s first touchpoint in the range; `persona`: the customer\'s persona now (docs/architecture.md §20.6).' },
+    breakdown: { type: 'string', enum: [...funnelBreakdownNames], description: '`channel`: channel of the entry (step 1) event; `first_channel`: channel of the customer’s first touchpoint in the range; `persona`: the customer\'s persona now (docs/architecture.md §20.6); `churn_risk`: the band of the customer\'s newest churn-risk score, `unscored` without one (§22).' },
     ...personaProperty('Only customers of this persona'),
     ...churnRiskProperty('Only customers in this churn-risk band'),
     ...analysisRangeProperties,
