@@ -2,19 +2,24 @@
 // live score (churn_scores) is in the requested band, `unscored` for customers without a score. Like the persona
 // filter (§20.6) it is a condition on the row's customer_id, so it fits in any WHERE without reshaping a statement.
 //
-// Two IN subqueries rather than a JOIN: ClickHouse builds each set once per statement (a hash set of the customers of
-// the band, or of every scored customer for `unscored`) and tests each row against it. The band travels as the
-// parameter {churn_risk:String}, so the statement's text never holds a request's value.
+// One IN subquery rather than a JOIN: ClickHouse builds the set once per statement and tests each row against it. For
+// a band the set is the band's customers and a row must be in it; for `unscored` the set is every scored customer and
+// a row must not be. The band travels as the parameter {churn_risk:String}, so the statement's text never holds a
+// request's value (and is the same for every band).
 
 export const churnRiskBands = ['low', 'medium', 'high', 'unscored'] as const;
 export type ChurnRiskBand = (typeof churnRiskBands)[number];
 
-/** The customers whose newest score is in band {churn_risk:String} (older scores collapse on merge; argMax until then). */
-const bandCustomersSql = `SELECT customer_id FROM churn_scores GROUP BY customer_id HAVING argMax(band, scored_at) = {churn_risk:String}`;
+/**
+ * The customers whose newest score is in band {churn_risk:String} (older scores collapse on merge; argMax until then),
+ * or every scored customer when the band is `unscored`.
+ */
+const bandCustomersSql = `SELECT customer_id FROM churn_scores GROUP BY customer_id
+  HAVING {churn_risk:String} = 'unscored' OR argMax(band, scored_at) = {churn_risk:String}`;
 
 /** True for a row whose customer is in the requested band ({churn_risk:String}; '' keeps every row). */
 export function churnRiskConditionSql(column = 'customer_id'): string {
-  return `({churn_risk:String} = '' OR if({churn_risk:String} = 'unscored', ${column} NOT IN (SELECT customer_id FROM churn_scores), ${column} IN (${bandCustomersSql})))`;
+  return `({churn_risk:String} = '' OR (${column} IN (${bandCustomersSql})) != ({churn_risk:String} = 'unscored'))`;
 }
 
 /**
