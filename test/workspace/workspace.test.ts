@@ -537,7 +537,7 @@ describe('the analysts\' workspace in Chromium', () => {
     await page.close();
   });
 
-  it('offers the churn-risk band as a global filter kept in the URL, and as a cohort split', async () => {
+  it('offers the churn-risk band as a global filter kept in the URL, and as cohort and heat-map rows', async () => {
     const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
     const { page, problems } = await openPage();
     // Choosing a band writes it into the address; the tiles are the API's figures for the band's customers.
@@ -557,6 +557,12 @@ describe('the analysts\' workspace in Chromium', () => {
     expect(await page.locator('#churn_risk').inputValue()).toBe('unscored');
     const cohorts = await api<{ cohorts: Array<{ churn_risk: string }> }>(`/v1/cohorts?${range}&period=week&by=churn_risk&churn_risk=unscored`);
     expect(await page.locator('table[data-table="cohorts"] td[data-col="churn_risk"]').allTextContents()).toEqual(cohorts.cohorts.map((c) => c.churn_risk));
+    // The heat map with one row per band has the API's rows.
+    await page.goto(view('journeys', '&rows=churn_risk'));
+    await settled(page);
+    const heat = await api<{ rows: Array<{ churn_risk: string }> }>(`/v1/heatmap?${range}&rows=churn_risk`);
+    expect(heat.rows.length).toBeGreaterThan(0);
+    expect(await page.locator('table.heat tbody th').allTextContents()).toEqual(heat.rows.map((r) => r.churn_risk));
     expect(problems).toEqual([]);
     await page.close();
   });

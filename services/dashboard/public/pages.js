@@ -164,16 +164,19 @@ function journeys(main, ctx) {
   const drill = el('div', { id: 'drill' });
   const inventory = el('div', { id: 'inventory' });
   const evaluation = el('div', { id: 'evaluation' });
-  // Rows per stage (default) or per persona (docs/architecture.md §20.6).
-  const rows = ctx.view.params.rows === 'persona' ? 'persona' : 'stage';
+  // Rows per stage (default), per persona (docs/architecture.md §20.6) or per churn-risk band (§22).
+  const rows = ['persona', 'churn_risk'].includes(ctx.view.params.rows) ? ctx.view.params.rows : 'stage';
+  const bySegment = rows !== 'stage';
+  const ROW_LABEL = { stage: 'Stage', persona: 'Persona', churn_risk: 'Churn-risk band' };
+  const rowKey = (row) => (rows === 'stage' ? row.stage : row[rows]);
   const form = el('form', { class: 'inline', 'aria-label': 'Heat map rows' },
-    el('label', {}, 'Rows', el('select', { name: 'rows' }, [['stage', 'journey stage'], ['persona', 'persona']].map(([v, l]) => el('option', { value: v, selected: v === rows }, l)))),
+    el('label', {}, 'Rows', el('select', { name: 'rows' }, [['stage', 'journey stage'], ['persona', 'persona'], ['churn_risk', 'churn-risk band']].map(([v, l]) => el('option', { value: v, selected: v === rows }, l)))),
     el('button', {}, 'Show'));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ rows: new FormData(form).get('rows') }); });
-  main.append(panel(rows === 'persona' ? 'Personas against targets' : 'Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'),
+  main.append(panel({ stage: 'Journey stages against targets', persona: 'Personas against targets', churn_risk: 'Churn-risk bands against targets (no FCR or reaction time per band)' }[rows], filterNote(ctx, 'only its touchpoints, signals and contacts count'),
     segmentNote(ctx, 'only the touchpoints, signals and contacts of its customers count, in the drill-down too (the inventory and the evaluation show every customer)'), form, box),
     panel('Behind a cell', drill), panel('Touchpoint inventory', inventory), panel('Pain points and bright spots', evaluation));
-  drill.append(empty(rows === 'persona' ? 'The drill-down is by stage: switch the rows to journey stage to open a cell.' : 'Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
+  drill.append(empty(bySegment ? 'The drill-down is by stage: switch the rows to journey stage to open a cell.' : 'Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
   // The inventory is read once: its rows also say which touchpoints a channel/journey filter keeps in the evaluation.
   const inv = api(`/v1/touchpoints?${q(range(ctx))}`);
   return Promise.all([touchpointInventory(inventory, ctx, inv), touchpointEvaluation(evaluation, ctx, inv), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), rows })}`), (heat) => {
@@ -181,15 +184,15 @@ function journeys(main, ctx) {
     const metrics = heat.metrics.map((m) => m.metric);
     const legend = el('div', { class: 'legend', 'aria-label': 'Colours' }, STATUS.map(([, label, c]) => el('span', { style: `--c:${c}` }, label)));
     const table = el('table', { class: 'heat', dataset: { table: 'heatmap' } },
-      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, rows === 'persona' ? 'Persona' : 'Stage'), metrics.map((m) => {
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, ROW_LABEL[rows]), metrics.map((m) => {
         const t = heat.metrics.find((x) => x.metric === m);
         return el('th', { scope: 'col', title: `target ${t.direction === 'higher_is_better' ? '≥' : '≤'} ${formatMetric(m, t.target)}` }, metricLabel(m));
       }))),
-      el('tbody', {}, heat.rows.map((row) => el('tr', { dataset: rows === 'persona' ? { persona: row.persona } : { stage: row.stage } }, el('th', { scope: 'row' }, rows === 'persona' ? row.persona : row.stage || '(no stage)'), metrics.map((m) => {
+      el('tbody', {}, heat.rows.map((row) => el('tr', { dataset: { [rows === 'churn_risk' ? 'band' : rows]: rowKey(row) } }, el('th', { scope: 'row' }, rowKey(row) || '(no stage)'), metrics.map((m) => {
         const cell = row.cells[m];
-        const name = rows === 'persona' ? row.persona : row.stage || 'no stage';
-        // Persona rows are not opened: the drill-down is per stage.
-        const open = rows === 'persona' ? {} : {
+        const name = rowKey(row) || 'no stage';
+        // Persona and band rows are not opened: the drill-down is per stage.
+        const open = bySegment ? {} : {
           tabindex: 0, role: 'button',
           onclick: () => drillDown(drill, ctx, row.stage, m),
           onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); drillDown(drill, ctx, row.stage, m); } },
@@ -199,7 +202,7 @@ function journeys(main, ctx) {
           'aria-label': `${name}, ${cell ? heatmapCellText(m, cell) : 'no data'}`, ...open,
         }, formatMetric(m, cell?.value));
       })))));
-    const csvRows = heat.rows.map((r) => ({ [rows]: rows === 'persona' ? r.persona : r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
+    const csvRows = heat.rows.map((r) => ({ [rows]: rowKey(r), ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
     return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: rows, label: rows }, ...metrics.map((m) => ({ key: m, label: m }))])),
       el('div', { class: 'scroll' }, table)];
   })]);

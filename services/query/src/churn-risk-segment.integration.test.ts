@@ -110,6 +110,17 @@ describe('GET /v1/heatmap?churn_risk=', () => {
   });
 });
 
+describe('GET /v1/heatmap?rows=churn_risk', () => {
+  it('has one row per band, the most at risk first, each cell against its target', async () => {
+    const { status, body } = await get(`/v1/heatmap?${day}&rows=churn_risk&metrics=abandonment_rate`);
+    expect(status).toBe(200);
+    expect(body.rows.map((r: { stage: string; churn_risk: string; events: number; cells: { abandonment_rate: { value: number | null; status: string } } }) =>
+      [r.stage, r.churn_risk, r.events, r.cells.abandonment_rate.value, r.cells.abandonment_rate.status])).toEqual([
+      ['', 'high', 3, null, 'no_data'], ['', 'medium', 3, null, 'no_data'], ['', 'low', 1, 1, 'bad'], ['', 'unscored', 3, null, 'no_data'],
+    ]);
+  });
+});
+
 describe('POST /v1/funnels with churn_risk', () => {
   // checkout_page twice: a and g come back; e, b, d do not; c never visits.
   const funnel = { steps: [{ touchpoint: 'checkout_page' }, { touchpoint: 'checkout_page', label: 'again' }], window: '1d', from: '2024-07-01T00:00:00Z', to: '2024-07-02T00:00:00Z' };

@@ -2,13 +2,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
-import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
+import { churnRiskBands, churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { defaultFcrDays, maxFcrDays, reactionTargetsOf } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { resolveRange } from '../shared/range.ts';
 import { authNote, errorResponses, isoTimestamp, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
-import { defaultHeatmapTargets, heatmapMetricNames, parseHeatmapTargets, queryHeatmap, type HeatmapMetric, type HeatmapTargets } from './heatmap.ts';
+import { defaultHeatmapTargets, heatmapMetricNames, heatmapRowsNames, parseHeatmapTargets, queryHeatmap, type HeatmapMetric, type HeatmapRows, type HeatmapTargets } from './heatmap.ts';
 
 const directionSchema = { type: 'string', enum: ['higher_is_better', 'lower_is_better'] } as const;
 
@@ -43,7 +43,7 @@ const heatmapRouteSchema = {
       ...scopeProperties('Only touchpoints, signals and contacts'),
       ...personaProperty('Only touchpoints, signals and contacts of customers of this persona (read from the raw tables)'),
       ...churnRiskProperty('Only touchpoints, signals and contacts of customers in this churn-risk band (read from the raw tables)'),
-      rows: { type: 'string', enum: ['stage', 'persona'], default: 'stage', description: 'One row per journey stage, or per persona (docs/architecture.md §20.6; from the raw tables, in the personas file\'s order).' },
+      rows: { type: 'string', enum: [...heatmapRowsNames], default: 'stage', description: 'One row per journey stage, per persona (docs/architecture.md §20.6; from the raw tables, in the personas file\'s order), or per churn-risk band (the band of the customer\'s newest score, high to low then unscored; §22; from the raw tables, without FCR and reaction time).' },
     },
   },
   response: {
@@ -65,8 +65,9 @@ const heatmapRouteSchema = {
             type: 'object',
             required: ['stage', 'events', 'cells'],
             properties: {
-              stage: { type: 'string', description: "The row's stage ('' with rows=persona)." },
+              stage: { type: 'string', description: "The row's stage ('' with rows=persona or rows=churn_risk)." },
               persona: { type: 'string', description: "The row's persona (rows=persona only)." },
+              churn_risk: { type: 'string', enum: [...churnRiskBands], description: "The row's churn-risk band (rows=churn_risk only)." },
               events: { type: 'integer' },
               cells: { type: 'object', additionalProperties: cellSchema, description: 'Keyed by metric.' },
             },
@@ -100,7 +101,7 @@ const heatmapRouteSchema = {
 
 export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand; rows: 'stage' | 'persona' } }>(
+    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand; rows: HeatmapRows } }>(
       '/v1/heatmap',
       { schema: heatmapRouteSchema, config: { role: 'read' } },
       async (request) => {
