@@ -110,6 +110,18 @@ describe('GET /v1/heatmap?churn_risk=', () => {
   });
 });
 
+describe('GET /v1/kpis?churn_risk=', () => {
+  it('counts FCR contacts of the band\'s customers only', async () => {
+    const medium = (await get(`/v1/kpis?${day}&interval=day&churn_risk=medium`)).body.totals[0];
+    expect(medium).toMatchObject({ events: 3, fcr_contacts: 3 });
+    expect(medium.fcr).toBeCloseTo(1 / 3, 6);
+    expect((await get(`/v1/kpis?${day}&interval=day&churn_risk=high`)).body.totals[0]).toMatchObject({ events: 3, fcr_contacts: 0, fcr: null });
+    // Split by band, FCR is not computed (as documented).
+    const byBand = (await get(`/v1/kpis?${day}&interval=day&by=churn_risk`)).body.totals.find((t: { key: string }) => t.key === 'medium');
+    expect(byBand).toMatchObject({ events: 3, fcr: null });
+  });
+});
+
 describe('GET /v1/heatmap?rows=churn_risk', () => {
   it('has one row per band, the most at risk first, each cell against its target', async () => {
     const { status, body } = await get(`/v1/heatmap?${day}&rows=churn_risk&metrics=abandonment_rate`);
