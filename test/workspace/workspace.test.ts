@@ -537,6 +537,36 @@ describe('the analysts\' workspace in Chromium', () => {
     await page.close();
   });
 
+  it('offers the churn-risk band as a global filter kept in the URL, and as cohort and heat-map rows', async () => {
+    const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
+    const { page, problems } = await openPage();
+    // Choosing a band writes it into the address; the tiles are the API's figures for the band's customers.
+    await page.goto(view('overview'));
+    await settled(page);
+    expect(await page.locator('#churn_risk option').allTextContents()).toEqual(['all bands', 'high', 'medium', 'low', 'unscored']);
+    await page.selectOption('#churn_risk', 'unscored');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await expect.poll(() => new URL(page.url()).searchParams.get('churn_risk')).toBe('unscored');
+    await settled(page);
+    expect(await page.locator('#page .persona-note').first().textContent()).toContain('churn-risk band unscored');
+    const filtered = await api<{ totals: Array<{ events: number }> }>(`/v1/kpis?${range}&interval=hour&churn_risk=unscored`);
+    expect(await page.locator('[data-metric="events"] .value').textContent()).toBe((filtered.totals[0]?.events ?? 0).toLocaleString('en'));
+    // A shared link restores it; the cohorts split by band have the API's rows.
+    await page.goto(view('cohorts', '&churn_risk=unscored&by=churn_risk'));
+    await settled(page);
+    expect(await page.locator('#churn_risk').inputValue()).toBe('unscored');
+    const cohorts = await api<{ cohorts: Array<{ churn_risk: string }> }>(`/v1/cohorts?${range}&period=week&by=churn_risk&churn_risk=unscored`);
+    expect(await page.locator('table[data-table="cohorts"] td[data-col="churn_risk"]').allTextContents()).toEqual(cohorts.cohorts.map((c) => c.churn_risk));
+    // The heat map with one row per band has the API's rows.
+    await page.goto(view('journeys', '&rows=churn_risk'));
+    await settled(page);
+    const heat = await api<{ rows: Array<{ churn_risk: string }> }>(`/v1/heatmap?${range}&rows=churn_risk`);
+    expect(heat.rows.length).toBeGreaterThan(0);
+    expect(await page.locator('table.heat tbody th').allTextContents()).toEqual(heat.rows.map((r) => r.churn_risk));
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('shows pain points and bright spots per touchpoint on the journey map as the evaluation answers them', async () => {
     const { page, problems } = await openPage();
     type Judgement = { touchpoint: string; metric: string };

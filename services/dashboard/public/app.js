@@ -1,4 +1,5 @@
-// touchstream analysts' workspace: one page per analysis, global filters (range, channel, journey, persona) kept in the URL
+// touchstream analysts' workspace: one page per analysis, global filters (range, channel, journey, persona, churn-risk band) kept in
+// the URL
 // so a link restores the view, and the analyst's read key kept in this browser's localStorage only. Every figure
 // comes from the query API on the same origin (docs/architecture.md §19).
 import { rangeOf, searchFromView, viewFromSearch } from './format.js';
@@ -30,7 +31,7 @@ function showFilters() {
   $('from').value = toLocalInput(fromMs);
   $('to').value = toLocalInput(toMs);
   for (const label of document.querySelectorAll('.filters .custom')) label.hidden = view.range !== 'custom';
-  for (const name of ['channel', 'journey', 'persona']) {
+  for (const name of ['channel', 'journey', 'persona', 'churn_risk']) {
     const select = $(name);
     if (view[name] && ![...select.options].some((o) => o.value === view[name])) select.append(el('option', { value: view[name] }, view[name]));
     select.value = view[name];
@@ -115,6 +116,7 @@ $('filters').addEventListener('submit', (e) => {
     channel: $('channel').value,
     journey: $('journey').value,
     persona: $('persona').value,
+    churn_risk: $('churn_risk').value,
     params: view.params,
   });
 });

@@ -12,9 +12,9 @@ export function churnRiskPanel(ctx) {
   const box = el('div', { id: 'churn-risk' });
   const section = panel('Experience by churn-risk band', box);
   const params = new URLSearchParams({ from: ctx.from, to: ctx.to, interval: 'day', by: 'churn_risk' });
-  for (const f of ['channel', 'journey']) if (ctx.view[f]) params.set(f, ctx.view[f]);
+  for (const f of ['channel', 'journey', 'persona', 'churn_risk']) if (ctx.view[f]) params.set(f, ctx.view[f]);
   const done = fill(box, 'the KPIs by churn-risk band', () => api(`/v1/kpis?${params}`), (res) => {
-    if (!res.totals.some((t) => t.key !== 'unscored')) {
+    if (!ctx.view.churn_risk && !res.totals.some((t) => t.key !== 'unscored')) {
       return empty('No customer has a churn-risk score yet: ./touchstream train --generate writes a model, and the processor scores every customer from their next touchpoint on.');
     }
     const rows = [...res.totals].sort((a, b) => BAND_ORDER.indexOf(a.key) - BAND_ORDER.indexOf(b.key));

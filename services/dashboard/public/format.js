@@ -117,14 +117,15 @@ const DAY = 86400e3;
 export const RANGES = { '1h': 3600e3, '24h': DAY, '7d': 7 * DAY, '30d': 30 * DAY };
 
 /**
- * The view as the URL carries it (page, range or custom from/to, channel, journey, persona and page parameters) and back:
+ * The view as the URL carries it (page, range or custom from/to, channel, journey, persona, churn-risk band and page
+ * parameters) and back:
  * a shared link restores the same view.
  */
 export function viewFromSearch(search) {
   const p = new URLSearchParams(search);
-  const view = { page: p.get('page') || 'overview', range: p.get('range') || '24h', from: p.get('from') || '', to: p.get('to') || '', channel: p.get('channel') || '', journey: p.get('journey') || '', persona: p.get('persona') || '', params: {} };
+  const view = { page: p.get('page') || 'overview', range: p.get('range') || '24h', from: p.get('from') || '', to: p.get('to') || '', channel: p.get('channel') || '', journey: p.get('journey') || '', persona: p.get('persona') || '', churn_risk: p.get('churn_risk') || '', params: {} };
   if (!RANGES[view.range] && view.range !== 'custom') view.range = '24h';
-  for (const [k, v] of p) if (!['page', 'range', 'from', 'to', 'channel', 'journey', 'persona', 'key'].includes(k)) view.params[k] = v;
+  for (const [k, v] of p) if (!['page', 'range', 'from', 'to', 'channel', 'journey', 'persona', 'churn_risk', 'key'].includes(k)) view.params[k] = v;
   return view;
 }
 
@@ -137,6 +138,7 @@ export function searchFromView(view) {
   if (view.channel) p.set('channel', view.channel);
   if (view.journey) p.set('journey', view.journey);
   if (view.persona) p.set('persona', view.persona);
+  if (view.churn_risk) p.set('churn_risk', view.churn_risk);
   for (const [k, v] of Object.entries(view.params)) if (v !== '' && v != null) p.set(k, v);
   return `?${p}`;
 }

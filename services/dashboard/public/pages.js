@@ -1,6 +1,7 @@
 // The workspace's pages. Each renders into `main` from the query API with the global filters of `ctx`: every
 // analysis endpoint takes `channel` and `journey`, and each page says in a note what the filter keeps there. The
-// persona filter reaches every analysis but the touchpoint inventory and the live alert feed; those pages say so.
+// persona and churn-risk filters (customer segments) reach every analysis but the touchpoint inventory and the live alert
+// feed; those pages say so.
 import { formatDuration, formatMetric, gapFill, heatmapCellText, intervalFor, isKpiAlert, kpiAlertDetail, kpiAlertSummary, metricLabel, readableExplanation, tileDelta } from './format.js';
 import { api, session, chart, csvButton, dataTable, el, empty, fill, fmtTime, num, panel, pct } from './ui.js';
 import { churnRiskPanel } from './churn.js';
@@ -12,11 +13,15 @@ const scope = (ctx) => ({ channel: ctx.view.channel, journey: ctx.view.journey }
 const scopeText = (ctx) => [ctx.view.channel && `channel ${ctx.view.channel}`, ctx.view.journey && `journey ${ctx.view.journey}`].filter(Boolean).join(' and ');
 /** A note saying what the filter keeps on this page (`what`: e.g. "only touchpoints on it make the paths"). */
 const filterNote = (ctx, what) => (ctx.view.channel || ctx.view.journey ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: ${what}.`) : null);
-/** The persona filter as a query parameter, for the analyses that take it (docs/architecture.md §20.6). */
-const personaScope = (ctx) => (ctx.view.persona ? { persona: ctx.view.persona } : {});
-/** What the persona filter keeps on this page (`what`), or that it does not apply here (no `what`). */
-const personaNote = (ctx, what) => (ctx.view.persona
-  ? el('p', { class: 'note filter-note persona-note' }, what ? `Persona ${ctx.view.persona}: ${what}.` : `The persona filter (${ctx.view.persona}) does not apply on this page: it shows every customer.`)
+/**
+ * The customer-segment filters as query parameters, for the analyses that take them: the persona (docs/architecture.md
+ * §20.6) and the churn-risk band (§22).
+ */
+const segmentScope = (ctx) => ({ ...(ctx.view.persona ? { persona: ctx.view.persona } : {}), ...(ctx.view.churn_risk ? { churn_risk: ctx.view.churn_risk } : {}) });
+const segmentText = (ctx) => [ctx.view.persona && `Persona ${ctx.view.persona}`, ctx.view.churn_risk && `churn-risk band ${ctx.view.churn_risk}`].filter(Boolean).join(', ');
+/** What the segment filters keep on this page (`what`), or that they do not apply here (no `what`). */
+const segmentNote = (ctx, what) => (ctx.view.persona || ctx.view.churn_risk
+  ? el('p', { class: 'note filter-note persona-note' }, what ? `${segmentText(ctx)}: ${what}.` : `The customer filter (${segmentText(ctx)}) does not apply on this page: it shows every customer.`)
   : null);
 
 const TILES = [
@@ -26,7 +31,7 @@ const TILES = [
 
 /** KPIs for the global filters: /v1/kpis applies channel and journey together. */
 async function kpisFor(ctx, interval) {
-  const res = await api(`/v1/kpis?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), interval })}`);
+  const res = await api(`/v1/kpis?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), interval })}`);
   return { res, total: res.totals[0], buckets: res.buckets };
 }
 
@@ -46,7 +51,7 @@ function overview(main, ctx) {
   const churn = churnRiskPanel(ctx);
   const byPersona = el('div', { id: 'kpis-by-persona' });
   main.append(...[filterNote(ctx, 'every KPI, the series and the annotations count only its touchpoints, signals and contacts'),
-    personaNote(ctx, 'only the touchpoints, signals and contacts of its customers count'), tiles, panel('By persona', byPersona),
+    segmentNote(ctx, 'only the touchpoints, signals and contacts of its customers count'), tiles, panel('By persona', byPersona),
     panel(`Touchpoints and negative signals per ${interval}`, series), panel('KPI deviation alerts', kpiAlerts), churn.section].filter(Boolean));
   const what = scopeText(ctx);
   // One request each, shared by the panels that show them.
@@ -133,7 +138,7 @@ const PERSONA_COLUMNS = ['events', 'unique_customers', 'nps', 'csat', 'fcr', 'ab
 function personaKpis(box, ctx) {
   return fill(box, 'the KPIs by persona', async () => {
     try {
-      return await api(`/v1/kpis?${q({ ...range(ctx), interval: 'day', by: 'persona', ...personaScope(ctx) })}`);
+      return await api(`/v1/kpis?${q({ ...range(ctx), interval: 'day', by: 'persona', ...segmentScope(ctx) })}`);
     } catch (err) {
       if (/PERSONAS_FILE/.test(err.message)) return null;
       throw err;
@@ -159,32 +164,35 @@ function journeys(main, ctx) {
   const drill = el('div', { id: 'drill' });
   const inventory = el('div', { id: 'inventory' });
   const evaluation = el('div', { id: 'evaluation' });
-  // Rows per stage (default) or per persona (docs/architecture.md §20.6).
-  const rows = ctx.view.params.rows === 'persona' ? 'persona' : 'stage';
+  // Rows per stage (default), per persona (docs/architecture.md §20.6) or per churn-risk band (§22).
+  const rows = ['persona', 'churn_risk'].includes(ctx.view.params.rows) ? ctx.view.params.rows : 'stage';
+  const bySegment = rows !== 'stage';
+  const ROW_LABEL = { stage: 'Stage', persona: 'Persona', churn_risk: 'Churn-risk band' };
+  const rowKey = (row) => (rows === 'stage' ? row.stage : row[rows]);
   const form = el('form', { class: 'inline', 'aria-label': 'Heat map rows' },
-    el('label', {}, 'Rows', el('select', { name: 'rows' }, [['stage', 'journey stage'], ['persona', 'persona']].map(([v, l]) => el('option', { value: v, selected: v === rows }, l)))),
+    el('label', {}, 'Rows', el('select', { name: 'rows' }, [['stage', 'journey stage'], ['persona', 'persona'], ['churn_risk', 'churn-risk band']].map(([v, l]) => el('option', { value: v, selected: v === rows }, l)))),
     el('button', {}, 'Show'));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ rows: new FormData(form).get('rows') }); });
-  main.append(panel(rows === 'persona' ? 'Personas against targets' : 'Journey stages against targets', filterNote(ctx, 'only its touchpoints, signals and contacts count'),
-    personaNote(ctx, 'only the touchpoints, signals and contacts of its customers count, in the drill-down too (the inventory and the evaluation show every persona)'), form, box),
+  main.append(panel({ stage: 'Journey stages against targets', persona: 'Personas against targets', churn_risk: 'Churn-risk bands against targets (no FCR or reaction time per band)' }[rows], filterNote(ctx, 'only its touchpoints, signals and contacts count'),
+    segmentNote(ctx, 'only the touchpoints, signals and contacts of its customers count, in the drill-down too (the inventory and the evaluation show every customer)'), form, box),
     panel('Behind a cell', drill), panel('Touchpoint inventory', inventory), panel('Pain points and bright spots', evaluation));
-  drill.append(empty(rows === 'persona' ? 'The drill-down is by stage: switch the rows to journey stage to open a cell.' : 'Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
+  drill.append(empty(bySegment ? 'The drill-down is by stage: switch the rows to journey stage to open a cell.' : 'Choose a cell (click, or Tab to it and press Enter) to see the touchpoints of that stage and their customers.'));
   // The inventory is read once: its rows also say which touchpoints a channel/journey filter keeps in the evaluation.
   const inv = api(`/v1/touchpoints?${q(range(ctx))}`);
-  return Promise.all([touchpointInventory(inventory, ctx, inv), touchpointEvaluation(evaluation, ctx, inv), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), rows })}`), (heat) => {
+  return Promise.all([touchpointInventory(inventory, ctx, inv), touchpointEvaluation(evaluation, ctx, inv), fill(box, 'the heat map', () => api(`/v1/heatmap?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), rows })}`), (heat) => {
     if (!heat.rows.length) return empty('No touchpoints in this range: widen the range.');
     const metrics = heat.metrics.map((m) => m.metric);
     const legend = el('div', { class: 'legend', 'aria-label': 'Colours' }, STATUS.map(([, label, c]) => el('span', { style: `--c:${c}` }, label)));
     const table = el('table', { class: 'heat', dataset: { table: 'heatmap' } },
-      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, rows === 'persona' ? 'Persona' : 'Stage'), metrics.map((m) => {
+      el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, ROW_LABEL[rows]), metrics.map((m) => {
         const t = heat.metrics.find((x) => x.metric === m);
         return el('th', { scope: 'col', title: `target ${t.direction === 'higher_is_better' ? '≥' : '≤'} ${formatMetric(m, t.target)}` }, metricLabel(m));
       }))),
-      el('tbody', {}, heat.rows.map((row) => el('tr', { dataset: rows === 'persona' ? { persona: row.persona } : { stage: row.stage } }, el('th', { scope: 'row' }, rows === 'persona' ? row.persona : row.stage || '(no stage)'), metrics.map((m) => {
+      el('tbody', {}, heat.rows.map((row) => el('tr', { dataset: { [rows === 'churn_risk' ? 'band' : rows]: rowKey(row) } }, el('th', { scope: 'row' }, rowKey(row) || '(no stage)'), metrics.map((m) => {
         const cell = row.cells[m];
-        const name = rows === 'persona' ? row.persona : row.stage || 'no stage';
-        // Persona rows are not opened: the drill-down is per stage.
-        const open = rows === 'persona' ? {} : {
+        const name = rowKey(row) || 'no stage';
+        // Persona and band rows are not opened: the drill-down is per stage.
+        const open = bySegment ? {} : {
           tabindex: 0, role: 'button',
           onclick: () => drillDown(drill, ctx, row.stage, m),
           onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); drillDown(drill, ctx, row.stage, m); } },
@@ -194,7 +202,7 @@ function journeys(main, ctx) {
           'aria-label': `${name}, ${cell ? heatmapCellText(m, cell) : 'no data'}`, ...open,
         }, formatMetric(m, cell?.value));
       })))));
-    const csvRows = heat.rows.map((r) => ({ [rows]: rows === 'persona' ? r.persona : r.stage, ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
+    const csvRows = heat.rows.map((r) => ({ [rows]: rowKey(r), ...Object.fromEntries(metrics.map((m) => [m, r.cells[m]?.value])) }));
     return [el('div', { class: 'panel-head' }, legend, csvButton('heatmap', csvRows, [{ key: rows, label: rows }, ...metrics.map((m) => ({ key: m, label: m }))])),
       el('div', { class: 'scroll' }, table)];
   })]);
@@ -336,7 +344,7 @@ function touchpointEvaluation(box, ctx, inventory) {
 }
 
 async function drillDown(box, ctx, stage, metric) {
-  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
+  await fill(box, `touchpoints of ${stage}`, () => api(`/v1/heatmap/cell?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), limit: 25 })}&${new URLSearchParams({ stage, metric })}`), (cell) => [
     el('p', {}, `${metricLabel(metric)} of stage “${stage || '(no stage)'}” is computed from these touchpoints (${cell.touchpoints.length} kinds) and the ${cell.customers.length} customers seen last.`),
     dataTable(`cell-${stage}-${metric}-touchpoints`, cell.touchpoints, [
       { key: 'touchpoint', label: 'Touchpoint' }, { key: 'channel', label: 'Channel' }, { key: 'events', label: 'Touchpoints', num: true },
@@ -376,14 +384,14 @@ function funnels(main, ctx) {
     window: p.window || '7d',
     order: p.order || 'ordered',
     ...(p.exclude ? { exclusions: p.exclude.split(',').map((s) => s.trim()).filter(Boolean).map(matcher) } : {}),
-    ...personaScope(ctx),
+    ...segmentScope(ctx),
   };
   const breakdown = BREAKDOWNS.some(([b]) => b && b === p.breakdown) ? p.breakdown : '';
   return fill(out, 'the funnel', () => api('/v1/funnels', { method: 'POST', body: { ...body, ...(breakdown ? { breakdown } : {}) } }), (res) => {
     if (!res.steps[0]?.customers) return empty('Nobody reached step 1 in this range: check the touchpoint names or widen the range.');
     return [
       (ctx.view.channel || ctx.view.journey) ? el('p', { class: 'note filter-note' }, `Filtered to ${scopeText(ctx)}: every step (and exclusion) matches only its touchpoints.`) : null,
-      personaNote(ctx, 'only its customers enter the funnel'),
+      segmentNote(ctx, 'only its customers enter the funnel'),
       chart({
         tooltip: {}, grid: { left: 180, right: 40, top: 10, bottom: 30 },
         xAxis: { type: 'value', name: 'customers', nameLocation: 'middle', nameGap: 25 },
@@ -403,7 +411,7 @@ function funnels(main, ctx) {
   });
 }
 
-const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range'], ['persona', 'persona']];
+const BREAKDOWNS = [['', 'nothing'], ['channel', 'channel of step 1'], ['first_channel', 'first channel in the range'], ['persona', 'persona'], ['churn_risk', 'churn-risk band']];
 
 /** The funnel per breakdown group: customers per step and conversion from step 1, as a chart and a table. */
 function funnelBreakdown(res) {
@@ -447,9 +455,9 @@ function paths(main, ctx) {
     el('button', { class: 'primary' }, 'Show paths'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ start: f.get('start'), end: f.get('end'), depth: f.get('depth') }); });
   const out = el('div');
-  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), personaNote(ctx, 'only the paths of its customers'), form, out));
+  main.append(panel('Paths', filterNote(ctx, 'paths are made of its touchpoints only'), segmentNote(ctx, 'only the paths of its customers'), form, out));
   const start = p.start ?? (p.end ? '' : 'verification_start_page');
-  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
+  return fill(out, 'the paths', () => api(`/v1/paths?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), start, end: start ? '' : p.end, depth: p.depth || 5 })}`), (res) => {
     if (!res.edges.length) return empty('No paths from or to this touchpoint in the range: check its name or widen the range.');
     return [
       el('p', {}, `${res.customers} customers with ${res.start ?? res.end} in the range.`),
@@ -470,8 +478,8 @@ function drivers(main, ctx) {
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.setParams({ outcome: new FormData(form).get('outcome') }); });
   const out = el('div');
   main.append(panel('Drivers', filterNote(ctx, 'the customers with a touchpoint there in the range; their factors are still everything they saw'),
-    personaNote(ctx, 'only its customers are compared'), el('p', { class: 'note' }, 'With personas configured, each customer\'s persona is a factor too (persona: …).'), form, out));
-  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), outcome, limit: 20 })}`), (res) => {
+    segmentNote(ctx, 'only its customers are compared'), el('p', { class: 'note' }, 'With personas configured, each customer\'s persona is a factor too (persona: …).'), form, out));
+  return fill(out, 'the drivers', () => api(`/v1/drivers?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), outcome, limit: 20 })}`), (res) => {
     const population = el('p', {}, `${res.outcome_customers} of ${res.customers} customers had “${res.outcome}”. Lift = outcome rate with the factor ÷ without; bars show the 95 % interval.`);
     if (!res.drivers.length) return [population, empty(`No factor reaches the minimum support for “${outcome}” in this range: widen the range or choose another outcome.`)];
     const d = [...res.drivers].reverse();
@@ -508,8 +516,8 @@ function attribution(main, ctx) {
     el('button', { class: 'primary' }, 'Compare models'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ conversion: f.get('conversion'), by: f.get('by') }); });
   const out = el('div');
-  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), personaNote(ctx, 'only the paths and conversions of its customers'), form, out));
-  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
+  main.append(panel('Attribution', filterNote(ctx, 'only its touchpoints count, as path steps and as conversions'), segmentNote(ctx, 'only the paths and conversions of its customers'), form, out));
+  return fill(out, 'the attribution', () => api(`/v1/attribution?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), conversion, by: p.by || 'channel' })}`), (res) => {
     if (!res.conversions) return empty(`No “${conversion}” conversions in this range: check the name or widen the range.`);
     return [
       el('p', {}, `${res.conversions} conversions; credit in conversions per model.`),
@@ -532,19 +540,19 @@ function cohortLabel(period, day) {
 
 function cohorts(main, ctx) {
   const period = ctx.view.params.period || 'week';
-  const by = ctx.view.params.by === 'persona' ? 'persona' : '';
+  const by = ['persona', 'churn_risk'].includes(ctx.view.params.by) ? ctx.view.params.by : '';
   const form = el('form', { class: 'inline', 'aria-label': 'Cohort period' },
     el('label', {}, 'Cohort period', el('select', { name: 'period' }, ['week', 'month'].map((x) => el('option', { value: x, selected: x === period }, x)))),
-    el('label', {}, 'Split by', el('select', { name: 'by' }, [['', 'nothing'], ['persona', 'persona']].map(([v, l]) => el('option', { value: v, selected: v === by }, l)))),
+    el('label', {}, 'Split by', el('select', { name: 'by' }, [['', 'nothing'], ['persona', 'persona'], ['churn_risk', 'churn-risk band']].map(([v, l]) => el('option', { value: v, selected: v === by }, l)))),
     el('button', { class: 'primary' }, 'Show'));
   form.addEventListener('submit', (e) => { e.preventDefault(); const f = new FormData(form); ctx.setParams({ period: f.get('period'), by: f.get('by') }); });
   const out = el('div');
   main.append(panel('Retention by first-seen cohort', filterNote(ctx, 'first touch and activity count only its touchpoints, read from the raw table (as far back as its retention)'),
-    personaNote(ctx, 'only its customers make the cohorts'), form, out));
-  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), period, by })}`), (res) => {
+    segmentNote(ctx, 'only its customers make the cohorts'), form, out));
+  return fill(out, 'the cohorts', () => api(`/v1/cohorts?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), period, by })}`), (res) => {
     if (!res.cohorts.length) return empty('No customers first seen in this range: widen the range.');
     const n = Math.max(...res.cohorts.map((c) => c.retention.length));
-    const cols = [{ key: 'cohort', label: 'Cohort', format: (v) => cohortLabel(period, v) }, ...(by ? [{ key: 'persona', label: 'Persona' }] : []), { key: 'customers', label: 'Customers', num: true },
+    const cols = [{ key: 'cohort', label: 'Cohort', format: (v) => cohortLabel(period, v) }, ...(by ? [{ key: by, label: by === 'persona' ? 'Persona' : 'Churn-risk band' }] : []), { key: 'customers', label: 'Customers', num: true },
       ...Array.from({ length: n }, (_, i) => ({ key: `p${i}`, label: `${period} ${i}`, num: true,
         csv: (c) => c.retention[i]?.share ?? '',
         cell: (c) => { const r = c.retention[i]; if (!r) return ''; const s = el('span', { title: `${r.active} active` }, pct(r.share)); return s; } }))];
@@ -566,7 +574,7 @@ function actions(main, ctx) {
     el('button', { class: 'primary' }, 'Add annotation'));
   const list = el('div');
   const impact = el('div');
-  main.append(personaNote(ctx) ?? '', panel('Record an action', form),
+  main.append(segmentNote(ctx) ?? '', panel('Record an action', form),
     panel('Annotations in the range', filterNote(ctx, 'the annotations that apply there: scoped to it, or to no channel / journey'), list), panel('Impact', impact));
   impact.append(empty('Choose “Impact” on an annotation to compare the window before it with the window after.'));
   form.addEventListener('submit', async (e) => {
@@ -615,9 +623,9 @@ function alerts(main, ctx) {
   const note = filterNote(ctx, ctx.view.channel && ctx.view.journey
     ? 'alerts raised by one of its touchpoints, live and in the history below (a KPI deviation alert concerns one channel or one journey, so none matches both)'
     : 'alerts raised by one of its touchpoints, and KPI deviation alerts of its own series, live and in the history below');
-  // The live stream knows no personas: with the persona filter only the history (GET /v1/alerts?persona=) is shown.
-  const live = !ctx.view.persona;
-  main.append(panel('Feed', badge, form, note, personaNote(ctx, 'the alerts of its customers in the range; new alerts are not followed live with this filter (clear it to follow them)'), feed));
+  // The live stream knows no personas or bands: with either filter only the history (GET /v1/alerts?persona=…) is shown.
+  const live = !ctx.view.persona && !ctx.view.churn_risk;
+  main.append(panel('Feed', badge, form, note, segmentNote(ctx, 'the alerts of its customers in the range; new alerts are not followed live with this filter (clear it to follow them)'), feed));
   const minLevel = p.level || 'watch';
   const order = { watch: 0, at_risk: 1, critical: 2 };
   const seen = new Set();
@@ -643,7 +651,7 @@ function alerts(main, ctx) {
   window.addEventListener('popstate', closeOnLeave);
   new MutationObserver((_, obs) => { if (!feed.isConnected) { stream?.close(); obs.disconnect(); } }).observe(main, { childList: true });
   feed.append(el('li', { class: 'state' }, 'Loading recent alerts…'));
-  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), ...personaScope(ctx), kind, limit: 100 })}`).then((res) => {
+  return api(`/v1/alerts?${q({ ...range(ctx), ...scope(ctx), ...segmentScope(ctx), kind, limit: 100 })}`).then((res) => {
     feed.querySelector('.state')?.remove();
     for (const a of res.alerts) add(a, false);
     if (!feed.children.length) feed.append(el('li', { class: 'state' }, 'No alerts yet in this range; new ones appear here as they are raised.'));

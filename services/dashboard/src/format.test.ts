@@ -53,9 +53,9 @@ describe('gapFill', () => {
 
 describe('the view in the URL', () => {
   it('round-trips page, custom range, filters and page parameters, dropping a key', () => {
-    const search = '?page=funnels&range=custom&from=2024-05-01T00%3A00%3A00.000Z&to=2024-05-02T00%3A00%3A00.000Z&channel=web&journey=retail&persona=senior_assisted&steps=a%2Cb&key=secret';
+    const search = '?page=funnels&range=custom&from=2024-05-01T00%3A00%3A00.000Z&to=2024-05-02T00%3A00%3A00.000Z&channel=web&journey=retail&persona=senior_assisted&churn_risk=high&steps=a%2Cb&key=secret';
     const view = viewFromSearch(search);
-    expect(view).toEqual({ page: 'funnels', range: 'custom', from: '2024-05-01T00:00:00.000Z', to: '2024-05-02T00:00:00.000Z', channel: 'web', journey: 'retail', persona: 'senior_assisted', params: { steps: 'a,b' } });
+    expect(view).toEqual({ page: 'funnels', range: 'custom', from: '2024-05-01T00:00:00.000Z', to: '2024-05-02T00:00:00.000Z', channel: 'web', journey: 'retail', persona: 'senior_assisted', churn_risk: 'high', params: { steps: 'a,b' } });
     expect(viewFromSearch(searchFromView(view))).toEqual(view);
     expect(rangeOf(view)).toEqual({ fromMs: Date.parse('2024-05-01T00:00:00Z'), toMs: Date.parse('2024-05-02T00:00:00Z') });
     expect(rangeOf(viewFromSearch('?range=7d'), 10 * 86400e3)).toEqual({ fromMs: 3 * 86400e3, toMs: 10 * 86400e3 });

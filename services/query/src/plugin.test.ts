@@ -151,5 +151,12 @@ describe('OpenAPI', () => {
     expect(Object.keys(kpis200.content).sort()).toEqual(['application/json', 'text/csv']);
     expect(doc.paths['/v1/kpis']!.get!.parameters.map((p) => p.name)).toEqual(['from', 'to', 'interval', 'by', 'channel', 'journey', 'touchpoint', 'persona', 'churn_risk', 'fcr_days', 'format']);
     expect(doc.paths['/v1/alerts']!.get!.parameters.find((p) => p.name === 'kind')).toMatchObject({ schema: { enum: ['customer', 'kpi'] } });
+    // The churn-risk band is a segment filter of every analysis that takes persona (docs/architecture.md §22).
+    const bands = { schema: { type: 'string', enum: ['low', 'medium', 'high', 'unscored'] } };
+    for (const route of ['/v1/heatmap', '/v1/heatmap/cell', '/v1/paths', '/v1/drivers', '/v1/attribution', '/v1/cohorts', '/v1/alerts']) {
+      expect(doc.paths[route]!.get!.parameters.find((p) => p.name === 'churn_risk'), route).toMatchObject(bands);
+    }
+    const funnelBody = doc.paths['/v1/funnels']!.post as unknown as { requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
+    expect(funnelBody.requestBody.content['application/json']!.schema.properties.churn_risk).toMatchObject(bands.schema);
   });
 });

@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@touchstream/clickhouse';
 import type { AlertJson, AlertLevelName, AlertSignal } from '@touchstream/contracts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { personaConditionSql, type PersonaSql } from '../personas/sql.ts';
+import { churnRiskConditionSql, churnRiskParams } from '../shared/churn-risk.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 
@@ -42,7 +43,7 @@ interface AlertsRequest {
   customerId?: string;
   kind?: AlertKind;
   limit: number;
-  /** Only alerts raised by a touchpoint on this channel / of this journey (as the live stream's filter); `persona`: of customers of it. */
+  /** Only alerts raised by a touchpoint on this channel / of this journey (as the live stream's filter); `persona` / `churnRisk`: of customers of it. */
   scope?: Scope;
   /** The personas' SQL, with `scope.persona` (§20.6). */
   personas?: PersonaSql;
@@ -50,7 +51,7 @@ interface AlertsRequest {
 
 // Optional filters are expressed in SQL with an "unset" value instead of splicing conditions in, so the statement
 // text never depends on the request.
-const alertsSql = (persona?: PersonaSql) => `
+const alertsSql = (persona?: PersonaSql, byRisk = false) => `
 SELECT ${alertColumnsSql}
 FROM alerts FINAL
 WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
@@ -69,7 +70,9 @@ WHERE at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC')
       AND ({channel:String} = '' OR customer_id = concat('kpi:channel=', {channel:String}))
       AND ({journey:String} = '' OR customer_id = concat('kpi:journey=', {journey:String}))))${persona ? `
   -- A KPI deviation alert (customer_id kpi:…) is about no customer, so it has no persona.
-  AND NOT startsWith(customer_id, 'kpi:') AND ${personaConditionSql(persona)}` : ''}
+  AND NOT startsWith(customer_id, 'kpi:') AND ${personaConditionSql(persona)}` : ''}${byRisk ? `
+  -- Nor a churn-risk band.
+  AND NOT startsWith(customer_id, 'kpi:') AND ${churnRiskConditionSql()}` : ''}
 ORDER BY at DESC, alert_id DESC
 LIMIT {limit:UInt32}
 ${querySettingsSql}`;
@@ -96,10 +99,11 @@ export function alertFromRow(row: AlertRow): AlertView {
 
 export async function queryAlerts(clickhouse: ClickHouseClient, request: AlertsRequest) {
   const result = await clickhouse.query({
-    query: alertsSql(request.scope?.persona ? request.personas : undefined),
+    query: alertsSql(request.scope?.persona ? request.personas : undefined, Boolean(request.scope?.churnRisk)),
     query_params: {
       ...request.personas?.params,
       persona: request.scope?.persona ?? '',
+      ...churnRiskParams(request.scope?.churnRisk),
       from_us: request.fromMicros,
       to_us: request.toMicros,
       level: request.level ?? '',

@@ -4,6 +4,7 @@ import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { microsToIso } from '../shared/time.ts';
 import { alertLevels, type AlertLevelName } from '@touchstream/contracts';
@@ -61,6 +62,7 @@ const alertsRouteSchema = {
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
       ...scopeProperties('Only alerts raised by a touchpoint'),
       ...personaProperty('Only alerts of customers of this persona (KPI deviation alerts, about no customer, are left out)'),
+      ...churnRiskProperty('Only alerts of customers in this churn-risk band (KPI deviation alerts, about no customer, are left out)'),
     },
   },
   response: {
@@ -93,7 +95,7 @@ const alertsRouteSchema = {
 
 export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; kind?: AlertKind; limit: number; channel?: string; journey?: string; persona?: string } }>(
+    app.get<{ Querystring: { from?: string; to?: string; level?: AlertLevelName; customer_id?: string; kind?: AlertKind; limit: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand } }>(
       '/v1/alerts',
       { schema: alertsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -107,7 +109,7 @@ export function alertRoutes(deps: QueryDeps): FastifyPluginAsync {
           customerId: request.query.customer_id,
           kind: request.query.kind,
           limit: request.query.limit,
-          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona },
+          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona, churnRisk: request.query.churn_risk },
         });
         return { from: microsToIso(fromMicros), to: microsToIso(toMicros), alerts };
       },

@@ -10,6 +10,7 @@
 //  (start) → … → (conversion) | (null); a state's removal effect is 1 − P(conversion without it)/P(conversion); the
 //  conversions are shared in proportion to the removal effects).
 import { andPersonaSql, personaParams, type PersonaSql } from '../personas/sql.ts';
+import { andChurnRiskSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -66,7 +67,7 @@ const keyColumn: Record<AttributionBy, string> = { channel: 'channel', touchpoin
  * transitions a → b; kind 'paths' counts converting (a = 'conversion') and non-converting paths and conversions
  * without touchpoints (a = 'empty').
  */
-function attributionSql(by: AttributionBy, personas?: PersonaSql): string {
+function attributionSql(by: AttributionBy, personas?: PersonaSql, churnRisk?: ChurnRiskBand): string {
   return `
 WITH
 -- The distinct keys of the range, sorted: rows carry their 1-based position (transform on a LowCardinality column maps
@@ -121,7 +122,7 @@ FROM (
         FROM touchpoints
         WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64} - {lookback_us:Int64}, 'UTC')
           AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-          AND ${scopeConditionSql()}${andPersonaSql(personas)}
+          AND ${scopeConditionSql()}${andPersonaSql(personas)}${andChurnRiskSql(churnRisk)}
       )
       GROUP BY customer_id
     )
@@ -204,9 +205,10 @@ function attributionFromRows(request: AttributionRequest, rows: Row[]): Attribut
 
 export async function queryAttribution(clickhouse: ClickHouseClient, request: AttributionRequest): Promise<AttributionResult> {
   const result = await clickhouse.query({
-    query: attributionSql(request.by, request.scope?.persona ? request.personas : undefined),
+    query: attributionSql(request.by, request.scope?.persona ? request.personas : undefined, request.scope?.churnRisk),
     query_params: {
       ...personaParams(request.personas, request.scope?.persona),
+      ...churnRiskParams(request.scope?.churnRisk),
       from_us: request.fromMicros,
       to_us: request.toMicros,
       lookback_us: request.lookbackMicros,

@@ -4,6 +4,7 @@ import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { defaultAnalysisRangeMicros, parseDurationMicros, resolveRange } from '../shared/range.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, durationProperty, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { attributionByNames, queryAttribution, type AttributionBy } from './attribution.ts';
@@ -17,6 +18,7 @@ interface AttributionQuery {
   to?: string;
   channel?: string;
   persona?: string;
+  churn_risk?: ChurnRiskBand;
   journey?: string;
   format?: 'json' | 'csv';
 }
@@ -44,6 +46,7 @@ const attributionRouteSchema = {
       ...analysisRangeProperties,
       ...scopeProperties('Only touchpoints'),
       ...personaProperty('Only the paths of customers of this persona'),
+      ...churnRiskProperty('Only the paths of customers in this churn-risk band'),
       format: formatParameter,
     },
   },
@@ -102,7 +105,7 @@ export function attributionRoutes(deps: QueryDeps): FastifyPluginAsync {
         halfLifeMicros: parseDurationMicros('half_life', q.half_life),
         fromMicros,
         toMicros,
-        scope: { channel: q.channel, journey: q.journey, persona: q.persona },
+        scope: { channel: q.channel, journey: q.journey, persona: q.persona, churnRisk: q.churn_risk },
         personas: personaSqlFor(deps.personas, { persona: q.persona }),
       });
       if (!wantsCsv(request)) return result;

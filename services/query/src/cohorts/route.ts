@@ -5,6 +5,7 @@ import { invalidParameter } from '../shared/errors.ts';
 import { parseTimeParameter } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskBands, churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { authNote, errorResponses, rangeParameter, tags } from '../shared/schemas.ts';
 import { cohortPeriodNames, queryCohorts, type CohortPeriod } from './cohorts.ts';
 
@@ -24,7 +25,8 @@ const cohortsRouteSchema = {
       periods: { type: 'integer', minimum: 1, maximum: 104, default: 12, description: 'Following periods reported per cohort (and default number of cohorts).' },
       ...scopeProperties('Only touchpoints'),
       ...personaProperty('Only customers of this persona'),
-      by: { type: 'string', enum: ['persona'], description: '`persona`: one row per cohort and persona (the customer\'s persona now, docs/architecture.md §20.6).' },
+      ...churnRiskProperty('Only customers in this churn-risk band'),
+      by: { type: 'string', enum: ['persona', 'churn_risk'], description: '`persona`: one row per cohort and persona (the customer\'s persona now, docs/architecture.md §20.6); `churn_risk`: one row per cohort and churn-risk band (the band of the customer\'s newest score, `unscored` without one, §22).' },
     },
   },
   response: {
@@ -45,6 +47,7 @@ const cohortsRouteSchema = {
             properties: {
               cohort: { type: 'string', description: 'First day of the cohort week or month.' },
               persona: { type: 'string', description: 'With by=persona: the persona of these customers.' },
+              churn_risk: { type: 'string', enum: [...churnRiskBands], description: 'With by=churn_risk: the churn-risk band of these customers now.' },
               customers: { type: 'integer', description: 'Customers whose first touchpoint fell in it.' },
               retention: {
                 type: 'array',
@@ -78,7 +81,7 @@ const cohortsRouteSchema = {
 
 export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string; persona?: string; by?: 'persona' } }>(
+    app.get<{ Querystring: { period: CohortPeriod; from?: string; to?: string; periods: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand; by?: 'persona' | 'churn_risk' } }>(
       '/v1/cohorts',
       { schema: cohortsRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -93,8 +96,9 @@ export function cohortRoutes(deps: QueryDeps): FastifyPluginAsync {
           toMs: toMicros === undefined ? undefined : Math.ceil(toMicros / 1000),
           periods: request.query.periods,
           nowMs: Math.floor(nowMicros(deps) / 1000),
-          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona },
+          scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona, churnRisk: request.query.churn_risk },
           byPersona: request.query.by === 'persona',
+          byChurnRisk: request.query.by === 'churn_risk',
           personas: personaSqlFor(deps.personas, { breakdown: request.query.by === 'persona', persona: request.query.persona }),
         });
       },

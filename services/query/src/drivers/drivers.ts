@@ -11,6 +11,7 @@
 // d = neither); lift is the relative risk a/(a+c) ÷ b/(b+d) with a log-RR 95% CI, the odds ratio ad/bc with Woolf's
 // 95% CI. Tables with a zero cell get the Haldane–Anscombe +0.5 correction (flagged `corrected`).
 import type { PersonaSql } from '../personas/sql.ts';
+import { andChurnRiskSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num, round } from '../shared/numbers.ts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -39,7 +40,7 @@ export interface DriversRequest {
   minCustomers: number;
   sort: DriverSort;
   limit: number;
-  /** Only customers with a touchpoint on this channel / of this journey in the range (their factors stay all they saw); `persona`: of it. */
+  /** Only customers with a touchpoint on this channel / of this journey in the range (their factors stay all they saw); `persona` / `churnRisk`: of it. */
   scope?: Scope;
   /**
    * The personas (docs/architecture.md §20.6): each customer's persona becomes a factor (`persona:<name>`), so a
@@ -81,7 +82,7 @@ export interface DriversResult {
   drivers: Driver[];
 }
 
-function driversSql(outcome: string, personas?: PersonaSql): string {
+function driversSql(outcome: string, personas?: PersonaSql, churnRisk?: ChurnRiskBand): string {
   const fromAlerts = outcome === 'alert_raised';
   const predicate = fromAlerts ? '0' : (touchpointOutcomeSql[outcome] ?? touchpointOutcomeSql.named_touchpoint!);
   const outcomeAt = fromAlerts ? `ifNull(alert_at, 0)` : `first_outcome_at`;
@@ -125,7 +126,7 @@ per_customer AS (
   ) AS c
   ${alertJoin}
   WHERE last_at > 0 AND in_scope > 0${personas ? `
-    AND ({persona:String} = '' OR {ps_names:Array(String)}[persona_id] = {persona:String})` : ''}
+    AND ({persona:String} = '' OR {ps_names:Array(String)}[persona_id] = {persona:String})` : ''}${andChurnRiskSql(churnRisk)}
 ),
 -- (Not restricted with IN (SELECT … FROM per_customer): the CTE would be computed a second time for it.)
 signal_times AS (
@@ -222,11 +223,12 @@ function driversFromCounts(request: DriversRequest, rows: FactorRow[]): DriversR
 
 export async function queryDrivers(clickhouse: ClickHouseClient, request: DriversRequest): Promise<DriversResult> {
   const result = await clickhouse.query({
-    query: driversSql(request.outcome, request.personas),
+    query: driversSql(request.outcome, request.personas, request.scope?.churnRisk),
     query_params: {
       ...request.personas?.params,
       ps_names: request.personas?.names ?? [],
       persona: request.scope?.persona ?? '',
+      ...churnRiskParams(request.scope?.churnRisk),
       from_us: request.fromMicros,
       to_us: request.toMicros,
       window_us: request.windowMicros,

@@ -5,6 +5,7 @@ import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { defaultAnalysisRangeMicros, resolveRange } from '../shared/range.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { analysisRangeProperties, authNote, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { builtInOutcomes, driverSortNames, queryDrivers, type DriverSort } from './drivers.ts';
 
@@ -18,6 +19,7 @@ interface DriversQuery {
   to?: string;
   channel?: string;
   persona?: string;
+  churn_risk?: ChurnRiskBand;
   journey?: string;
   format?: 'json' | 'csv';
 }
@@ -43,6 +45,7 @@ const driversRouteSchema = {
       outcome: name('The outcome: a built-in one or a touchpoint name.', 'survey_detractor'),
       ...scopeProperties('Only customers with a touchpoint in the range'),
       ...personaProperty('Only customers of this persona'),
+      ...churnRiskProperty('Only customers in this churn-risk band'),
       days: { type: 'integer', minimum: 1, maximum: 90, default: 14, description: 'Days before the outcome (or the reference touchpoint) in which factors count.' },
       min_customers: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 5, description: 'Only factors seen by at least this many customers with the outcome (support a).' },
       sort: { type: 'string', enum: [...driverSortNames], default: 'lift' },
@@ -115,7 +118,7 @@ export function driverRoutes(deps: QueryDeps): FastifyPluginAsync {
         minCustomers: q.min_customers,
         sort: q.sort,
         limit: q.limit,
-        scope: { channel: q.channel, journey: q.journey, persona: q.persona },
+        scope: { channel: q.channel, journey: q.journey, persona: q.persona, churnRisk: q.churn_risk },
         // Persona factors whenever personas are configured; the filter needs them.
         personas: deps.personas ? personaSqlFor(deps.personas, { breakdown: true, persona: q.persona }) : personaSqlFor(undefined, { persona: q.persona }),
       });

@@ -13,6 +13,7 @@
 //    count (the customer still counts for the steps reached before).
 //  * Conversion and time "from previous" are relative to the previous REQUIRED step (step 1 is always required).
 import { personaConditionSql, type PersonaSql } from '../personas/sql.ts';
+import { andChurnRiskSql, churnRiskBandSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { invalidParameter } from '../shared/errors.ts';
 import { num, round } from '../shared/numbers.ts';
@@ -31,7 +32,7 @@ export interface FunnelStep extends StepMatcher {
   label?: string;
 }
 
-export const funnelBreakdownNames = ['channel', 'first_channel', 'persona'] as const;
+export const funnelBreakdownNames = ['channel', 'first_channel', 'persona', 'churn_risk'] as const;
 export type FunnelBreakdown = (typeof funnelBreakdownNames)[number];
 export const funnelOrderNames = ['ordered', 'unordered'] as const;
 export type FunnelOrder = (typeof funnelOrderNames)[number];
@@ -50,6 +51,8 @@ export interface FunnelRequest {
   persona?: string;
   /** The personas' SQL: needed for breakdown `persona` and for `persona`. */
   personas?: PersonaSql;
+  /** Only customers whose newest churn-risk score is in this band (docs/architecture.md §22). */
+  churnRisk?: ChurnRiskBand;
 }
 
 /** Upper bounds (seconds) of the time-to-convert histogram's bins; the last bin is open-ended. */
@@ -115,6 +118,8 @@ interface Shape {
   /** With a persona breakdown or filter (§20.6). */
   personas?: PersonaSql;
   personaFilter?: boolean;
+  /** With a churn-risk band filter (§22). */
+  churnRisk?: ChurnRiskBand;
 }
 
 // The statement text is the same for any number of steps: which steps are optional and which required step comes
@@ -160,6 +165,8 @@ function customerStepsSql(shape: Shape): string {
   const key =
     shape.breakdown === 'persona'
       ? shape.personas!.expression()
+      : shape.breakdown === 'churn_risk'
+      ? churnRiskBandSql()
       : shape.breakdown === 'first_channel'
       ? 'C[1]'
       : shape.breakdown === 'channel'
@@ -181,7 +188,7 @@ function customerStepsSql(shape: Shape): string {
       FROM touchpoints
       WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
         ${prefilter}${shape.personaFilter ? `
-        AND ${personaConditionSql(shape.personas!)}` : ''}
+        AND ${personaConditionSql(shape.personas!)}` : ''}${andChurnRiskSql(shape.churnRisk, 'customer_id')}
       GROUP BY customer_id
     )`;
 }
@@ -244,6 +251,7 @@ function funnelParams(request: FunnelRequest) {
     ...stepStructure(request.steps),
     ...request.personas?.params,
     persona: request.persona ?? '',
+    ...churnRiskParams(request.churnRisk),
   };
 }
 
@@ -261,7 +269,7 @@ function stepStructure(steps: FunnelStep[]) {
   return { optional, prev_required: prevRequired, next_required: nextRequired };
 }
 
-const shapeOf = (request: FunnelRequest) => ({ order: request.order, breakdown: request.breakdown, personas: request.personas, personaFilter: Boolean(request.persona) });
+const shapeOf = (request: FunnelRequest) => ({ order: request.order, breakdown: request.breakdown, personas: request.personas, personaFilter: Boolean(request.persona), churnRisk: request.churnRisk });
 
 interface FunnelRow {
   step: number | string;

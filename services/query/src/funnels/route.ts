@@ -1,5 +1,6 @@
 // POST /v1/funnels and POST /v1/funnels/dropped (see funnels.ts for the semantics).
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { FastifyPluginAsync } from 'fastify';
 import { sendCsv, toCsv, wantsCsv } from '../shared/csv.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
@@ -28,6 +29,7 @@ interface FunnelBody {
   from?: string;
   to?: string;
   persona?: string;
+  churn_risk?: ChurnRiskBand;
 }
 
 const matcherProperties = {
@@ -66,8 +68,9 @@ const bodySchema = {
     },
     order: { type: 'string', enum: [...funnelOrderNames], default: 'ordered', description: '`ordered`: steps in this order; `unordered`: in any order.' },
     window: durationProperty('Conversion window from entering the funnel:', '7d', '7d'),
-    breakdown: { type: 'string', enum: [...funnelBreakdownNames], description: '`channel`: channel of the entry (step 1) event; `first_channel`: channel of the customer’s first touchpoint in the range; `persona`: the customer\'s persona now (docs/architecture.md §20.6).' },
+    breakdown: { type: 'string', enum: [...funnelBreakdownNames], description: '`channel`: channel of the entry (step 1) event; `first_channel`: channel of the customer’s first touchpoint in the range; `persona`: the customer\'s persona now (docs/architecture.md §20.6); `churn_risk`: the band of the customer\'s newest churn-risk score, `unscored` without one (§22).' },
     ...personaProperty('Only customers of this persona'),
+    ...churnRiskProperty('Only customers in this churn-risk band'),
     ...analysisRangeProperties,
   },
   examples: [
@@ -239,6 +242,7 @@ function funnelRequest(body: FunnelBody, deps: QueryDeps): FunnelRequest {
     fromMicros,
     toMicros,
     persona: body.persona,
+    churnRisk: body.churn_risk,
     personas: personaSqlFor(deps.personas, { breakdown: body.breakdown === 'persona', persona: body.persona }),
   };
 }

@@ -1,6 +1,7 @@
 // What stands behind one heat-map row: the touchpoints of a journey stage in a range and the customers who had
 // them, for the workspace's drill-down from a cell (docs/architecture.md §19).
 import { andPersonaSql, personaParams, type PersonaSql } from '../personas/sql.ts';
+import { andChurnRiskSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
@@ -22,16 +23,17 @@ export interface StageCell {
   customers: Array<{ customer_id: string; events: number; last_at: string }>;
 }
 
-const whereSql = (personas?: PersonaSql) => `stage = {stage:String}
+const whereSql = (personas?: PersonaSql, churnRisk?: ChurnRiskBand) => `stage = {stage:String}
   AND occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-  AND ${scopeConditionSql()}${andPersonaSql(personas)}`;
+  AND ${scopeConditionSql()}${andPersonaSql(personas)}${andChurnRiskSql(churnRisk)}`;
 
 export async function queryStageCell(clickhouse: ClickHouseClient, request: StageCellRequest): Promise<StageCell> {
   const query_params = {
     stage: request.stage, from_us: request.fromMicros, to_us: request.toMicros, limit: request.limit, ...scopeParams(request.scope ?? {}),
     ...personaParams(request.personas, request.scope?.persona),
+    ...churnRiskParams(request.scope?.churnRisk),
   };
-  const where = whereSql(request.scope?.persona ? request.personas : undefined);
+  const where = whereSql(request.scope?.persona ? request.personas : undefined, request.scope?.churnRisk);
   const [tp, cu] = await Promise.all([
     clickhouse.query({
       query: `SELECT touchpoint, channel, count() AS events, uniqExact(customer_id) AS customers FROM touchpoints

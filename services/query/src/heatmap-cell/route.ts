@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { resolveRange } from '../shared/range.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { authNote, errorResponses, isoTimestamp, rangeParameter, tags } from '../shared/schemas.ts';
 import { heatmapMetricNames } from '../heatmap/heatmap.ts';
@@ -24,6 +25,7 @@ const cellRouteSchema = {
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Rows per list.' },
       ...scopeProperties('Only touchpoints'),
       ...personaProperty('Only touchpoints of customers of this persona'),
+      ...churnRiskProperty('Only touchpoints of customers in this churn-risk band'),
     },
   },
   response: {
@@ -52,12 +54,12 @@ const cellRouteSchema = {
 
 export function heatmapCellRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; stage: string; metric?: string; limit: number; channel?: string; journey?: string; persona?: string } }>(
+    app.get<{ Querystring: { from?: string; to?: string; stage: string; metric?: string; limit: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand } }>(
       '/v1/heatmap/cell',
       { schema: cellRouteSchema, config: { role: 'read' } },
       async (request) => {
         const { fromMicros, toMicros } = resolveRange(request.query, nowMicros(deps));
-        const cell = await queryStageCell(deps.clickhouse, { fromMicros, toMicros, stage: request.query.stage, limit: request.query.limit, scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona }, personas: personaSqlFor(deps.personas, { persona: request.query.persona }) });
+        const cell = await queryStageCell(deps.clickhouse, { fromMicros, toMicros, stage: request.query.stage, limit: request.query.limit, scope: { channel: request.query.channel, journey: request.query.journey, persona: request.query.persona, churnRisk: request.query.churn_risk }, personas: personaSqlFor(deps.personas, { persona: request.query.persona }) });
         return { from: microsToIso(fromMicros), to: microsToIso(toMicros), stage: request.query.stage, metric: request.query.metric ?? null, ...cell };
       },
     );

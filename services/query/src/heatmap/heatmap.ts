@@ -90,11 +90,16 @@ export interface HeatmapCell {
   status: CellStatus;
 }
 
+export const heatmapRowsNames = ['stage', 'persona', 'churn_risk'] as const;
+export type HeatmapRows = (typeof heatmapRowsNames)[number];
+
 export interface HeatmapRow {
-  /** The row's stage ('' with rows=persona). */
+  /** The row's stage ('' with rows=persona or rows=churn_risk). */
   stage: string;
   /** The row's persona (rows=persona only, docs/architecture.md §20.6). */
   persona?: string;
+  /** The row's churn-risk band (rows=churn_risk only, §22). */
+  churn_risk?: string;
   events: number;
   cells: Partial<Record<HeatmapMetric, HeatmapCell>>;
 }
@@ -114,6 +119,9 @@ function compareStages(a: string, b: string): number {
   if (rank(a) === 0) return stageOrder.indexOf(a) - stageOrder.indexOf(b);
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Band rows from the most at risk down, `unscored` last. */
+const bandOrder = ['high', 'medium', 'low', 'unscored'];
 
 /** Persona rows in the personas file's order (the fallback last), as GET /v1/personas lists them. */
 function personaOrder(personas: PersonaSql | undefined, name: string): number {
@@ -139,12 +147,16 @@ export async function queryHeatmap(
   clickhouse: ClickHouseClient,
   request: {
     fromMicros: number; toMicros: number; metrics: HeatmapMetric[]; targets: HeatmapTargets; fcrDays: number; scope?: Scope; reactionTargets?: ReactionTargets;
-    /** One row per stage (default) or per persona (§20.6; needs `personas`). */
-    rows?: 'stage' | 'persona';
+    /**
+     * One row per stage (default), per persona (§20.6; needs `personas`) or per churn-risk band (§22: the customer's
+     * band now; like GET /v1/kpis?by=churn_risk, without FCR and reaction time).
+     */
+    rows?: HeatmapRows;
     personas?: PersonaSql;
   },
 ): Promise<HeatmapResult> {
   const byPersona = request.rows === 'persona';
+  const byBand = request.rows === 'churn_risk';
   // A channel/journey filter reads the hourly or daily rollup that keeps every dimension on each row (queryKpis).
   const interval = heatmapInterval(request.fromMicros, request.toMicros);
   // The reaction-time figures read the raw table: only when a column shows them.
@@ -153,7 +165,9 @@ export async function queryHeatmap(
     ...request,
     reactionTargets: reaction ? request.reactionTargets : undefined,
     interval,
-    by: byPersona ? 'persona' : 'stage',
+    by: byPersona ? 'persona' : byBand ? 'churn_risk' : 'stage',
+    // A churn-risk band (§22) belongs to customers, not to rollup rows: queryKpis reads the raw tables for it.
+    churnRisk: request.scope?.churnRisk,
     totalsOnly: true,
     skipUniqueCustomers: true,
   });
@@ -166,9 +180,14 @@ export async function queryHeatmap(
         const value = total[metric];
         cells[metric] = { value, target: t.target, warn: t.warn, direction: t.direction, status: cellStatus(value, t) };
       }
-      return byPersona ? { stage: '', persona: total.key ?? '', events: total.events, cells } : { stage: total.key ?? '', events: total.events, cells };
+      if (byPersona) return { stage: '', persona: total.key ?? '', events: total.events, cells };
+      if (byBand) return { stage: '', churn_risk: total.key ?? '', events: total.events, cells };
+      return { stage: total.key ?? '', events: total.events, cells };
     })
-    .sort((a, b) => (byPersona ? personaOrder(request.personas, a.persona!) - personaOrder(request.personas, b.persona!) : compareStages(a.stage, b.stage)));
+    .sort((a, b) =>
+      byPersona ? personaOrder(request.personas, a.persona!) - personaOrder(request.personas, b.persona!)
+      : byBand ? bandOrder.indexOf(a.churn_risk!) - bandOrder.indexOf(b.churn_risk!)
+      : compareStages(a.stage, b.stage));
   return {
     from: kpis.from,
     to: kpis.to,

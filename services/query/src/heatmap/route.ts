@@ -2,12 +2,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { scopeProperties } from '../shared/scope.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskBands, churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { defaultFcrDays, maxFcrDays, reactionTargetsOf } from '../kpis/kpis.ts';
 import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { resolveRange } from '../shared/range.ts';
 import { authNote, errorResponses, isoTimestamp, nullableNumber, rangeParameter, tags } from '../shared/schemas.ts';
-import { defaultHeatmapTargets, heatmapMetricNames, parseHeatmapTargets, queryHeatmap, type HeatmapMetric, type HeatmapTargets } from './heatmap.ts';
+import { defaultHeatmapTargets, heatmapMetricNames, heatmapRowsNames, parseHeatmapTargets, queryHeatmap, type HeatmapMetric, type HeatmapRows, type HeatmapTargets } from './heatmap.ts';
 
 const directionSchema = { type: 'string', enum: ['higher_is_better', 'lower_is_better'] } as const;
 
@@ -41,7 +42,8 @@ const heatmapRouteSchema = {
       fcr_days: { type: 'integer', minimum: 1, maximum: maxFcrDays, default: defaultFcrDays },
       ...scopeProperties('Only touchpoints, signals and contacts'),
       ...personaProperty('Only touchpoints, signals and contacts of customers of this persona (read from the raw tables)'),
-      rows: { type: 'string', enum: ['stage', 'persona'], default: 'stage', description: 'One row per journey stage, or per persona (docs/architecture.md §20.6; from the raw tables, in the personas file\'s order).' },
+      ...churnRiskProperty('Only touchpoints, signals and contacts of customers in this churn-risk band (read from the raw tables)'),
+      rows: { type: 'string', enum: [...heatmapRowsNames], default: 'stage', description: 'One row per journey stage, per persona (docs/architecture.md §20.6; from the raw tables, in the personas file\'s order), or per churn-risk band (the band of the customer\'s newest score, high to low then unscored; §22; from the raw tables, without FCR and reaction time).' },
     },
   },
   response: {
@@ -63,8 +65,9 @@ const heatmapRouteSchema = {
             type: 'object',
             required: ['stage', 'events', 'cells'],
             properties: {
-              stage: { type: 'string', description: "The row's stage ('' with rows=persona)." },
+              stage: { type: 'string', description: "The row's stage ('' with rows=persona or rows=churn_risk)." },
               persona: { type: 'string', description: "The row's persona (rows=persona only)." },
+              churn_risk: { type: 'string', enum: [...churnRiskBands], description: "The row's churn-risk band (rows=churn_risk only)." },
               events: { type: 'integer' },
               cells: { type: 'object', additionalProperties: cellSchema, description: 'Keyed by metric.' },
             },
@@ -98,7 +101,7 @@ const heatmapRouteSchema = {
 
 export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
   return async function routes(app) {
-    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; rows: 'stage' | 'persona' } }>(
+    app.get<{ Querystring: { from?: string; to?: string; metrics?: string; targets?: string; fcr_days: number; channel?: string; journey?: string; persona?: string; churn_risk?: ChurnRiskBand; rows: HeatmapRows } }>(
       '/v1/heatmap',
       { schema: heatmapRouteSchema, config: { role: 'read' } },
       async (request) => {
@@ -122,7 +125,7 @@ export function heatmapRoutes(deps: QueryDeps): FastifyPluginAsync {
         const personas = personaSqlFor(deps.personas, { breakdown: rows === 'persona', persona });
         return queryHeatmap(deps.clickhouse, {
           rows, personas,
-          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey, persona },
+          fromMicros, toMicros, metrics, targets, fcrDays: request.query.fcr_days, scope: { channel: request.query.channel, journey: request.query.journey, persona, churnRisk: request.query.churn_risk },
           reactionTargets: reactionTargetsOf(deps.touchpointCatalogue?.current.entries),
         });
       },

@@ -3,13 +3,13 @@
 // it applies to all of their touchpoints in the range: "how do the customers who are at high risk now experience us".
 // The band is per customer and changes, so no rollup holds it: these figures are read from the raw touchpoints and
 // signals (no FINAL, as for reaction time in kpis.ts), with the same definitions as the rollups' (migration 001/002).
-// First-contact resolution and reaction-time compliance are not computed on this path (0 / null).
+// First-contact resolution and reaction-time compliance are not split by band (0 / null with by=churn_risk); with the
+// band as a filter, kpis.ts computes them with the band condition of shared/churn-risk.ts.
 import { scopeConditionSql } from '../shared/scope.ts';
 import { querySettingsSql } from '../shared/sql.ts';
 import type { PersonaSql } from '../personas/sql.ts';
 
-export const churnRiskBands = ['low', 'medium', 'high', 'unscored'] as const;
-export type ChurnRiskBand = (typeof churnRiskBands)[number];
+export { churnRiskBands, type ChurnRiskBand } from '../shared/churn-risk.ts';
 
 /** Each customer's current band: the band of their newest score. */
 const bandsSql = `SELECT customer_id, argMax(band, scored_at) AS band FROM churn_scores GROUP BY customer_id`;

@@ -12,6 +12,7 @@ import { isScoped, scopeConditionSql, scopeParams, type Scope } from '../shared/
 import { querySettingsSql } from '../shared/sql.ts';
 import { microsToIso } from '../shared/time.ts';
 import { churnRiskSignalSql, churnRiskTouchpointSql, type ChurnRiskBand } from './churn-risk.ts';
+import { andChurnRiskSql, churnRiskConditionSql } from '../shared/churn-risk.ts';
 
 export const kpiIntervalNames = ['minute', 'hour', 'day'] as const;
 export type KpiInterval = (typeof kpiIntervalNames)[number];
@@ -414,7 +415,7 @@ ${querySettingsSql}`;
  * backstop for the rare one that is not), and FINAL over a table ordered by customer costs ~70× the read (2M rows,
  * 60 days: 1.7 s against 23 ms on chDB here), which every KPI request and the heat map would pay.
  */
-export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false, persona?: PersonaSql): string {
+export function reactionTimeSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: AggregateGrouping, filtered = false, persona?: PersonaSql, churnRisk?: ChurnRiskBand): string {
   const key = by === 'persona' ? persona!.expression() : by ? kpiDimensions[by].touchpointSql : "''";
   return `
 SELECT ${groupSql(grouping)}, k, count() AS rt_contacts, countIf(wait <= target) AS rt_met, quantileExact(0.9)(wait) AS rt_p90
@@ -430,19 +431,20 @@ FROM (
     AND wait_ms IS NOT NULL
     AND touchpoint IN {rt_names:Array(String)}${filtered ? `
     AND ${kpiFilterConditionSql()}` : ''}${persona ? `
-    AND ${personaConditionSql(persona)}` : ''}
+    AND ${personaConditionSql(persona)}` : ''}${andChurnRiskSql(churnRisk)}
 )
 GROUP BY ${groupBySql(grouping)}
 ${querySettingsSql}`;
 }
 
-export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, filtered = false, persona?: PersonaSql): string {
+export function kpiFcrSql(interval: KpiInterval, by: KpiDimension | undefined, grouping: Grouping, filtered = false, persona?: PersonaSql, churnRisk?: ChurnRiskBand): string {
   const key = by === 'persona' ? persona!.expression() : by ? kpiDimensions[by].contactSql : "''";
   const group =
     grouping === 'series'
       ? `toUnixTimestamp(${kpiIntervals[interval].rawBucketSql})`
       : `toUInt32(occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC'))`;
-  const filters = [...(filtered ? [kpiFilterConditionSql()] : []), ...(persona ? [personaConditionSql(persona)] : [])];
+  // A band filter keeps or drops a customer's contacts all together (contact_key is per customer), so FCR stays exact.
+  const filters = [...(filtered ? [kpiFilterConditionSql()] : []), ...(persona ? [personaConditionSql(persona)] : []), ...(churnRisk ? [churnRiskConditionSql()] : [])];
   return fcrSql(group, key, filters.map((f) => `\n    AND ${f}`).join(''));
 }
 
@@ -625,7 +627,8 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
   const series = !request.totalsOnly;
   const grouping: AggregateGrouping = series ? 'both' : 'totals';
   // No catalogued target: no raw read (the figures are then 0 / null).
-  const reactionSql = params.rt_names.length > 0 && !byRisk ? reactionTimeSql(interval, dimension, grouping, filtered, persona) : null;
+  // FCR and reaction time have no band column to split by, but a band filter is a condition on the customer (§22).
+  const reactionSql = params.rt_names.length > 0 && by !== 'churn_risk' ? reactionTimeSql(interval, dimension, grouping, filtered, persona, request.churnRisk) : null;
   const raw = kpiIntervals[interval].rawBucketSql;
   const riskKey = by === 'churn_risk' ? 'risk' : dimension ? kpiDimensions[dimension].touchpointSql : "''";
   const riskSignalKey = by === 'churn_risk' ? 'risk' : dimension ? kpiDimensions[dimension].signalSql : "''";
@@ -642,7 +645,7 @@ export async function queryKpis(clickhouse: ClickHouseClient, request: KpiReques
       byRisk ? churnRiskSignalSql(raw, riskSignalKey, grouping, filtered, persona) : signalAggregateSql(interval, dimension, grouping, request.scope, persona),
       params,
     ),
-    rowsOf<FcrRow>(clickhouse, byRisk ? null : kpiFcrSql(interval, dimension, series ? 'series' : 'totals', filtered, persona), params),
+    rowsOf<FcrRow>(clickhouse, by === 'churn_risk' ? null : kpiFcrSql(interval, dimension, series ? 'series' : 'totals', filtered, persona, request.churnRisk), params),
     rowsOf<ReactionTimeRow>(clickhouse, reactionSql, params),
   ] as const);
   const isTotal = (row: { is_total?: Num }) => !series || num(row.is_total) === 1;

@@ -6,6 +6,7 @@
 // weight is a number of customers. Per step only the `top` touchpoints by customers keep their own node; the rest
 // are merged into "step i: (other)".
 import { andPersonaSql, personaParams, type PersonaSql } from '../personas/sql.ts';
+import { andChurnRiskSql, churnRiskParams, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import type { ClickHouseClient } from '@touchstream/clickhouse';
 import { num } from '../shared/numbers.ts';
 import { scopeConditionSql, scopeParams, type Scope } from '../shared/scope.ts';
@@ -50,7 +51,7 @@ export interface PathsResult {
  * the one before it). Row (position p, a, b) counts customers with path[p] = a and path[p+1] = b; position 0 carries
  * the number of paths.
  */
-function pathsSql(kind: 'start' | 'end', personas?: PersonaSql): string {
+function pathsSql(kind: 'start' | 'end', personas?: PersonaSql, churnRisk?: ChurnRiskBand): string {
   const path =
     kind === 'start'
       ? `arraySlice(P, indexOf(P, {touchpoint:String}), {depth:UInt8})`
@@ -63,7 +64,7 @@ FROM (
     SELECT customer_id, arrayMap(e -> toString(e.2), arraySort(groupArray((toUnixTimestamp64Micro(occurred_at), touchpoint)))) AS P
     FROM touchpoints
     WHERE occurred_at >= fromUnixTimestamp64Micro({from_us:Int64}, 'UTC') AND occurred_at < fromUnixTimestamp64Micro({to_us:Int64}, 'UTC')
-      AND ${scopeConditionSql()}${andPersonaSql(personas)}
+      AND ${scopeConditionSql()}${andPersonaSql(personas)}${andChurnRiskSql(churnRisk)}
     GROUP BY customer_id
     HAVING has(P, {touchpoint:String})
   )
@@ -85,10 +86,11 @@ interface EdgeRow {
 
 export async function queryPaths(clickhouse: ClickHouseClient, request: PathsRequest): Promise<PathsResult> {
   const result = await clickhouse.query({
-    query: pathsSql(request.anchor.kind, request.scope?.persona ? request.personas : undefined),
+    query: pathsSql(request.anchor.kind, request.scope?.persona ? request.personas : undefined, request.scope?.churnRisk),
     query_params: {
       from_us: request.fromMicros, to_us: request.toMicros, touchpoint: request.anchor.touchpoint, depth: request.depth, ...scopeParams(request.scope ?? {}),
       ...personaParams(request.personas, request.scope?.persona),
+      ...churnRiskParams(request.scope?.churnRisk),
     },
     format: 'JSONEachRow',
   });

@@ -5,6 +5,7 @@ import { nowMicros, type QueryDeps } from '../shared/deps.ts';
 import { invalidParameter } from '../shared/errors.ts';
 import { defaultAnalysisRangeMicros, resolveRange } from '../shared/range.ts';
 import { personaProperty, personaSqlFor } from '../personas/context.ts';
+import { churnRiskProperty, type ChurnRiskBand } from '../shared/churn-risk.ts';
 import { scopeProperties } from '../shared/scope.ts';
 import { analysisRangeProperties, authNote, errorResponses, formatParameter, name, tags } from '../shared/schemas.ts';
 import { maxPathDepth, queryPaths } from './paths.ts';
@@ -18,6 +19,7 @@ interface PathsQuery {
   to?: string;
   channel?: string;
   persona?: string;
+  churn_risk?: ChurnRiskBand;
   journey?: string;
   format?: 'json' | 'csv';
 }
@@ -40,6 +42,7 @@ const pathsRouteSchema = {
       ...analysisRangeProperties,
       ...scopeProperties('Paths of the touchpoints'),
       ...personaProperty('Only the paths of customers of this persona'),
+      ...churnRiskProperty('Only the paths of customers in this churn-risk band'),
       format: formatParameter,
     },
   },
@@ -94,7 +97,7 @@ export function pathRoutes(deps: QueryDeps): FastifyPluginAsync {
       }
       const { fromMicros, toMicros } = resolveRange(q, nowMicros(deps), defaultAnalysisRangeMicros);
       const anchor = q.start !== undefined ? { kind: 'start' as const, touchpoint: q.start } : { kind: 'end' as const, touchpoint: q.end! };
-      const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros, scope: { channel: q.channel, journey: q.journey, persona: q.persona }, personas: personaSqlFor(deps.personas, { persona: q.persona }) });
+      const result = await queryPaths(deps.clickhouse, { anchor, depth: q.depth, top: q.top, fromMicros, toMicros, scope: { channel: q.channel, journey: q.journey, persona: q.persona, churnRisk: q.churn_risk }, personas: personaSqlFor(deps.personas, { persona: q.persona }) });
       if (!wantsCsv(request)) return result;
       return sendCsv(reply, toCsv(['source', 'target', 'customers'], result.edges.map((e) => [e.source, e.target, e.customers])));
     });

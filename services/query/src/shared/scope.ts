@@ -2,6 +2,7 @@
 // Expressed in SQL with '' as "unset" instead of splicing conditions in, so a statement's text never depends on the
 // request and the values always travel as parameters.
 import { name } from './schemas.ts';
+import type { ChurnRiskBand } from './churn-risk.ts';
 
 export interface Scope {
   channel?: string;
@@ -11,6 +12,11 @@ export interface Scope {
    * that take it add personaConditionSql (services/query/src/personas/sql.ts) themselves; isScoped ignores it.
    */
   persona?: string;
+  /**
+   * Only customers whose newest churn-risk score is in this band (docs/architecture.md §22). The analyses that take it
+   * add churnRiskConditionSql (./churn-risk.ts) themselves; isScoped ignores it.
+   */
+  churnRisk?: ChurnRiskBand;
 }
 
 /** Route querystring properties `channel` and `journey`. `what` says what the filter keeps on this route. */
