@@ -569,7 +569,7 @@ describe('the analysts\' workspace in Chromium', () => {
     await eventually('the band\'s tiles equal the API answer', async () => {
       await page.goto(view('overview', '&churn_risk=unscored'));
       await settled(page);
-      const filtered = await api<{ totals: Array<{ events: number }> }>(`/v1/kpis?${range}&interval=hour&churn_risk=unscored`);
+      const filtered = await api<{ totals: Array<{ events: number }> }>(`/v1/kpis?${range}&interval=minute&churn_risk=unscored`);
       expected = (filtered.totals[0]?.events ?? 0).toLocaleString('en');
       const tile = page.locator('[data-metric="events"] .value');
       shown = (await tile.count()) > 0 ? ((await tile.textContent()) ?? '') : `no tile: ${(await page.locator('#page').textContent())?.slice(0, 300)}`;
