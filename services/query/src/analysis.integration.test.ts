@@ -8,6 +8,7 @@ import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstre
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
 import { parseIsoToMicros } from './shared/time.ts';
+import { redisNotUsed } from './query-module.test-support.ts';
 
 const readKey = 'rk-analysis';
 const at = (iso: string) => parseIsoToMicros(iso)!;
@@ -121,8 +122,7 @@ beforeAll(async () => {
   app = Fastify();
   enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
   // The analysis routes never touch Redis.
-  const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
-  await app.register(queryPlugin({ clickhouse: ch.client, redis: noRedis, halfLifeMs: 3_600_000, now: () => Date.UTC(2024, 5, 30), log: app.log }));
+  await app.register(queryPlugin({ clickhouse: ch.client, redis: redisNotUsed, halfLifeMs: 3_600_000, now: () => Date.UTC(2024, 5, 30), log: app.log }));
   await app.ready();
 }, 120_000);
 

@@ -1,14 +1,12 @@
 // The churn-risk band as a segment of the analyses (docs/architecture.md §22) on chDB with a hand-worked fixture:
 // each customer is in the band of their newest score (churn_scores), `unscored` without one, and `churn_risk=<band>`
 // keeps exactly that band's customers on the heat map, funnels, paths, drivers, cohorts and alerts.
-import { enforceRoles } from '@touchstream/runtime';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
-import { createQueryModule } from './module.ts';
 import { parseIsoToMicros } from './shared/time.ts';
+import { startQueryModule } from './query-module.test-support.ts';
 
 const readKey = 'rk-churn-segment';
 const micros = (iso: string) => parseIsoToMicros(iso)!;
@@ -71,19 +69,11 @@ beforeAll(async () => {
   await storeRows(ch.client, { table: 'signals', rows: signals });
   await insertRows(ch.client, { table: 'alerts', rows: alerts });
   await insertRows(ch.client, { table: 'churn_scores', rows: scores });
-  app = Fastify();
-  enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
-  const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
-  const query = createQueryModule({ clickhouse: ch.client, redis: noRedis, halfLifeMs: 3_600_000, log: app.log, now: () => Date.UTC(2024, 6, 10) });
-  const instance = await query.init({ http: app, log: app.log } as never);
-  await app.ready();
-  await instance.start();
-  stopModule = () => instance.stop();
+  ({ app, stop: stopModule } = await startQueryModule(readKey, { clickhouse: ch.client, now: () => Date.UTC(2024, 6, 10) }));
 }, 120_000);
 
 afterAll(async () => {
   await stopModule?.();
-  await app?.close();
   await ch?.close();
 });
 

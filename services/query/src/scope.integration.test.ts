@@ -3,12 +3,12 @@
 // worked out by hand in the comments. docs/architecture.md §19.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { enforceRoles } from '@touchstream/runtime';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, insertRows, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { queryPlugin } from './plugin.ts';
 import { parseIsoToMicros } from './shared/time.ts';
+import { redisNotUsed } from './query-module.test-support.ts';
 
 const readKey = 'rk-scope';
 const at = (iso: string) => parseIsoToMicros(iso)!;
@@ -97,8 +97,7 @@ beforeAll(async () => {
   });
   app = Fastify();
   enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
-  const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
-  await app.register(queryPlugin({ clickhouse: ch.client, redis: noRedis, halfLifeMs: 3_600_000, now: () => Date.UTC(2024, 7, 31), log: app.log }));
+  await app.register(queryPlugin({ clickhouse: ch.client, redis: redisNotUsed, halfLifeMs: 3_600_000, now: () => Date.UTC(2024, 7, 31), log: app.log }));
   await app.ready();
 }, 120_000);
 

@@ -4,14 +4,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { enforceRoles } from '@touchstream/runtime';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
-import { createQueryModule } from '../module.ts';
 import { parseIsoToMicros } from '../shared/time.ts';
+import { startQueryModule } from '../query-module.test-support.ts';
 
 const readKey = 'rk-evaluation';
 let offset = 0;
@@ -102,18 +100,11 @@ beforeAll(async () => {
   await storeRows(ch.client, { table: 'signals', rows: signals });
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'evaluation-')), 'touchpoints.yaml');
   writeFileSync(file, catalogue);
-  app = Fastify();
-  enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
-  const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
-  const query = createQueryModule({ clickhouse: ch.client, redis: noRedis, halfLifeMs: 3_600_000, log: app.log, now: () => Date.UTC(2024, 6, 10), touchpointsFile: file });
-  const instance = await query.init({ http: app, log: app.log } as never);
-  await app.ready();
-  stopModule = () => instance.stop();
+  ({ app, stop: stopModule } = await startQueryModule(readKey, { clickhouse: ch.client, now: () => Date.UTC(2024, 6, 10), touchpointsFile: file }));
 }, 120_000);
 
 afterAll(async () => {
   await stopModule?.();
-  await app?.close();
   await ch?.close();
 });
 

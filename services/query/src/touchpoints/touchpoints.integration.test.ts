@@ -3,15 +3,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { enforceRoles } from '@touchstream/runtime';
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dateTime64FromMicros, migrate, storeRows } from '@touchstream/clickhouse';
 import { openTestClickHouse, type TestClickHouse } from '@touchstream/clickhouse/testing';
 import { eventually } from '@touchstream/testkit';
-import { createQueryModule, type QueryModule } from '../module.ts';
+import type { QueryModule } from '../module.ts';
 import { parseIsoToMicros } from '../shared/time.ts';
+import { startQueryModule } from '../query-module.test-support.ts';
 
 const readKey = 'rk-touchpoints';
 let offset = 0;
@@ -66,23 +65,13 @@ beforeAll(async () => {
   await storeRows(ch.client, { table: 'touchpoints', rows: fixture });
   file = path.join(mkdtempSync(path.join(tmpdir(), 'touchpoints-')), 'touchpoints.yaml');
   writeFileSync(file, catalogueV1);
-  app = Fastify();
-  enforceRoles(app, { keys: { read: { [readKey]: 'tester' } } });
-  const noRedis = new Proxy({}, { get: () => () => { throw new Error('redis touched'); } }) as unknown as Redis;
-  query = createQueryModule({
-    clickhouse: ch.client, redis: noRedis, halfLifeMs: 3_600_000, log: app.log,
-    now: () => Date.UTC(2024, 6, 10), touchpointsFile: file, touchpointsPollIntervalMs: 50,
-  });
-  const instance = await query.init({ http: app, log: app.log } as never);
-  await app.ready();
-  // start() also pings ClickHouse; only the catalogue poller matters here.
-  await instance.start();
-  stopModule = () => instance.stop();
+  ({ app, query, stop: stopModule } = await startQueryModule(readKey, {
+    clickhouse: ch.client, now: () => Date.UTC(2024, 6, 10), touchpointsFile: file, touchpointsPollIntervalMs: 50,
+  }));
 }, 120_000);
 
 afterAll(async () => {
   await stopModule?.();
-  await app?.close();
   await ch?.close();
 });
 
